@@ -1,0 +1,4 @@
+//! Latch's pure core: everything Latch decides, nothing it does.
+//!
+//! No I/O, no clock, no randomness: time and random bytes come in as arguments, requests and effects go out as
+//! values. Compiles natively (unit tests) and to wasm32 (the Worker and the widget).
