@@ -1,0 +1,139 @@
+//! Validation of what sites and members send: origins, redirect URLs, emails, slugs.
+//!
+//! Redirects (Checkout success/cancel, portal return) may only go to a site's allowed origins. The parser here is
+//! deliberately strict: anything a browser could read differently from us (userinfo, backslashes, control
+//! characters, missing scheme) is refused rather than guessed.
+
+/// Why a value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// Not an absolute http(s) URL Latch accepts.
+    #[error("`{0}` is not an absolute https URL")]
+    BadUrl(String),
+    /// A well-formed URL whose origin is not on the site's list.
+    #[error("`{0}` is not one of this site's allowed origins")]
+    ForeignOrigin(String),
+    /// Not a plausible email address.
+    #[error("`{0}` is not a valid email address")]
+    BadEmail(String),
+    /// Not a valid slug (lowercase letters, digits, `-`, `_`, 1 to 64 characters).
+    #[error("`{0}` is not a valid identifier (use a-z, 0-9, - and _)")]
+    BadSlug(String),
+}
+
+/// The origin (`scheme://host[:port]`, lowercase) of an absolute URL. `http` is allowed only for loopback hosts,
+/// for local development.
+pub fn origin_of(url: &str) -> Result<String, ValidationError> {
+    let bad = || ValidationError::BadUrl(url.chars().take(200).collect());
+    if url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+        return Err(bad());
+    }
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
+                return Err(bad());
+            }
+            host
+        }
+        _ => authority.as_str(),
+    };
+    let host_ok = !host.is_empty()
+        && (host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            || (host.starts_with('[') && host.ends_with(']')));
+    if !host_ok {
+        return Err(bad());
+    }
+    let loopback = host == "localhost" || host == "127.0.0.1" || host == "[::1]";
+    match scheme.as_str() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => return Err(bad()),
+    }
+    Ok(format!("{scheme}://{authority}"))
+}
+
+/// Checks that `url` is on one of `allowed` origins (each as given by the site owner, normalized here).
+pub fn redirect_allowed(url: &str, allowed: &[String]) -> Result<(), ValidationError> {
+    let origin = origin_of(url)?;
+    let on_list = allowed.iter().filter_map(|a| origin_of(a).ok()).any(|a| a == origin);
+    if on_list { Ok(()) } else { Err(ValidationError::ForeignOrigin(origin)) }
+}
+
+/// Normalizes an email address (trimmed, lowercase) after a plausibility check.
+pub fn email(raw: &str) -> Result<String, ValidationError> {
+    let email = raw.trim().to_ascii_lowercase();
+    let bad = || ValidationError::BadEmail(raw.chars().take(200).collect());
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    let plausible = !local.is_empty()
+        && email.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>')
+        && !domain.contains('@');
+    if plausible { Ok(email) } else { Err(bad()) }
+}
+
+/// Checks a slug (product slug, lookup key).
+pub fn slug(raw: &str) -> Result<&str, ValidationError> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok { Ok(raw) } else { Err(ValidationError::BadSlug(raw.chars().take(64).collect())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalized() {
+        assert_eq!(origin_of("https://Example.com/a?b#c").unwrap(), "https://example.com");
+        assert_eq!(origin_of("https://example.com:8443").unwrap(), "https://example.com:8443");
+        assert_eq!(origin_of("http://127.0.0.1:8787/demo/").unwrap(), "http://127.0.0.1:8787");
+        assert_eq!(origin_of("http://localhost/x").unwrap(), "http://localhost");
+    }
+
+    #[test]
+    fn redirect_attacks_are_refused() {
+        let allowed = vec!["https://good.com".to_string(), "http://127.0.0.1:8787".to_string()];
+        assert!(redirect_allowed("https://good.com/thanks?x=1", &allowed).is_ok());
+        assert!(redirect_allowed("http://127.0.0.1:8787/demo/", &allowed).is_ok());
+        for url in [
+            "https://evil.com/",
+            "https://good.com.evil.com/",
+            "https://good.com@evil.com/",
+            "https://evil.com#https://good.com",
+            "https://good.com\\@evil.com/",
+            "//good.com/",
+            "javascript:alert(1)//https://good.com",
+            "http://good.com/",
+            "https://good.com:443/",
+            "https://good.com:/",
+            "https://good.com:99999999/",
+            "http://127.0.0.1:9999/",
+            " https://good.com/",
+            "https://good.com/\n",
+            "",
+        ] {
+            assert!(redirect_allowed(url, &allowed).is_err(), "{url:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn emails_and_slugs() {
+        assert_eq!(email("  Ann@Example.COM ").unwrap(), "ann@example.com");
+        for bad in ["", "ann", "@x.com", "ann@", "ann@x", "a b@x.com", "a@x.com,b@y.com", "a@@x.com", "a@.x.com"] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+        assert!(slug("pro-monthly_2").is_ok());
+        for bad in ["", "Pro", "a b", "a/b", &"x".repeat(65)] {
+            assert!(slug(bad).is_err(), "{bad:?}");
+        }
+    }
+}
