@@ -87,6 +87,27 @@ pub fn slug(raw: &str) -> Result<&str, ValidationError> {
     if ok { Ok(raw) } else { Err(ValidationError::BadSlug(raw.chars().take(64).collect())) }
 }
 
+/// Query parameter that carries the Checkout Session id back to the site.
+pub const SESSION_PARAM: &str = "latch_session";
+
+/// `url` without its fragment and without any `latch_session` parameter (the page to come back to).
+pub fn return_page(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or_default();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(SESSION_PARAM))
+        .collect();
+    if kept.is_empty() { path.to_owned() } else { format!("{path}?{}", kept.join("&")) }
+}
+
+/// The Checkout `success_url` for a return page: Stripe replaces `{CHECKOUT_SESSION_ID}` with the session id.
+pub fn checkout_success_url(url: &str) -> String {
+    let page = return_page(url);
+    let sep = if page.contains('?') { '&' } else { '?' };
+    format!("{page}{sep}{SESSION_PARAM}={{CHECKOUT_SESSION_ID}}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +156,16 @@ mod tests {
         for bad in ["", "Pro", "a b", "a/b", &"x".repeat(65)] {
             assert!(slug(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn success_urls_carry_the_session_template() {
+        assert_eq!(checkout_success_url("https://a.com/p"), "https://a.com/p?latch_session={CHECKOUT_SESSION_ID}");
+        assert_eq!(
+            checkout_success_url("https://a.com/p?x=1&latch_session=cs_old#top"),
+            "https://a.com/p?x=1&latch_session={CHECKOUT_SESSION_ID}"
+        );
+        assert_eq!(return_page("https://a.com/p?latch_session=cs_1"), "https://a.com/p");
+        assert_eq!(return_page("https://a.com/?a=1&latch_session=cs_1&b=2"), "https://a.com/?a=1&b=2");
     }
 }

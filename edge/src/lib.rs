@@ -1,1 +1,67 @@
-//! Latch edge.
+//! Latch's Cloudflare Worker: the route table. Handlers parse, call latch-core, and carry out its effects;
+//! every error becomes `{"error": {"code", "message"}}` with CORS headers for the site concerned.
+
+mod config;
+mod context;
+mod db;
+mod error;
+mod grants;
+mod http;
+mod routes;
+mod stripe;
+
+use worker::{Context, Env, Method, Request, Response, event};
+
+use crate::context::Ctx;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::{access, admin, catalog, checkout, claim, portal, webhook};
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let origin = req.headers().get("Origin").ok().flatten();
+    if req.method() == Method::Options {
+        return preflight(origin.as_deref());
+    }
+    let ctx = match Ctx::new(env, origin) {
+        Ok(ctx) => ctx,
+        Err(err) => return http::error_response(&err),
+    };
+    let mut response = match route(&ctx, &mut req).await {
+        Ok(response) => response,
+        Err(err) => http::error_response(&err)?,
+    };
+    http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
+    Ok(response)
+}
+
+async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (req.method(), segments.as_slice()) {
+        (Method::Get, ["v1", "health"]) => http::json(200, &serde_json::json!({ "ok": true })),
+        (Method::Get, ["v1", "sites", site, "catalog"]) => catalog::get(ctx, site).await,
+        (Method::Post, ["v1", "checkout"]) => checkout::post(ctx, req).await,
+        (Method::Post, ["v1", "claim"]) => claim::post(ctx, req).await,
+        (Method::Get, ["v1", "access"]) => access::get(ctx, req).await,
+        (Method::Post, ["v1", "portal"]) => portal::post(ctx, req).await,
+        (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
+        (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
+        (Method::Post, ["admin", "v1", "sites", site, "products"]) => admin::create_product(ctx, req, site).await,
+        _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
+    }
+}
+
+/// Answers a CORS preflight. It grants nothing by itself: every real answer carries CORS headers only for the
+/// origins its site allows, and state-changing calls from other origins are refused with 403.
+fn preflight(origin: Option<&str>) -> worker::Result<Response> {
+    let mut response = Response::empty()?.with_status(204);
+    let headers = response.headers_mut();
+    headers.set("Vary", "Origin")?;
+    if let Some(origin) = origin {
+        headers.set("Access-Control-Allow-Origin", origin)?;
+        headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
+        headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type")?;
+        headers.set("Access-Control-Max-Age", "600")?;
+    }
+    Ok(response)
+}

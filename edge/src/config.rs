@@ -1,0 +1,48 @@
+//! The Worker's configuration, read once per request from its bindings.
+
+use worker::Env;
+
+use crate::error::{ApiError, ApiResult};
+
+/// Secrets and settings the edge needs (see ARCHITECTURE.md, "Configuration of the Worker").
+pub struct Config {
+    /// Platform (or single-account) Stripe secret key.
+    pub stripe_key: String,
+    /// Base URL of Stripe's API (the emulator's address offline).
+    pub stripe_api_base: String,
+    /// Every webhook endpoint secret currently accepted.
+    pub webhook_secrets: Vec<String>,
+    /// Key for member tokens.
+    pub token_secret: String,
+    /// Operator bearer token for `/admin/v1`.
+    pub admin_token: String,
+}
+
+fn read(env: &Env, name: &str) -> ApiResult<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .map_err(|_| ApiError::internal(format!("the Worker is missing its {name} setting")))
+}
+
+impl Config {
+    /// Reads the configuration; a missing setting is an operator error (500 with a log line naming it).
+    pub fn from_env(env: &Env) -> ApiResult<Self> {
+        let token_secret = read(env, "TOKEN_SECRET")?;
+        if token_secret.len() < 32 {
+            return Err(ApiError::internal("TOKEN_SECRET must be at least 32 characters"));
+        }
+        Ok(Self {
+            stripe_key: read(env, "STRIPE_SECRET_KEY")?,
+            stripe_api_base: read(env, "STRIPE_API_BASE")?.trim_end_matches('/').to_owned(),
+            webhook_secrets: read(env, "STRIPE_WEBHOOK_SECRETS")?
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            token_secret,
+            admin_token: read(env, "ADMIN_TOKEN")?,
+        })
+    }
+}

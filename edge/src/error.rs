@@ -1,0 +1,92 @@
+//! The edge's one error type and its JSON shape: `{"error": {"code", "message"}}` with a matching HTTP status.
+
+use latch_core::stripe_request::StripeError;
+use latch_core::token::TokenError;
+use latch_core::validate::ValidationError;
+
+/// An error answered to a client. `code` is stable and machine-readable; `message` is for people.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: u16,
+    /// Stable error code, e.g. `invalid_request`.
+    pub code: &'static str,
+    /// Human-readable explanation. Never contains secrets.
+    pub message: String,
+}
+
+impl ApiError {
+    /// Any error with its status, code and message.
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into() }
+    }
+
+    /// 400: the request is malformed or a field is invalid.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "invalid_request", message)
+    }
+
+    /// 404: the thing asked for does not exist (or is not visible to the caller).
+    pub fn not_found(what: &str) -> Self {
+        Self::new(404, "not_found", format!("{what} was not found"))
+    }
+
+    /// 401: missing or invalid credentials.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, "unauthorized", message)
+    }
+
+    /// 500: our fault. The detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        worker::console_error!("internal error: {detail}");
+        Self::new(500, "internal_error", "Something went wrong on our side; please try again.")
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({ "error": { "code": self.code, "message": self.message } })
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        let code = match e {
+            ValidationError::ForeignOrigin(_) => "origin_not_allowed",
+            _ => "invalid_request",
+        };
+        Self::new(400, code, e.to_string())
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        Self::new(401, "invalid_token", e.to_string())
+    }
+}
+
+impl From<StripeError> for ApiError {
+    fn from(e: StripeError) -> Self {
+        match &e {
+            StripeError::Refused { status, body } => {
+                worker::console_warn!("Stripe refused a request: {status} {:?}", body.code);
+                Self::new(502, "stripe_error", format!("Stripe refused the request: {}", body.message.as_deref().unwrap_or("no message")))
+            }
+            StripeError::RateLimited | StripeError::Unavailable(_) => {
+                Self::new(503, "stripe_unavailable", "Stripe is not answering right now; please try again shortly.")
+            }
+            StripeError::Malformed(detail) => {
+                worker::console_error!("unexpected answer from Stripe: {detail}");
+                Self::new(502, "stripe_error", "Stripe gave an answer Latch did not understand.")
+            }
+        }
+    }
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

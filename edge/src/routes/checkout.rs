@@ -1,0 +1,82 @@
+//! `POST /v1/checkout`: creates a Stripe Checkout Session for a price (or a product's default price) and answers
+//! its URL. Redirects only ever go back to the site's allowed origins.
+
+use latch_core::stripe_request::{self, CheckoutMode, CheckoutParams};
+use latch_core::validate;
+use serde::{Deserialize, Serialize};
+use worker::{Request, Response};
+
+use crate::context::Ctx;
+use crate::db;
+use crate::error::{ApiError, ApiResult};
+use crate::{http, stripe};
+
+#[derive(Deserialize)]
+struct CheckoutBody {
+    site: String,
+    /// A price id or lookup key.
+    price: Option<String>,
+    /// A product slug (its default price is used).
+    product: Option<String>,
+    return_url: String,
+    email: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SessionCreated {
+    id: String,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct CheckoutAnswer {
+    id: String,
+    url: String,
+}
+
+/// Seconds during which the same checkout request reuses the same session (double clicks, retries).
+const IDEMPOTENCY_WINDOW_SECS: i64 = 60;
+
+/// Handles the request.
+pub async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    let body: CheckoutBody = http::json_body(req).await?;
+    let site = ctx.site(&body.site).await?;
+    let price = match (&body.price, &body.product) {
+        (Some(price), _) => db::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?,
+        (None, Some(product)) => db::default_price(&ctx.db, &site.id, validate::slug(product)?)
+            .await?
+            .ok_or_else(|| ApiError::not_found("a price for this product"))?,
+        (None, None) => return Err(ApiError::bad_request("give either `price` or `product`")),
+    };
+    let product = db::products(&ctx.db, &site.id)
+        .await?
+        .into_iter()
+        .find(|p| p.slug == price.product_slug)
+        .ok_or_else(|| ApiError::not_found("product"))?;
+    if product.checkout_enabled == 0 {
+        return Err(ApiError::new(409, "checkout_disabled", format!("checkout is turned off for {}", product.name)));
+    }
+    validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
+    let email = body.email.as_deref().map(validate::email).transpose()?;
+    let success_url = validate::checkout_success_url(&body.return_url);
+    let cancel_url = validate::return_page(&body.return_url);
+    let params = CheckoutParams {
+        mode: if price.interval.is_some() { CheckoutMode::Subscription } else { CheckoutMode::Payment },
+        price: &price.id,
+        quantity: 1,
+        success_url: &success_url,
+        cancel_url: &cancel_url,
+        site: &site.id,
+        product: &product.slug,
+        customer: None,
+        customer_email: email.as_deref(),
+        trial_days: u32::try_from(price.trial_days).ok(),
+        allow_promotion_codes: true,
+        require_billing_address: false,
+    };
+    let request = stripe_request::create_checkout_session(&params)
+        .on_account(site.stripe_account.as_deref())
+        .idempotent(&format!("checkout:{}", ctx.now / IDEMPOTENCY_WINDOW_SECS));
+    let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
+    http::json(200, &CheckoutAnswer { id: session.id, url: session.url })
+}

