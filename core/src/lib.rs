@@ -6,3 +6,6 @@
 pub mod stripe_request;
 pub mod token;
 pub mod validate;
+pub mod engine;
+pub mod event;
+pub mod webhook;

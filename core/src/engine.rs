@@ -1,0 +1,1808 @@
+//! The access engine: a pure function from (Stripe event or fetched Stripe object, current grants, catalog, now)
+//! to (new grants, effects).
+//!
+//! Owns every decision about who has access to what. Must not: do I/O, read a clock, or trust anything but Stripe's
+//! objects. The edge loads the grants named by [`scope`], calls [`apply`], writes [`Transition::state`] and the
+//! activity rows (plus the processed event id) in one D1 batch, then performs the other effects.
+//!
+//! # Grants
+//! One [`Grant`] row per (customer, Latch product, source object); the edge's unique key is
+//! (site, customer, product, source), so the webhook and the claim converge on one row whichever comes first.
+//! - Source of a subscription grant: the subscription id (`sub_...`), also when the grant comes from the
+//!   checkout session, so every subscription event updates the same row.
+//! - Source of a one-time grant: the checkout session's payment intent (`pi_...`) so that refunds and disputes
+//!   (which name the payment intent) find it; the session id (`cs_...`) when there is no payment
+//!   (`no_payment_required`).
+//! - Customer: the Stripe customer id; when Stripe made no Customer (payment mode without
+//!   `customer_creation=always`) the key is `email:{lowercased email}`.
+//! - Rows with an empty `product` are tombstones: a refund or lost dispute seen before the purchase it undoes
+//!   (see ordering). Store them like any row; they never grant access.
+//!
+//! # Ordering and duplicates (policy)
+//! - Replaying an event is a no-op for the state: rows already at the event's version do not change, and
+//!   activities are only emitted for changes (the edge also skips event ids in `processed_events`). Two different
+//!   events for the same object and type therefore grant once.
+//! - Versions: every row remembers the newest Stripe version it reflects ([`Grant::version`]): the event's
+//!   `created` for an event, `fetched_at` for a re-fetched object. A snapshot older than the row is ignored (it
+//!   never shortens a renewal or undoes a cancellation).
+//! - Final states are absorbing whatever the versions say: a canceled or `incomplete_expired` subscription, a
+//!   refunded payment and a lost dispute are final for their source (Stripe never revives them), so no snapshot,
+//!   however it is dated, resurrects them.
+//! - Ties on `created` (Stripe often emits several events in the same second): for equal versions the snapshot that
+//!   is final wins, then the one with the later end, then the one granting more access; when two same-second
+//!   snapshots disagree on the status the engine also asks the edge to re-fetch the subscription
+//!   ([`Effect::Fetch`]), whose answer (versioned with `fetched_at`) settles it.
+//! - A checkout session whose subscription is not expanded gets a provisional grant (version 0, one day) plus a
+//!   fetch of the subscription; any real subscription snapshot replaces it.
+//! - Time: versions compare Stripe's timestamps only, never the edge clock; a `created` in the future is taken as
+//!   is. `now` only decides whether a row is active ([`Grant::is_active`]).
+//!
+//! # Policy (per product, as data: [`ProductPolicy`])
+//! - One-time purchases: lifetime by default, or N days ([`OneTimeAccess`]).
+//! - Subscriptions: `active` / `trialing` grant until the current period end (items' `current_period_end`, or the
+//!   subscription's own field in older API versions); `cancel_at_period_end` / `cancel_at` keep access until then;
+//!   `past_due` keeps access for the grace period counted from the start of the unpaid period
+//!   ([`ProductPolicy::past_due_grace_days`], default 7), never past the period end; `unpaid`, `paused`,
+//!   `incomplete` grant nothing; `canceled` and `incomplete_expired` end access ([`CancelRule`]).
+//! - Refunds: a full refund of a one-time purchase revokes it by default ([`RefundRule`]). A refund of a charge that
+//!   did not create a grant (a subscription invoice) changes nothing: subscription access follows the subscription.
+//! - Disputes: access is kept while a dispute is open and revoked when it is lost, by default ([`DisputeRule`]).
+//! - Scope: products not in the [`Catalog`], a `latch_site` of another site, an event of the other mode (test vs
+//!   live) or of another connected account are recorded as ignored, with the reason, and change nothing.
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{
+    CheckoutSession, Event, Invoice, StripeObject, Subscription, SubscriptionStatus,
+};
+use crate::stripe_request::{Method, StripeRequest};
+
+const DAY: i64 = 86_400;
+/// How long a provisional grant (subscription not yet seen) lasts.
+const PROVISIONAL_SECS: i64 = DAY;
+/// Metadata key carrying the Latch product slug.
+pub const META_PRODUCT: &str = "latch_product";
+/// Metadata key carrying the site's public key.
+pub const META_SITE: &str = "latch_site";
+
+/// The site's linked products and the policy of each.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Catalog {
+    /// Linked products.
+    pub products: Vec<ProductPolicy>,
+    /// Whether the site runs in live mode; events and objects of the other mode are ignored.
+    pub livemode: bool,
+    /// The site's public key: objects whose `metadata.latch_site` names another site are ignored.
+    pub site: Option<String>,
+    /// The site's connected account: events from another account are ignored.
+    pub account: Option<String>,
+}
+
+impl Catalog {
+    /// The product with this Latch slug.
+    pub fn by_slug(&self, slug: &str) -> Option<&ProductPolicy> {
+        self.products.iter().find(|p| p.slug == slug)
+    }
+
+    /// The product linked to this Stripe product id.
+    pub fn by_stripe_product(&self, id: &str) -> Option<&ProductPolicy> {
+        self.products.iter().find(|p| p.stripe_product == id)
+    }
+}
+
+/// One linked product and what Latch does on each Stripe outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductPolicy {
+    /// Latch product slug (`data-latch-content="course"`).
+    pub slug: String,
+    /// The linked Stripe product id (`prod_...`).
+    pub stripe_product: String,
+    /// Access length of a one-time purchase.
+    pub one_time: OneTimeAccess,
+    /// Days a `past_due` subscription keeps access, counted from the start of the unpaid period.
+    pub past_due_grace_days: u32,
+    /// What a refund does.
+    pub refund: RefundRule,
+    /// What a dispute does.
+    pub dispute: DisputeRule,
+    /// What a canceled subscription does.
+    pub cancel: CancelRule,
+}
+
+impl ProductPolicy {
+    /// A product with the default policy: lifetime one-time access, 7 days of past-due grace, revoke on a full
+    /// refund, revoke when a dispute is lost, end access when Stripe ends the subscription.
+    pub fn new(slug: impl Into<String>, stripe_product: impl Into<String>) -> Self {
+        Self {
+            slug: slug.into(),
+            stripe_product: stripe_product.into(),
+            one_time: OneTimeAccess::Lifetime,
+            past_due_grace_days: 7,
+            refund: RefundRule::RevokeOnFullRefund,
+            dispute: DisputeRule::RevokeWhenLost,
+            cancel: CancelRule::EndWithSubscription,
+        }
+    }
+
+    fn grace_secs(&self) -> i64 {
+        i64::from(self.past_due_grace_days).saturating_mul(DAY)
+    }
+}
+
+/// Access length of a one-time purchase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OneTimeAccess {
+    /// Never ends.
+    Lifetime,
+    /// Ends this many days after the purchase.
+    Days(u32),
+}
+
+/// What a refund of a one-time purchase does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundRule {
+    /// Revoke when the whole charge is refunded; partial refunds keep access.
+    RevokeOnFullRefund,
+    /// Revoke on any refund.
+    RevokeOnAnyRefund,
+    /// Keep access.
+    Keep,
+}
+
+/// What a dispute (chargeback) does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeRule {
+    /// Keep access while open, revoke if lost.
+    RevokeWhenLost,
+    /// Suspend access while open, restore if won, revoke if lost.
+    SuspendWhileOpen,
+    /// Keep access.
+    Keep,
+}
+
+/// What a canceled subscription does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelRule {
+    /// Access ends when Stripe ends the subscription (`ended_at`). With `cancel_at_period_end` that is the period end.
+    EndWithSubscription,
+    /// Access lasts until the end of the period already paid even when the subscription is canceled immediately.
+    KeepPaidPeriod,
+}
+
+/// Where a grant stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantStatus {
+    /// Waiting for a first payment (`incomplete` subscription).
+    Pending,
+    /// Paid.
+    Active,
+    /// In a free trial.
+    Trialing,
+    /// Renewal failed; access kept until the grace end.
+    PastDue,
+    /// Cancellation scheduled; access kept until `ends_at`.
+    Canceling,
+    /// Subscription paused: no access.
+    Paused,
+    /// Subscription unpaid after retries: no access.
+    Unpaid,
+    /// The product was removed from the subscription (plan change): no access, may come back.
+    Removed,
+    /// Access suspended by an open dispute ([`DisputeRule::SuspendWhileOpen`]).
+    Disputed,
+    /// Subscription canceled: final. Access only until `ends_at` ([`CancelRule::KeepPaidPeriod`]).
+    Canceled,
+    /// Subscription never paid (`incomplete_expired`): final.
+    Expired,
+    /// Payment refunded: final.
+    Refunded,
+    /// Dispute lost: final.
+    DisputeLost,
+    /// Revoked by Latch (customer deleted): final.
+    Revoked,
+}
+
+impl GrantStatus {
+    /// Stripe never revives the source of a final row; nothing changes it any more.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked
+        )
+    }
+
+    /// Whether the status grants access (until `ends_at`).
+    pub fn grants_access(self) -> bool {
+        matches!(
+            self,
+            Self::Active | Self::Trialing | Self::PastDue | Self::Canceling | Self::Canceled
+        )
+    }
+
+    /// Stable snake_case name (for storage).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Trialing => "trialing",
+            Self::PastDue => "past_due",
+            Self::Canceling => "canceling",
+            Self::Paused => "paused",
+            Self::Unpaid => "unpaid",
+            Self::Removed => "removed",
+            Self::Disputed => "disputed",
+            Self::Canceled => "canceled",
+            Self::Expired => "expired",
+            Self::Refunded => "refunded",
+            Self::DisputeLost => "dispute_lost",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        ALL_STATUSES.iter().copied().find(|st| st.as_str() == s)
+    }
+
+    /// Rank used to break ties: more access ranks higher.
+    fn access_rank(self) -> u8 {
+        match self {
+            Self::Active => 6,
+            Self::Trialing => 5,
+            Self::Canceling => 4,
+            Self::PastDue => 3,
+            Self::Pending | Self::Removed | Self::Disputed => 1,
+            Self::Paused | Self::Unpaid => 2,
+            Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked => {
+                0
+            }
+        }
+    }
+}
+
+const ALL_STATUSES: [GrantStatus; 14] = [
+    GrantStatus::Pending,
+    GrantStatus::Active,
+    GrantStatus::Trialing,
+    GrantStatus::PastDue,
+    GrantStatus::Canceling,
+    GrantStatus::Paused,
+    GrantStatus::Unpaid,
+    GrantStatus::Removed,
+    GrantStatus::Disputed,
+    GrantStatus::Canceled,
+    GrantStatus::Expired,
+    GrantStatus::Refunded,
+    GrantStatus::DisputeLost,
+    GrantStatus::Revoked,
+];
+
+/// One member's access to one product through one Stripe object. Plain data: the edge stores every field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// Stripe customer id, or `email:{email}` when Stripe made no Customer.
+    pub customer: String,
+    /// Latch product slug (empty for a tombstone).
+    pub product: String,
+    /// The Stripe object the access comes from: `sub_...`, `pi_...` or `cs_...`.
+    pub source: String,
+    /// Live or test mode; the engine never touches rows of the other mode.
+    pub livemode: bool,
+    /// Where the grant stands.
+    pub status: GrantStatus,
+    /// When access started (Unix seconds).
+    pub starts_at: i64,
+    /// When access ends; `None` for lifetime.
+    pub ends_at: Option<i64>,
+    /// Newest Stripe version reflected: event `created` or `fetched_at` (0 for a provisional row).
+    pub version: i64,
+    /// The buyer's email when the source told it.
+    pub email: Option<String>,
+    /// An open dispute on the source's payment (`dp_...`).
+    pub dispute: Option<String>,
+}
+
+impl Grant {
+    /// Whether the grant gives access at `now`.
+    pub fn is_active(&self, now: i64) -> bool {
+        if self.product.is_empty() || !self.status.grants_access() {
+            return false;
+        }
+        match self.ends_at {
+            Some(end) => now < end,
+            None => self.status != GrantStatus::Canceled,
+        }
+    }
+
+    /// Whether the row is a tombstone (a refund or lost dispute seen before the purchase).
+    pub fn is_tombstone(&self) -> bool {
+        self.product.is_empty()
+    }
+}
+
+/// The grants the edge loaded for an input's [`Scope`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessState {
+    /// The rows.
+    pub grants: Vec<Grant>,
+}
+
+impl AccessState {
+    /// The products `customer` can access at `now` (deduplicated, sorted).
+    pub fn active_products(&self, customer: &str, now: i64) -> Vec<&str> {
+        let mut out: Vec<&str> = self
+            .grants
+            .iter()
+            .filter(|g| g.customer == customer && g.is_active(now))
+            .map(|g| g.product.as_str())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// What the engine is fed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Input<'a> {
+    /// A verified, parsed webhook event.
+    Event(&'a Event),
+    /// An object the edge fetched from Stripe itself (the claim's checkout session with `expand[]=subscription`,
+    /// or the answer to an [`Effect::Fetch`]); `fetched_at` is when the edge received it.
+    Fetched {
+        /// The fetched object.
+        object: &'a StripeObject,
+        /// When it was fetched (Unix seconds): its version.
+        fetched_at: i64,
+    },
+}
+
+impl Input<'_> {
+    fn object(&self) -> &StripeObject {
+        match self {
+            Self::Event(e) => &e.object,
+            Self::Fetched { object, .. } => object,
+        }
+    }
+
+    fn version(&self) -> i64 {
+        match self {
+            Self::Event(e) => e.created,
+            Self::Fetched { fetched_at, .. } => *fetched_at,
+        }
+    }
+}
+
+/// What the edge must load before calling [`apply`]: the site's rows (of the input's mode) whose customer is
+/// `customer` or whose source is one of `sources`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    /// Load every row of this customer.
+    pub customer: Option<String>,
+    /// Load every row with one of these sources.
+    pub sources: Vec<String>,
+}
+
+impl Scope {
+    /// Whether nothing needs loading.
+    pub fn is_empty(&self) -> bool {
+        self.customer.is_none() && self.sources.is_empty()
+    }
+}
+
+/// The result of [`apply`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Transition {
+    /// Every row of the scope after the input (unchanged rows included), to be upserted.
+    pub state: AccessState,
+    /// What else the edge must do, in order.
+    pub effects: Vec<Effect>,
+}
+
+impl Transition {
+    /// The activity entries among the effects.
+    pub fn activities(&self) -> impl Iterator<Item = &Activity> {
+        self.effects.iter().filter_map(|e| match e {
+            Effect::RecordActivity(a) => Some(a),
+            _ => None,
+        })
+    }
+}
+
+/// Something the edge does after writing the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Write an activity row (same D1 batch as the state).
+    RecordActivity(Activity),
+    /// Tell someone (email through the outbox).
+    Notify(Notification),
+    /// Fetch the latest object from Stripe and feed it back as [`Input::Fetched`].
+    Fetch(FetchRequest),
+}
+
+/// An activity entry for the dashboard feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    /// What happened.
+    pub kind: ActivityKind,
+    /// The Stripe customer (or `email:` key), when known.
+    pub customer: Option<String>,
+    /// The Latch product slug, when known.
+    pub product: Option<String>,
+    /// The Stripe object it came from (`cs_...`, `sub_...`, `in_...`, `ch_...`, `dp_...`, `evt_...`).
+    pub stripe_object: String,
+    /// Why, in words a site owner understands.
+    pub reason: String,
+}
+
+/// Kinds of activity entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A one-time purchase was paid.
+    ProductPurchased,
+    /// A subscription started (paid or trialing).
+    SubscriptionStarted,
+    /// A subscription renewed or recovered from a failed payment.
+    SubscriptionRenewed,
+    /// A subscription changed product, or resumed.
+    SubscriptionUpdated,
+    /// A subscription was canceled or scheduled to cancel.
+    SubscriptionCancelled,
+    /// A payment failed.
+    PaymentFailed,
+    /// A payment method is still processing (delayed payment methods).
+    AwaitingPayment,
+    /// A checkout session expired unpaid.
+    CheckoutExpired,
+    /// A payment was refunded (fully or partly).
+    Refunded,
+    /// A dispute was opened.
+    DisputeOpened,
+    /// A dispute was closed (won or lost).
+    DisputeClosed,
+    /// The customer was deleted in Stripe.
+    CustomerDeleted,
+    /// The site's Stripe account disconnected Latch.
+    AccountDisconnected,
+    /// Access was granted (or extended after being off).
+    AccessGranted,
+    /// Access was revoked.
+    AccessRevoked,
+    /// Nothing changed; the reason says why.
+    Ignored,
+}
+
+/// A notification for the edge to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// What to tell.
+    pub kind: NotificationKind,
+    /// The member's customer key, when it is about a member.
+    pub customer: Option<String>,
+    /// The product, when it is about one.
+    pub product: Option<String>,
+    /// The member's email when the source told it.
+    pub email: Option<String>,
+}
+
+/// Kinds of notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Tell the member their access is ready.
+    AccessGranted,
+    /// Tell the member their access ended.
+    AccessRevoked,
+    /// Tell the member a payment failed (update the card in the portal).
+    PaymentFailed,
+    /// Tell the site owner Stripe disconnected Latch.
+    AccountDisconnected,
+}
+
+/// An object the engine wants fresh from Stripe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// Which kind.
+    pub object: FetchObject,
+    /// Its id.
+    pub id: String,
+}
+
+/// Kinds of objects the engine re-fetches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchObject {
+    /// `GET /v1/subscriptions/{id}`.
+    Subscription,
+    /// `GET /v1/checkout/sessions/{id}?expand[]=subscription&expand[]=line_items`.
+    CheckoutSession,
+}
+
+impl FetchRequest {
+    /// The GET request (add the `Stripe-Account` with [`StripeRequest::on_account`]).
+    pub fn to_stripe_request(&self) -> StripeRequest {
+        let (path, params) = match self.object {
+            FetchObject::Subscription => (format!("/v1/subscriptions/{}", self.id), Vec::new()),
+            FetchObject::CheckoutSession => (
+                format!("/v1/checkout/sessions/{}", self.id),
+                vec![
+                    ("expand[]".to_owned(), "subscription".to_owned()),
+                    ("expand[]".to_owned(), "line_items".to_owned()),
+                ],
+            ),
+        };
+        StripeRequest {
+            method: Method::Get,
+            path,
+            params,
+            account: None,
+            idempotency_key: None,
+        }
+    }
+}
+
+/// What the edge must load for `input`.
+pub fn scope(input: &Input<'_>) -> Scope {
+    let mut s = Scope::default();
+    match input.object() {
+        StripeObject::CheckoutSession(cs) => {
+            s.customer = customer_key(cs.customer.as_deref(), cs.email());
+            if let Some(sub) = &cs.subscription {
+                s.sources.push(sub.id().to_owned());
+            }
+            if let Some(pi) = &cs.payment_intent {
+                s.sources.push(pi.clone());
+            }
+            s.sources.push(cs.id.clone());
+        }
+        StripeObject::Subscription(sub) => {
+            s.customer = sub.customer.clone();
+            s.sources.push(sub.id.clone());
+        }
+        StripeObject::Invoice(inv) => {
+            s.customer = inv.customer.clone();
+            if let Some(sub) = inv.subscription_id() {
+                s.sources.push(sub.to_owned());
+            }
+        }
+        StripeObject::Charge(ch) => {
+            s.sources.extend(ch.payment_intent.iter().cloned());
+            s.sources.push(ch.id.clone());
+        }
+        StripeObject::Dispute(dp) => {
+            s.sources.extend(dp.payment_intent.iter().cloned());
+            s.sources.extend(dp.charge.iter().cloned());
+        }
+        StripeObject::Customer(c) => s.customer = Some(c.id.clone()),
+        StripeObject::Other { .. } => {}
+    }
+    s
+}
+
+/// Applies one input to the loaded rows. Pure: same arguments, same answer.
+pub fn apply(input: &Input<'_>, state: &AccessState, catalog: &Catalog, now: i64) -> Transition {
+    let object = input.object();
+    let mut cx = Cx {
+        grants: state.grants.clone(),
+        effects: Vec::new(),
+        catalog,
+        version: input.version(),
+        livemode: catalog.livemode,
+        object_id: object.id().to_owned(),
+        now,
+    };
+    let livemode = match input {
+        Input::Event(e) => Some(e.livemode),
+        Input::Fetched { object, .. } => object.livemode(),
+    };
+    if let Some(mode) = livemode.filter(|m| *m != catalog.livemode) {
+        let what = if mode { "a live-mode" } else { "a test-mode" };
+        cx.ignore(
+            None,
+            None,
+            format!(
+                "{what} object does not touch this site's {} data",
+                mode_name(catalog.livemode)
+            ),
+        );
+        return cx.finish();
+    }
+    if let Input::Event(e) = input {
+        if let (Some(got), Some(want)) = (&e.account, &catalog.account)
+            && got != want
+        {
+            cx.ignore(
+                None,
+                None,
+                format!("event from Stripe account {got}, not this site's account"),
+            );
+            return cx.finish();
+        }
+        cx.event(e);
+    } else {
+        cx.fetched(object);
+    }
+    cx.finish()
+}
+
+fn mode_name(live: bool) -> &'static str {
+    if live { "live" } else { "test" }
+}
+
+fn customer_key(customer: Option<&str>, email: Option<&str>) -> Option<String> {
+    customer
+        .map(str::to_owned)
+        .or_else(|| email.map(|e| format!("email:{}", e.trim().to_lowercase())))
+}
+
+/// What a subscription snapshot means for one product row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Derived {
+    status: GrantStatus,
+    ends_at: Option<i64>,
+}
+
+struct Cx<'c> {
+    grants: Vec<Grant>,
+    effects: Vec<Effect>,
+    catalog: &'c Catalog,
+    version: i64,
+    livemode: bool,
+    object_id: String,
+    now: i64,
+}
+
+impl Cx<'_> {
+    fn finish(self) -> Transition {
+        Transition {
+            state: AccessState {
+                grants: self.grants,
+            },
+            effects: self.effects,
+        }
+    }
+
+    fn activity(
+        &mut self,
+        kind: ActivityKind,
+        customer: Option<&str>,
+        product: Option<&str>,
+        reason: String,
+    ) {
+        self.effects.push(Effect::RecordActivity(Activity {
+            kind,
+            customer: customer.map(str::to_owned),
+            product: product.map(str::to_owned),
+            stripe_object: self.object_id.clone(),
+            reason,
+        }));
+    }
+
+    fn ignore(&mut self, customer: Option<&str>, product: Option<&str>, reason: String) {
+        self.activity(ActivityKind::Ignored, customer, product, reason);
+    }
+
+    fn notify(
+        &mut self,
+        kind: NotificationKind,
+        customer: &str,
+        product: &str,
+        email: Option<&str>,
+    ) {
+        self.effects.push(Effect::Notify(Notification {
+            kind,
+            customer: Some(customer.to_owned()),
+            product: Some(product.to_owned()),
+            email: email.map(str::to_owned),
+        }));
+    }
+
+    fn fetch(&mut self, object: FetchObject, id: &str) {
+        let req = FetchRequest {
+            object,
+            id: id.to_owned(),
+        };
+        if !self
+            .effects
+            .iter()
+            .any(|e| matches!(e, Effect::Fetch(f) if *f == req))
+        {
+            self.effects.push(Effect::Fetch(req));
+        }
+    }
+
+    fn row(&self, customer: &str, product: &str, source: &str) -> Option<usize> {
+        self.grants.iter().position(|g| {
+            g.livemode == self.livemode
+                && g.customer == customer
+                && g.product == product
+                && g.source == source
+        })
+    }
+
+    fn site_mismatch(&mut self, metadata: &crate::event::Metadata) -> bool {
+        match (metadata.get(META_SITE), &self.catalog.site) {
+            (Some(got), Some(want)) if got != want => {
+                self.ignore(
+                    None,
+                    None,
+                    format!("created for another Latch site ({got})"),
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn event(&mut self, e: &Event) {
+        let kind = e.kind.as_str();
+        match (&e.object, kind) {
+            (
+                StripeObject::CheckoutSession(cs),
+                "checkout.session.completed" | "checkout.session.async_payment_succeeded",
+            ) => self.session(cs),
+            (StripeObject::CheckoutSession(cs), "checkout.session.async_payment_failed") => {
+                let customer = customer_key(cs.customer.as_deref(), cs.email());
+                let product = cs.metadata.get(META_PRODUCT).map(String::as_str);
+                self.activity(
+                    ActivityKind::PaymentFailed,
+                    customer.as_deref(),
+                    product,
+                    "the delayed payment of the checkout failed; no access was granted".into(),
+                );
+            }
+            (StripeObject::CheckoutSession(cs), "checkout.session.expired") => {
+                let customer = customer_key(cs.customer.as_deref(), cs.email());
+                let product = cs.metadata.get(META_PRODUCT).map(String::as_str);
+                self.activity(
+                    ActivityKind::CheckoutExpired,
+                    customer.as_deref(),
+                    product,
+                    "the checkout session expired without payment".into(),
+                );
+            }
+            (StripeObject::Subscription(sub), k) if k.starts_with("customer.subscription.") => {
+                self.subscription(sub, None);
+            }
+            (StripeObject::Invoice(inv), "invoice.paid" | "invoice.payment_succeeded") => {
+                self.invoice_paid(inv)
+            }
+            (StripeObject::Invoice(inv), "invoice.payment_failed") => self.invoice_failed(inv),
+            (StripeObject::Charge(ch), "charge.refunded" | "charge.refund.updated") => {
+                self.refund(ch)
+            }
+            (StripeObject::Dispute(dp), k) if k.starts_with("charge.dispute.") => {
+                self.dispute(dp, k)
+            }
+            (StripeObject::Customer(c), "customer.deleted") => self.customer_deleted(&c.id),
+            (_, "account.application.deauthorized") => self.deauthorized(e),
+            _ => self.ignore(None, None, format!("{kind} does not affect access")),
+        }
+    }
+
+    fn fetched(&mut self, object: &StripeObject) {
+        match object {
+            StripeObject::CheckoutSession(cs) => self.session(cs),
+            StripeObject::Subscription(sub) => self.subscription(sub, None),
+            StripeObject::Invoice(inv) if inv.status.as_deref() == Some("paid") => {
+                self.invoice_paid(inv)
+            }
+            StripeObject::Charge(ch) if ch.amount_refunded > 0 || ch.refunded => self.refund(ch),
+            StripeObject::Dispute(dp) => self.dispute(dp, "fetched"),
+            StripeObject::Customer(c) if c.deleted => self.customer_deleted(&c.id),
+            other => self.ignore(
+                None,
+                None,
+                format!("a fetched {} does not change access", other.kind()),
+            ),
+        }
+    }
+
+    // ----- checkout sessions -----
+
+    fn session(&mut self, cs: &CheckoutSession) {
+        if self.site_mismatch(&cs.metadata) {
+            return;
+        }
+        let customer = customer_key(cs.customer.as_deref(), cs.email());
+        let mode = cs.mode.as_deref().unwrap_or("");
+        if mode == "setup" {
+            self.ignore(
+                customer.as_deref(),
+                None,
+                "a setup session saves a payment method and grants no access".into(),
+            );
+            return;
+        }
+        if cs.status.as_deref().is_some_and(|s| s != "complete") {
+            self.ignore(
+                customer.as_deref(),
+                None,
+                "the checkout session is not complete".into(),
+            );
+            return;
+        }
+        match cs.payment_status.as_deref() {
+            Some("paid" | "no_payment_required") => {}
+            _ => {
+                let product = cs.metadata.get(META_PRODUCT).map(String::as_str);
+                self.activity(
+                    ActivityKind::AwaitingPayment,
+                    customer.as_deref(),
+                    product,
+                    "the payment is still processing; access starts when it succeeds".into(),
+                );
+                return;
+            }
+        }
+        let Some(customer) = customer else {
+            self.ignore(
+                None,
+                None,
+                "the checkout session has neither a customer nor an email".into(),
+            );
+            return;
+        };
+        match mode {
+            "subscription" => self.session_subscription(cs, &customer),
+            "payment" => self.session_payment(cs, &customer),
+            other => self.ignore(
+                Some(&customer),
+                None,
+                format!("unknown checkout mode {other:?}"),
+            ),
+        }
+    }
+
+    fn session_products(&mut self, cs: &CheckoutSession, customer: &str) -> Option<Vec<String>> {
+        if let Some(slug) = cs.metadata.get(META_PRODUCT) {
+            if self.catalog.by_slug(slug).is_some() {
+                return Some(vec![slug.clone()]);
+            }
+            self.ignore(
+                Some(customer),
+                Some(slug),
+                format!("product {slug:?} is not linked on this site"),
+            );
+            return Some(Vec::new());
+        }
+        let items = cs.line_items.as_ref()?;
+        let mut slugs = Vec::new();
+        for item in &items.data {
+            let stripe_product = item
+                .price
+                .as_ref()
+                .and_then(|p| p.product.as_deref())
+                .unwrap_or("");
+            match self.catalog.by_stripe_product(stripe_product) {
+                Some(p) => push_unique(&mut slugs, &p.slug),
+                None => self.ignore(
+                    Some(customer),
+                    None,
+                    format!("Stripe product {stripe_product:?} is not linked to a Latch product"),
+                ),
+            }
+        }
+        Some(slugs)
+    }
+
+    fn session_payment(&mut self, cs: &CheckoutSession, customer: &str) {
+        let Some(slugs) = self.session_products(cs, customer) else {
+            self.activity(
+                ActivityKind::Ignored,
+                Some(customer),
+                None,
+                "no latch_product metadata: fetching the session's line items".into(),
+            );
+            self.fetch(FetchObject::CheckoutSession, &cs.id);
+            return;
+        };
+        let source = cs.payment_intent.clone().unwrap_or_else(|| cs.id.clone());
+        let starts_at = cs.created.unwrap_or(self.version);
+        for slug in slugs {
+            let Some(policy) = self.catalog.by_slug(&slug) else {
+                continue;
+            };
+            let ends_at = match policy.one_time {
+                OneTimeAccess::Lifetime => None,
+                OneTimeAccess::Days(d) => {
+                    Some(starts_at.saturating_add(i64::from(d).saturating_mul(DAY)))
+                }
+            };
+            // A refund or lost dispute seen before the purchase leaves a tombstone for the source.
+            let tomb = self
+                .grants
+                .iter()
+                .find(|g| g.is_tombstone() && g.livemode == self.livemode && g.source == source)
+                .map(|g| g.status);
+            match self.row(customer, &slug, &source) {
+                Some(_) => {} // already granted (claim or an earlier delivery): nothing to do
+                None => {
+                    let status = tomb.unwrap_or(GrantStatus::Active);
+                    self.grants.push(Grant {
+                        customer: customer.to_owned(),
+                        product: slug.clone(),
+                        source: source.clone(),
+                        livemode: self.livemode,
+                        status,
+                        starts_at,
+                        ends_at,
+                        version: self.version,
+                        email: cs.email().map(str::to_owned),
+                        dispute: None,
+                    });
+                    self.activity(
+                        ActivityKind::ProductPurchased,
+                        Some(customer),
+                        Some(&slug),
+                        "one-time purchase paid".into(),
+                    );
+                    if status == GrantStatus::Active {
+                        let until = match ends_at {
+                            Some(e) => format!("until {e}"),
+                            None => "for life".into(),
+                        };
+                        self.activity(
+                            ActivityKind::AccessGranted,
+                            Some(customer),
+                            Some(&slug),
+                            format!("one-time purchase: access {until}"),
+                        );
+                        self.notify(NotificationKind::AccessGranted, customer, &slug, cs.email());
+                    } else {
+                        self.ignore(
+                            Some(customer),
+                            Some(&slug),
+                            format!("the payment was already {}; no access", status.as_str()),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn session_subscription(&mut self, cs: &CheckoutSession, customer: &str) {
+        let Some(sub_ref) = &cs.subscription else {
+            self.ignore(
+                Some(customer),
+                None,
+                "subscription checkout without a subscription".into(),
+            );
+            return;
+        };
+        let fallback = cs.metadata.get(META_PRODUCT).map(String::as_str);
+        if let Some(sub) = sub_ref.object() {
+            self.subscription(sub, fallback);
+            return;
+        }
+        let sub_id = sub_ref.id().to_owned();
+        self.fetch(FetchObject::Subscription, &sub_id);
+        let Some(slug) = fallback.map(str::to_owned) else {
+            self.activity(
+                ActivityKind::Ignored,
+                Some(customer),
+                None,
+                "no latch_product metadata: fetching the subscription to find its products".into(),
+            );
+            return;
+        };
+        if self.catalog.by_slug(&slug).is_none() {
+            self.ignore(
+                Some(customer),
+                Some(&slug),
+                format!("product {slug:?} is not linked on this site"),
+            );
+            return;
+        }
+        if self.row(customer, &slug, &sub_id).is_some() {
+            return; // the subscription's own events got here first; they are authoritative
+        }
+        let starts_at = cs.created.unwrap_or(self.version);
+        self.grants.push(Grant {
+            customer: customer.to_owned(),
+            product: slug.clone(),
+            source: sub_id,
+            livemode: self.livemode,
+            status: GrantStatus::Active,
+            starts_at,
+            ends_at: Some(self.version.max(starts_at).saturating_add(PROVISIONAL_SECS)),
+            version: 0,
+            email: cs.email().map(str::to_owned),
+            dispute: None,
+        });
+        self.activity(
+            ActivityKind::SubscriptionStarted,
+            Some(customer),
+            Some(&slug),
+            "subscription checkout paid".into(),
+        );
+        self.activity(
+            ActivityKind::AccessGranted,
+            Some(customer),
+            Some(&slug),
+            "provisional access until the subscription's period is known".into(),
+        );
+        self.notify(NotificationKind::AccessGranted, customer, &slug, cs.email());
+    }
+
+    // ----- subscriptions -----
+
+    /// The Latch products on a subscription: its items through the catalog (authoritative, follows plan
+    /// changes), else its `latch_product` metadata, else the checkout's.
+    fn subscription_products(
+        &mut self,
+        sub: &Subscription,
+        fallback: Option<&str>,
+        customer: &str,
+    ) -> Vec<String> {
+        let mut slugs = Vec::new();
+        let mut unlinked = Vec::new();
+        for item in &sub.items.data {
+            let product = item
+                .price
+                .as_ref()
+                .and_then(|p| p.product.as_deref())
+                .unwrap_or("");
+            match self.catalog.by_stripe_product(product) {
+                Some(p) => push_unique(&mut slugs, &p.slug),
+                None => unlinked.push(product.to_owned()),
+            }
+        }
+        if slugs.is_empty() {
+            let meta = sub
+                .metadata
+                .get(META_PRODUCT)
+                .map(String::as_str)
+                .or(fallback);
+            if let Some(slug) = meta.filter(|s| self.catalog.by_slug(s).is_some()) {
+                slugs.push(slug.to_owned());
+            } else {
+                let what = if unlinked.is_empty() {
+                    "no linked product".to_owned()
+                } else {
+                    unlinked.join(", ")
+                };
+                self.ignore(
+                    Some(customer),
+                    meta,
+                    format!("subscription for Stripe products not linked to Latch ({what})"),
+                );
+            }
+        }
+        slugs
+    }
+
+    fn derive(&self, sub: &Subscription, policy: &ProductPolicy) -> Derived {
+        let period_end = sub.period_end();
+        let (status, ends_at) = match sub.status {
+            SubscriptionStatus::Incomplete => (GrantStatus::Pending, period_end),
+            SubscriptionStatus::IncompleteExpired => {
+                (GrantStatus::Expired, sub.ended_at.or(Some(self.version)))
+            }
+            SubscriptionStatus::Trialing => (GrantStatus::Trialing, period_end.or(sub.trial_end)),
+            SubscriptionStatus::Active => {
+                let cancel = sub.cancel_at.filter(|c| period_end.is_none_or(|e| *c < e));
+                if sub.cancel_at_period_end || sub.cancel_at.is_some() {
+                    (GrantStatus::Canceling, cancel.or(period_end))
+                } else {
+                    (GrantStatus::Active, period_end)
+                }
+            }
+            SubscriptionStatus::PastDue => {
+                let start = sub.period_start().unwrap_or(self.version);
+                let grace_end = start.saturating_add(policy.grace_secs());
+                (
+                    GrantStatus::PastDue,
+                    Some(period_end.map_or(grace_end, |e| e.min(grace_end))),
+                )
+            }
+            SubscriptionStatus::Unpaid => (GrantStatus::Unpaid, period_end),
+            SubscriptionStatus::Paused => (GrantStatus::Paused, period_end),
+            SubscriptionStatus::Canceled => {
+                let ended = sub.ended_at.or(sub.canceled_at).unwrap_or(self.version);
+                let ends = match (policy.cancel, period_end) {
+                    (CancelRule::KeepPaidPeriod, Some(e)) => e.max(ended),
+                    _ => ended,
+                };
+                (GrantStatus::Canceled, Some(ends))
+            }
+            SubscriptionStatus::Other => (GrantStatus::Pending, period_end),
+        };
+        Derived { status, ends_at }
+    }
+
+    fn subscription(&mut self, sub: &Subscription, fallback: Option<&str>) {
+        let Some(customer) = sub.customer.clone() else {
+            self.ignore(None, None, "subscription without a customer".into());
+            return;
+        };
+        if self.site_mismatch(&sub.metadata) {
+            return;
+        }
+        if sub.status == SubscriptionStatus::Other {
+            self.ignore(
+                Some(&customer),
+                None,
+                "unknown subscription status; fetching the subscription".into(),
+            );
+            self.fetch(FetchObject::Subscription, &sub.id);
+            return;
+        }
+        let slugs = self.subscription_products(sub, fallback, &customer);
+        if slugs.is_empty() {
+            return;
+        }
+        // Rows of this subscription for products no longer on it: the plan changed.
+        let removed: Vec<usize> = (0..self.grants.len())
+            .filter(|&i| {
+                self.grants.get(i).is_some_and(|g| {
+                    g.livemode == self.livemode
+                        && g.source == sub.id
+                        && !g.is_tombstone()
+                        && !slugs.contains(&g.product)
+                        && !g.status.is_final()
+                        && g.version <= self.version
+                        && !sub.items.data.is_empty()
+                })
+            })
+            .collect();
+        for i in removed {
+            let Some(g) = self.grants.get_mut(i) else {
+                continue;
+            };
+            let was_active = g.is_active(self.now);
+            g.status = GrantStatus::Removed;
+            g.ends_at = Some(g.ends_at.map_or(self.version, |e| e.min(self.version)));
+            g.version = self.version;
+            let (c, p) = (g.customer.clone(), g.product.clone());
+            self.activity(
+                ActivityKind::SubscriptionUpdated,
+                Some(&c),
+                Some(&p),
+                format!("plan changed to {}", slugs.join(", ")),
+            );
+            if was_active {
+                self.activity(
+                    ActivityKind::AccessRevoked,
+                    Some(&c),
+                    Some(&p),
+                    "product removed from the subscription".into(),
+                );
+                self.notify(NotificationKind::AccessRevoked, &c, &p, None);
+            }
+        }
+        let starts_at = sub.start_date.or(sub.created).unwrap_or(self.version);
+        for slug in slugs {
+            let Some(policy) = self.catalog.by_slug(&slug).cloned() else {
+                continue;
+            };
+            let mut d = self.derive(sub, &policy);
+            match self.row(&customer, &slug, &sub.id) {
+                None => {
+                    if let Some(g) = self.tombstone_for(&sub.id) {
+                        d = Derived {
+                            status: g,
+                            ends_at: Some(self.version),
+                        };
+                    }
+                    self.grants.push(Grant {
+                        customer: customer.clone(),
+                        product: slug.clone(),
+                        source: sub.id.clone(),
+                        livemode: self.livemode,
+                        status: d.status,
+                        starts_at,
+                        ends_at: d.ends_at,
+                        version: self.version,
+                        email: None,
+                        dispute: None,
+                    });
+                    self.report_subscription(&customer, &slug, None, d);
+                }
+                Some(i) => {
+                    let Some(g) = self.grants.get(i) else {
+                        continue;
+                    };
+                    if g.status.is_final() {
+                        continue;
+                    }
+                    let old = Derived {
+                        status: g.status,
+                        ends_at: g.ends_at,
+                    };
+                    let (row_version, disputed) = (g.version, g.dispute.is_some());
+                    if self.version < row_version {
+                        self.ignore(
+                            Some(&customer),
+                            Some(&slug),
+                            "an older subscription snapshot arrived after a newer one".into(),
+                        );
+                        continue;
+                    }
+                    if self.version == row_version && old != d {
+                        if old.status != d.status {
+                            self.fetch(FetchObject::Subscription, &sub.id);
+                        }
+                        if !tie_wins(d, old) {
+                            continue;
+                        }
+                    }
+                    if disputed
+                        && policy.dispute == DisputeRule::SuspendWhileOpen
+                        && d.status.grants_access()
+                    {
+                        d.status = GrantStatus::Disputed;
+                    }
+                    if let Some(g) = self.grants.get_mut(i) {
+                        g.status = d.status;
+                        g.ends_at = d.ends_at;
+                        g.version = self.version;
+                    }
+                    if old != d {
+                        self.report_subscription(&customer, &slug, Some(old), d);
+                    }
+                }
+            }
+        }
+    }
+
+    fn tombstone_for(&self, source: &str) -> Option<GrantStatus> {
+        self.grants
+            .iter()
+            .find(|g| g.is_tombstone() && g.livemode == self.livemode && g.source == source)
+            .map(|g| g.status)
+    }
+
+    fn report_subscription(
+        &mut self,
+        customer: &str,
+        slug: &str,
+        old: Option<Derived>,
+        new: Derived,
+    ) {
+        let now = self.now;
+        let active = |d: &Derived| d.status.grants_access() && d.ends_at.is_none_or(|e| now < e);
+        let was = old.as_ref().is_some_and(active);
+        let is = active(&new);
+        let until = new
+            .ends_at
+            .map_or_else(|| "with no end".to_owned(), |e| format!("until {e}"));
+        use GrantStatus as S;
+        let (kind, reason) = match (old.map(|o| o.status), new.status) {
+            (None, S::Active | S::Trialing) => (
+                ActivityKind::SubscriptionStarted,
+                format!("subscription {}", new.status.as_str()),
+            ),
+            (None, _) => (
+                ActivityKind::SubscriptionUpdated,
+                format!("subscription seen as {}", new.status.as_str()),
+            ),
+            (Some(S::PastDue | S::Unpaid), S::Active) => (
+                ActivityKind::SubscriptionRenewed,
+                "payment recovered".into(),
+            ),
+            (Some(S::Active), S::Active) => (
+                ActivityKind::SubscriptionRenewed,
+                format!("renewed {until}"),
+            ),
+            (Some(_), S::Canceling) => (
+                ActivityKind::SubscriptionCancelled,
+                format!("cancellation scheduled; access kept {until}"),
+            ),
+            (Some(_), S::Canceled | S::Expired) => (
+                ActivityKind::SubscriptionCancelled,
+                "subscription ended".into(),
+            ),
+            (Some(_), S::PastDue) => (
+                ActivityKind::PaymentFailed,
+                format!("renewal payment failed; access kept during the grace period, {until}"),
+            ),
+            (Some(_), s) => (
+                ActivityKind::SubscriptionUpdated,
+                format!("subscription is now {}", s.as_str()),
+            ),
+        };
+        self.activity(kind, Some(customer), Some(slug), reason);
+        if is && !was {
+            self.activity(
+                ActivityKind::AccessGranted,
+                Some(customer),
+                Some(slug),
+                format!("access {until}"),
+            );
+            self.notify(NotificationKind::AccessGranted, customer, slug, None);
+        } else if was && !is {
+            self.activity(
+                ActivityKind::AccessRevoked,
+                Some(customer),
+                Some(slug),
+                format!("subscription {}", new.status.as_str()),
+            );
+            self.notify(NotificationKind::AccessRevoked, customer, slug, None);
+        }
+    }
+
+    // ----- invoices -----
+
+    fn invoice_products(
+        &mut self,
+        inv: &Invoice,
+        customer: &str,
+    ) -> Vec<(String, Option<i64>, Option<i64>)> {
+        let mut out: Vec<(String, Option<i64>, Option<i64>)> = Vec::new();
+        for line in &inv.lines.data {
+            let Some(p) = line
+                .product()
+                .and_then(|id| self.catalog.by_stripe_product(id))
+            else {
+                continue;
+            };
+            let (start, end) = line.period.map_or((None, None), |p| (p.start, p.end));
+            match out.iter_mut().find(|(s, _, _)| *s == p.slug) {
+                Some(entry) => {
+                    entry.2 = entry.2.max(end);
+                    entry.1 = entry.1.min(start).or(start);
+                }
+                None => out.push((p.slug.clone(), start, end)),
+            }
+        }
+        if out.is_empty() {
+            let meta = inv
+                .subscription_metadata()
+                .and_then(|m| m.get(META_PRODUCT))
+                .map(String::as_str);
+            match meta.and_then(|s| self.catalog.by_slug(s)) {
+                Some(p) => {
+                    let end = inv
+                        .lines
+                        .data
+                        .iter()
+                        .filter_map(|l| l.period.and_then(|p| p.end))
+                        .max();
+                    let start = inv
+                        .lines
+                        .data
+                        .iter()
+                        .filter_map(|l| l.period.and_then(|p| p.start))
+                        .min();
+                    out.push((p.slug.clone(), start, end));
+                }
+                None => self.ignore(
+                    Some(customer),
+                    meta,
+                    "invoice for products not linked to Latch".into(),
+                ),
+            }
+        }
+        out
+    }
+
+    fn invoice_paid(&mut self, inv: &Invoice) {
+        let Some(customer) = inv.customer.clone() else {
+            self.ignore(None, None, "invoice without a customer".into());
+            return;
+        };
+        let Some(sub_id) = inv.subscription_id().map(str::to_owned) else {
+            self.ignore(
+                Some(&customer),
+                None,
+                "not a subscription invoice; one-time access comes from checkout".into(),
+            );
+            return;
+        };
+        if inv
+            .subscription_metadata()
+            .is_some_and(|m| self.site_mismatch(m))
+        {
+            return;
+        }
+        let trial = inv.amount_paid == Some(0);
+        for (slug, start, end) in self.invoice_products(inv, &customer) {
+            let Some(end) = end else {
+                self.ignore(
+                    Some(&customer),
+                    Some(&slug),
+                    "invoice line without a period".into(),
+                );
+                continue;
+            };
+            match self.row(&customer, &slug, &sub_id) {
+                None => {
+                    let status = self.tombstone_for(&sub_id).unwrap_or(if trial {
+                        GrantStatus::Trialing
+                    } else {
+                        GrantStatus::Active
+                    });
+                    let d = Derived {
+                        status,
+                        ends_at: Some(end),
+                    };
+                    self.grants.push(Grant {
+                        customer: customer.clone(),
+                        product: slug.clone(),
+                        source: sub_id.clone(),
+                        livemode: self.livemode,
+                        status,
+                        starts_at: start.or(inv.created).unwrap_or(self.version),
+                        ends_at: Some(end),
+                        version: self.version,
+                        email: None,
+                        dispute: None,
+                    });
+                    self.report_subscription(&customer, &slug, None, d);
+                }
+                Some(i) => {
+                    let Some(g) = self.grants.get(i) else {
+                        continue;
+                    };
+                    let old = Derived {
+                        status: g.status,
+                        ends_at: g.ends_at,
+                    };
+                    if g.status.is_final() || self.version < g.version {
+                        continue;
+                    }
+                    let status = match g.status {
+                        GrantStatus::PastDue
+                        | GrantStatus::Unpaid
+                        | GrantStatus::Pending
+                        | GrantStatus::Paused => GrantStatus::Active,
+                        GrantStatus::Trialing if !trial => GrantStatus::Active,
+                        s => s,
+                    };
+                    let ends_at = match status {
+                        GrantStatus::Active | GrantStatus::Trialing => {
+                            Some(g.ends_at.map_or(end, |e| e.max(end)))
+                        }
+                        // A scheduled cancellation, a removed product or a suspension keeps its end.
+                        _ => g.ends_at,
+                    };
+                    let new = Derived { status, ends_at };
+                    if let Some(g) = self.grants.get_mut(i) {
+                        g.status = status;
+                        g.ends_at = ends_at;
+                        g.version = self.version;
+                    }
+                    if new != old {
+                        self.report_subscription(&customer, &slug, Some(old), new);
+                    }
+                }
+            }
+        }
+    }
+
+    fn invoice_failed(&mut self, inv: &Invoice) {
+        let customer = inv.customer.clone();
+        let sub = inv.subscription_id().map(str::to_owned);
+        let products: Vec<String> = self
+            .grants
+            .iter()
+            .filter(|g| {
+                sub.as_deref() == Some(g.source.as_str())
+                    && g.livemode == self.livemode
+                    && !g.is_tombstone()
+            })
+            .map(|g| g.product.clone())
+            .collect();
+        let retry = inv.next_payment_attempt.map_or_else(
+            || "no retry scheduled".to_owned(),
+            |t| format!("next retry at {t}"),
+        );
+        let reason = format!(
+            "invoice payment failed ({retry}); access follows the subscription's status and grace period"
+        );
+        if products.is_empty() {
+            self.activity(
+                ActivityKind::PaymentFailed,
+                customer.as_deref(),
+                None,
+                reason,
+            );
+        } else {
+            for p in products {
+                self.activity(
+                    ActivityKind::PaymentFailed,
+                    customer.as_deref(),
+                    Some(&p),
+                    reason.clone(),
+                );
+                if let Some(c) = &customer {
+                    self.notify(NotificationKind::PaymentFailed, c, &p, None);
+                }
+            }
+        }
+    }
+
+    // ----- refunds, disputes, customers, accounts -----
+
+    fn matching_payment_rows(&self, ids: &[&str]) -> Vec<usize> {
+        (0..self.grants.len())
+            .filter(|&i| {
+                self.grants.get(i).is_some_and(|g| {
+                    g.livemode == self.livemode && ids.contains(&g.source.as_str())
+                })
+            })
+            .collect()
+    }
+
+    fn revoke_row(&mut self, i: usize, status: GrantStatus, kind: ActivityKind, reason: &str) {
+        let now = self.now;
+        let version = self.version;
+        let Some(g) = self.grants.get_mut(i) else {
+            return;
+        };
+        if g.status.is_final() {
+            return;
+        }
+        let was_active = g.is_active(now);
+        g.status = status;
+        g.ends_at = Some(g.ends_at.map_or(version, |e| e.min(version)));
+        g.version = g.version.max(version);
+        let (c, p) = (g.customer.clone(), g.product.clone());
+        self.activity(kind, Some(&c), Some(&p), reason.to_owned());
+        if was_active {
+            self.activity(
+                ActivityKind::AccessRevoked,
+                Some(&c),
+                Some(&p),
+                reason.to_owned(),
+            );
+            self.notify(NotificationKind::AccessRevoked, &c, &p, None);
+        }
+    }
+
+    fn tombstone(&mut self, customer: Option<&str>, source: &str, status: GrantStatus) {
+        if self.tombstone_for(source).is_some() {
+            return;
+        }
+        self.grants.push(Grant {
+            customer: customer.unwrap_or_default().to_owned(),
+            product: String::new(),
+            source: source.to_owned(),
+            livemode: self.livemode,
+            status,
+            starts_at: self.version,
+            ends_at: Some(self.version),
+            version: self.version,
+            email: None,
+            dispute: None,
+        });
+    }
+
+    fn refund(&mut self, ch: &crate::event::Charge) {
+        let mut ids: Vec<&str> = vec![ch.id.as_str()];
+        ids.extend(ch.payment_intent.as_deref());
+        let rows: Vec<usize> = self
+            .matching_payment_rows(&ids)
+            .into_iter()
+            .filter(|&i| self.grants.get(i).is_some_and(|g| !g.is_tombstone()))
+            .collect();
+        let full = ch.fully_refunded();
+        let amount = format!("{} of {} refunded", ch.amount_refunded, ch.amount);
+        if rows.is_empty() {
+            self.activity(
+                ActivityKind::Refunded,
+                ch.customer.as_deref(),
+                None,
+                format!("{amount}; no one-time purchase matches (subscription access follows the subscription)"),
+            );
+            // The purchase may not have arrived yet: leave a tombstone so it never grants. Default rule only:
+            // without the product, the strictest rule that revokes on full refunds is applied.
+            if full {
+                let source = ch.payment_intent.as_deref().unwrap_or(&ch.id).to_owned();
+                self.tombstone(ch.customer.as_deref(), &source, GrantStatus::Refunded);
+            }
+            return;
+        }
+        for i in rows {
+            let Some(g) = self.grants.get(i) else {
+                continue;
+            };
+            let Some(policy) = self.catalog.by_slug(&g.product) else {
+                continue;
+            };
+            let revoke = match policy.refund {
+                RefundRule::RevokeOnFullRefund => full,
+                RefundRule::RevokeOnAnyRefund => ch.amount_refunded > 0 || full,
+                RefundRule::Keep => false,
+            };
+            if revoke && !g.source.starts_with("sub_") {
+                self.revoke_row(
+                    i,
+                    GrantStatus::Refunded,
+                    ActivityKind::Refunded,
+                    &format!("{amount}: access revoked"),
+                );
+            } else if !g.status.is_final() {
+                let (c, p) = (g.customer.clone(), g.product.clone());
+                self.activity(
+                    ActivityKind::Refunded,
+                    Some(&c),
+                    Some(&p),
+                    format!("{amount}: access kept by policy"),
+                );
+            }
+        }
+    }
+
+    fn dispute(&mut self, dp: &crate::event::Dispute, kind: &str) {
+        let mut ids: Vec<&str> = Vec::new();
+        ids.extend(dp.charge.as_deref());
+        ids.extend(dp.payment_intent.as_deref());
+        let rows: Vec<usize> = self
+            .matching_payment_rows(&ids)
+            .into_iter()
+            .filter(|&i| self.grants.get(i).is_some_and(|g| !g.is_tombstone()))
+            .collect();
+        let status = dp.status.as_deref().unwrap_or("");
+        let lost = status == "lost";
+        let closed = matches!(
+            status,
+            "won" | "lost" | "warning_closed" | "charge_refunded"
+        );
+        if rows.is_empty() {
+            self.activity(
+                if closed {
+                    ActivityKind::DisputeClosed
+                } else {
+                    ActivityKind::DisputeOpened
+                },
+                None,
+                None,
+                format!("dispute {status} on a payment that granted no one-time access"),
+            );
+            if lost && let Some(source) = dp.payment_intent.as_deref().or(dp.charge.as_deref()) {
+                let source = source.to_owned();
+                self.tombstone(None, &source, GrantStatus::DisputeLost);
+            }
+            return;
+        }
+        let _ = kind;
+        for i in rows {
+            let Some(g) = self.grants.get(i) else {
+                continue;
+            };
+            if g.status.is_final() {
+                continue;
+            }
+            let Some(policy) = self.catalog.by_slug(&g.product) else {
+                continue;
+            };
+            let rule = policy.dispute;
+            let (c, p) = (g.customer.clone(), g.product.clone());
+            if lost && rule != DisputeRule::Keep {
+                self.revoke_row(
+                    i,
+                    GrantStatus::DisputeLost,
+                    ActivityKind::DisputeClosed,
+                    "dispute lost: access revoked",
+                );
+            } else if closed {
+                let restore = g.status == GrantStatus::Disputed;
+                if let Some(g) = self.grants.get_mut(i) {
+                    g.dispute = None;
+                    if restore {
+                        g.status = GrantStatus::Active;
+                    }
+                }
+                self.activity(
+                    ActivityKind::DisputeClosed,
+                    Some(&c),
+                    Some(&p),
+                    format!("dispute {status}: access kept"),
+                );
+                if restore {
+                    self.activity(
+                        ActivityKind::AccessGranted,
+                        Some(&c),
+                        Some(&p),
+                        "dispute closed: access restored".into(),
+                    );
+                    self.notify(NotificationKind::AccessGranted, &c, &p, None);
+                }
+            } else if g.dispute.as_deref() != Some(dp.id.as_str()) {
+                if let Some(g) = self.grants.get_mut(i) {
+                    g.dispute = Some(dp.id.clone());
+                }
+                if rule == DisputeRule::SuspendWhileOpen {
+                    self.revoke_row_soft(i);
+                } else {
+                    self.activity(
+                        ActivityKind::DisputeOpened,
+                        Some(&c),
+                        Some(&p),
+                        "dispute opened: access kept while it is open".into(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn revoke_row_soft(&mut self, i: usize) {
+        let now = self.now;
+        let Some(g) = self.grants.get_mut(i) else {
+            return;
+        };
+        let was_active = g.is_active(now);
+        g.status = GrantStatus::Disputed;
+        let (c, p) = (g.customer.clone(), g.product.clone());
+        self.activity(
+            ActivityKind::DisputeOpened,
+            Some(&c),
+            Some(&p),
+            "dispute opened: access suspended while it is open".into(),
+        );
+        if was_active {
+            self.activity(
+                ActivityKind::AccessRevoked,
+                Some(&c),
+                Some(&p),
+                "dispute opened".into(),
+            );
+            self.notify(NotificationKind::AccessRevoked, &c, &p, None);
+        }
+    }
+
+    fn customer_deleted(&mut self, customer: &str) {
+        let rows: Vec<usize> = (0..self.grants.len())
+            .filter(|&i| {
+                self.grants.get(i).is_some_and(|g| {
+                    g.customer == customer && g.livemode == self.livemode && !g.is_tombstone()
+                })
+            })
+            .collect();
+        self.activity(
+            ActivityKind::CustomerDeleted,
+            Some(customer),
+            None,
+            "customer deleted in Stripe: all of their access ends".into(),
+        );
+        for i in rows {
+            self.revoke_row(
+                i,
+                GrantStatus::Revoked,
+                ActivityKind::AccessRevoked,
+                "customer deleted in Stripe",
+            );
+        }
+    }
+
+    fn deauthorized(&mut self, e: &Event) {
+        let account = e.account.as_deref().unwrap_or("the site's account");
+        self.activity(
+            ActivityKind::AccountDisconnected,
+            None,
+            None,
+            format!("Stripe account {account} disconnected Latch; existing access runs until its end and is no longer renewed"),
+        );
+        self.effects.push(Effect::Notify(Notification {
+            kind: NotificationKind::AccountDisconnected,
+            customer: None,
+            product: None,
+            email: None,
+        }));
+    }
+}
+
+/// Tie on versions: final wins, then the later end, then more access.
+fn tie_wins(new: Derived, old: Derived) -> bool {
+    if new.status.is_final() != old.status.is_final() {
+        return new.status.is_final();
+    }
+    let end = |d: Derived| d.ends_at.unwrap_or(i64::MAX);
+    match end(new).cmp(&end(old)) {
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Equal => new.status.access_rank() >= old.status.access_rank(),
+    }
+}
+
+fn push_unique(v: &mut Vec<String>, s: &str) {
+    if !v.iter().any(|x| x == s) {
+        v.push(s.to_owned());
+    }
+}

@@ -1,0 +1,994 @@
+//! Stripe events and the Stripe objects Latch reads, parsed from Stripe's own JSON shapes.
+//!
+//! Owns: turning a webhook body (or a fetched object) into typed values with serde. Only the fields the access
+//! engine reads are kept; everything else is skipped. Must not: decide anything about access (that is
+//! [`crate::engine`]) or verify signatures (that is [`crate::webhook`]).
+//!
+//! # Tolerance of shapes
+//! - Unknown object kinds are not errors: they become [`StripeObject::Other`] with their `object` and `id`.
+//! - Unknown fields are ignored; almost every field is optional or defaulted (`null` and missing are the same), so
+//!   a field Stripe adds, drops or nulls in another API version does not break parsing. A *known* kind whose
+//!   required fields (`id`) are missing or have the wrong JSON type is an [`EventError::Object`].
+//! - Expandable references (`customer`, `subscription`, `payment_intent`, `price.product`, `charge`) accept both
+//!   the id string and the expanded object.
+//! - Both API shapes are read: the current one (`current_period_end` on subscription items; invoice
+//!   `parent.subscription_details`; invoice line `pricing.price_details.product`) and the older one
+//!   (`current_period_end` on the subscription; `invoice.subscription`; line `price.product`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// Why a body is not a usable Stripe event or object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// The body is not JSON or does not have an event's required fields (`id`, `type`, `created`,
+    /// `data.object`).
+    #[error("not a Stripe event: {0}")]
+    Malformed(String),
+    /// The body is JSON but its `object` is not `"event"`.
+    #[error("not a Stripe event: object is {0:?}")]
+    NotAnEvent(String),
+    /// `data.object` is a kind Latch reads, but its fields do not have Stripe's shape.
+    #[error("unreadable {kind} object: {message}")]
+    Object {
+        /// The object's `object` field (`subscription`, `invoice`, ...).
+        kind: String,
+        /// What serde could not read (field and position, never a secret).
+        message: String,
+    },
+}
+
+/// A Stripe event as delivered to a webhook endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// `evt_...`: the idempotency key of a delivery.
+    pub id: String,
+    /// The event type (`type` in JSON), for example `customer.subscription.updated`.
+    pub kind: String,
+    /// When Stripe created the event (Unix seconds): the version of the snapshot in `data.object`.
+    pub created: i64,
+    /// Live (`true`) or test mode.
+    pub livemode: bool,
+    /// The connected account the event happened on (Connect endpoints), if any.
+    pub account: Option<String>,
+    /// The API version the payload was rendered with, if any.
+    pub api_version: Option<String>,
+    /// `data.object`: the object's state when the event happened.
+    pub object: StripeObject,
+    /// Names of the fields listed in `data.previous_attributes` (what changed, for updated events).
+    pub previous_attributes: Vec<String>,
+}
+
+impl Event {
+    /// Parses a webhook body (verify its signature first with [`crate::webhook::verify`]).
+    pub fn parse(body: &[u8]) -> Result<Self, EventError> {
+        let raw: RawEvent<'_> =
+            serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.to_string()))?;
+        if raw.object != "event" {
+            return Err(EventError::NotAnEvent(raw.object));
+        }
+        let object = StripeObject::from_raw(raw.data.object)?;
+        let previous_attributes = raw
+            .data
+            .previous_attributes
+            .map(|m| m.0)
+            .unwrap_or_default();
+        Ok(Self {
+            id: raw.id,
+            kind: raw.kind,
+            created: raw.created,
+            livemode: raw.livemode,
+            account: raw.account,
+            api_version: raw.api_version,
+            object,
+            previous_attributes,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct RawEvent<'a> {
+    id: String,
+    object: String,
+    #[serde(rename = "type")]
+    kind: String,
+    created: i64,
+    #[serde(default)]
+    livemode: bool,
+    #[serde(default)]
+    account: Option<String>,
+    #[serde(default)]
+    api_version: Option<String>,
+    #[serde(borrow)]
+    data: RawData<'a>,
+}
+
+#[derive(Deserialize)]
+struct RawData<'a> {
+    #[serde(borrow)]
+    object: &'a RawValue,
+    #[serde(default)]
+    previous_attributes: Option<KeysOnly>,
+}
+
+/// The keys of a JSON object, values skipped.
+struct KeysOnly(Vec<String>);
+
+impl<'de> Deserialize<'de> for KeysOnly {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeysOnly;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeysOnly, A::Error> {
+                let mut keys = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    map.next_value::<IgnoredAny>()?;
+                    keys.push(k);
+                }
+                Ok(KeysOnly(keys))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// The Stripe objects Latch reads; anything else is [`StripeObject::Other`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum StripeObject {
+    /// `checkout.session`
+    CheckoutSession(CheckoutSession),
+    /// `subscription`
+    Subscription(Subscription),
+    /// `invoice`
+    Invoice(Invoice),
+    /// `charge`
+    Charge(Charge),
+    /// `dispute`
+    Dispute(Dispute),
+    /// `customer` (also a deleted customer: `{"id", "object": "customer", "deleted": true}`)
+    Customer(Customer),
+    /// Any other kind: not an error, the engine records it as ignored.
+    Other {
+        /// The object's `object` field (empty when absent).
+        object: String,
+        /// Its `id`, if it has a string one.
+        id: Option<String>,
+    },
+}
+
+#[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    object: Option<String>,
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+}
+
+impl StripeObject {
+    /// Parses one Stripe object (for example the body of `GET /v1/subscriptions/{id}`), dispatching on its
+    /// `object` field.
+    pub fn parse(body: &[u8]) -> Result<Self, EventError> {
+        let raw: &RawValue =
+            serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: &RawValue) -> Result<Self, EventError> {
+        let json = raw.get();
+        let head: Head =
+            serde_json::from_str(json).map_err(|e| EventError::Malformed(e.to_string()))?;
+        let kind = head.object.unwrap_or_default();
+        let typed = |e: serde_json::Error| EventError::Object {
+            kind: kind.clone(),
+            message: e.to_string(),
+        };
+        Ok(match kind.as_str() {
+            "checkout.session" => Self::CheckoutSession(serde_json::from_str(json).map_err(typed)?),
+            "subscription" => Self::Subscription(serde_json::from_str(json).map_err(typed)?),
+            "invoice" => Self::Invoice(serde_json::from_str(json).map_err(typed)?),
+            "charge" => Self::Charge(serde_json::from_str(json).map_err(typed)?),
+            "dispute" => Self::Dispute(serde_json::from_str(json).map_err(typed)?),
+            "customer" => Self::Customer(serde_json::from_str(json).map_err(typed)?),
+            _ => Self::Other {
+                object: kind,
+                id: head.id,
+            },
+        })
+    }
+
+    /// The object's `object` field as Stripe names it.
+    pub fn kind(&self) -> &str {
+        match self {
+            Self::CheckoutSession(_) => "checkout.session",
+            Self::Subscription(_) => "subscription",
+            Self::Invoice(_) => "invoice",
+            Self::Charge(_) => "charge",
+            Self::Dispute(_) => "dispute",
+            Self::Customer(_) => "customer",
+            Self::Other { object, .. } => object,
+        }
+    }
+
+    /// The object's id (`cs_...`, `sub_...`, ...), empty for an unknown kind without one.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::CheckoutSession(o) => &o.id,
+            Self::Subscription(o) => &o.id,
+            Self::Invoice(o) => &o.id,
+            Self::Charge(o) => &o.id,
+            Self::Dispute(o) => &o.id,
+            Self::Customer(o) => &o.id,
+            Self::Other { id, .. } => id.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// The object's own `livemode`, when it has one.
+    pub fn livemode(&self) -> Option<bool> {
+        match self {
+            Self::CheckoutSession(o) => o.livemode,
+            Self::Subscription(o) => o.livemode,
+            Self::Invoice(o) => o.livemode,
+            Self::Charge(o) => o.livemode,
+            Self::Dispute(o) => o.livemode,
+            Self::Customer(o) => o.livemode,
+            Self::Other { .. } => None,
+        }
+    }
+}
+
+/// Metadata: string keys to string values (`null` and missing are empty).
+pub type Metadata = BTreeMap<String, String>;
+
+/// A `checkout.session`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CheckoutSession {
+    /// `cs_...`
+    pub id: String,
+    /// `payment`, `subscription` or `setup`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub mode: Option<String>,
+    /// `paid`, `unpaid` or `no_payment_required`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub payment_status: Option<String>,
+    /// `open`, `complete` or `expired`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// The customer id (expanded or not).
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub customer: Option<String>,
+    /// `customer_details.email`, else `customer_email`.
+    #[serde(default)]
+    pub customer_details: Option<CustomerDetails>,
+    /// The email the session was created with, if any.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub customer_email: Option<String>,
+    /// The subscription (subscription mode): an id, or the object when fetched with `expand[]=subscription`.
+    #[serde(default)]
+    pub subscription: Option<Expandable<Subscription>>,
+    /// The payment intent id (payment mode).
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub payment_intent: Option<String>,
+    /// The invoice id, when the session created one.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub invoice: Option<String>,
+    /// Latch puts `latch_site` and `latch_product` here.
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: Metadata,
+    /// Latch sets the site's public key here.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub client_reference_id: Option<String>,
+    /// Creation time.
+    #[serde(default)]
+    pub created: Option<i64>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// Line items: only present when fetched with `expand[]=line_items`.
+    #[serde(default)]
+    pub line_items: Option<List<CheckoutLineItem>>,
+}
+
+impl CheckoutSession {
+    /// The buyer's email: `customer_details.email`, else `customer_email`.
+    pub fn email(&self) -> Option<&str> {
+        self.customer_details
+            .as_ref()
+            .and_then(|d| d.email.as_deref())
+            .or(self.customer_email.as_deref())
+    }
+}
+
+/// `checkout.session.customer_details` (only the email is read).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CustomerDetails {
+    /// The email the buyer entered.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub email: Option<String>,
+}
+
+/// One line of an expanded `checkout.session.line_items` (object `item`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CheckoutLineItem {
+    /// The price bought.
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Quantity.
+    #[serde(default)]
+    pub quantity: Option<u64>,
+}
+
+/// A Stripe list (`{"object": "list", "data": [...]}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct List<T> {
+    /// The page of items.
+    #[serde(default = "Vec::new")]
+    pub data: Vec<T>,
+    /// Whether more items exist beyond this page.
+    #[serde(default)]
+    pub has_more: bool,
+}
+
+impl<T> Default for List<T> {
+    fn default() -> Self {
+        Self {
+            data: Vec::new(),
+            has_more: false,
+        }
+    }
+}
+
+/// A `price` (only what maps it to a product).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Price {
+    /// `price_...`
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// The Stripe product id (expanded or not).
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub product: Option<String>,
+    /// The price's lookup key.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub lookup_key: Option<String>,
+}
+
+/// Subscription status, as Stripe spells it; unknown future statuses are kept as [`SubscriptionStatus::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubscriptionStatus {
+    /// First payment not yet made (23 hours to complete).
+    Incomplete,
+    /// First payment never made: final.
+    IncompleteExpired,
+    /// In a free trial.
+    Trialing,
+    /// Paid and current.
+    Active,
+    /// A renewal payment failed; Stripe is retrying.
+    PastDue,
+    /// Retries exhausted, subscription kept open but unpaid.
+    Unpaid,
+    /// Ended: final.
+    Canceled,
+    /// Trial ended without a payment method.
+    Paused,
+    /// A status this version of Latch does not know.
+    #[serde(other)]
+    Other,
+}
+
+/// A `subscription`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Subscription {
+    /// `sub_...`
+    pub id: String,
+    /// The customer id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub customer: Option<String>,
+    /// Status.
+    #[serde(default = "unknown_status")]
+    pub status: SubscriptionStatus,
+    /// Cancels at the end of the current period.
+    #[serde(default)]
+    pub cancel_at_period_end: bool,
+    /// Scheduled cancellation time.
+    #[serde(default)]
+    pub cancel_at: Option<i64>,
+    /// When the cancellation was requested.
+    #[serde(default)]
+    pub canceled_at: Option<i64>,
+    /// When the subscription ended.
+    #[serde(default)]
+    pub ended_at: Option<i64>,
+    /// Older API versions: the period on the subscription itself.
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+    /// Older API versions: the period on the subscription itself.
+    #[serde(default)]
+    pub current_period_start: Option<i64>,
+    /// End of the trial, if any.
+    #[serde(default)]
+    pub trial_end: Option<i64>,
+    /// Start of the subscription.
+    #[serde(default)]
+    pub start_date: Option<i64>,
+    /// Creation time.
+    #[serde(default)]
+    pub created: Option<i64>,
+    /// The items (price, quantity and, in the current API, the period).
+    #[serde(default)]
+    pub items: List<SubscriptionItem>,
+    /// Latch puts `latch_site` and `latch_product` here (`subscription_data.metadata` at checkout).
+    #[serde(default, deserialize_with = "metadata")]
+    pub metadata: Metadata,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// The latest invoice id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub latest_invoice: Option<String>,
+}
+
+fn unknown_status() -> SubscriptionStatus {
+    SubscriptionStatus::Other
+}
+
+impl Subscription {
+    /// End of the current period: the latest item's `current_period_end` (current API), else the subscription's
+    /// own field (API versions before 2025-03-31).
+    pub fn period_end(&self) -> Option<i64> {
+        self.items
+            .data
+            .iter()
+            .filter_map(|i| i.current_period_end)
+            .max()
+            .or(self.current_period_end)
+    }
+
+    /// Start of the current period, read like [`Self::period_end`].
+    pub fn period_start(&self) -> Option<i64> {
+        self.items
+            .data
+            .iter()
+            .filter_map(|i| i.current_period_start)
+            .min()
+            .or(self.current_period_start)
+    }
+}
+
+/// A `subscription_item`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubscriptionItem {
+    /// `si_...`
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub id: Option<String>,
+    /// The price (its product maps the item to a Latch product).
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Quantity (seats); Latch grants one access per customer and product whatever the quantity.
+    #[serde(default)]
+    pub quantity: Option<u64>,
+    /// Current API: end of this item's current period.
+    #[serde(default)]
+    pub current_period_end: Option<i64>,
+    /// Current API: start of this item's current period.
+    #[serde(default)]
+    pub current_period_start: Option<i64>,
+}
+
+/// An `invoice`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Invoice {
+    /// `in_...`
+    pub id: String,
+    /// The customer id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub customer: Option<String>,
+    /// `draft`, `open`, `paid`, `uncollectible` or `void`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// `subscription_create`, `subscription_cycle`, `subscription_update`, `manual`, ...
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub billing_reason: Option<String>,
+    /// Older API versions: the subscription id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub subscription: Option<String>,
+    /// Older API versions: the subscription's metadata.
+    #[serde(default)]
+    pub subscription_details: Option<SubscriptionDetails>,
+    /// Current API: what the invoice was created for.
+    #[serde(default)]
+    pub parent: Option<InvoiceParent>,
+    /// The lines (periods and prices).
+    #[serde(default)]
+    pub lines: List<InvoiceLine>,
+    /// Amount paid, in the smallest currency unit.
+    #[serde(default)]
+    pub amount_paid: Option<i64>,
+    /// Payment attempts so far.
+    #[serde(default)]
+    pub attempt_count: Option<u32>,
+    /// Next retry time, if Stripe will retry.
+    #[serde(default)]
+    pub next_payment_attempt: Option<i64>,
+    /// Older API versions: the payment intent.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub payment_intent: Option<String>,
+    /// Older API versions: the charge.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub charge: Option<String>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// Creation time.
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+impl Invoice {
+    /// The subscription the invoice bills, from either API shape.
+    pub fn subscription_id(&self) -> Option<&str> {
+        self.parent
+            .as_ref()
+            .and_then(|p| p.subscription_details.as_ref())
+            .and_then(|d| d.subscription.as_deref())
+            .or(self.subscription.as_deref())
+            .or_else(|| {
+                self.lines
+                    .data
+                    .iter()
+                    .find_map(InvoiceLine::subscription_id)
+            })
+    }
+
+    /// The subscription's metadata as copied on the invoice, from either API shape.
+    pub fn subscription_metadata(&self) -> Option<&Metadata> {
+        self.parent
+            .as_ref()
+            .and_then(|p| p.subscription_details.as_ref())
+            .and_then(|d| d.metadata.as_ref())
+            .or_else(|| {
+                self.subscription_details
+                    .as_ref()
+                    .and_then(|d| d.metadata.as_ref())
+            })
+    }
+}
+
+/// Older API: `invoice.subscription_details`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SubscriptionDetails {
+    /// The subscription's metadata at invoicing time.
+    #[serde(default, deserialize_with = "opt_metadata")]
+    pub metadata: Option<Metadata>,
+}
+
+/// Current API: `invoice.parent`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InvoiceParent {
+    /// Set when the invoice bills a subscription.
+    #[serde(default)]
+    pub subscription_details: Option<ParentSubscriptionDetails>,
+}
+
+/// Current API: `invoice.parent.subscription_details`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ParentSubscriptionDetails {
+    /// The subscription id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub subscription: Option<String>,
+    /// The subscription's metadata at invoicing time.
+    #[serde(default, deserialize_with = "opt_metadata")]
+    pub metadata: Option<Metadata>,
+}
+
+/// An invoice line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct InvoiceLine {
+    /// The service period the line pays for.
+    #[serde(default)]
+    pub period: Option<Period>,
+    /// Older API versions: the price.
+    #[serde(default)]
+    pub price: Option<Price>,
+    /// Current API: `pricing.price_details`.
+    #[serde(default)]
+    pub pricing: Option<LinePricing>,
+    /// Older API versions: the subscription.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub subscription: Option<String>,
+    /// Current API: `parent.subscription_item_details.subscription`.
+    #[serde(default)]
+    pub parent: Option<LineParent>,
+    /// Quantity.
+    #[serde(default)]
+    pub quantity: Option<u64>,
+}
+
+impl InvoiceLine {
+    /// The Stripe product the line bills, from either API shape.
+    pub fn product(&self) -> Option<&str> {
+        self.pricing
+            .as_ref()
+            .and_then(|p| p.price_details.as_ref())
+            .and_then(|d| d.product.as_deref())
+            .or_else(|| self.price.as_ref().and_then(|p| p.product.as_deref()))
+    }
+
+    /// The subscription the line bills, from either API shape.
+    pub fn subscription_id(&self) -> Option<&str> {
+        self.parent
+            .as_ref()
+            .and_then(|p| p.subscription_item_details.as_ref())
+            .and_then(|d| d.subscription.as_deref())
+            .or(self.subscription.as_deref())
+    }
+}
+
+/// A period (`{start, end}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Period {
+    /// Start (Unix seconds).
+    #[serde(default)]
+    pub start: Option<i64>,
+    /// End (Unix seconds).
+    #[serde(default)]
+    pub end: Option<i64>,
+}
+
+/// Current API: `line.pricing`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LinePricing {
+    /// Set for price-based lines.
+    #[serde(default)]
+    pub price_details: Option<PriceDetails>,
+}
+
+/// Current API: `line.pricing.price_details`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct PriceDetails {
+    /// The price id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub price: Option<String>,
+    /// The product id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub product: Option<String>,
+}
+
+/// Current API: `line.parent`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LineParent {
+    /// Set for subscription lines.
+    #[serde(default)]
+    pub subscription_item_details: Option<LineSubscriptionItemDetails>,
+}
+
+/// Current API: `line.parent.subscription_item_details`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LineSubscriptionItemDetails {
+    /// The subscription id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub subscription: Option<String>,
+}
+
+/// A `charge`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Charge {
+    /// `ch_...`
+    pub id: String,
+    /// The customer id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub customer: Option<String>,
+    /// The payment intent the charge belongs to.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub payment_intent: Option<String>,
+    /// Older API versions: the invoice.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub invoice: Option<String>,
+    /// Amount charged.
+    #[serde(default)]
+    pub amount: i64,
+    /// Amount captured.
+    #[serde(default)]
+    pub amount_captured: Option<i64>,
+    /// Amount refunded so far.
+    #[serde(default)]
+    pub amount_refunded: i64,
+    /// Whether the charge is fully refunded.
+    #[serde(default)]
+    pub refunded: bool,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// Creation time.
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+impl Charge {
+    /// Whether the whole charge is refunded (`refunded`, or the refunded amount reaches the captured amount).
+    pub fn fully_refunded(&self) -> bool {
+        let base = self
+            .amount_captured
+            .filter(|c| *c > 0)
+            .unwrap_or(self.amount);
+        self.refunded || (base > 0 && self.amount_refunded >= base)
+    }
+}
+
+/// A `dispute`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Dispute {
+    /// `dp_...`
+    pub id: String,
+    /// The disputed charge id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub charge: Option<String>,
+    /// The disputed payment intent id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub payment_intent: Option<String>,
+    /// `warning_needs_response`, `needs_response`, `under_review`, `won`, `lost`, `warning_closed`, ...
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// Disputed amount.
+    #[serde(default)]
+    pub amount: i64,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// Creation time.
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+/// A `customer` (or a deleted customer).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Customer {
+    /// `cus_...`
+    pub id: String,
+    /// `true` for a deleted customer.
+    #[serde(default)]
+    pub deleted: bool,
+    /// The customer's email.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub email: Option<String>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+}
+
+/// An expandable reference: the id alone, or the expanded object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expandable<T> {
+    /// Not expanded: the id.
+    Id(String),
+    /// Expanded.
+    Object(Box<T>),
+}
+
+impl<T> Expandable<T> {
+    /// The expanded object, if it is one.
+    pub fn object(&self) -> Option<&T> {
+        match self {
+            Self::Id(_) => None,
+            Self::Object(o) => Some(o),
+        }
+    }
+}
+
+impl Expandable<Subscription> {
+    /// The id, expanded or not.
+    pub fn id(&self) -> &str {
+        match self {
+            Self::Id(id) => id,
+            Self::Object(o) => &o.id,
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Expandable<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Expandable<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an id or an expanded object")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Expandable::Id(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|o| Expandable::Object(Box::new(o)))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+/// An expandable reference read as its id: `"cus_1"`, `{"id": "cus_1", ...}` or `null`.
+fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an id, an expanded object or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut id = None;
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if k == "id" && id.is_none() {
+                    id = map.next_value::<Option<String>>()?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(id)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// A string field that reads any non-string (number, object, ...) as absent instead of failing.
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
+}
+
+/// Metadata: an object of strings; `null` is empty, non-string values are skipped.
+fn metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Metadata, D::Error> {
+    opt_metadata(d).map(Option::unwrap_or_default)
+}
+
+fn opt_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<Metadata>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a metadata object or null")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Metadata::new();
+            while let Some(k) = map.next_key::<String>()? {
+                if let Some(v) = map.next_value::<Option<LenientStr>>()?.and_then(|v| v.0) {
+                    out.insert(k, v);
+                }
+            }
+            Ok(Some(out))
+        }
+    }
+    d.deserialize_any(V)
+}
+
+struct LenientStr(Option<String>);
+
+impl<'de> Deserialize<'de> for LenientStr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        lenient_string(d).map(LenientStr)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_kinds_are_other() {
+        let body =
+            br#"{"id":"evt_1","object":"event","type":"plan.created","created":5,"livemode":false,
+            "data":{"object":{"id":"price_1","object":"plan","amount":2000}}}"#;
+        let e = Event::parse(body);
+        assert_eq!(
+            e.map(|e| e.object),
+            Ok(StripeObject::Other {
+                object: "plan".into(),
+                id: Some("price_1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn errors_are_typed() {
+        assert!(matches!(
+            Event::parse(b"not json"),
+            Err(EventError::Malformed(_))
+        ));
+        assert!(matches!(Event::parse(b"{}"), Err(EventError::Malformed(_))));
+        assert!(matches!(
+            Event::parse(br#"{"id":"x","object":"charge","type":"t","created":1,"data":{"object":{}}}"#),
+            Err(EventError::NotAnEvent(k)) if k == "charge"
+        ));
+        assert!(matches!(
+            Event::parse(br#"{"id":"x","object":"event","type":"t","created":1,"data":{"object":{"object":"subscription","id":5}}}"#),
+            Err(EventError::Object { kind, .. }) if kind == "subscription"
+        ));
+        assert!(matches!(
+            Event::parse(
+                br#"{"id":"x","object":"event","type":"t","created":1,"data":{"object":[1]}}"#
+            ),
+            Err(EventError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn expandable_references() {
+        let s: Subscription = serde_json::from_str(
+            r#"{"id":"sub_1","customer":{"id":"cus_9","object":"customer","email":null},"status":"past_due",
+                "items":{"data":[{"price":{"id":"price_1","product":{"id":"prod_1","name":"x"}},"current_period_end":50}]},
+                "metadata":null}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.customer.as_deref(), Some("cus_9"));
+        assert_eq!(s.status, SubscriptionStatus::PastDue);
+        assert_eq!(s.period_end(), Some(50));
+        assert_eq!(
+            s.items
+                .data
+                .first()
+                .and_then(|i| i.price.as_ref())
+                .and_then(|p| p.product.as_deref()),
+            Some("prod_1")
+        );
+        let s: Subscription =
+            serde_json::from_str(r#"{"id":"sub_1","status":"brand_new","current_period_end":7}"#)
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.status, SubscriptionStatus::Other);
+        assert_eq!(s.period_end(), Some(7));
+    }
+}
