@@ -1,0 +1,506 @@
+//! Pure data and text: the catalog, a member's access, price labels and URL handling.
+//!
+//! Nothing here touches the browser, so it is unit-tested natively. Formatting is done by hand (no `format!`)
+//! because `core::fmt` is a large share of a small wasm file.
+
+/// One price of a product, as the edge's catalog lists it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Price {
+    /// Stripe price id (`price_...`).
+    pub id: String,
+    /// The price's lookup key (`pro-monthly`), if it has one.
+    pub lookup_key: Option<String>,
+    /// Amount in the currency's smallest unit (cents).
+    pub unit_amount: i64,
+    /// Lower-case ISO currency code (`usd`).
+    pub currency: String,
+    /// Billing interval (`month`, `year`, ...) for recurring prices, `None` for one-time prices.
+    pub interval: Option<String>,
+    /// Free trial length in days (0 when there is none).
+    pub trial_days: u32,
+}
+
+/// A product that can be bought on a site.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Product {
+    /// Site-chosen slug (`pro`), the value of `data-latch-locked` / `data-latch-content`.
+    pub slug: String,
+    /// Human name (`Pro`).
+    pub name: String,
+    /// Prices, in the edge's order; the first one is the one a locked card offers.
+    pub prices: Vec<Price>,
+}
+
+/// The products of one site (`GET /v1/sites/{site}/catalog`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Catalog {
+    /// All products of the site.
+    pub products: Vec<Product>,
+}
+
+impl Catalog {
+    /// The product with this slug.
+    pub fn product(&self, slug: &str) -> Option<&Product> {
+        self.products.iter().find(|p| p.slug == slug)
+    }
+
+    /// The product that owns the price with this id or lookup key.
+    pub fn product_for_price(&self, key: &str) -> Option<&Product> {
+        self.products
+            .iter()
+            .find(|p| p.prices.iter().any(|pr| pr.matches(key)))
+    }
+}
+
+impl Price {
+    /// Whether `key` names this price (its id or its lookup key).
+    pub fn matches(&self, key: &str) -> bool {
+        self.id == key || self.lookup_key.as_deref() == Some(key)
+    }
+}
+
+impl Product {
+    /// The price a locked card offers: the first one.
+    pub fn first_price(&self) -> Option<&Price> {
+        self.prices.first()
+    }
+}
+
+/// One active grant: the member may see `product` until `ends_at_ms` (milliseconds since the epoch), or forever.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    /// Product slug.
+    pub product: String,
+    /// End of access in milliseconds since the epoch; `None` means no end (lifetime purchase).
+    pub ends_at_ms: Option<f64>,
+}
+
+/// What the current visitor may see.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Access {
+    /// Whether the visitor holds a member token (signed in), even with no active grants.
+    pub signed_in: bool,
+    /// The member's email, when known.
+    pub email: Option<String>,
+    /// Active grants.
+    pub grants: Vec<Grant>,
+}
+
+impl Access {
+    /// Whether the visitor has access to `slug` at `now_ms`.
+    pub fn has(&self, slug: &str, now_ms: f64) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.product == slug && g.ends_at_ms.is_none_or(|end| end > now_ms))
+    }
+
+    /// Slugs the visitor has access to at `now_ms`, sorted and without duplicates.
+    pub fn slugs(&self, now_ms: f64) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .grants
+            .iter()
+            .filter(|g| self.has(&g.product, now_ms))
+            .map(|g| g.product.clone())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Currencies whose amounts have no minor unit (Stripe's zero-decimal list).
+const ZERO_DECIMAL: &[&str] = &[
+    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+    "xaf", "xof", "xpf",
+];
+
+/// Appends `n` in decimal with `,` between thousands.
+fn push_grouped(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in (0..len).rev() {
+        out.push(digits[i] as char);
+        if i > 0 && i % 3 == 0 {
+            out.push(',');
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in (0..len).rev() {
+        out.push(digits[i] as char);
+    }
+}
+
+/// Formats an amount in the smallest currency unit: `(900, "usd")` -> `$9.00`, `(500, "eur")` -> `€5.00`,
+/// `(1200, "jpy")` -> `¥1,200`, unknown currencies as `CHF 12.50`.
+pub fn format_amount(amount: i64, currency: &str) -> String {
+    let mut out = String::new();
+    if amount < 0 {
+        out.push('-');
+    }
+    let code = currency.to_ascii_lowercase();
+    match code.as_str() {
+        "usd" => out.push('$'),
+        "eur" => out.push('€'),
+        "gbp" => out.push('£'),
+        "jpy" => out.push('¥'),
+        "inr" => out.push('₹'),
+        "cad" => out.push_str("CA$"),
+        "aud" => out.push_str("A$"),
+        _ => {
+            out.push_str(&code.to_ascii_uppercase());
+            out.push(' ');
+        }
+    }
+    let abs = amount.unsigned_abs();
+    if ZERO_DECIMAL.contains(&code.as_str()) {
+        push_grouped(&mut out, abs);
+    } else {
+        push_grouped(&mut out, abs / 100);
+        out.push('.');
+        let cents = abs % 100;
+        out.push((b'0' + (cents / 10) as u8) as char);
+        out.push((b'0' + (cents % 10) as u8) as char);
+    }
+    out
+}
+
+/// A price as people read it: `$9.00/month` for recurring prices, `€5.00` for one-time ones.
+pub fn price_label(price: &Price) -> String {
+    let mut out = format_amount(price.unit_amount, &price.currency);
+    if let Some(interval) = price.interval.as_deref().filter(|i| !i.is_empty()) {
+        out.push('/');
+        out.push_str(interval);
+    }
+    out
+}
+
+/// The locked card's call to action: `Unlock for $9.00/month`, or `Unlock` when the price is unknown.
+pub fn cta_label(price: Option<&Price>) -> String {
+    let mut out = String::from("Unlock");
+    if let Some(price) = price {
+        out.push_str(" for ");
+        out.push_str(&price_label(price));
+    }
+    out
+}
+
+/// The CTA's accessible name: `Unlock Pro for $9.00/month`.
+pub fn cta_aria_label(product: Option<&Product>) -> String {
+    let mut out = String::from("Unlock");
+    if let Some(product) = product.filter(|p| !p.name.is_empty()) {
+        out.push(' ');
+        out.push_str(&product.name);
+    }
+    if let Some(price) = product.and_then(Product::first_price) {
+        out.push_str(" for ");
+        out.push_str(&price_label(price));
+    }
+    out
+}
+
+/// The trial line under a CTA: `7-day free trial`, or `None` without a trial.
+pub fn trial_label(price: Option<&Price>) -> Option<String> {
+    let days = price?.trial_days;
+    if days == 0 {
+        return None;
+    }
+    let mut out = String::new();
+    push_u64(&mut out, u64::from(days));
+    out.push_str("-day free trial");
+    Some(out)
+}
+
+/// Splits `url` into (before the query, the query without `?`, the fragment with `#`).
+fn split_url(url: &str) -> (&str, Option<&str>, &str) {
+    let (rest, fragment) = match url.find('#') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    match rest.find('?') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..]), fragment),
+        None => (rest, None, fragment),
+    }
+}
+
+/// The value of query parameter `name` in `url` (not percent-decoded; Stripe ids need none).
+pub fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
+    let (_, query, _) = split_url(url);
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then_some(value)
+    })
+}
+
+/// `url` without every occurrence of query parameter `name`; drops the `?` when nothing is left.
+pub fn strip_param(url: &str, name: &str) -> String {
+    let (base, query, fragment) = split_url(url);
+    let mut out = String::from(base);
+    if let Some(query) = query {
+        let mut first = true;
+        for pair in query.split('&') {
+            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
+            if key == name || pair.is_empty() {
+                continue;
+            }
+            out.push(if first { '?' } else { '&' });
+            out.push_str(pair);
+            first = false;
+        }
+    }
+    out.push_str(fragment);
+    out
+}
+
+/// The query parameter Stripe's success URL carries back: `return_url?latch_session={CHECKOUT_SESSION_ID}`.
+pub const SESSION_PARAM: &str = "latch_session";
+
+/// The Checkout Session id to claim in `url`, if it carries a plausible one (`cs_...`).
+pub fn session_to_claim(url: &str) -> Option<&str> {
+    query_param(url, SESSION_PARAM).filter(|id| {
+        id.starts_with("cs_")
+            && id.len() < 256
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    })
+}
+
+/// Waits between claim attempts while the edge answers `409 claim_pending`, in milliseconds (about 10 s total).
+pub const CLAIM_RETRY_DELAYS_MS: &[i32] = &[300, 600, 900, 1200, 1500, 2000, 2500];
+
+/// How long cached access may be shown without waiting for the network: one day, in milliseconds.
+pub const ACCESS_CACHE_FRESH_MS: f64 = 24.0 * 3600.0 * 1000.0;
+
+/// Converts an `ends_at` number to milliseconds: values below 10^11 are taken as Unix seconds.
+pub fn ends_at_to_ms(value: f64) -> f64 {
+    if value.abs() < 1e11 {
+        value * 1000.0
+    } else {
+        value
+    }
+}
+
+/// Concatenates string pieces (a `format!` without `core::fmt`).
+pub fn concat(parts: &[&str]) -> String {
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for part in parts {
+        out.push_str(part);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn price(amount: i64, currency: &str, interval: Option<&str>) -> Price {
+        Price {
+            id: "price_1".into(),
+            lookup_key: Some("pro-monthly".into()),
+            unit_amount: amount,
+            currency: currency.into(),
+            interval: interval.map(Into::into),
+            trial_days: 0,
+        }
+    }
+
+    #[test]
+    fn amounts() {
+        assert_eq!(format_amount(900, "usd"), "$9.00");
+        assert_eq!(format_amount(500, "eur"), "€5.00");
+        assert_eq!(format_amount(500, "EUR"), "€5.00");
+        assert_eq!(format_amount(5, "gbp"), "£0.05");
+        assert_eq!(format_amount(0, "usd"), "$0.00");
+        assert_eq!(format_amount(123_456_789, "usd"), "$1,234,567.89");
+        assert_eq!(format_amount(1200, "jpy"), "¥1,200");
+        assert_eq!(format_amount(1250, "chf"), "CHF 12.50");
+        assert_eq!(format_amount(-150, "usd"), "-$1.50");
+        assert_eq!(format_amount(100_000, "krw"), "KRW 100,000");
+    }
+
+    #[test]
+    fn price_labels() {
+        assert_eq!(
+            price_label(&price(900, "usd", Some("month"))),
+            "$9.00/month"
+        );
+        assert_eq!(price_label(&price(500, "eur", None)), "€5.00");
+        assert_eq!(
+            price_label(&price(9900, "usd", Some("year"))),
+            "$99.00/year"
+        );
+        assert_eq!(price_label(&price(500, "eur", Some(""))), "€5.00");
+    }
+
+    #[test]
+    fn cta_labels() {
+        let p = price(900, "usd", Some("month"));
+        assert_eq!(cta_label(Some(&p)), "Unlock for $9.00/month");
+        assert_eq!(cta_label(None), "Unlock");
+        let product = Product {
+            slug: "pro".into(),
+            name: "Pro".into(),
+            prices: vec![p.clone()],
+        };
+        assert_eq!(cta_aria_label(Some(&product)), "Unlock Pro for $9.00/month");
+        assert_eq!(cta_aria_label(None), "Unlock");
+        assert_eq!(trial_label(Some(&p)), None);
+        let trial = Price { trial_days: 7, ..p };
+        assert_eq!(
+            trial_label(Some(&trial)).as_deref(),
+            Some("7-day free trial")
+        );
+        assert_eq!(trial_label(None), None);
+    }
+
+    #[test]
+    fn numbers() {
+        let mut s = String::new();
+        push_u64(&mut s, 0);
+        s.push(' ');
+        push_u64(&mut s, 1_234_567);
+        assert_eq!(s, "0 1234567");
+        assert_eq!(concat(&["a", "", "bc"]), "abc");
+    }
+
+    #[test]
+    fn strip_session_param() {
+        let p = SESSION_PARAM;
+        assert_eq!(
+            strip_param("https://x.test/a?latch_session=cs_1", p),
+            "https://x.test/a"
+        );
+        assert_eq!(
+            strip_param("https://x.test/a?b=1&latch_session=cs_1", p),
+            "https://x.test/a?b=1"
+        );
+        assert_eq!(
+            strip_param("https://x.test/a?latch_session=cs_1&b=1", p),
+            "https://x.test/a?b=1"
+        );
+        assert_eq!(
+            strip_param("https://x.test/a?b=1&latch_session=cs_1&c=2#top", p),
+            "https://x.test/a?b=1&c=2#top"
+        );
+        assert_eq!(
+            strip_param("https://x.test/a#x?latch_session=1", p),
+            "https://x.test/a#x?latch_session=1"
+        );
+        assert_eq!(strip_param("https://x.test/a", p), "https://x.test/a");
+        assert_eq!(strip_param("https://x.test/a?", p), "https://x.test/a");
+        assert_eq!(
+            strip_param("https://x.test/a?latch_sessionx=1", p),
+            "https://x.test/a?latch_sessionx=1"
+        );
+        assert_eq!(
+            strip_param("https://x.test/?latch_session", p),
+            "https://x.test/"
+        );
+    }
+
+    #[test]
+    fn query_params() {
+        assert_eq!(query_param("https://x.test/?a=1&b=2", "b"), Some("2"));
+        assert_eq!(query_param("https://x.test/?a=1&b", "b"), Some(""));
+        assert_eq!(query_param("https://x.test/?a=1#b=2", "b"), None);
+        assert_eq!(query_param("https://x.test/", "a"), None);
+        assert_eq!(
+            session_to_claim("https://x.test/?latch_session=cs_test_a1B2"),
+            Some("cs_test_a1B2")
+        );
+        assert_eq!(session_to_claim("https://x.test/?latch_session=pi_1"), None);
+        assert_eq!(
+            session_to_claim("https://x.test/?latch_session=cs_%3Cscript"),
+            None
+        );
+        assert_eq!(
+            session_to_claim("https://x.test/?latch_session={CHECKOUT_SESSION_ID}"),
+            None
+        );
+    }
+
+    #[test]
+    fn access_and_catalog() {
+        let access = Access {
+            signed_in: true,
+            email: Some("a@b.test".into()),
+            grants: vec![
+                Grant {
+                    product: "pro".into(),
+                    ends_at_ms: Some(2000.0),
+                },
+                Grant {
+                    product: "course".into(),
+                    ends_at_ms: None,
+                },
+                Grant {
+                    product: "course".into(),
+                    ends_at_ms: None,
+                },
+                Grant {
+                    product: "old".into(),
+                    ends_at_ms: Some(500.0),
+                },
+            ],
+        };
+        assert!(access.has("pro", 1000.0));
+        assert!(!access.has("pro", 2000.0));
+        assert!(access.has("course", 1e15));
+        assert!(!access.has("old", 1000.0));
+        assert!(!access.has("nope", 0.0));
+        assert_eq!(
+            access.slugs(1000.0),
+            vec!["course".to_string(), "pro".to_string()]
+        );
+
+        let catalog = Catalog {
+            products: vec![Product {
+                slug: "pro".into(),
+                name: "Pro".into(),
+                prices: vec![price(900, "usd", Some("month"))],
+            }],
+        };
+        assert_eq!(catalog.product("pro").map(|p| p.name.as_str()), Some("Pro"));
+        assert!(catalog.product("x").is_none());
+        assert_eq!(
+            catalog
+                .product_for_price("pro-monthly")
+                .map(|p| p.slug.as_str()),
+            Some("pro")
+        );
+        assert_eq!(
+            catalog
+                .product_for_price("price_1")
+                .map(|p| p.slug.as_str()),
+            Some("pro")
+        );
+        assert!(catalog.product_for_price("nope").is_none());
+    }
+
+    #[test]
+    fn ends_at_units() {
+        assert_eq!(ends_at_to_ms(1_700_000_000.0), 1_700_000_000_000.0);
+        assert_eq!(ends_at_to_ms(1_700_000_000_000.0), 1_700_000_000_000.0);
+        let total: i32 = CLAIM_RETRY_DELAYS_MS.iter().sum();
+        assert!((8000..=12000).contains(&total));
+    }
+}

@@ -1,0 +1,181 @@
+//! DOM rendering as a pure function of (catalog, access): idempotent, safe to run again after every change and
+//! on elements a single-page site adds later.
+//!
+//! What it does to the page:
+//! - `[data-latch-content="slug"]` is `hidden` unless the visitor has `slug`; `"!slug"` the other way round.
+//!   Shown member content gets `latch-unlocked`.
+//! - `[data-latch-locked="slug"]` without access: class `latch-locked`, and a `.latch-overlay` child with a lock
+//!   icon, an optional trial line and a `<button class="latch-cta">Unlock for $9.00/month</button>`. With access:
+//!   `latch-unlocked`, overlay removed. The site's own markup is never touched.
+//! - `[data-latch-buy]` gets `latch-unlocked` when the visitor already has its product.
+//! - `[data-latch-portal]`, `[data-latch-signout]` are `hidden` unless signed in; `[data-latch-member="email"]`
+//!   shows the member's email.
+//! - `<html>` gets `latch-ready` (lifts the loader's "hide gated content until resolved" rule) and `latch-member`
+//!   while signed in.
+
+use wasm_bindgen::JsCast;
+use web_sys::{Document, Element};
+
+use crate::model::{Access, Catalog, cta_aria_label, cta_label, trial_label};
+
+/// Class of the overlay element the widget adds inside locked cards.
+pub const OVERLAY_CLASS: &str = "latch-overlay";
+/// Class of the call-to-action button inside the overlay.
+pub const CTA_CLASS: &str = "latch-cta";
+/// Every attribute the widget acts on, as one selector (used to notice elements added later).
+pub const WIRED_SELECTOR: &str = "[data-latch-buy],[data-latch-locked],[data-latch-content],[data-latch-portal],[data-latch-signout],[data-latch-member]";
+
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+const LOCK_PATH: &str = "M17 9V7A5 5 0 0 0 7 7v2H5v13h14V9h-2zM9 7a3 3 0 0 1 6 0v2H9V7zm3 6a2 2 0 0 1 1 3.7V19h-2v-2.3A2 2 0 0 1 12 13z";
+
+/// Elements matching `selector`, in document order.
+pub fn all(doc: &Document, selector: &str) -> Vec<Element> {
+    let Ok(list) = doc.query_selector_all(selector) else {
+        return Vec::new();
+    };
+    (0..list.length())
+        .filter_map(|i| list.item(i))
+        .filter_map(|n| n.dyn_into::<Element>().ok())
+        .collect()
+}
+
+/// Adds or removes `class` on `el`.
+pub fn toggle_class(el: &Element, class: &str, on: bool) {
+    let list = el.class_list();
+    let _ = if on {
+        list.add_1(class)
+    } else {
+        list.remove_1(class)
+    };
+}
+
+/// Sets or removes a boolean attribute, touching the DOM only when it changes.
+fn toggle_attr(el: &Element, name: &str, on: bool) {
+    if el.has_attribute(name) != on {
+        let _ = if on {
+            el.set_attribute(name, "")
+        } else {
+            el.remove_attribute(name)
+        };
+    }
+}
+
+/// Sets an attribute only when it differs.
+fn set_attr(el: &Element, name: &str, value: &str) {
+    if el.get_attribute(name).as_deref() != Some(value) {
+        let _ = el.set_attribute(name, value);
+    }
+}
+
+/// Sets text only when it differs (so a MutationObserver sees no churn).
+fn set_text(el: &Element, text: &str) {
+    if el.text_content().as_deref() != Some(text) {
+        el.set_text_content(Some(text));
+    }
+}
+
+/// The direct child of `el` with class `class`.
+fn child_with_class(el: &Element, class: &str) -> Option<Element> {
+    let children = el.children();
+    (0..children.length())
+        .filter_map(|i| children.item(i))
+        .find(|c| c.class_list().contains(class))
+}
+
+/// Creates `<tag class="class">`.
+fn create(doc: &Document, tag: &str, class: &str) -> Option<Element> {
+    let el = doc.create_element(tag).ok()?;
+    el.set_class_name(class);
+    Some(el)
+}
+
+/// Builds an empty overlay: lock icon, trial line, CTA button.
+fn build_overlay(doc: &Document) -> Option<Element> {
+    let overlay = create(doc, "div", OVERLAY_CLASS)?;
+    let svg = doc.create_element_ns(Some(SVG_NS), "svg").ok()?;
+    let _ = svg.set_attribute("class", "latch-lock");
+    let _ = svg.set_attribute("viewBox", "0 0 24 24");
+    let _ = svg.set_attribute("aria-hidden", "true");
+    let _ = svg.set_attribute("focusable", "false");
+    let path = doc.create_element_ns(Some(SVG_NS), "path").ok()?;
+    let _ = path.set_attribute("d", LOCK_PATH);
+    svg.append_child(&path).ok()?;
+    overlay.append_child(&svg).ok()?;
+    let trial = create(doc, "p", "latch-trial")?;
+    overlay.append_child(&trial).ok()?;
+    let button = create(doc, "button", CTA_CLASS)?;
+    let _ = button.set_attribute("type", "button");
+    overlay.append_child(&button).ok()?;
+    Some(overlay)
+}
+
+/// Renders the locked/unlocked state of one `[data-latch-locked]` card.
+fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool) {
+    let overlay = child_with_class(card, OVERLAY_CLASS);
+    toggle_class(card, "latch-locked", !unlocked);
+    toggle_class(card, "latch-unlocked", unlocked);
+    if unlocked {
+        if let Some(overlay) = overlay {
+            overlay.remove();
+        }
+        return;
+    }
+    let Some(overlay) = overlay.or_else(|| {
+        let built = build_overlay(doc)?;
+        card.append_child(&built).ok()?;
+        Some(built)
+    }) else {
+        return;
+    };
+    let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
+    let product = catalog.product(&slug);
+    let price = product.and_then(|p| p.first_price());
+    if let Some(trial) = child_with_class(&overlay, "latch-trial") {
+        let text = trial_label(price);
+        toggle_attr(&trial, "hidden", text.is_none());
+        set_text(&trial, text.as_deref().unwrap_or(""));
+    }
+    if let Some(button) = child_with_class(&overlay, CTA_CLASS) {
+        set_text(&button, &cta_label(price));
+        set_attr(&button, "aria-label", &cta_aria_label(product));
+    }
+}
+
+/// Brings every Latch element of `doc` in line with `catalog` and `access` at time `now_ms`.
+pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
+    for el in all(doc, "[data-latch-content]") {
+        let value = el.get_attribute("data-latch-content").unwrap_or_default();
+        let value = value.trim();
+        let (negated, slug) = match value.strip_prefix('!') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, value),
+        };
+        let has = access.has(slug, now_ms);
+        toggle_attr(&el, "hidden", has == negated);
+        toggle_class(&el, "latch-unlocked", has && !negated);
+    }
+    for card in all(doc, "[data-latch-locked]") {
+        let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
+        render_card(doc, &card, catalog, access.has(slug.trim(), now_ms));
+    }
+    for el in all(doc, "[data-latch-buy]") {
+        let key = el.get_attribute("data-latch-buy").unwrap_or_default();
+        let owned = catalog
+            .product_for_price(key.trim())
+            .is_some_and(|p| access.has(&p.slug, now_ms));
+        toggle_class(&el, "latch-unlocked", owned);
+    }
+    for el in all(doc, "[data-latch-portal],[data-latch-signout]") {
+        toggle_attr(&el, "hidden", !access.signed_in);
+    }
+    for el in all(doc, "[data-latch-member]") {
+        if el.get_attribute("data-latch-member").as_deref() == Some("email") {
+            set_text(&el, access.email.as_deref().unwrap_or(""));
+        }
+        toggle_attr(&el, "hidden", !access.signed_in);
+    }
+    if let Some(root) = doc.document_element() {
+        toggle_class(&root, "latch-ready", true);
+        toggle_class(&root, "latch-member", access.signed_in);
+    }
+}
