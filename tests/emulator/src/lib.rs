@@ -1,0 +1,99 @@
+//! Latch's local Stripe emulator: an in-memory Stripe for development, tests and the offline demo.
+//!
+//! It speaks Stripe's wire format (form-encoded requests, Stripe's JSON objects and errors), serves a hosted
+//! Checkout page and Customer Portal, keeps its own clock for billing, and delivers signed webhooks with
+//! retries. It binds 127.0.0.1 only. See the README beside this crate for the CLI and control API.
+
+pub mod billing;
+pub mod checkout;
+pub mod clock;
+pub mod error;
+pub mod events;
+pub mod expand;
+pub mod form;
+pub mod ids;
+pub mod list;
+pub mod objects;
+pub mod pages;
+pub mod params;
+pub mod routes;
+pub mod server;
+pub mod store;
+pub mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// The Stripe API version the emulator speaks (the one npm `stripe` 23.1.0 pins).
+pub const API_VERSION: &str = "2026-10-28.endive";
+
+/// Emulator settings (from the command line).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The only accepted secret key; `None` accepts any `sk_test_…` / `rk_test_…` key.
+    pub api_key: Option<String>,
+    /// `--webhook URL=whsec_…` endpoints, which receive every event.
+    pub webhooks: Vec<events::CliEndpoint>,
+    /// First retry delay; later ones double.
+    pub retry_base_ms: u64,
+    /// Delivery attempts per event and endpoint.
+    pub max_attempts: u32,
+    /// What happens when a subscription's payment retries run out.
+    pub after_retries: store::AfterRetries,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            port: 0,
+            api_key: None,
+            webhooks: Vec::new(),
+            retry_base_ms: 500,
+            max_attempts: 8,
+            after_retries: store::AfterRetries::Cancel,
+        }
+    }
+}
+
+/// A running emulator.
+#[derive(Debug)]
+pub struct Running {
+    /// The bound address (127.0.0.1:PORT).
+    pub addr: SocketAddr,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// Shared state (tests may inspect it).
+    pub state: Arc<server::AppState>,
+    /// The server task.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds 127.0.0.1:`config.port` and serves in the background of the current tokio runtime.
+pub async fn start(config: Config) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", config.port)).await?;
+    let addr = listener.local_addr()?;
+    let base_url = format!("http://127.0.0.1:{}", addr.port());
+    let dispatcher = webhooks::Dispatcher::new(config.retry_base_ms, config.max_attempts);
+    let mut store = store::Store::new(&base_url, dispatcher);
+    store.cli_endpoints = config.webhooks.clone();
+    store.after_retries = config.after_retries;
+    let state = Arc::new(server::AppState {
+        store: Mutex::new(store),
+        config,
+    });
+    let app = server::router(state.clone());
+    tokio::spawn(server::ticker(state.clone()));
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            eprintln!("stripe-emulator: server stopped: {e}");
+        }
+    });
+    Ok(Running {
+        addr,
+        base_url,
+        state,
+        task,
+    })
+}
