@@ -226,6 +226,36 @@ fn line_item(store: &mut Store, account: &str, li: &Params) -> ApiResult<(Value,
     Ok((price, quantity))
 }
 
+/// `payment_intent_data` / `setup_intent_data`: only in their mode; keeps `metadata` and `description`.
+fn intent_data(p: &Params, key: &str, mode: &str, allowed_mode: &str) -> ApiResult<Value> {
+    let Some(d) = p.sub(key)? else {
+        return Ok(json!({"metadata": {}, "description": null}));
+    };
+    if mode != allowed_mode {
+        return Err(ApiError::bad(
+            format!("You can not pass `{key}` in `{mode}` mode."),
+            Some(key),
+        ));
+    }
+    d.allow(&[
+        "metadata",
+        "description",
+        "capture_method",
+        "receipt_email",
+        "setup_future_usage",
+        "shipping",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_data",
+        "transfer_group",
+        "on_behalf_of",
+        "application_fee_amount",
+    ])?;
+    let mut holder = json!({"metadata": {}});
+    d.apply_metadata(&mut holder)?;
+    Ok(json!({"metadata": holder["metadata"], "description": d.nonempty("description")?}))
+}
+
 /// `POST /v1/checkout/sessions`.
 pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     p.allow(SESSION_PARAMS)?;
@@ -303,6 +333,8 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
         sub_metadata = holder["metadata"].clone();
         sub_description = sd.nonempty("description")?;
     }
+    let payment_intent_data = intent_data(p, "payment_intent_data", &mode, "payment")?;
+    let setup_intent_data = intent_data(p, "setup_intent_data", &mode, "setup")?;
     let items = p.hash_list("line_items")?;
     if mode == "setup" && !items.is_empty() {
         return Err(ApiError::bad(
@@ -400,6 +432,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
             "ui_mode": p.nonempty("ui_mode")?.unwrap_or_else(|| "hosted".into()),
             "_line_items": line_items,
             "_subscription_data": {"trial_period_days": trial_days, "metadata": sub_metadata, "description": sub_description},
+            "_payment_intent_data": payment_intent_data, "_setup_intent_data": setup_intent_data,
         }),
     );
     if mode != "payment" {
@@ -523,15 +556,21 @@ pub fn pay(
         "payment" => {
             let amount = cs["amount_total"].as_i64().unwrap_or(0);
             let currency = cs["currency"].as_str().unwrap_or("usd");
-            let (pi, ch) = objects::payment(
+            let pid = &cs["_payment_intent_data"];
+            let description = pid["description"].as_str();
+            let (mut pi, mut ch) = objects::payment(
                 amount,
                 currency,
                 Some(&customer_id),
                 &pm,
                 Some(&email),
-                None,
+                description,
                 now,
             );
+            if pid["metadata"].is_object() {
+                pi["metadata"] = pid["metadata"].clone();
+                ch["metadata"] = pid["metadata"].clone();
+            }
             patch["payment_intent"] = pi["id"].clone();
             patch["payment_status"] = json!("paid");
             let acct = store.account_mut(account);
@@ -600,6 +639,10 @@ pub fn pay(
                     "status": "succeeded", "client_secret": format!("{seti_id}_secret_{}", crate::ids::random_chars(32)),
                 }),
             );
+            if cs["_setup_intent_data"]["metadata"].is_object() {
+                seti["metadata"] = cs["_setup_intent_data"]["metadata"].clone();
+                seti["description"] = cs["_setup_intent_data"]["description"].clone();
+            }
             store
                 .account_mut(account)
                 .put(Kind::SetupIntent, seti.clone());

@@ -57,6 +57,11 @@ pub fn router(state: Shared) -> Router {
         .route("/_emulator/deliveries/wait", post(deliveries_wait))
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/checkout/sessions/{id}/pay", post(control_pay))
+        .route("/_emulator/charges/{id}/dispute", post(control_dispute))
+        .route(
+            "/_emulator/disputes/{id}/resolve",
+            post(control_resolve_dispute),
+        )
         .fallback(not_found)
         .with_state(state)
 }
@@ -745,5 +750,43 @@ async fn control_pay(State(state): State<Shared>, Path(id): Path<String>, body: 
             json_response(200, &out, None)
         }
         Err(e) => error_response(&e.api_error(), None),
+    }
+}
+
+async fn control_dispute(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match control_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let mut store = state.lock();
+    let Some(account) = store.account_of(&id) else {
+        return error_response(&ApiError::missing("charge", &id, "id"), None);
+    };
+    match store.open_dispute(&account, &id, body["reason"].as_str()) {
+        Ok(dp) => json_response(200, &dp, None),
+        Err(e) => error_response(&e, None),
+    }
+}
+
+async fn control_resolve_dispute(
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let body = match control_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let mut store = state.lock();
+    let Some(account) = store.account_of(&id) else {
+        return error_response(&ApiError::missing("dispute", &id, "id"), None);
+    };
+    match store.resolve_dispute(&account, &id, body["outcome"].as_str().unwrap_or_default()) {
+        Ok(dp) => json_response(200, &dp, None),
+        Err(e) => error_response(&e, None),
     }
 }

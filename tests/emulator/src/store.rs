@@ -38,11 +38,13 @@ pub enum Kind {
     SetupIntent,
     /// `pm_`
     PaymentMethod,
+    /// `dp_`
+    Dispute,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::Product,
         Self::Price,
         Self::Customer,
@@ -57,6 +59,7 @@ impl Kind {
         Self::WebhookEndpoint,
         Self::SetupIntent,
         Self::PaymentMethod,
+        Self::Dispute,
     ];
 
     /// The kind an id belongs to, from its prefix.
@@ -77,6 +80,7 @@ impl Kind {
             "we" => Self::WebhookEndpoint,
             "seti" => Self::SetupIntent,
             "pm" => Self::PaymentMethod,
+            "dp" => Self::Dispute,
             _ => return None,
         })
     }
@@ -98,6 +102,7 @@ impl Kind {
             Self::WebhookEndpoint => "webhook_endpoint",
             Self::SetupIntent => "setup_intent",
             Self::PaymentMethod => "payment_method",
+            Self::Dispute => "dispute",
         }
     }
 }

@@ -369,3 +369,62 @@ fn refunds_full_and_partial() {
     );
     assert_eq!(emu.post("/v1/refunds", "charge=ch_nope").status, 404);
 }
+
+#[test]
+fn disputes_open_and_resolve() {
+    let emu = Emulator::start(&[]);
+    let price = emu.price("Book", 2500, None);
+    let cs = emu.session(&format!("mode=payment&line_items[0][price]={price}"));
+    emu.pay(&cs, "4242424242424242", "d@x.test");
+    let s = emu
+        .get(&format!(
+            "/v1/checkout/sessions/{}?expand[]=payment_intent",
+            cs["id"].as_str().unwrap()
+        ))
+        .ok();
+    let ch = s["payment_intent"]["latest_charge"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dp = emu
+        .control(&format!("/_emulator/charges/{ch}/dispute"), "{}")
+        .ok();
+    assert_eq!(dp["object"], "dispute");
+    assert_eq!(dp["status"], "needs_response");
+    assert_eq!(dp["payment_intent"], s["payment_intent"]["id"]);
+    assert_eq!(
+        emu.control(&format!("/_emulator/charges/{ch}/dispute"), "{}")
+            .status,
+        400
+    );
+    assert_eq!(emu.get(&format!("/v1/charges/{ch}")).ok()["disputed"], true);
+    let id = dp["id"].as_str().unwrap();
+    let lost = emu
+        .control(
+            &format!("/_emulator/disputes/{id}/resolve"),
+            r#"{"outcome": "lost"}"#,
+        )
+        .ok();
+    assert_eq!(lost["status"], "lost");
+    let types = emu.event_types();
+    assert_eq!(
+        types[types.len() - 3..],
+        [
+            "charge.dispute.created",
+            "charge.dispute.funds_withdrawn",
+            "charge.dispute.closed"
+        ]
+    );
+    assert_eq!(
+        emu.get("/v1/disputes").ok()["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        emu.post(&format!("/v1/disputes/{id}/close"), "").status,
+        400,
+        "already closed"
+    );
+}

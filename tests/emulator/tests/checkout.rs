@@ -184,7 +184,7 @@ fn payment_mode_creates_intent_and_charge() {
     let emu = Emulator::start(&[]);
     let price = emu.price("Book", 2500, None);
     let cs = emu.session(&format!(
-        "mode=payment&line_items[0][price]={price}&success_url={}",
+        "mode=payment&line_items[0][price]={price}&customer_creation=always&payment_intent_data[metadata][latch_site]=s1&success_url={}",
         enc("http://site.test/ok")
     ));
     let before = emu.event_types().len();
@@ -209,6 +209,7 @@ fn payment_mode_creates_intent_and_charge() {
     let pi = &s["payment_intent"];
     assert_eq!(pi["status"], "succeeded");
     assert_eq!(pi["amount"], 2500);
+    assert_eq!(pi["metadata"]["latch_site"], "s1");
     let ch = emu
         .get(&format!(
             "/v1/charges/{}",
@@ -226,9 +227,14 @@ fn setup_mode_saves_a_card_for_an_existing_customer() {
     let cus = emu.post("/v1/customers", "email=s%40x.test").ok();
     let cid = cus["id"].as_str().unwrap();
     let cs = emu.session(&format!(
-        "mode=setup&currency=usd&customer={cid}&success_url={}",
+        "mode=setup&currency=usd&customer={cid}&setup_intent_data[metadata][latch_site]=s1&success_url={}",
         enc("http://site.test/ok")
     ));
+    let wrong_mode = emu.post(
+        "/v1/checkout/sessions",
+        "mode=setup&currency=usd&payment_intent_data[metadata][a]=b",
+    );
+    assert_eq!(wrong_mode.status, 400);
     let page = request("GET", cs["url"].as_str().unwrap(), &[], "");
     assert!(page.body.contains("Save card"));
     let before = emu.event_types().len();
@@ -252,6 +258,7 @@ fn setup_mode_saves_a_card_for_an_existing_customer() {
     assert_eq!(s["payment_status"], "no_payment_required");
     assert_eq!(s["customer"], cid);
     assert_eq!(s["setup_intent"]["status"], "succeeded");
+    assert_eq!(s["setup_intent"]["metadata"]["latch_site"], "s1");
     let pms = emu
         .get(&format!("/v1/customers/{cid}/payment_methods"))
         .ok();

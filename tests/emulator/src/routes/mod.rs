@@ -82,6 +82,12 @@ pub fn dispatch(
         ("POST", ["refunds"]) => payments::create_refund(store, account, p),
         ("GET", ["refunds"]) => payments::list(store, account, Kind::Refund, "/v1/refunds", p),
         ("GET", ["refunds", id]) => retrieve(store, account, Kind::Refund, id, p),
+        ("GET", ["disputes"]) => payments::list(store, account, Kind::Dispute, "/v1/disputes", p),
+        ("GET", ["disputes", id]) => retrieve(store, account, Kind::Dispute, id, p),
+        ("POST", ["disputes", id, "close"]) => {
+            store.resolve_dispute(account, id, "lost")?;
+            retrieve(store, account, Kind::Dispute, id, p)
+        }
         ("POST", ["webhook_endpoints"]) => events::create_endpoint(store, account, p),
         ("GET", ["webhook_endpoints"]) => events::list_endpoints(store, account, p),
         ("GET", ["webhook_endpoints", id]) => events::retrieve_endpoint(store, account, id),
