@@ -14,6 +14,7 @@ pub mod expand;
 pub mod form;
 pub mod ids;
 pub mod list;
+pub mod oauth;
 pub mod objects;
 pub mod pages;
 pub mod params;
@@ -43,6 +44,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// What happens when a subscription's payment retries run out.
     pub after_retries: store::AfterRetries,
+    /// Connect OAuth settings (`--client-id`, `--oauth-redirect-uri`).
+    pub oauth: oauth::OAuthConfig,
 }
 
 impl Default for Config {
@@ -54,6 +57,7 @@ impl Default for Config {
             retry_base_ms: 500,
             max_attempts: 8,
             after_retries: store::AfterRetries::Cancel,
+            oauth: oauth::OAuthConfig::default(),
         }
     }
 }
@@ -80,6 +84,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let mut store = store::Store::new(&base_url, dispatcher);
     store.cli_endpoints = config.webhooks.clone();
     store.after_retries = config.after_retries;
+    store.oauth = config.oauth.clone();
     let state = Arc::new(server::AppState {
         store: Mutex::new(store),
         config,

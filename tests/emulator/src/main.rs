@@ -6,7 +6,8 @@ use latch_stripe_emulator::{Config, start};
 use std::io::Write;
 
 const USAGE: &str = "usage: stripe-emulator --port N [--api-key sk_test_...] [--webhook URL=whsec_SECRET]... \
-[--retry-base-ms MS] [--max-attempts N] [--after-retries cancel|unpaid]";
+[--retry-base-ms MS] [--max-attempts N] [--after-retries cancel|unpaid] [--client-id ca_...] \
+[--oauth-redirect-uri URL]";
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut config = Config::default();
@@ -61,6 +62,8 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                     .parse()
                     .map_err(|_| format!("invalid --max-attempts: {value}"))?;
             }
+            "--client-id" => config.oauth.client_id = Some(value),
+            "--oauth-redirect-uri" => config.oauth.redirect_uri = Some(value),
             "--after-retries" => {
                 config.after_retries = match value.as_str() {
                     "cancel" | "canceled" => AfterRetries::Cancel,

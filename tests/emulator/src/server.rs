@@ -47,6 +47,9 @@ pub fn router(state: Shared) -> Router {
             "/portal/{id}/subscriptions/{sub}/{action}",
             post(portal_action),
         )
+        .route("/oauth/authorize", get(oauth_page).post(oauth_decide))
+        .route("/oauth/token", post(oauth_token))
+        .route("/oauth/deauthorize", post(oauth_deauthorize))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(clock_advance))
         .route(
@@ -203,9 +206,6 @@ async fn api(
 ) -> Response {
     let request_id = crate::ids::new_id("req");
     let rid = Some(request_id.as_str());
-    if let Err(e) = check_key(&state.config, &headers) {
-        return error_response(&e, rid);
-    }
     let mut params = match form::parse(uri.query().unwrap_or_default()) {
         Ok(p) => p,
         Err(e) => return error_response(&ApiError::bad(e.message, Some(&e.param)), rid),
@@ -247,10 +247,27 @@ async fn api(
         Value::Object(params.clone())
     );
     let mut store = state.lock();
-    let account = match header_str(&headers, "stripe-account") {
-        None => store.platform.clone(),
-        Some(a) if a.starts_with("acct_") && a.len() <= 64 => a,
-        Some(a) => {
+    let token_account = api_key(&headers).and_then(|k| store.account_for_token(&k));
+    if let Some(acct) = &token_account {
+        if store.account(acct).is_some_and(|a| a.deauthorized) {
+            let e = ApiError::unauthorized(
+                "Expired API Key provided. Application access may have been revoked.",
+            );
+            return error_response(&e, rid);
+        }
+    } else if let Err(e) = check_key(&state.config, &headers) {
+        return error_response(&e, rid);
+    }
+    let account = match (token_account, header_str(&headers, "stripe-account")) {
+        (Some(acct), _) => acct,
+        (None, None) => store.platform.clone(),
+        (None, Some(a)) if a.starts_with("acct_") && a.len() <= 64 => {
+            if let Err(e) = store.check_account_access(&a) {
+                return error_response(&e, rid);
+            }
+            a
+        }
+        (None, Some(a)) => {
             return error_response(
                 &ApiError {
                     status: 403,
@@ -789,4 +806,173 @@ async fn control_resolve_dispute(
         Ok(dp) => json_response(200, &dp, None),
         Err(e) => error_response(&e, None),
     }
+}
+
+fn oauth_json(result: Result<Value, crate::oauth::OAuthError>) -> Response {
+    match result {
+        Ok(v) => json_response(200, &v, None),
+        Err(e) => json_response(e.status, &e.body(), None),
+    }
+}
+
+fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()))
+        .finish();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{query}")
+}
+
+async fn oauth_page(State(state): State<Shared>, uri: Uri) -> Response {
+    let q = form::parse(uri.query().unwrap_or_default()).unwrap_or_default();
+    let field = |k: &str| {
+        q.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let store = state.lock();
+    if let Err(e) = store.check_client_id(Some(&field("client_id"))) {
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message("Invalid request", &e.description),
+        );
+    }
+    if field("response_type") != "code" {
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message("Invalid request", "response_type must be 'code'."),
+        );
+    }
+    let redirect = q
+        .get("redirect_uri")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| store.oauth.redirect_uri.clone());
+    if redirect.is_none() {
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message(
+                "Invalid request",
+                "No redirect_uri provided and none configured.",
+            ),
+        );
+    }
+    let scope = match field("scope").as_str() {
+        "" => "read_write".to_string(),
+        s => s.to_string(),
+    };
+    let hidden = [
+        ("client_id", field("client_id")),
+        ("redirect_uri", redirect.unwrap_or_default()),
+        ("state", field("state")),
+        ("scope", scope),
+    ];
+    let email = q
+        .get("stripe_user")
+        .and_then(|u| u["email"].as_str())
+        .map(str::to_string);
+    html(
+        StatusCode::OK,
+        pages::oauth_authorize(&hidden, email.as_deref()),
+    )
+}
+
+async fn oauth_decide(State(state): State<Shared>, body: Bytes) -> Response {
+    let f = form::parse(&String::from_utf8_lossy(&body)).unwrap_or_default();
+    let field = |k: &str| {
+        f.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut store = state.lock();
+    let client_id = match store.check_client_id(Some(&field("client_id"))) {
+        Ok(c) => c,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                pages::message("Invalid request", &e.description),
+            );
+        }
+    };
+    let redirect = Some(field("redirect_uri"))
+        .filter(|r| !r.is_empty())
+        .or_else(|| store.oauth.redirect_uri.clone());
+    let Some(redirect) = redirect.filter(|r| r.starts_with("http://") || r.starts_with("https://"))
+    else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            pages::message("Invalid request", "Invalid redirect_uri."),
+        );
+    };
+    let state_param = field("state");
+    if field("decision") == "deny" {
+        let url = with_query(
+            &redirect,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied your request"),
+                ("state", &state_param),
+            ],
+        );
+        return Redirect::to(&url).into_response();
+    }
+    let scope = match field("scope").as_str() {
+        "read_only" => "read_only",
+        _ => "read_write",
+    };
+    let existing = Some(field("account")).filter(|a| !a.is_empty());
+    let email = field("email");
+    let code = store.approve_oauth(&client_id, existing.as_deref(), Some(&email), scope);
+    let url = with_query(
+        &redirect,
+        &[("scope", scope), ("code", &code), ("state", &state_param)],
+    );
+    Redirect::to(&url).into_response()
+}
+
+/// The platform secret key of an OAuth call: Bearer / Basic, or the `client_secret` parameter.
+fn oauth_platform_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &serde_json::Map<String, Value>,
+) -> Result<(), Box<Response>> {
+    let mut h = headers.clone();
+    if let Some(secret) = params.get("client_secret").and_then(Value::as_str)
+        && let Ok(v) = HeaderValue::from_str(&format!("Bearer {secret}"))
+    {
+        h.insert(header::AUTHORIZATION, v);
+    }
+    check_key(&state.config, &h).map_err(|e| {
+        Box::new(json_response(
+            401,
+            &json!({"error": "invalid_client", "error_description": e.message}),
+            None,
+        ))
+    })
+}
+
+async fn oauth_token(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
+    let p = form::parse(&String::from_utf8_lossy(&body)).unwrap_or_default();
+    if let Err(r) = oauth_platform_key(&state, &headers, &p) {
+        return *r;
+    }
+    let field = |k: &str| p.get(k).and_then(Value::as_str);
+    let mut store = state.lock();
+    oauth_json(store.oauth_token(field("grant_type"), field("code"), field("refresh_token")))
+}
+
+async fn oauth_deauthorize(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let p = form::parse(&String::from_utf8_lossy(&body)).unwrap_or_default();
+    if let Err(r) = oauth_platform_key(&state, &headers, &p) {
+        return *r;
+    }
+    let field = |k: &str| p.get(k).and_then(Value::as_str);
+    let mut store = state.lock();
+    oauth_json(store.oauth_deauthorize(field("client_id"), field("stripe_user_id")))
 }

@@ -171,6 +171,12 @@ pub struct Account {
     pub failing_customers: HashSet<String>,
     /// The default billing portal configuration id.
     pub portal_configuration: String,
+    /// Connected through OAuth.
+    pub connected: bool,
+    /// The platform's access was revoked (`/oauth/deauthorize`).
+    pub deauthorized: bool,
+    /// The account's email, when known.
+    pub email: Option<String>,
 }
 
 impl Account {
@@ -186,6 +192,9 @@ impl Account {
                 .collect(),
             failing_customers: HashSet::new(),
             portal_configuration: crate::ids::new_id("bpc"),
+            connected: false,
+            deauthorized: false,
+            email: None,
         }
     }
 
@@ -279,6 +288,14 @@ pub struct Store {
     pub after_retries: AfterRetries,
     /// `--webhook` endpoints (all events of all accounts).
     pub cli_endpoints: Vec<crate::events::CliEndpoint>,
+    /// Connect OAuth settings.
+    pub oauth: crate::oauth::OAuthConfig,
+    /// Authorization codes by code.
+    pub oauth_codes: HashMap<String, crate::oauth::AuthCode>,
+    /// OAuth access tokens (secret keys of connected accounts) -> account.
+    pub access_tokens: HashMap<String, String>,
+    /// OAuth refresh tokens -> account.
+    pub refresh_tokens: HashMap<String, String>,
 }
 
 impl Store {
@@ -299,6 +316,10 @@ impl Store {
             api_version: crate::API_VERSION.to_string(),
             after_retries: AfterRetries::Cancel,
             cli_endpoints: Vec::new(),
+            oauth: crate::oauth::OAuthConfig::default(),
+            oauth_codes: HashMap::new(),
+            access_tokens: HashMap::new(),
+            refresh_tokens: HashMap::new(),
         }
     }
 

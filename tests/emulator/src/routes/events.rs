@@ -8,14 +8,37 @@ use crate::params::Params;
 use crate::store::{Kind, Store};
 use serde_json::{Value, json};
 
-/// `GET /v1/account`.
-pub(super) fn account(store: &mut Store, account: &str, _p: &Params) -> ApiResult<Value> {
-    let acct = store.account_mut(account);
+fn account_object(acct: &crate::store::Account) -> Value {
     let mut a = objects::template("account");
     a["id"] = json!(acct.id);
     a["created"] = json!(acct.created);
+    a["email"] = json!(acct.email);
     a["external_accounts"]["url"] = json!(format!("/v1/accounts/{}/external_accounts", acct.id));
-    Ok(a)
+    a
+}
+
+/// `GET /v1/account`.
+pub(super) fn account(store: &mut Store, account: &str, _p: &Params) -> ApiResult<Value> {
+    Ok(account_object(store.account_mut(account)))
+}
+
+/// `GET /v1/accounts/{id}`: the platform reads a connected account.
+pub(super) fn connected_account(store: &mut Store, account: &str, id: &str) -> ApiResult<Value> {
+    let visible = account == store.platform || account == id;
+    match store
+        .account(id)
+        .filter(|a| visible && (a.id == account || !a.deauthorized))
+    {
+        Some(a) => Ok(account_object(a)),
+        None => Err(ApiError {
+            status: 404,
+            ..ApiError::invalid(
+                "account_invalid",
+                format!("No such account: '{id}'"),
+                Some("account"),
+            )
+        }),
+    }
 }
 
 /// `GET /v1/events` with `type`, `types[]`, `created`.

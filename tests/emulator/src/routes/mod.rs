@@ -28,6 +28,7 @@ pub fn dispatch(
     let not_found = || ApiError::unrecognized(method, path);
     match (method, segs.as_slice()) {
         ("GET", ["account"]) => events::account(store, account, p),
+        ("GET", ["accounts", id]) => events::connected_account(store, account, id),
         ("POST", ["products"]) => catalog::create_product(store, account, p),
         ("GET", ["products"]) => catalog::list_products(store, account, p),
         ("GET", ["products", id]) => retrieve(store, account, Kind::Product, id, p),

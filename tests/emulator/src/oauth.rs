@@ -1,0 +1,244 @@
+//! Stripe Connect OAuth (standard accounts): an authorize page that approves or denies, `/oauth/token`
+//! (authorization_code and refresh_token grants), `/oauth/deauthorize`, and the access tokens it issues.
+
+use crate::error::{ApiError, ApiResult};
+use crate::ids::{new_id, random_chars};
+use crate::store::{Account, Store};
+use serde_json::{Value, json};
+
+/// An authorization code waiting to be exchanged.
+#[derive(Debug, Clone)]
+pub struct AuthCode {
+    /// The connected account it grants.
+    pub account: String,
+    /// `read_write` or `read_only`.
+    pub scope: String,
+    /// Whether it was exchanged already (codes are single-use).
+    pub used: bool,
+}
+
+/// An OAuth error answered as Stripe's connect endpoints do: `{"error", "error_description"}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: u16,
+    /// `invalid_grant`, `invalid_request`, `invalid_client`, `unsupported_grant_type`.
+    pub error: &'static str,
+    /// Human-readable description.
+    pub description: String,
+}
+
+impl OAuthError {
+    fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Value {
+        json!({ "error": self.error, "error_description": self.description })
+    }
+}
+
+/// What the platform's OAuth settings look like (from the CLI).
+#[derive(Debug, Clone, Default)]
+pub struct OAuthConfig {
+    /// The platform's `ca_…` client id; `None` accepts any `ca_…`.
+    pub client_id: Option<String>,
+    /// Redirect used when the authorize request names none.
+    pub redirect_uri: Option<String>,
+}
+
+impl Store {
+    /// Checks an authorize request's `client_id`.
+    pub fn check_client_id(&self, client_id: Option<&str>) -> Result<String, OAuthError> {
+        let Some(id) = client_id.filter(|c| !c.is_empty()) else {
+            return Err(OAuthError::new(
+                400,
+                "invalid_request",
+                "No client_id provided.",
+            ));
+        };
+        let ok = match &self.oauth.client_id {
+            Some(expected) => expected == id,
+            None => id.starts_with("ca_"),
+        };
+        if ok {
+            Ok(id.to_string())
+        } else {
+            Err(OAuthError::new(
+                400,
+                "invalid_client",
+                format!("No such application: '{id}'"),
+            ))
+        }
+    }
+
+    /// The user approved: connects `existing` (an account id to reconnect) or a new standard account,
+    /// emits `account.application.authorized`, and returns a fresh authorization code.
+    pub fn approve_oauth(
+        &mut self,
+        client_id: &str,
+        existing: Option<&str>,
+        email: Option<&str>,
+        scope: &str,
+    ) -> String {
+        let now = self.now();
+        let id = existing
+            .filter(|a| a.starts_with("acct_") && *a != self.platform)
+            .map(str::to_string)
+            .unwrap_or_else(|| new_id("acct"));
+        let acct = self
+            .accounts
+            .entry(id.clone())
+            .or_insert_with(|| Account::new(&id, false, now));
+        acct.connected = true;
+        acct.deauthorized = false;
+        if let Some(e) = email.filter(|e| !e.is_empty()) {
+            acct.email = Some(e.to_string());
+        }
+        let code = format!("ac_{}", random_chars(32));
+        self.oauth_codes.insert(
+            code.clone(),
+            AuthCode {
+                account: id.clone(),
+                scope: scope.to_string(),
+                used: false,
+            },
+        );
+        let app = json!({"id": client_id, "name": "Latch", "object": "application"});
+        self.emit(&id, "account.application.authorized", &app, None);
+        code
+    }
+
+    /// `POST /oauth/token`.
+    pub fn oauth_token(
+        &mut self,
+        grant_type: Option<&str>,
+        code: Option<&str>,
+        refresh: Option<&str>,
+    ) -> Result<Value, OAuthError> {
+        let (account, scope) = match grant_type {
+            Some("authorization_code") => {
+                let code = code.filter(|c| !c.is_empty()).ok_or_else(|| {
+                    OAuthError::new(400, "invalid_request", "No authorization code provided")
+                })?;
+                let Some(entry) = self.oauth_codes.get_mut(code) else {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_grant",
+                        format!("Authorization code does not exist: {code}"),
+                    ));
+                };
+                if entry.used {
+                    return Err(OAuthError::new(
+                        400,
+                        "invalid_grant",
+                        format!("Authorization code has already been used: {code}"),
+                    ));
+                }
+                entry.used = true;
+                (entry.account.clone(), entry.scope.clone())
+            }
+            Some("refresh_token") => {
+                let token = refresh.filter(|c| !c.is_empty()).ok_or_else(|| {
+                    OAuthError::new(400, "invalid_request", "No refresh_token provided")
+                })?;
+                let account = self.refresh_tokens.get(token).cloned().ok_or_else(|| {
+                    OAuthError::new(
+                        400,
+                        "invalid_grant",
+                        format!("Invalid refresh token: {token}"),
+                    )
+                })?;
+                (account, "read_write".to_string())
+            }
+            Some(other) => {
+                return Err(OAuthError::new(
+                    400,
+                    "unsupported_grant_type",
+                    format!("Unsupported grant type: {other}"),
+                ));
+            }
+            None => {
+                return Err(OAuthError::new(
+                    400,
+                    "invalid_request",
+                    "No grant type specified",
+                ));
+            }
+        };
+        if self.accounts.get(&account).is_none_or(|a| a.deauthorized) {
+            return Err(OAuthError::new(
+                400,
+                "invalid_grant",
+                format!("The account {account} is no longer connected to this application."),
+            ));
+        }
+        let access = format!("sk_test_{}", random_chars(40));
+        let refresh_token = format!("rt_{}", random_chars(40));
+        self.access_tokens.insert(access.clone(), account.clone());
+        self.refresh_tokens
+            .insert(refresh_token.clone(), account.clone());
+        Ok(json!({
+            "access_token": access, "livemode": false, "refresh_token": refresh_token, "token_type": "bearer",
+            "stripe_publishable_key": format!("pk_test_{}", random_chars(40)), "stripe_user_id": account, "scope": scope,
+        }))
+    }
+
+    /// `POST /oauth/deauthorize`: disconnects the account, revokes its tokens, emits
+    /// `account.application.deauthorized`.
+    pub fn oauth_deauthorize(
+        &mut self,
+        client_id: Option<&str>,
+        account: Option<&str>,
+    ) -> Result<Value, OAuthError> {
+        let client_id = self.check_client_id(client_id)?;
+        let account = account
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| OAuthError::new(400, "invalid_request", "No stripe_user_id provided"))?;
+        let connected = self
+            .accounts
+            .get(account)
+            .is_some_and(|a| a.connected && !a.deauthorized);
+        if !connected {
+            return Err(OAuthError::new(
+                401,
+                "invalid_client",
+                format!(
+                    "This application is not connected to stripe account {account}, or that account does not exist."
+                ),
+            ));
+        }
+        if let Some(a) = self.accounts.get_mut(account) {
+            a.deauthorized = true;
+        }
+        let app = json!({"id": client_id, "name": "Latch", "object": "application"});
+        self.emit(account, "account.application.deauthorized", &app, None);
+        Ok(json!({ "stripe_user_id": account }))
+    }
+
+    /// The connected account an OAuth access token acts for (revoked ones included: the caller answers 401).
+    pub fn account_for_token(&self, key: &str) -> Option<String> {
+        self.access_tokens.get(key).cloned()
+    }
+
+    /// Rejects `Stripe-Account` for accounts whose authorization was revoked.
+    pub fn check_account_access(&self, account: &str) -> ApiResult<()> {
+        if self.accounts.get(account).is_some_and(|a| a.deauthorized) {
+            return Err(ApiError {
+                status: 403,
+                ..ApiError::bad(
+                    format!(
+                        "The provided key does not have access to account '{account}' (or that account does not exist). Application access may have been revoked."
+                    ),
+                    None,
+                )
+            });
+        }
+        Ok(())
+    }
+}
