@@ -161,9 +161,9 @@ fn line_item(store: &mut Store, account: &str, li: &Params) -> ApiResult<(Value,
         "metadata",
     ])?;
     let quantity = li.int("quantity")?.unwrap_or(1);
-    if quantity < 1 {
+    if !(1..=999_999).contains(&quantity) {
         return Err(ApiError::bad(
-            "Quantity must be greater than 0.",
+            "Quantity must be between 1 and 999999.",
             Some(&li.name("quantity")),
         ));
     }
@@ -192,7 +192,7 @@ fn line_item(store: &mut Store, account: &str, li: &Params) -> ApiResult<(Value,
     ])?;
     let currency = pd.req_str("currency")?.to_lowercase();
     let amount = pd
-        .uint("unit_amount")?
+        .amount("unit_amount")?
         .ok_or_else(|| ApiError::param_missing(&pd.name("unit_amount")))?;
     let now = store.now();
     let product = if let Some(p) = pd.nonempty("product")? {

@@ -20,12 +20,13 @@ pub struct Clock {
 impl Clock {
     /// The current emulated unix time.
     pub fn now(&self) -> i64 {
-        self.pinned.unwrap_or_else(|| real_now() + self.offset)
+        self.pinned
+            .unwrap_or_else(|| real_now().saturating_add(self.offset))
     }
 
     /// Moves the clock forward (negative values are ignored: time does not go back).
     pub fn advance(&mut self, seconds: i64) {
-        self.offset += seconds.max(0);
+        self.offset = self.offset.saturating_add(seconds.max(0));
     }
 
     /// Pins `now()` to `at` (used while billing processes a moment in the past of the new time).

@@ -16,6 +16,9 @@ pub struct FormError {
     pub message: String,
 }
 
+/// Largest array index accepted (Stripe's own arrays are far smaller).
+const MAX_INDEX: usize = 1000;
+
 #[derive(Debug)]
 enum Node {
     Leaf(String),
@@ -143,7 +146,11 @@ fn insert_into(
         }
         Node::List(list) => {
             // `a[]=x&a[0]=y` mixes; treat numeric keys against a list as indices.
-            let idx: usize = first.parse().map_err(|_| conflict(key))?;
+            let idx: usize = first
+                .parse()
+                .ok()
+                .filter(|i| *i < MAX_INDEX)
+                .ok_or_else(|| conflict(key))?;
             while list.len() <= idx {
                 list.push(Node::Map(BTreeMap::new()));
             }

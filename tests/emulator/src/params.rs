@@ -102,6 +102,20 @@ impl Params {
         }
     }
 
+    /// An optional amount in minor units (0..=99,999,999, Stripe's limit).
+    pub fn amount(&self, key: &str) -> ApiResult<Option<i64>> {
+        match self.uint(key)? {
+            Some(n) if n > 99_999_999 => Err(ApiError::invalid(
+                "parameter_invalid_integer",
+                format!(
+                    "This value must be less than or equal to 99999999 (it currently is '{n}')."
+                ),
+                Some(&self.name(key)),
+            )),
+            other => Ok(other),
+        }
+    }
+
     /// An optional boolean parameter (`true` / `false`).
     pub fn bool(&self, key: &str) -> ApiResult<Option<bool>> {
         match self.str(key)?.as_deref() {

@@ -638,7 +638,7 @@ async fn clock_advance(State(state): State<Shared>, body: Bytes) -> Response {
     let now = store.now();
     let seconds = match (body["seconds"].as_i64(), body["to"].as_i64()) {
         (Some(s), _) => s,
-        (None, Some(to)) => to - now,
+        (None, Some(to)) => to.saturating_sub(now),
         (None, None) => {
             return error_response(
                 &ApiError::bad(
@@ -652,6 +652,12 @@ async fn clock_advance(State(state): State<Shared>, body: Bytes) -> Response {
     if seconds < 0 {
         return error_response(
             &ApiError::bad("The emulator's clock only moves forward.", Some("seconds")),
+            None,
+        );
+    }
+    if seconds > 20 * 366 * 86_400 {
+        return error_response(
+            &ApiError::bad("Advance at most 20 years at a time.", Some("seconds")),
             None,
         );
     }

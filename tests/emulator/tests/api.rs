@@ -465,3 +465,79 @@ fn webhook_endpoints_crud() {
         400
     );
 }
+
+#[test]
+fn hostile_input_gets_errors_not_crashes() {
+    let emu = Emulator::start(&[]);
+    let price = emu.price("P", 100, Some("month"));
+    let huge = "9".repeat(30);
+    let cases = [
+        (
+            "/v1/products",
+            "a[]=1&a[18446744073709551615]=x".to_string(),
+        ),
+        ("/v1/products", "name[x][y][z]=1".to_string()),
+        (
+            "/v1/prices",
+            format!("currency=usd&unit_amount={}&product_data[name]=x", i64::MAX),
+        ),
+        (
+            "/v1/prices",
+            "currency=usd&unit_amount_decimal=1e308&product_data[name]=x".to_string(),
+        ),
+        (
+            "/v1/prices",
+            format!(
+                "currency=usd&unit_amount=1&product_data[name]=x&recurring[interval]=month&recurring[interval_count]={huge}"
+            ),
+        ),
+        (
+            "/v1/checkout/sessions",
+            format!(
+                "mode=subscription&line_items[0][price]={price}&line_items[0][quantity]={}",
+                i64::MAX
+            ),
+        ),
+        (
+            "/v1/checkout/sessions",
+            format!(
+                "mode=subscription&line_items[0][price]={price}&expires_at={}",
+                i64::MIN
+            ),
+        ),
+        (
+            "/v1/checkout/sessions",
+            "mode=payment&line_items=abc".to_string(),
+        ),
+        (
+            "/v1/checkout/sessions",
+            "mode=payment&line_items[0]=abc".to_string(),
+        ),
+        ("/v1/refunds", "charge[x]=1".to_string()),
+        ("/v1/customers", "metadata[k][nested]=1".to_string()),
+    ];
+    for (path, form) in cases {
+        let r = emu.post(path, &form);
+        assert!(
+            (400..500).contains(&r.status),
+            "{path} {form}: {} {}",
+            r.status,
+            r.body
+        );
+        assert!(r.json()["error"]["message"].is_string());
+    }
+    let r = emu.get("/v1/customers?limit=99999999999999999999999&created[gte]=x");
+    assert_eq!(r.status, 400);
+    let adv = emu.control(
+        "/_emulator/clock/advance",
+        &format!("{{\"seconds\": {}}}", i64::MAX),
+    );
+    assert_eq!(adv.status, 400);
+    let adv = emu.control(
+        "/_emulator/clock/advance",
+        &format!("{{\"to\": {}}}", i64::MIN),
+    );
+    assert_eq!(adv.status, 400);
+    // Still serving.
+    assert_eq!(emu.get("/v1/products").status, 200);
+}

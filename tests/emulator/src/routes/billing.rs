@@ -168,6 +168,12 @@ pub(super) fn update_subscription(
                     )
                 })?
             };
+            if at < now {
+                return Err(ApiError::bad(
+                    "Invalid timestamp: must be an integer Unix timestamp in the future.",
+                    Some("trial_end"),
+                ));
+            }
             sub["trial_end"] = json!(at);
             if let Some(items) = sub["items"]["data"].as_array_mut() {
                 for it in items {

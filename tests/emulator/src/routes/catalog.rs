@@ -106,7 +106,7 @@ pub(super) fn create_product(store: &mut Store, account: &str, p: &Params) -> Ap
         ])?;
         let currency = dp.req_str("currency")?.to_lowercase();
         let amount = dp
-            .uint("unit_amount")?
+            .amount("unit_amount")?
             .ok_or_else(|| ApiError::param_missing("default_price_data[unit_amount]"))?;
         let recurring = recurring_of(&dp)?;
         let price = objects::price(&pid, &currency, amount, recurring, now);
@@ -294,12 +294,12 @@ pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiR
             Some("currency"),
         ));
     }
-    let amount = match (p.uint("unit_amount")?, p.nonempty("unit_amount_decimal")?) {
+    let amount = match (p.amount("unit_amount")?, p.nonempty("unit_amount_decimal")?) {
         (Some(a), _) => a,
         (None, Some(d)) => d
             .parse::<f64>()
             .ok()
-            .filter(|f| *f >= 0.0)
+            .filter(|f| (0.0..=99_999_999.0).contains(f))
             .map(|f| f.round() as i64)
             .ok_or_else(|| {
                 ApiError::bad(format!("Invalid decimal: {d}"), Some("unit_amount_decimal"))
