@@ -28,29 +28,31 @@
     st.textContent = css;
     d.head.appendChild(st);
   }
-  var wasm = null;
-  var queue = [];
-  var call = function (name) {
-    return function () {
-      if (wasm) return wasm[name]();
-      if (name == "member") return null;
-      return new Promise(function (ok) {
-        queue.push(function () {
-          ok(wasm[name]());
-        });
-      });
-    };
+  // Latch.refresh() -> Promise of Latch.member(); calls made before the widget is up wait for it.
+  var wasm, queue = [];
+  var later = function (f) {
+    return wasm ? f() : new Promise(function (ok) {
+      queue.push(function () { ok(f()); });
+    });
   };
-  w.Latch = { refresh: call("refresh"), member: call("member"), signOut: call("signOut"), site: site, edge: edge };
+  w.Latch = {
+    site: site,
+    edge: edge,
+    refresh: function () {
+      return later(function () {
+        return new Promise(function (ok) { wasm.refresh(ok); });
+      });
+    },
+    member: function () { return wasm ? wasm.member() : null; },
+    signOut: function () { later(function () { wasm.signOut(); }); },
+  };
   root.classList.add("latch-loading");
   import(edge + "/pkg/latch_widget.js")
     .then(function (m) {
       return m.default({ module_or_path: edge + "/pkg/latch_widget_bg.wasm" }).then(function () {
         wasm = m;
         m.start(site, edge);
-        queue.forEach(function (f) {
-          f();
-        });
+        queue.forEach(function (f) { f(); });
       });
     })
     .catch(function (e) {

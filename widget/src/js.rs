@@ -38,13 +38,9 @@ pub fn object(pairs: &[(&str, &str)]) -> Object {
     obj
 }
 
-/// Elements of `value` if it is an array.
-fn items(value: &JsValue) -> Vec<JsValue> {
-    if Array::is_array(value) {
-        Array::from(value).iter().collect()
-    } else {
-        Vec::new()
-    }
+/// `value` as an array, if it is one.
+fn array(value: &JsValue) -> Option<Array> {
+    Array::is_array(value).then(|| value.clone().unchecked_into())
 }
 
 /// Parses one catalog price; `None` when its id is missing.
@@ -61,23 +57,23 @@ fn parse_price(value: &JsValue) -> Option<Price> {
 
 /// Parses `{products: [{slug, name, prices: [...]}]}`; `None` when `products` is not an array.
 pub fn parse_catalog(value: &JsValue) -> Option<Catalog> {
-    let products = get(value, "products");
-    if !Array::is_array(&products) {
-        return None;
+    let mut products = Vec::new();
+    for p in array(&get(value, "products"))?.iter() {
+        let Some(slug) = get_str(&p, "slug") else {
+            continue;
+        };
+        let mut prices = Vec::new();
+        if let Some(list) = array(&get(&p, "prices")) {
+            for price in list.iter() {
+                prices.extend(parse_price(&price));
+            }
+        }
+        products.push(Product {
+            slug,
+            name: get_str(&p, "name").unwrap_or_default(),
+            prices,
+        });
     }
-    let products = items(&products)
-        .iter()
-        .filter_map(|p| {
-            Some(Product {
-                slug: get_str(p, "slug")?,
-                name: get_str(p, "name").unwrap_or_default(),
-                prices: items(&get(p, "prices"))
-                    .iter()
-                    .filter_map(parse_price)
-                    .collect(),
-            })
-        })
-        .collect();
     Some(Catalog { products })
 }
 
@@ -94,19 +90,15 @@ fn parse_ends_at(value: &JsValue) -> Option<f64> {
 /// Parses `{member: {email}, access: [{product, ends_at}]}` (the claim and access answers); `None` when
 /// `access` is not an array. The result is marked signed in.
 pub fn parse_access(value: &JsValue) -> Option<Access> {
-    let list = get(value, "access");
-    if !Array::is_array(&list) {
-        return None;
+    let mut grants = Vec::new();
+    for g in array(&get(value, "access"))?.iter() {
+        if let Some(product) = get_str(&g, "product") {
+            grants.push(Grant {
+                product,
+                ends_at_ms: parse_ends_at(&get(&g, "ends_at")),
+            });
+        }
     }
-    let grants = items(&list)
-        .iter()
-        .filter_map(|g| {
-            Some(Grant {
-                product: get_str(g, "product")?,
-                ends_at_ms: parse_ends_at(&get(g, "ends_at")),
-            })
-        })
-        .collect();
     Some(Access {
         signed_in: true,
         email: get_str(&get(value, "member"), "email"),
@@ -174,19 +166,16 @@ pub fn send(
 
 /// Waits for a request started by [`send`]. `Err` only when no answer came back (network down, CORS, blocked).
 pub async fn reply(sent: Result<js_sys::Promise, JsValue>) -> Result<Reply, JsValue> {
-    let response: Response = JsFuture::from(sent?).await?.dyn_into()?;
-    let status = response.status();
-    let text = match response.text() {
-        Ok(promise) => JsFuture::from(promise)
-            .await
-            .ok()
-            .and_then(|t| t.as_string()),
+    let response: Response = JsFuture::from(sent?).await?.unchecked_into();
+    // `json()` rejects on an empty or malformed body: that is "no body", not a failure of the request.
+    let body = match response.json() {
+        Ok(promise) => JsFuture::from(promise).await.ok(),
         Err(_) => None,
     };
-    let body = text
-        .filter(|t| !t.is_empty())
-        .and_then(|t| JSON::parse(&t).ok());
-    Ok(Reply { status, body })
+    Ok(Reply {
+        status: response.status(),
+        body,
+    })
 }
 
 /// Sends a JSON request and waits for the answer (see [`send`] and [`reply`]).

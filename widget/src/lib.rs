@@ -13,9 +13,15 @@ pub mod widget;
 use std::cell::RefCell;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::{future_to_promise, spawn_local};
+use wasm_bindgen_futures::spawn_local;
 
 use crate::widget::Widget;
+
+/// The widget allocates little and briefly: a small free-list allocator saves most of dlmalloc's size.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: lol_alloc::LockedAllocator<lol_alloc::FreeListAllocator> =
+    lol_alloc::LockedAllocator::new(lol_alloc::FreeListAllocator::new());
 
 thread_local! {
     static PAGE: RefCell<Option<Widget>> = const { RefCell::new(None) };
@@ -42,18 +48,18 @@ pub fn start(site: String, edge: String) {
     spawn_local(async move { widget.boot(&url).await });
 }
 
-/// `Latch.refresh()`: reloads catalog and access; resolves to `Latch.member()`.
+/// `Latch.refresh()`: reloads catalog and access, then calls `done(Latch.member())` (latch.js wraps this in a
+/// Promise; a callback keeps `future_to_promise` out of the wasm).
 #[wasm_bindgen]
-pub fn refresh() -> js_sys::Promise {
-    future_to_promise(async {
-        match page() {
-            Some(widget) => {
-                widget.refresh().await;
-                Ok(widget.member())
-            }
-            None => Ok(JsValue::NULL),
-        }
-    })
+pub fn refresh(done: js_sys::Function) {
+    let Some(widget) = page() else {
+        let _ = done.call1(&JsValue::NULL, &JsValue::NULL);
+        return;
+    };
+    spawn_local(async move {
+        widget.refresh().await;
+        let _ = done.call1(&JsValue::NULL, &widget.member());
+    });
 }
 
 /// `Latch.member()`: `{email, access: [product slugs]}` of the signed-in member, or `null`.

@@ -94,16 +94,14 @@ impl Access {
             .any(|g| g.product == slug && g.ends_at_ms.is_none_or(|end| end > now_ms))
     }
 
-    /// Slugs the visitor has access to at `now_ms`, sorted and without duplicates.
+    /// Slugs the visitor has access to at `now_ms`, in grant order, without duplicates.
     pub fn slugs(&self, now_ms: f64) -> Vec<String> {
-        let mut out: Vec<String> = self
-            .grants
-            .iter()
-            .filter(|g| self.has(&g.product, now_ms))
-            .map(|g| g.product.clone())
-            .collect();
-        out.sort();
-        out.dedup();
+        let mut out: Vec<String> = Vec::new();
+        for g in &self.grants {
+            if self.has(&g.product, now_ms) && !out.contains(&g.product) {
+                out.push(g.product.clone());
+            }
+        }
         out
     }
 }
@@ -231,14 +229,15 @@ pub fn trial_label(price: Option<&Price>) -> Option<String> {
     Some(out)
 }
 
-/// Splits `url` into (before the query, the query without `?`, the fragment with `#`).
+/// Splits `url` into (before the query, the query without `?`, the fragment with `#`). Never panics (no
+/// slicing by index: that would pull `core::fmt`'s char-boundary messages into the wasm).
 fn split_url(url: &str) -> (&str, Option<&str>, &str) {
     let (rest, fragment) = match url.find('#') {
-        Some(i) => url.split_at(i),
+        Some(i) => (url.get(..i).unwrap_or(url), url.get(i..).unwrap_or("")),
         None => (url, ""),
     };
-    match rest.find('?') {
-        Some(i) => (&rest[..i], Some(&rest[i + 1..]), fragment),
+    match rest.split_once('?') {
+        Some((base, query)) => (base, Some(query), fragment),
         None => (rest, None, fragment),
     }
 }
@@ -469,7 +468,7 @@ mod tests {
         assert!(!access.has("nope", 0.0));
         assert_eq!(
             access.slugs(1000.0),
-            vec!["course".to_string(), "pro".to_string()]
+            vec!["pro".to_string(), "course".to_string()]
         );
 
         let catalog = Catalog {

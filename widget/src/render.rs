@@ -25,18 +25,17 @@ pub const CTA_CLASS: &str = "latch-cta";
 /// Every attribute the widget acts on, as one selector (used to notice elements added later).
 pub const WIRED_SELECTOR: &str = "[data-latch-buy],[data-latch-locked],[data-latch-content],[data-latch-portal],[data-latch-signout],[data-latch-member]";
 
-const SVG_NS: &str = "http://www.w3.org/2000/svg";
-const LOCK_PATH: &str = "M17 9V7A5 5 0 0 0 7 7v2H5v13h14V9h-2zM9 7a3 3 0 0 1 6 0v2H9V7zm3 6a2 2 0 0 1 1 3.7V19h-2v-2.3A2 2 0 0 1 12 13z";
-
 /// Elements matching `selector`, in document order.
 pub fn all(doc: &Document, selector: &str) -> Vec<Element> {
-    let Ok(list) = doc.query_selector_all(selector) else {
-        return Vec::new();
-    };
-    (0..list.length())
-        .filter_map(|i| list.item(i))
-        .filter_map(|n| n.dyn_into::<Element>().ok())
-        .collect()
+    let mut out = Vec::new();
+    if let Ok(list) = doc.query_selector_all(selector) {
+        for i in 0..list.length() {
+            if let Some(node) = list.item(i) {
+                out.push(node.unchecked_into());
+            }
+        }
+    }
+    out
 }
 
 /// Adds or removes `class` on `el`.
@@ -76,36 +75,62 @@ fn set_text(el: &Element, text: &str) {
 
 /// The direct child of `el` with class `class`.
 fn child_with_class(el: &Element, class: &str) -> Option<Element> {
-    let children = el.children();
-    (0..children.length())
-        .filter_map(|i| children.item(i))
-        .find(|c| c.class_list().contains(class))
+    let mut child = el.first_element_child();
+    while let Some(c) = child {
+        if c.class_list().contains(class) {
+            return Some(c);
+        }
+        child = c.next_element_sibling();
+    }
+    None
 }
 
-/// Creates `<tag class="class">`.
-fn create(doc: &Document, tag: &str, class: &str) -> Option<Element> {
-    let el = doc.create_element(tag).ok()?;
-    el.set_class_name(class);
+const SVG_NS: &str = "http://www.w3.org/2000/svg";
+const LOCK_PATH: &str = "M17 9V7A5 5 0 0 0 7 7v2H5v13h14V9h-2zM9 7a3 3 0 0 1 6 0v2H9V7zm3 6a2 2 0 0 1 1 3.7V19h-2v-2.3A2 2 0 0 1 12 13z";
+
+/// Creates `<tag>` (in `ns` when given) with attribute pairs, appended to `parent`. No `innerHTML`: pages that
+/// enforce Trusted Types forbid it.
+fn child(
+    doc: &Document,
+    parent: &Element,
+    ns: Option<&str>,
+    tag: &str,
+    attrs: &[(&str, &str)],
+) -> Option<Element> {
+    let el = doc.create_element_ns(ns, tag).ok()?;
+    for (name, value) in attrs {
+        let _ = el.set_attribute(name, value);
+    }
+    parent.append_child(&el).ok()?;
     Some(el)
 }
 
 /// Builds an empty overlay: lock icon, trial line, CTA button.
 fn build_overlay(doc: &Document) -> Option<Element> {
-    let overlay = create(doc, "div", OVERLAY_CLASS)?;
-    let svg = doc.create_element_ns(Some(SVG_NS), "svg").ok()?;
-    let _ = svg.set_attribute("class", "latch-lock");
-    let _ = svg.set_attribute("viewBox", "0 0 24 24");
-    let _ = svg.set_attribute("aria-hidden", "true");
-    let _ = svg.set_attribute("focusable", "false");
-    let path = doc.create_element_ns(Some(SVG_NS), "path").ok()?;
-    let _ = path.set_attribute("d", LOCK_PATH);
-    svg.append_child(&path).ok()?;
-    overlay.append_child(&svg).ok()?;
-    let trial = create(doc, "p", "latch-trial")?;
-    overlay.append_child(&trial).ok()?;
-    let button = create(doc, "button", CTA_CLASS)?;
-    let _ = button.set_attribute("type", "button");
-    overlay.append_child(&button).ok()?;
+    const HTML: Option<&str> = Some("http://www.w3.org/1999/xhtml");
+    let overlay = doc.create_element("div").ok()?;
+    overlay.set_class_name(OVERLAY_CLASS);
+    let svg = child(
+        doc,
+        &overlay,
+        Some(SVG_NS),
+        "svg",
+        &[
+            ("class", "latch-lock"),
+            ("viewBox", "0 0 24 24"),
+            ("aria-hidden", "true"),
+            ("focusable", "false"),
+        ],
+    )?;
+    child(doc, &svg, Some(SVG_NS), "path", &[("d", LOCK_PATH)])?;
+    child(doc, &overlay, HTML, "p", &[("class", "latch-trial")])?;
+    child(
+        doc,
+        &overlay,
+        HTML,
+        "button",
+        &[("type", "button"), ("class", CTA_CLASS)],
+    )?;
     Some(overlay)
 }
 

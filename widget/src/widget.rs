@@ -16,7 +16,7 @@ use crate::model::{
     ACCESS_CACHE_FRESH_MS, Access, CLAIM_RETRY_DELAYS_MS, Catalog, SESSION_PARAM, concat,
     session_to_claim, strip_param,
 };
-use crate::render::{CTA_CLASS, WIRED_SELECTOR, render, toggle_class};
+use crate::render::{WIRED_SELECTOR, all, render, toggle_class};
 
 /// What the widget currently knows.
 #[derive(Default)]
@@ -47,12 +47,6 @@ struct Inner {
 /// One Latch widget bound to a document, a site and an edge.
 #[derive(Clone)]
 pub struct Widget(Rc<Inner>);
-
-/// What a purchase is for: a price (`data-latch-buy`) or a product (locked card).
-enum Purchase {
-    Price(String),
-    Product(String),
-}
 
 impl Widget {
     /// A widget for `site` talking to the edge at `edge` (base URL, trailing `/` ignored). Does nothing until
@@ -90,13 +84,17 @@ impl Widget {
         let weak: Weak<Inner> = Rc::downgrade(&self.0);
         let click = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
             if let Some(inner) = weak.upgrade() {
-                Self(inner).on_click(&event);
+                Self(inner).on_event(&event);
             }
         });
         let _ = self
             .0
             .doc
             .add_event_listener_with_callback("click", click.as_ref().unchecked_ref());
+        if let Some(window) = web_sys::window() {
+            let _ =
+                window.add_event_listener_with_callback("pageshow", click.as_ref().unchecked_ref());
+        }
 
         let weak: Weak<Inner> = Rc::downgrade(&self.0);
         let mutations = Closure::<dyn FnMut(Array, MutationObserver)>::new(
@@ -154,6 +152,12 @@ impl Widget {
                 .0
                 .doc
                 .remove_event_listener_with_callback("click", l.click.as_ref().unchecked_ref());
+            if let Some(window) = web_sys::window() {
+                let _ = window.remove_event_listener_with_callback(
+                    "pageshow",
+                    l.click.as_ref().unchecked_ref(),
+                );
+            }
             l.observer.disconnect();
         }
     }
@@ -395,40 +399,32 @@ impl Widget {
 
     /// Starts up on a page at `url`: renders from cache at once when access is known, then loads the catalog
     /// and either claims a returning Checkout Session or refreshes the member's access, and dispatches
-    /// `latch:ready`.
+    /// `latch:ready`. After a successful claim `<html>` carries `latch-success`.
     pub async fn boot(&self, url: &str) {
         self.root_class("latch-loading", true);
         let known = self.load_cache();
-        let session = session_to_claim(url).map(String::from);
+        let session = session_to_claim(url);
         if known && session.is_none() {
             self.render();
         }
+        // Both requests go out at once.
         let catalog = self.catalog_request();
-        match &session {
-            Some(session) => {
-                let claim = self.claim_request(session);
-                self.finish_catalog(catalog).await;
-                self.render();
-                let claimed = self.claim(session, claim).await;
-                if claimed {
+        let second = match session {
+            Some(session) => Some(self.claim_request(session)),
+            None => self.access_request(),
+        };
+        self.finish_catalog(catalog).await;
+        self.render();
+        match (session, second) {
+            (Some(session), Some(claim)) => {
+                if self.claim(session, claim).await {
                     self.root_class("latch-success", true);
-                    let this = self.clone();
-                    spawn_local(async move {
-                        js::sleep(4000).await;
-                        this.root_class("latch-success", false);
-                    });
                 } else if let Some(access) = self.access_request() {
                     self.finish_access(access).await;
                 }
             }
-            None => {
-                let access = self.access_request();
-                self.finish_catalog(catalog).await;
-                self.render();
-                if let Some(access) = access {
-                    self.finish_access(access).await;
-                }
-            }
+            (None, Some(access)) => self.finish_access(access).await,
+            _ => {}
         }
         self.render();
         self.root_class("latch-loading", false);
@@ -449,166 +445,139 @@ impl Widget {
         self.render();
     }
 
-    /// Handles a click anywhere in the document.
-    fn on_click(&self, event: &Event) {
+    /// Handles a click anywhere in the document, and `pageshow` (coming back with the Back button).
+    fn on_event(&self, event: &Event) {
+        if event.type_() == "pageshow" {
+            // A page restored from the back/forward cache may still show a button as busy.
+            for el in all(
+                &self.0.doc,
+                ".latch-loading[data-latch-buy],.latch-loading[data-latch-locked],.latch-loading[data-latch-portal]",
+            ) {
+                Self::busy(&el, false);
+            }
+            return;
+        }
         let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
             return;
         };
         let closest = |sel: &str| target.closest(sel).ok().flatten();
-        if let Some(el) = closest("[data-latch-buy]") {
-            event.prevent_default();
-            let key = el.get_attribute("data-latch-buy").unwrap_or_default();
-            let this = self.clone();
-            spawn_local(
-                async move { this.checkout(&el, Purchase::Price(key.trim().into())).await },
-            );
+        let (el, key, value, path) = if let Some(el) = closest("[data-latch-buy]") {
+            let price = el.get_attribute("data-latch-buy").unwrap_or_default();
+            (el, "price", price, "/v1/checkout")
         } else if let Some(el) = closest("[data-latch-portal]") {
-            event.prevent_default();
-            let this = self.clone();
-            spawn_local(async move { this.portal(&el).await });
+            (el, "", String::new(), "/v1/portal")
         } else if closest("[data-latch-signout]").is_some() {
             event.prevent_default();
             self.sign_out();
+            return;
         } else if let Some(card) = closest("[data-latch-locked].latch-locked") {
             // Links and fields in the site's teaser keep their own behaviour; the rest of the card is the CTA.
-            let on_cta = closest(".latch-overlay").is_some();
-            if !on_cta && closest("a[href],button,input,select,textarea,label,summary").is_some() {
+            if closest(".latch-overlay").is_none()
+                && closest("a[href],button,input,select,textarea,label,summary").is_some()
+            {
                 return;
             }
-            event.prevent_default();
             let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
-            let this = self.clone();
-            spawn_local(async move {
-                this.checkout(&card, Purchase::Product(slug.trim().into()))
-                    .await
-            });
-        }
+            (card, "product", slug, "/v1/checkout")
+        } else {
+            return;
+        };
+        event.prevent_default();
+        let this = self.clone();
+        spawn_local(async move { this.redirect(&el, key, value.trim(), path).await });
     }
 
-    /// Shows or clears the busy state of a buy button or a locked card's CTA.
+    /// Shows or clears the busy state of a buy button, a portal link or a locked card's CTA.
     fn busy(el: &Element, on: bool) {
         toggle_class(el, "latch-loading", on);
         let button = if el.has_attribute("data-latch-locked") {
-            el.query_selector(&concat(&[".", CTA_CLASS])).ok().flatten()
+            el.query_selector(".latch-cta").ok().flatten()
         } else {
             Some(el.clone())
         };
         if let Some(button) = button {
-            let _ = if on {
-                button.set_attribute("aria-busy", "true")
-            } else {
-                button.remove_attribute("aria-busy")
-            };
-            if button.tag_name() == "BUTTON" {
+            for attr in ["aria-busy", "disabled"] {
+                if attr == "disabled" && button.tag_name() != "BUTTON" {
+                    continue;
+                }
                 let _ = if on {
-                    button.set_attribute("disabled", "")
+                    button.set_attribute(attr, if attr == "disabled" { "" } else { "true" })
                 } else {
-                    button.remove_attribute("disabled")
+                    button.remove_attribute(attr)
                 };
             }
         }
     }
 
-    /// Follows `url` unless a `name` listener cancels the event (detail: `{url, ...}`); clears `el`'s busy state
-    /// after a while so the page is usable again when the visitor comes back with the Back button.
-    fn go(&self, el: &Element, name: &str, detail: &Object, url: &str) {
-        js::set(detail, "url", &JsValue::from_str(url));
-        let proceed = js::dispatch(&self.0.doc, name, detail, true);
-        if proceed && let Some(window) = web_sys::window() {
-            let _ = window.location().assign(url);
-            let el = el.clone();
-            spawn_local(async move {
-                js::sleep(3000).await;
-                Self::busy(&el, false);
-            });
-        } else {
-            Self::busy(el, false);
-        }
-    }
-
-    /// The page's address without `latch_session`, for Stripe to send the visitor back to.
-    fn return_url() -> String {
-        let href = web_sys::window()
-            .and_then(|w| w.location().href().ok())
-            .unwrap_or_default();
-        strip_param(&href, SESSION_PARAM)
-    }
-
-    /// Opens Stripe Checkout for a price or product: `POST /v1/checkout`, `latch:checkout`, redirect.
-    async fn checkout(&self, el: &Element, purchase: Purchase) {
+    /// Opens Stripe: `POST /v1/checkout {site, price | product, return_url}` (or `POST /v1/portal` with the member
+    /// token), then dispatches the cancelable `latch:checkout` / `latch:portal` with `{url, price | product}`
+    /// and follows the URL unless a listener cancelled it. On failure the element gets `latch-error` and a buy
+    /// link falls back to its own `href` (or `data-latch-fallback`).
+    async fn redirect(&self, el: &Element, key: &str, value: &str, path: &str) {
         if el.class_list().contains("latch-loading") {
+            return;
+        }
+        let portal = key.is_empty();
+        let token = self.0.state.borrow().token.clone();
+        if portal && token.is_none() {
+            js::warn("portal: not signed in");
             return;
         }
         Self::busy(el, true);
         toggle_class(el, "latch-error", false);
-        let body = js::object(&[("site", &self.0.site), ("return_url", &Self::return_url())]);
+        let href = web_sys::window()
+            .and_then(|w| w.location().href().ok())
+            .unwrap_or_default();
+        let body = js::object(&[
+            ("site", &self.0.site),
+            ("return_url", &strip_param(&href, SESSION_PARAM)),
+        ]);
         let detail = Object::new();
-        let (key, value) = match &purchase {
-            Purchase::Price(p) => ("price", p),
-            Purchase::Product(p) => ("product", p),
-        };
-        js::set(&body, key, &JsValue::from_str(value));
-        js::set(&detail, key, &JsValue::from_str(value));
-        if let Some(email) = self.0.state.borrow().access.email.as_deref() {
-            js::set(&body, "email", &JsValue::from_str(email));
+        if !portal {
+            js::set(&body, key, &JsValue::from_str(value));
+            js::set(&detail, key, &JsValue::from_str(value));
         }
-        let reply = js::request("POST", &self.url("/v1/checkout"), Some(&body.into()), None)
-            .await
-            .ok();
-        match reply
-            .as_ref()
-            .and_then(Reply::ok_body)
-            .and_then(|b| js::get_str(b, "url"))
-        {
-            Some(url) => self.go(el, "latch:checkout", &detail, &url),
-            None => {
-                Self::busy(el, false);
-                toggle_class(el, "latch-error", true);
-                self.fail("checkout", reply.as_ref());
-                // Fallback: a buy link's own href, or an explicit data-latch-fallback URL.
-                let fallback = el
-                    .get_attribute("data-latch-fallback")
-                    .or_else(|| el.get_attribute("href"))
-                    .filter(|h| !h.is_empty() && !h.starts_with('#'));
-                if let (Some(url), Some(window)) = (fallback, web_sys::window()) {
-                    let _ = window.location().assign(&url);
-                }
-            }
-        }
-    }
-
-    /// Opens the Stripe Customer Portal: `POST /v1/portal` with the member token, `latch:portal`, redirect.
-    async fn portal(&self, el: &Element) {
-        let Some(token) = self.0.state.borrow().token.clone() else {
-            js::warn("portal: not signed in");
-            return;
-        };
-        if el.class_list().contains("latch-loading") {
-            return;
-        }
-        Self::busy(el, true);
-        let body = js::object(&[("site", &self.0.site), ("return_url", &Self::return_url())]);
         let reply = js::request(
             "POST",
-            &self.url("/v1/portal"),
+            &self.url(path),
             Some(&body.into()),
-            Some(&token),
+            if portal { token.as_deref() } else { None },
         )
         .await
         .ok();
-        match reply
+        let url = reply
             .as_ref()
             .and_then(Reply::ok_body)
-            .and_then(|b| js::get_str(b, "url"))
-        {
-            Some(url) => self.go(el, "latch:portal", &Object::new(), &url),
-            None => {
-                Self::busy(el, false);
-                if reply.as_ref().is_some_and(|r| r.status == 401) {
-                    self.sign_out();
-                }
-                self.fail("portal", reply.as_ref());
+            .and_then(|b| js::get_str(b, "url"));
+        let Some(url) = url else {
+            Self::busy(el, false);
+            toggle_class(el, "latch-error", true);
+            if portal && reply.as_ref().is_some_and(|r| r.status == 401) {
+                self.sign_out();
             }
+            self.fail(if portal { "portal" } else { "checkout" }, reply.as_ref());
+            let fallback = el
+                .get_attribute("data-latch-fallback")
+                .or_else(|| el.get_attribute("href"))
+                .filter(|h| !portal && !h.is_empty() && !h.starts_with('#'));
+            if let (Some(url), Some(window)) = (fallback, web_sys::window()) {
+                let _ = window.location().assign(&url);
+            }
+            return;
+        };
+        js::set(&detail, "url", &JsValue::from_str(&url));
+        let event = if portal {
+            "latch:portal"
+        } else {
+            "latch:checkout"
+        };
+        if js::dispatch(&self.0.doc, event, &detail, true)
+            && let Some(window) = web_sys::window()
+        {
+            // Stays busy while the browser leaves; `pageshow` clears it if the visitor comes back.
+            let _ = window.location().assign(&url);
+        } else {
+            Self::busy(el, false);
         }
     }
 }
