@@ -1132,10 +1132,14 @@ impl Cx<'_> {
             self.fetch(FetchObject::Subscription, &sub.id);
             return;
         }
+        if self.stale_source(&sub.id, &customer) {
+            return;
+        }
         let slugs = self.subscription_products(sub, fallback, &customer);
         if slugs.is_empty() {
             return;
         }
+        self.check_tie_products(&sub.id, &slugs);
         // Rows of this subscription for products no longer on it: the plan changed.
         let removed: Vec<usize> = (0..self.grants.len())
             .filter(|&i| {
@@ -1247,6 +1251,51 @@ impl Cx<'_> {
                     }
                 }
             }
+        }
+    }
+
+    /// The newest version seen for a source (over all its product rows).
+    fn source_version(&self, source: &str) -> Option<i64> {
+        self.grants
+            .iter()
+            .filter(|g| g.livemode == self.livemode && g.source == source && !g.is_tombstone())
+            .map(|g| g.version)
+            .max()
+    }
+
+    /// A snapshot older than what a source's rows already reflect is ignored as a whole: this also keeps an old
+    /// snapshot from re-creating a product the subscription has since moved away from.
+    fn stale_source(&mut self, source: &str, customer: &str) -> bool {
+        if self
+            .source_version(source)
+            .is_some_and(|v| self.version < v)
+        {
+            self.ignore(
+                Some(customer),
+                None,
+                "an older snapshot arrived after a newer one; nothing changes".into(),
+            );
+            return true;
+        }
+        false
+    }
+
+    /// At a tie on versions, a snapshot naming other products than the rows at that version is ambiguous (two
+    /// changes in one second): ask for the subscription itself.
+    fn check_tie_products(&mut self, source: &str, slugs: &[String]) {
+        let at_tie: Vec<&Grant> = self
+            .grants
+            .iter()
+            .filter(|g| {
+                g.livemode == self.livemode
+                    && g.source == source
+                    && !g.is_tombstone()
+                    && g.version == self.version
+                    && g.status != GrantStatus::Removed
+            })
+            .collect();
+        if !at_tie.is_empty() && at_tie.iter().any(|g| !slugs.contains(&g.product)) {
+            self.fetch(FetchObject::Subscription, source);
         }
     }
 
@@ -1398,6 +1447,9 @@ impl Cx<'_> {
             .subscription_metadata()
             .is_some_and(|m| self.site_mismatch(m))
         {
+            return;
+        }
+        if self.stale_source(&sub_id, &customer) {
             return;
         }
         let trial = inv.amount_paid == Some(0);

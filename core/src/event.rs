@@ -18,9 +18,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::de::value::StringDeserializer;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Error as _};
 use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// Why a body is not a usable Stripe event or object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,17 +68,10 @@ pub struct Event {
 impl Event {
     /// Parses a webhook body (verify its signature first with [`crate::webhook::verify`]).
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let raw: RawEvent<'_> =
-            serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.to_string()))?;
+        let raw: RawEvent = serde_json::from_slice(body).map_err(classify)?;
         if raw.object != "event" {
             return Err(EventError::NotAnEvent(raw.object));
         }
-        let object = StripeObject::from_raw(raw.data.object)?;
-        let previous_attributes = raw
-            .data
-            .previous_attributes
-            .map(|m| m.0)
-            .unwrap_or_default();
         Ok(Self {
             id: raw.id,
             kind: raw.kind,
@@ -84,14 +79,35 @@ impl Event {
             livemode: raw.livemode,
             account: raw.account,
             api_version: raw.api_version,
-            object,
-            previous_attributes,
+            object: raw.data.object,
+            previous_attributes: raw
+                .data
+                .previous_attributes
+                .map(|m| m.0)
+                .unwrap_or_default(),
         })
     }
 }
 
+/// Marks a serde error raised while reading a known object kind, so it becomes [`EventError::Object`].
+const OBJECT_ERROR_MARK: &str = "\u{1f}latch-object\u{1f}";
+
+fn classify(e: serde_json::Error) -> EventError {
+    let text = e.to_string();
+    match text
+        .split_once(OBJECT_ERROR_MARK)
+        .and_then(|(_, rest)| rest.split_once(OBJECT_ERROR_MARK))
+    {
+        Some((kind, message)) => EventError::Object {
+            kind: kind.to_owned(),
+            message: message.to_owned(),
+        },
+        None => EventError::Malformed(text),
+    }
+}
+
 #[derive(Deserialize)]
-struct RawEvent<'a> {
+struct RawEvent {
     id: String,
     object: String,
     #[serde(rename = "type")]
@@ -103,14 +119,12 @@ struct RawEvent<'a> {
     account: Option<String>,
     #[serde(default)]
     api_version: Option<String>,
-    #[serde(borrow)]
-    data: RawData<'a>,
+    data: RawData,
 }
 
 #[derive(Deserialize)]
-struct RawData<'a> {
-    #[serde(borrow)]
-    object: &'a RawValue,
+struct RawData {
+    object: StripeObject,
     #[serde(default)]
     previous_attributes: Option<KeysOnly>,
 }
@@ -163,44 +177,11 @@ pub enum StripeObject {
     },
 }
 
-#[derive(Deserialize)]
-struct Head {
-    #[serde(default)]
-    object: Option<String>,
-    #[serde(default, deserialize_with = "lenient_string")]
-    id: Option<String>,
-}
-
 impl StripeObject {
     /// Parses one Stripe object (for example the body of `GET /v1/subscriptions/{id}`), dispatching on its
     /// `object` field.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let raw: &RawValue =
-            serde_json::from_slice(body).map_err(|e| EventError::Malformed(e.to_string()))?;
-        Self::from_raw(raw)
-    }
-
-    fn from_raw(raw: &RawValue) -> Result<Self, EventError> {
-        let json = raw.get();
-        let head: Head =
-            serde_json::from_str(json).map_err(|e| EventError::Malformed(e.to_string()))?;
-        let kind = head.object.unwrap_or_default();
-        let typed = |e: serde_json::Error| EventError::Object {
-            kind: kind.clone(),
-            message: e.to_string(),
-        };
-        Ok(match kind.as_str() {
-            "checkout.session" => Self::CheckoutSession(serde_json::from_str(json).map_err(typed)?),
-            "subscription" => Self::Subscription(serde_json::from_str(json).map_err(typed)?),
-            "invoice" => Self::Invoice(serde_json::from_str(json).map_err(typed)?),
-            "charge" => Self::Charge(serde_json::from_str(json).map_err(typed)?),
-            "dispute" => Self::Dispute(serde_json::from_str(json).map_err(typed)?),
-            "customer" => Self::Customer(serde_json::from_str(json).map_err(typed)?),
-            _ => Self::Other {
-                object: kind,
-                id: head.id,
-            },
-        })
+        serde_json::from_slice(body).map_err(classify)
     }
 
     /// The object's `object` field as Stripe names it.
@@ -239,6 +220,139 @@ impl StripeObject {
             Self::Dispute(o) => o.livemode,
             Self::Customer(o) => o.livemode,
             Self::Other { .. } => None,
+        }
+    }
+}
+
+/// One pass over the object: Stripe writes `id` then `object` first, so the kind is known after two keys and the
+/// rest streams straight into the typed struct. Keys before `object` (any order, e.g. alphabetical fixtures) are
+/// buffered as JSON values and replayed.
+impl<'de> Deserialize<'de> for StripeObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(ObjectVisitor)
+    }
+}
+
+struct ObjectVisitor;
+
+impl<'de> Visitor<'de> for ObjectVisitor {
+    type Value = StripeObject;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a Stripe object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StripeObject, A::Error> {
+        let mut buffered: Vec<(String, serde_json::Value)> = Vec::new();
+        let kind = loop {
+            match map.next_key::<Key<'de>>()? {
+                None => {
+                    let id = buffered
+                        .iter()
+                        .find(|(k, _)| k == "id")
+                        .and_then(|(_, v)| v.as_str());
+                    return Ok(StripeObject::Other {
+                        object: String::new(),
+                        id: id.map(str::to_owned),
+                    });
+                }
+                Some(Key(k)) if k == "object" => {
+                    break map.next_value::<LenientStr>()?.0.unwrap_or_default();
+                }
+                Some(Key(k)) => {
+                    let v = map.next_value::<serde_json::Value>()?;
+                    buffered.push((k.into_owned(), v));
+                }
+            }
+        };
+        let replay = Replay {
+            buffered: buffered.into_iter(),
+            value: None,
+            inner: map,
+        };
+        let de = de::value::MapAccessDeserializer::new(replay);
+        let wrap = |e: A::Error| {
+            A::Error::custom(format_args!(
+                "{OBJECT_ERROR_MARK}{kind}{OBJECT_ERROR_MARK}{e}"
+            ))
+        };
+        Ok(match kind.as_str() {
+            "checkout.session" => {
+                StripeObject::CheckoutSession(CheckoutSession::deserialize(de).map_err(wrap)?)
+            }
+            "subscription" => {
+                StripeObject::Subscription(Subscription::deserialize(de).map_err(wrap)?)
+            }
+            "invoice" => StripeObject::Invoice(Invoice::deserialize(de).map_err(wrap)?),
+            "charge" => StripeObject::Charge(Charge::deserialize(de).map_err(wrap)?),
+            "dispute" => StripeObject::Dispute(Dispute::deserialize(de).map_err(wrap)?),
+            "customer" => StripeObject::Customer(Customer::deserialize(de).map_err(wrap)?),
+            _ => {
+                let head = IdOnly::deserialize(de)?;
+                StripeObject::Other {
+                    object: kind,
+                    id: head.id,
+                }
+            }
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct IdOnly {
+    #[serde(default, deserialize_with = "lenient_string")]
+    id: Option<String>,
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Replays buffered entries, then continues with the underlying map.
+struct Replay<A> {
+    buffered: std::vec::IntoIter<(String, serde_json::Value)>,
+    value: Option<serde_json::Value>,
+    inner: A,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        if let Some((k, v)) = self.buffered.next() {
+            self.value = Some(v);
+            return seed
+                .deserialize(StringDeserializer::<A::Error>::new(k))
+                .map(Some);
+        }
+        self.inner.next_key_seed(seed)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        match self.value.take() {
+            Some(v) => seed.deserialize(v).map_err(A::Error::custom),
+            None => self.inner.next_value_seed(seed),
         }
     }
 }
@@ -831,7 +945,7 @@ fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut id = None;
-            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
                 if k == "id" && id.is_none() {
                     id = map.next_value::<Option<String>>()?;
                 } else {

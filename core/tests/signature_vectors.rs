@@ -96,6 +96,17 @@ fn official_signature_vectors() {
     assert_eq!(n, 40);
 }
 
+/// Header edge cases (signs, whitespace, `_`, repeated `t`, extra `=`, huge timestamps, ...) judged by the same
+/// official library; regenerate with `core/tests/fixtures/gen_signature_quirks.py`.
+#[test]
+fn official_quirk_vectors() {
+    let n = check_file(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/signature-vectors-quirks.json"
+    ));
+    assert_eq!(n, 62);
+}
+
 /// Extra vectors (same format) can be dropped in with `LATCH_SIGNATURE_VECTORS=/path/a.json:/path/b.json`.
 #[test]
 fn extra_signature_vectors_from_env() {
