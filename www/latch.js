@@ -1,64 +1,77 @@
-/*! Latch loader: <script src="EDGE/latch.js" data-site="site_..." defer></script>
- * Adds the widget's stylesheet (hides gated content until access is known), loads EDGE/pkg/latch_widget.js +
- * .wasm and starts it. No inline script, no eval: CSP `script-src EDGE; connect-src EDGE`. Loads once per page. */
-(function (w, d) {
+/*! Latch loader. Usage, CSP and API: widget/README.md */
+((w, d) => {
   if (w.Latch) return;
-  var s = d.currentScript || d.querySelector("script[data-site]");
-  var site = s && s.getAttribute("data-site");
+  const s = d.currentScript || d.querySelector("script[data-site]"),
+    site = s && s.getAttribute("data-site");
   if (!site) return;
-  var edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, "");
-  var root = d.documentElement;
-  var css =
-    "html:not(.latch-ready) [data-latch-content],[data-latch-content][hidden],[data-latch-portal][hidden],[data-latch-signout][hidden],[data-latch-member][hidden],.latch-overlay [hidden]{display:none!important}" +
-    "[data-latch-locked].latch-locked{cursor:pointer}" +
-    ".latch-overlay{position:relative;display:flex;flex-direction:column;align-items:center;gap:.5em;padding:1em;text-align:center;cursor:default}" +
+  const edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, ""),
+    root = d.documentElement,
+    C = "[data-latch-content",
+    L = "[data-latch-locked",
+    P = "html:not(.latch-ready) ",
+    q = [];
+  let hide = [C + "]"],
+    lock = L + "]",
+    wasm;
+  // Until the widget renders, show what cached access says; locked cards reserve the overlay's height.
+  try {
+    const k = "latch:" + site + ":",
+      now = Date.now(),
+      a = JSON.parse(localStorage.getItem(k + "access") || "null");
+    let pos = C + "]:not(" + C + '^="!"])';
+    if (!localStorage.getItem(k + "token")) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
+    else if (a && now - a.t < 864e5) {
+      hide = [];
+      for (const { product: p, ends_at: e } of a.access || [])
+        if (/^[\w-]+$/.test(p) && (e == null || (e < 1e11 ? e * 1e3 : e) > now)) {
+          pos += ":not(" + C + '="' + p + '"])';
+          lock += ":not(" + L + '="' + p + '"])';
+          hide.push(C + '="!' + p + '"]');
+        }
+      hide.push(pos);
+    }
+  } catch (e) {}
+  const css =
+    hide.map((x) => P + x) +
+    "{display:none!important}[hidden]:is(" + C + "],[data-latch-portal],[data-latch-signout],[data-latch-member],.latch-trial){display:none!important}" +
+    P + lock + "::after{content:'';display:block;height:var(--latch-overlay-height,9em)}" +
+    ".latch-locked{cursor:pointer}" +
+    ".latch-overlay{position:relative;box-sizing:border-box;height:var(--latch-overlay-height,9em);display:flex;flex-direction:column;align-items:center;justify-content:center;gap:.5em;padding:.5em;text-align:center;cursor:default}" +
     ".latch-overlay::before{content:'';position:absolute;inset-inline:0;bottom:100%;height:3em;background:linear-gradient(transparent,var(--latch-fade,Canvas));pointer-events:none}" +
     ".latch-lock{width:1.5em;height:1.5em;fill:currentColor;opacity:.75}" +
     ".latch-trial{margin:0;font-size:.875em;opacity:.8}" +
     ".latch-cta{font:inherit;font-weight:600;cursor:pointer;border:0;border-radius:var(--latch-radius,.5em);padding:.6em 1.2em;background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff)}" +
-    ".latch-cta:focus-visible{outline:2px solid var(--latch-accent,#635bff);outline-offset:2px}" +
     ".latch-cta[disabled]{opacity:.7;cursor:progress}";
   try {
-    // Constructed stylesheets are not inline styles: they work under a strict style-src too.
-    var sheet = new CSSStyleSheet();
+    // A constructed stylesheet is not an inline style: fine under a strict style-src.
+    const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
-    d.adoptedStyleSheets = d.adoptedStyleSheets.concat(sheet);
+    d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
   } catch (e) {
-    var st = d.createElement("style");
-    st.textContent = css;
-    d.head.appendChild(st);
+    d.head.appendChild(d.createElement("style")).textContent = css;
   }
-  // Latch.refresh() -> Promise of Latch.member(); calls made before the widget is up wait for it.
-  var wasm, queue = [];
-  var later = function (f) {
-    return wasm ? f() : new Promise(function (ok) {
-      queue.push(function () { ok(f()); });
-    });
-  };
+  // Calls made before the widget is up wait for it.
+  const later = (f) => (wasm ? f() : new Promise((ok) => q.push(() => ok(f()))));
   w.Latch = {
-    site: site,
-    edge: edge,
-    refresh: function () {
-      return later(function () {
-        return new Promise(function (ok) { wasm.refresh(ok); });
-      });
-    },
-    member: function () { return wasm ? wasm.member() : null; },
-    signOut: function () { later(function () { wasm.signOut(); }); },
+    refresh: () => later(() => new Promise((ok) => wasm.refresh(ok))),
+    member: () => (wasm ? wasm.member() : null),
+    signOut: () => later(() => wasm.signOut()),
   };
   root.classList.add("latch-loading");
   import(edge + "/pkg/latch_widget.js")
-    .then(function (m) {
-      return m.default({ module_or_path: edge + "/pkg/latch_widget_bg.wasm" }).then(function () {
+    .then((m) =>
+      m.default({ module_or_path: edge + "/pkg/latch_widget_bg.wasm" }).then(() => {
         wasm = m;
         m.start(site, edge);
-        queue.forEach(function (f) { f(); });
-      });
-    })
-    .catch(function (e) {
-      // Widget unreachable: show the page as the site intended for non-members.
-      d.querySelectorAll("[data-latch-content]").forEach(function (el) {
-        if (el.getAttribute("data-latch-content").trim()[0] != "!") el.hidden = true;
+        q.forEach((f) => f());
+      }),
+    )
+    .catch((e) => {
+      // No widget: the page as meant for non-members; buttons with data-latch-fallback still lead there.
+      for (const el of d.querySelectorAll(C + "]")) if (el.getAttribute("data-latch-content").trim()[0] != "!") el.hidden = true;
+      d.addEventListener("click", (ev) => {
+        const b = ev.target.closest && ev.target.closest("[data-latch-fallback]");
+        if (b) location.assign(b.getAttribute("data-latch-fallback"));
       });
       root.classList.remove("latch-loading");
       root.classList.add("latch-ready", "latch-error");
