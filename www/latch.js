@@ -41,7 +41,9 @@
     ".latch-lock{width:1.5em;height:1.5em;fill:currentColor;opacity:.75}" +
     ".latch-trial{margin:0;font-size:.875em;opacity:.8}" +
     ".latch-cta{font:inherit;font-weight:600;cursor:pointer;border:0;border-radius:var(--latch-radius,.5em);padding:.6em 1.2em;background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff)}" +
-    ".latch-cta[disabled]{opacity:.7;cursor:progress}";
+    ".latch-cta[disabled]{opacity:.7;cursor:progress}" +
+    ".latch-toast{position:fixed;z-index:99999;bottom:1em;left:50%;translate:-50%;padding:.7em 1.2em;border-radius:var(--latch-radius,.5em);background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff);animation:latch-toast 6s forwards}" +
+    "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}";
   try {
     // A constructed stylesheet is not an inline style: fine under a strict style-src.
     const sheet = new CSSStyleSheet();

@@ -229,6 +229,50 @@ pub fn trial_label(price: Option<&Price>) -> Option<String> {
     Some(out)
 }
 
+/// The success announcement after a purchase: `Thanks! Pro is unlocked.`, `Thanks! Pro and Course are
+/// unlocked.`, or `Thanks! Your purchase is complete.` without product names (empty names are skipped).
+pub fn success_message(names: &[&str]) -> String {
+    let mut out = String::from("Thanks! ");
+    let mut count = 0;
+    for name in names {
+        if name.is_empty() {
+            continue;
+        }
+        if count > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(name);
+        count += 1;
+    }
+    if count == 0 {
+        out.push_str("Your purchase is complete.");
+    } else {
+        out.push_str(if count == 1 {
+            " is unlocked."
+        } else {
+            " are unlocked."
+        });
+    }
+    out
+}
+
+/// A positive quantity from an attribute (`"3"`, `" 2 "`); `None` for anything else. Hand-rolled: `str::parse`
+/// brings its error machinery into the wasm.
+pub fn parse_quantity(text: &str) -> Option<u32> {
+    let text = text.trim();
+    if text.is_empty() || text.len() > 6 {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for b in text.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(b - b'0');
+    }
+    (n > 0).then_some(n)
+}
+
 /// Splits `url` into (before the query, the query without `?`, the fragment with `#`). Never panics (no
 /// slicing by index: that would pull `core::fmt`'s char-boundary messages into the wasm).
 fn split_url(url: &str) -> (&str, Option<&str>, &str) {
@@ -369,6 +413,29 @@ mod tests {
             Some("7-day free trial")
         );
         assert_eq!(trial_label(None), None);
+    }
+
+    #[test]
+    fn success_messages() {
+        assert_eq!(success_message(&[]), "Thanks! Your purchase is complete.");
+        assert_eq!(success_message(&[""]), "Thanks! Your purchase is complete.");
+        assert_eq!(success_message(&["Pro"]), "Thanks! Pro is unlocked.");
+        assert_eq!(
+            success_message(&["Pro", "", "Course"]),
+            "Thanks! Pro, Course are unlocked."
+        );
+    }
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_quantity("3"), Some(3));
+        assert_eq!(parse_quantity(" 12 "), Some(12));
+        assert_eq!(parse_quantity("0"), None);
+        assert_eq!(parse_quantity(""), None);
+        assert_eq!(parse_quantity("-1"), None);
+        assert_eq!(parse_quantity("1.5"), None);
+        assert_eq!(parse_quantity("9999999"), None);
+        assert_eq!(parse_quantity("999999"), Some(999_999));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use web_sys::{Document, Element, Event, MutationObserver, MutationObserverInit, 
 use crate::js::{self, Reply};
 use crate::model::{
     ACCESS_CACHE_FRESH_MS, Access, CLAIM_RETRY_DELAYS_MS, Catalog, SESSION_PARAM, concat,
-    session_to_claim, strip_param,
+    parse_quantity, session_to_claim, strip_param, success_message,
 };
 use crate::render::{WIRED_SELECTOR, all, render, toggle_class};
 
@@ -377,6 +377,29 @@ impl Widget {
         }
     }
 
+    /// Shows (and announces to screen readers) a short success message after a claim: a `role="status"`
+    /// `.latch-toast` at the end of `<body>`, which the stylesheet fades out.
+    fn announce(&self) {
+        let message = {
+            let state = self.0.state.borrow();
+            let mut names: Vec<&str> = Vec::new();
+            for slug in state.access.slugs(js::now_ms()) {
+                if let Some(product) = state.catalog.product(&slug) {
+                    names.push(&product.name);
+                }
+            }
+            success_message(&names)
+        };
+        let doc = &self.0.doc;
+        let (Some(body), Ok(toast)) = (doc.body(), doc.create_element("div")) else {
+            return;
+        };
+        toast.set_class_name("latch-toast");
+        let _ = toast.set_attribute("role", "status");
+        toast.set_text_content(Some(&message));
+        let _ = body.append_child(&toast);
+    }
+
     /// Removes `latch_session` from the address bar without a navigation.
     fn drop_session_param(&self) {
         let Some(window) = web_sys::window() else {
@@ -419,6 +442,7 @@ impl Widget {
             (Some(session), Some(claim)) => {
                 if self.claim(session, claim).await {
                     self.root_class("latch-success", true);
+                    self.announce();
                 } else if let Some(access) = self.access_request() {
                     self.finish_access(access).await;
                 }
@@ -536,6 +560,16 @@ impl Widget {
         if !portal {
             js::set(&body, key, &JsValue::from_str(value));
             js::set(&detail, key, &JsValue::from_str(value));
+            // Optional extras on buy elements: a quantity, and `mode="setup"` (save a card).
+            if let Some(q) = el
+                .get_attribute("data-latch-quantity")
+                .and_then(|q| parse_quantity(&q))
+            {
+                js::set(&body, "quantity", &JsValue::from(q));
+            }
+            if let Some(mode) = el.get_attribute("data-latch-mode") {
+                js::set(&body, "mode", &JsValue::from_str(mode.trim()));
+            }
         }
         let reply = js::request(
             "POST",

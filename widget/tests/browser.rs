@@ -138,6 +138,7 @@ fn member(products: &[&str]) -> Access {
 const PAGE: &str = r##"
   <button data-latch-buy="pro-monthly" id="buy-pro">Join</button>
   <button data-latch-buy="course-lifetime" id="buy-course">Buy</button>
+  <button data-latch-buy="seats" data-latch-quantity="3" data-latch-mode="setup" id="buy-seats">Seats</button>
   <article data-latch-locked="pro" id="pro-card"><h2>Deep dive</h2><p>teaser <a href="#more" id="teaser-link">more</a></p>
     <div data-latch-content="pro" id="pro-content">secret</div></article>
   <article data-latch-locked="course" id="course-card"><p>course teaser</p>
@@ -486,6 +487,12 @@ async fn claim_retries_while_pending_then_unlocks() {
     assert!(!hidden("pro-content"));
     assert!(has_class("course-card", "latch-locked"));
     assert!(root_has("latch-success"));
+    let toast = doc()
+        .query_selector(".latch-toast[role=status]")
+        .unwrap()
+        .unwrap();
+    assert_eq!(toast.text_content().unwrap(), "Thanks! Pro is unlocked.");
+    toast.remove();
     assert_eq!(
         storage()
             .get_item(&format!("latch:{site}:token"))
@@ -749,6 +756,20 @@ async fn buy_button_opens_checkout() {
     assert!(
         ret.ends_with("?x=1"),
         "return_url drops latch_session: {ret}"
+    );
+    assert!(latch_widget::js::get(&body, "quantity").is_undefined());
+    // Quantity and mode ride along when the element has them.
+    el("buy-seats").dyn_into::<HtmlElement>().unwrap().click();
+    until("second checkout", || seen(&checkouts).len() == 2).await;
+    let call = recorded()
+        .into_iter()
+        .rfind(|c| latch_widget::js::get_str(c, "key").as_deref() == Some("POST /v1/checkout"))
+        .unwrap();
+    let body = latch_widget::js::get(&call, "body");
+    assert_eq!(latch_widget::js::get(&body, "quantity").as_f64(), Some(3.0));
+    assert_eq!(
+        latch_widget::js::get_str(&body, "mode").as_deref(),
+        Some("setup")
     );
     // Cancelled by the listener: no navigation, button usable again.
     until("not busy", || !has_class("buy-pro", "latch-loading")).await;
