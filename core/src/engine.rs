@@ -1149,6 +1149,7 @@ impl Cx<'_> {
                         && !g.is_tombstone()
                         && !slugs.contains(&g.product)
                         && !g.status.is_final()
+                        && g.status != GrantStatus::Removed
                         && g.version <= self.version
                         && !sub.items.data.is_empty()
                 })

@@ -178,3 +178,19 @@ pub fn object(v: Value) -> StripeObject {
 pub fn step(state: &AccessState, e: &Event, now: i64) -> Transition {
     apply(&Input::Event(e), state, &catalog(), now)
 }
+
+/// Like [`set`], but does nothing when a segment of `path` is missing or not a container.
+pub fn set_if_present(v: &mut Value, path: &str, new: Value) {
+    let mut cur = v;
+    for seg in path.split('.') {
+        let next = match seg.parse::<usize>() {
+            Ok(i) => cur.get_mut(i),
+            Err(_) => cur.get_mut(seg),
+        };
+        match next {
+            Some(n) => cur = n,
+            None => return,
+        }
+    }
+    *cur = new;
+}
