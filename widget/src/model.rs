@@ -112,41 +112,35 @@ const ZERO_DECIMAL: &[&str] = &[
     "xaf", "xof", "xpf",
 ];
 
-/// Appends `n` in decimal with `,` between thousands.
-fn push_grouped(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
+/// Appends `n` in decimal, with `,` between thousands when `grouped`. No indexing, so no bounds-check panic
+/// (and its `core::fmt` message) in the wasm.
+fn push_digits(out: &mut String, mut n: u64, grouped: bool) {
+    let mut buf = [0u8; 20];
     let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
+    for slot in buf.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        len += 1;
         if n == 0 {
             break;
         }
     }
-    for i in (0..len).rev() {
-        out.push(digits[i] as char);
-        if i > 0 && i % 3 == 0 {
+    for (k, digit) in buf.iter().rev().take(len).rev().enumerate() {
+        out.push(*digit as char);
+        let left = len - k - 1;
+        if grouped && left > 0 && left % 3 == 0 {
             out.push(',');
         }
     }
 }
 
+fn push_grouped(out: &mut String, n: u64) {
+    push_digits(out, n, true);
+}
+
 /// Appends `n` in decimal.
-pub fn push_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in (0..len).rev() {
-        out.push(digits[i] as char);
-    }
+pub fn push_u64(out: &mut String, n: u64) {
+    push_digits(out, n, false);
 }
 
 /// Formats an amount in the smallest currency unit: `(900, "usd")` -> `$9.00`, `(500, "eur")` -> `€5.00`,
@@ -259,7 +253,7 @@ pub fn success_message(names: &[&str]) -> String {
 /// A positive quantity from an attribute (`"3"`, `" 2 "`); `None` for anything else. Hand-rolled: `str::parse`
 /// brings its error machinery into the wasm.
 pub fn parse_quantity(text: &str) -> Option<u32> {
-    let text = text.trim();
+    let text = text.trim_ascii();
     if text.is_empty() || text.len() > 6 {
         return None;
     }
@@ -276,23 +270,45 @@ pub fn parse_quantity(text: &str) -> Option<u32> {
 /// Splits `url` into (before the query, the query without `?`, the fragment with `#`). Never panics (no
 /// slicing by index: that would pull `core::fmt`'s char-boundary messages into the wasm).
 fn split_url(url: &str) -> (&str, Option<&str>, &str) {
-    let (rest, fragment) = match url.find('#') {
-        Some(i) => (url.get(..i).unwrap_or(url), url.get(i..).unwrap_or("")),
+    let (rest, fragment) = match cut(url, b'#') {
+        Some((rest, _)) => (rest, url.get(rest.len()..).unwrap_or("")),
         None => (url, ""),
     };
-    match rest.split_once('?') {
+    match cut(rest, b'?') {
         Some((base, query)) => (base, Some(query), fragment),
         None => (rest, None, fragment),
     }
 }
 
+/// Splits `s` at the first `byte` (ASCII), without it. Byte-wise: `str::split_once(char)` costs a searcher.
+pub fn cut(s: &str, byte: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == byte)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// Calls `f` with each `&`-separated `key=value` pair of `query` (a missing `=` gives an empty value).
+fn for_each_pair<'a>(query: &'a str, mut f: impl FnMut(&'a str, &'a str, &'a str)) {
+    let mut rest = Some(query);
+    while let Some(current) = rest {
+        let (pair, next) = match cut(current, b'&') {
+            Some((pair, next)) => (pair, Some(next)),
+            None => (current, None),
+        };
+        let (key, value) = cut(pair, b'=').unwrap_or((pair, ""));
+        f(pair, key, value);
+        rest = next;
+    }
+}
+
 /// The value of query parameter `name` in `url` (not percent-decoded; Stripe ids need none).
 pub fn query_param<'a>(url: &'a str, name: &str) -> Option<&'a str> {
-    let (_, query, _) = split_url(url);
-    query?.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (key == name).then_some(value)
-    })
+    let mut found = None;
+    for_each_pair(split_url(url).1?, |_, key, value| {
+        if found.is_none() && key == name {
+            found = Some(value);
+        }
+    });
+    found
 }
 
 /// `url` without every occurrence of query parameter `name`; drops the `?` when nothing is left.
@@ -301,15 +317,13 @@ pub fn strip_param(url: &str, name: &str) -> String {
     let mut out = String::from(base);
     if let Some(query) = query {
         let mut first = true;
-        for pair in query.split('&') {
-            let key = pair.split_once('=').map_or(pair, |(k, _)| k);
-            if key == name || pair.is_empty() {
-                continue;
+        for_each_pair(query, |pair, key, _| {
+            if key != name && !pair.is_empty() {
+                out.push(if first { '?' } else { '&' });
+                out.push_str(pair);
+                first = false;
             }
-            out.push(if first { '?' } else { '&' });
-            out.push_str(pair);
-            first = false;
-        }
+        });
     }
     out.push_str(fragment);
     out

@@ -170,9 +170,9 @@ fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool
 pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     for el in all(doc, "[data-latch-content]") {
         let value = el.get_attribute("data-latch-content").unwrap_or_default();
-        let value = value.trim();
-        let (negated, slug) = match value.strip_prefix('!') {
-            Some(rest) => (true, rest.trim()),
+        let value = value.trim_ascii();
+        let (negated, slug) = match value.strip_prefix("!") {
+            Some(rest) => (true, rest.trim_ascii()),
             None => (false, value),
         };
         let has = access.has(slug, now_ms);
@@ -181,12 +181,12 @@ pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     }
     for card in all(doc, "[data-latch-locked]") {
         let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
-        render_card(doc, &card, catalog, access.has(slug.trim(), now_ms));
+        render_card(doc, &card, catalog, access.has(slug.trim_ascii(), now_ms));
     }
     for el in all(doc, "[data-latch-buy]") {
         let key = el.get_attribute("data-latch-buy").unwrap_or_default();
         let owned = catalog
-            .product_for_price(key.trim())
+            .product_for_price(key.trim_ascii())
             .is_some_and(|p| access.has(&p.slug, now_ms));
         toggle_class(&el, "latch-unlocked", owned);
     }

@@ -54,7 +54,13 @@ impl Widget {
     pub fn new(doc: Document, site: &str, edge: &str) -> Self {
         Self(Rc::new(Inner {
             site: site.into(),
-            edge: edge.trim_end_matches('/').into(),
+            edge: {
+                let mut edge = String::from(edge);
+                while edge.ends_with('/') {
+                    edge.pop();
+                }
+                edge
+            },
             doc,
             state: RefCell::default(),
             listeners: RefCell::default(),
@@ -508,7 +514,7 @@ impl Widget {
         };
         event.prevent_default();
         let this = self.clone();
-        spawn_local(async move { this.redirect(&el, key, value.trim(), path).await });
+        spawn_local(async move { this.redirect(&el, key, value.trim_ascii(), path).await });
     }
 
     /// Shows or clears the busy state of a buy button, a portal link or a locked card's CTA.
@@ -568,7 +574,7 @@ impl Widget {
                 js::set(&body, "quantity", &JsValue::from(q));
             }
             if let Some(mode) = el.get_attribute("data-latch-mode") {
-                js::set(&body, "mode", &JsValue::from_str(mode.trim()));
+                js::set(&body, "mode", &JsValue::from_str(mode.trim_ascii()));
             }
         }
         let reply = js::request(
@@ -593,7 +599,7 @@ impl Widget {
             let fallback = el
                 .get_attribute("data-latch-fallback")
                 .or_else(|| el.get_attribute("href"))
-                .filter(|h| !portal && !h.is_empty() && !h.starts_with('#'));
+                .filter(|h| !portal && !h.is_empty() && !h.starts_with("#"));
             if let (Some(url), Some(window)) = (fallback, web_sys::window()) {
                 let _ = window.location().assign(&url);
             }
