@@ -13,7 +13,6 @@
   let hide = [C + "]"],
     lock = L + "]",
     wasm;
-  // Until the widget renders, show what cached access says; locked cards reserve the overlay's height.
   try {
     const k = "latch:" + site + ":",
       now = Date.now(),
@@ -45,14 +44,12 @@
     ".latch-toast{position:fixed;z-index:99999;bottom:1em;left:50%;translate:-50%;padding:.7em 1.2em;border-radius:var(--latch-radius,.5em);background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff);animation:latch-toast 6s forwards}" +
     "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}";
   try {
-    // A constructed stylesheet is not an inline style: fine under a strict style-src.
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
     d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
   } catch (e) {
     d.head.appendChild(d.createElement("style")).textContent = css;
   }
-  // Calls made before the widget is up wait for it.
   const later = (f) => (wasm ? f() : new Promise((ok) => q.push(() => ok(f()))));
   w.Latch = {
     refresh: () => later(() => new Promise((ok) => wasm.refresh(ok))),
@@ -60,16 +57,17 @@
     signOut: () => later(() => wasm.signOut()),
   };
   root.classList.add("latch-loading");
+  const bin = fetch(edge + "/pkg/latch_widget_bg.wasm");
+  bin.catch(() => {});
   import(edge + "/pkg/latch_widget.js")
     .then((m) =>
-      m.default({ module_or_path: edge + "/pkg/latch_widget_bg.wasm" }).then(() => {
+      m.default({ module_or_path: bin }).then(() => {
         wasm = m;
         m.start(site, edge);
         q.forEach((f) => f());
       }),
     )
     .catch((e) => {
-      // No widget: the page as meant for non-members; buttons with data-latch-fallback still lead there.
       for (const el of d.querySelectorAll(C + "]")) if (el.getAttribute("data-latch-content").trim()[0] != "!") el.hidden = true;
       d.addEventListener("click", (ev) => {
         const b = ev.target.closest && ev.target.closest("[data-latch-fallback]");
