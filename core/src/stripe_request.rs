@@ -182,6 +182,10 @@ pub fn create_checkout_session(p: &CheckoutParams<'_>) -> StripeRequest {
         }
     }
     if p.mode == CheckoutMode::Payment {
+        if p.customer.is_none() {
+            // A Customer even for one-time purchases: the member's portal and later purchases hang on it.
+            req = req.param("customer_creation", "always");
+        }
         req = req
             .param("payment_intent_data[metadata][latch_site]", p.site)
             .param("payment_intent_data[metadata][latch_product]", p.product);
@@ -346,6 +350,7 @@ mod tests {
         assert_eq!(get(&req, "customer_email"), None);
         assert_eq!(get(&req, "subscription_data[trial_period_days]"), None);
         assert_eq!(get(&req, "payment_intent_data[metadata][latch_product]"), Some("pro"));
+        assert_eq!(get(&req, "customer_creation"), None, "a known customer is reused, not created");
     }
 
     #[test]

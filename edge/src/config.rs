@@ -5,17 +5,17 @@ use worker::Env;
 use crate::error::{ApiError, ApiResult};
 
 /// Secrets and settings the edge needs (see ARCHITECTURE.md, "Configuration of the Worker").
-pub struct Config {
+pub(crate) struct Config {
     /// Platform (or single-account) Stripe secret key.
-    pub stripe_key: String,
+    pub(crate) stripe_key: String,
     /// Base URL of Stripe's API (the emulator's address offline).
-    pub stripe_api_base: String,
+    pub(crate) stripe_api_base: String,
     /// Every webhook endpoint secret currently accepted.
-    pub webhook_secrets: Vec<String>,
+    pub(crate) webhook_secrets: Vec<String>,
     /// Key for member tokens.
-    pub token_secret: String,
+    pub(crate) token_secret: String,
     /// Operator bearer token for `/admin/v1`.
-    pub admin_token: String,
+    pub(crate) admin_token: String,
 }
 
 fn read(env: &Env, name: &str) -> ApiResult<String> {
@@ -27,14 +27,18 @@ fn read(env: &Env, name: &str) -> ApiResult<String> {
 
 impl Config {
     /// Reads the configuration; a missing setting is an operator error (500 with a log line naming it).
-    pub fn from_env(env: &Env) -> ApiResult<Self> {
+    pub(crate) fn from_env(env: &Env) -> ApiResult<Self> {
         let token_secret = read(env, "TOKEN_SECRET")?;
         if token_secret.len() < 32 {
-            return Err(ApiError::internal("TOKEN_SECRET must be at least 32 characters"));
+            return Err(ApiError::internal(
+                "TOKEN_SECRET must be at least 32 characters",
+            ));
         }
         Ok(Self {
             stripe_key: read(env, "STRIPE_SECRET_KEY")?,
-            stripe_api_base: read(env, "STRIPE_API_BASE")?.trim_end_matches('/').to_owned(),
+            stripe_api_base: read(env, "STRIPE_API_BASE")?
+                .trim_end_matches('/')
+                .to_owned(),
             webhook_secrets: read(env, "STRIPE_WEBHOOK_SECRETS")?
                 .split(',')
                 .map(str::trim)

@@ -10,43 +10,54 @@ use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
 
 /// What every handler gets.
-pub struct Ctx {
-    /// The Worker's bindings.
-    pub env: Env,
+pub(crate) struct Ctx {
     /// Settings and secrets.
-    pub config: Config,
+    pub(crate) config: Config,
     /// D1, the source of truth.
-    pub db: D1Database,
+    pub(crate) db: D1Database,
     /// Unix seconds at the start of the request.
-    pub now: i64,
+    pub(crate) now: i64,
     /// The request's `Origin` header, if any.
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
     /// Allowed origins of the site this request turned out to concern; drives the CORS headers.
-    pub cors_origins: RefCell<Vec<String>>,
+    pub(crate) cors_origins: RefCell<Vec<String>>,
 }
 
 impl Ctx {
     /// Builds the context for one request.
-    pub fn new(env: Env, origin: Option<String>) -> ApiResult<Self> {
+    pub(crate) fn new(env: Env, origin: Option<String>) -> ApiResult<Self> {
         let config = Config::from_env(&env)?;
         let db = env.d1("DB")?;
-        #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit i64 for a very long time
+        #[allow(clippy::cast_possible_truncation)]
+        // milliseconds since 1970 fit i64 for a very long time
         let now = (worker::Date::now().as_millis() / 1000) as i64;
-        Ok(Self { env, config, db, now, origin, cors_origins: RefCell::new(Vec::new()) })
+        Ok(Self {
+            config,
+            db,
+            now,
+            origin,
+            cors_origins: RefCell::new(Vec::new()),
+        })
     }
 
     /// Loads the site a public API call names. Refuses calls from browsers on origins the site has not allowed
     /// (403), and remembers the site's origins for the response's CORS headers.
-    pub async fn site(&self, id: &str) -> ApiResult<Site> {
-        let site = db::site(&self.db, id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    pub(crate) async fn site(&self, id: &str) -> ApiResult<Site> {
+        let site = db::site(&self.db, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("site"))?;
         let allowed = site.allowed_origins();
         if let Some(origin) = &self.origin {
-            let ok = allowed.iter().any(|a| latch_core::validate::origin_of(a).is_ok_and(|a| &a == origin));
+            let ok = allowed
+                .iter()
+                .any(|a| latch_core::validate::origin_of(a).is_ok_and(|a| &a == origin));
             if !ok {
                 return Err(ApiError::new(
                     403,
                     "origin_not_allowed",
-                    format!("{origin} is not an allowed origin of this site; add it in the dashboard"),
+                    format!(
+                        "{origin} is not an allowed origin of this site; add it in the dashboard"
+                    ),
                 ));
             }
         }
@@ -56,12 +67,15 @@ impl Ctx {
 }
 
 /// A random identifier `prefix_` + 24 hex digits from the platform's CSPRNG.
-pub fn random_id(prefix: &str) -> ApiResult<String> {
+pub(crate) fn random_id(prefix: &str) -> ApiResult<String> {
     let mut bytes = [0u8; 12];
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     scope
         .crypto()
         .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
         .map_err(|_| ApiError::internal("crypto.getRandomValues failed"))?;
-    Ok(format!("{prefix}_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!(
+        "{prefix}_{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
 }

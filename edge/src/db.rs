@@ -8,7 +8,7 @@ use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
 /// A bound SQL argument.
-pub enum Arg<'a> {
+pub(crate) enum Arg<'a> {
     /// TEXT.
     Text(&'a str),
     /// INTEGER (D1 carries numbers as JS doubles: exact up to 2^53).
@@ -32,23 +32,38 @@ impl From<&Arg<'_>> for JsValue {
 }
 
 /// Prepares `sql` with `args` bound in order.
-pub fn statement(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<D1PreparedStatement> {
+pub(crate) fn statement(
+    db: &D1Database,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> worker::Result<D1PreparedStatement> {
     let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
     db.prepare(sql).bind(&values)
 }
 
 /// Runs a query and deserializes every row.
-pub async fn rows<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<Vec<T>> {
+pub(crate) async fn rows<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> worker::Result<Vec<T>> {
     statement(db, sql, args)?.all().await?.results()
 }
 
 /// Runs a query and deserializes the first row, if any.
-pub async fn row<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<Option<T>> {
+pub(crate) async fn row<T: DeserializeOwned>(
+    db: &D1Database,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> worker::Result<Option<T>> {
     statement(db, sql, args)?.first(None).await
 }
 
 /// Runs statements as one all-or-nothing batch.
-pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> worker::Result<()> {
+pub(crate) async fn batch(
+    db: &D1Database,
+    statements: Vec<D1PreparedStatement>,
+) -> worker::Result<()> {
     if statements.is_empty() {
         return Ok(());
     }
@@ -62,46 +77,83 @@ pub async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> wor
 
 /// A site, as stored.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Site {
+pub(crate) struct Site {
     /// Public key.
-    pub id: String,
-    /// Display name.
-    pub name: String,
+    pub(crate) id: String,
     /// JSON array of allowed origins.
     allowed_origins: String,
     /// Connected Stripe account, if any.
-    pub stripe_account: Option<String>,
+    pub(crate) stripe_account: Option<String>,
+    /// 1 for live mode, 0 for test mode.
+    pub(crate) livemode: i64,
 }
 
 impl Site {
     /// The origins this site allows for CORS and redirects.
-    pub fn allowed_origins(&self) -> Vec<String> {
+    pub(crate) fn allowed_origins(&self) -> Vec<String> {
         serde_json::from_str(&self.allowed_origins).unwrap_or_default()
     }
 }
 
 /// Loads a site by public key.
-pub async fn site(db: &D1Database, id: &str) -> worker::Result<Option<Site>> {
-    row(db, "SELECT id, name, allowed_origins, stripe_account FROM sites WHERE id = ?1", &[Arg::Text(id)]).await
+pub(crate) async fn site(db: &D1Database, id: &str) -> worker::Result<Option<Site>> {
+    row(
+        db,
+        "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE id = ?1",
+        &[Arg::Text(id)],
+    )
+    .await
+}
+
+/// The site a connected account belongs to.
+pub(crate) async fn site_by_account(
+    db: &D1Database,
+    account: &str,
+) -> worker::Result<Option<Site>> {
+    row(
+        db,
+        "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE stripe_account = ?1",
+        &[Arg::Text(account)],
+    )
+    .await
+}
+
+/// The site that already knows a Stripe customer or source object (single-account mode, events without
+/// Latch metadata such as invoices and charges).
+pub(crate) async fn site_by_customer_or_source(
+    db: &D1Database,
+    customer: Option<&str>,
+    sources: &[String],
+) -> worker::Result<Option<Site>> {
+    let sources_json = serde_json::to_string(sources).unwrap_or_else(|_| "[]".into());
+    row(
+        db,
+        "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE stripe_account IS NULL AND id IN ( \
+           SELECT site_id FROM member_customers WHERE customer = ?1 \
+           UNION SELECT site_id FROM grants WHERE customer = ?1 OR source IN (SELECT value FROM json_each(?2))) \
+         LIMIT 1",
+        &[Arg::OptText(customer), Arg::Text(&sources_json)],
+    )
+    .await
 }
 
 /// A product row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Product {
+pub(crate) struct Product {
     /// Slug used in `data-latch-*` attributes.
-    pub slug: String,
+    pub(crate) slug: String,
     /// Display name.
-    pub name: String,
+    pub(crate) name: String,
     /// Linked Stripe product id.
-    pub stripe_product: String,
+    pub(crate) stripe_product: String,
     /// Whether checkout is open.
-    pub checkout_enabled: i64,
+    pub(crate) checkout_enabled: i64,
     /// Per-product access policy (JSON for latch-core).
-    pub policy: String,
+    pub(crate) policy: String,
 }
 
 /// Every product of a site.
-pub async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product>> {
+pub(crate) async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product>> {
     rows(
         db,
         "SELECT slug, name, stripe_product, checkout_enabled, policy FROM products WHERE site_id = ?1 ORDER BY created_at, slug",
@@ -112,27 +164,28 @@ pub async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product
 
 /// A price row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Price {
+pub(crate) struct Price {
     /// Stripe price id.
-    pub id: String,
+    pub(crate) id: String,
     /// The product it belongs to.
-    pub product_slug: String,
+    pub(crate) product_slug: String,
     /// Lookup key, if any.
-    pub lookup_key: Option<String>,
+    pub(crate) lookup_key: Option<String>,
     /// Amount in the smallest currency unit.
-    pub unit_amount: i64,
+    pub(crate) unit_amount: i64,
     /// Currency code.
-    pub currency: String,
+    pub(crate) currency: String,
     /// Recurring interval; `None` for one-time prices.
-    pub interval: Option<String>,
+    pub(crate) interval: Option<String>,
     /// Trial days for subscriptions.
-    pub trial_days: i64,
+    pub(crate) trial_days: i64,
 }
 
-const PRICE_COLUMNS: &str = "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days";
+const PRICE_COLUMNS: &str =
+    "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days";
 
 /// Every active price of a site.
-pub async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
+pub(crate) async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
     rows(
         db,
         &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 AND active = 1 ORDER BY unit_amount"),
@@ -142,7 +195,11 @@ pub async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
 }
 
 /// An active price of a site by Stripe id or lookup key.
-pub async fn price(db: &D1Database, site: &str, id_or_key: &str) -> worker::Result<Option<Price>> {
+pub(crate) async fn price(
+    db: &D1Database,
+    site: &str,
+    id_or_key: &str,
+) -> worker::Result<Option<Price>> {
     row(
         db,
         &format!(
@@ -154,7 +211,11 @@ pub async fn price(db: &D1Database, site: &str, id_or_key: &str) -> worker::Resu
 }
 
 /// The price a product sells at by default (its cheapest active price).
-pub async fn default_price(db: &D1Database, site: &str, product: &str) -> worker::Result<Option<Price>> {
+pub(crate) async fn default_price(
+    db: &D1Database,
+    site: &str,
+    product: &str,
+) -> worker::Result<Option<Price>> {
     row(
         db,
         &format!(
@@ -168,17 +229,21 @@ pub async fn default_price(db: &D1Database, site: &str, product: &str) -> worker
 
 /// A member, as stored.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Member {
+pub(crate) struct Member {
     /// Member id.
-    pub id: String,
+    pub(crate) id: String,
     /// Email address.
-    pub email: String,
+    pub(crate) email: String,
     /// Current token generation.
-    pub token_generation: i64,
+    pub(crate) token_generation: i64,
 }
 
 /// Loads a member of a site.
-pub async fn member(db: &D1Database, site: &str, id: &str) -> worker::Result<Option<Member>> {
+pub(crate) async fn member(
+    db: &D1Database,
+    site: &str,
+    id: &str,
+) -> worker::Result<Option<Member>> {
     row(
         db,
         "SELECT id, email, token_generation FROM members WHERE site_id = ?1 AND id = ?2",
@@ -187,21 +252,9 @@ pub async fn member(db: &D1Database, site: &str, id: &str) -> worker::Result<Opt
     .await
 }
 
-/// The member a Stripe customer belongs to, if known.
-pub async fn member_by_customer(db: &D1Database, site: &str, customer: &str) -> worker::Result<Option<Member>> {
-    row(
-        db,
-        "SELECT m.id, m.email, m.token_generation FROM members m \
-         JOIN member_customers mc ON mc.member_id = m.id AND mc.site_id = m.site_id \
-         WHERE mc.site_id = ?1 AND mc.customer = ?2",
-        &[Arg::Text(site), Arg::Text(customer)],
-    )
-    .await
-}
-
 /// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`.
 /// Idempotent: run twice, the same member and link.
-pub fn upsert_member(
+pub(crate) fn upsert_member(
     db: &D1Database,
     site: &str,
     email: &str,
@@ -214,7 +267,12 @@ pub fn upsert_member(
             db,
             "INSERT INTO members (id, site_id, email, created_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (site_id, email) DO NOTHING",
-            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now)],
+            &[
+                Arg::Text(new_id),
+                Arg::Text(site),
+                Arg::Text(email),
+                Arg::Int(now),
+            ],
         )?,
         statement(
             db,
@@ -227,7 +285,11 @@ pub fn upsert_member(
 }
 
 /// A member by email.
-pub async fn member_by_email(db: &D1Database, site: &str, email: &str) -> worker::Result<Option<Member>> {
+pub(crate) async fn member_by_email(
+    db: &D1Database,
+    site: &str,
+    email: &str,
+) -> worker::Result<Option<Member>> {
     row(
         db,
         "SELECT id, email, token_generation FROM members WHERE site_id = ?1 AND email = ?2",
@@ -237,7 +299,11 @@ pub async fn member_by_email(db: &D1Database, site: &str, email: &str) -> worker
 }
 
 /// A Stripe customer of a member (the most recently linked one), for the portal.
-pub async fn customer_of(db: &D1Database, site: &str, member: &str) -> worker::Result<Option<String>> {
+pub(crate) async fn customer_of(
+    db: &D1Database,
+    site: &str,
+    member: &str,
+) -> worker::Result<Option<String>> {
     #[derive(Deserialize)]
     struct Row {
         customer: String,
@@ -253,13 +319,17 @@ pub async fn customer_of(db: &D1Database, site: &str, member: &str) -> worker::R
 
 /// A stored grant: the engine's grant as JSON.
 #[derive(Debug, Clone, Deserialize)]
-pub struct GrantRow {
+pub(crate) struct GrantRow {
     /// The engine's grant, serialized.
-    pub data: String,
+    pub(crate) data: String,
 }
 
 /// Grants of a member across all their customers.
-pub async fn member_grants(db: &D1Database, site: &str, member: &str) -> worker::Result<Vec<GrantRow>> {
+pub(crate) async fn member_grants(
+    db: &D1Database,
+    site: &str,
+    member: &str,
+) -> worker::Result<Vec<GrantRow>> {
     rows(
         db,
         "SELECT g.data FROM grants g JOIN member_customers mc ON mc.site_id = g.site_id AND mc.customer = g.customer \
@@ -270,7 +340,7 @@ pub async fn member_grants(db: &D1Database, site: &str, member: &str) -> worker:
 }
 
 /// Grants of a site touching a customer or any of the given source objects.
-pub async fn scoped_grants(
+pub(crate) async fn scoped_grants(
     db: &D1Database,
     site: &str,
     customer: Option<&str>,
@@ -286,19 +356,23 @@ pub async fn scoped_grants(
 }
 
 /// Whether a Stripe event id was already applied.
-pub async fn event_processed(db: &D1Database, event_id: &str) -> worker::Result<bool> {
+pub(crate) async fn event_processed(db: &D1Database, event_id: &str) -> worker::Result<bool> {
     #[derive(Deserialize)]
     struct Row {
         #[allow(dead_code)] // only the row's existence matters
         event_id: String,
     }
-    let seen: Option<Row> =
-        row(db, "SELECT event_id FROM processed_events WHERE event_id = ?1", &[Arg::Text(event_id)]).await?;
+    let seen: Option<Row> = row(
+        db,
+        "SELECT event_id FROM processed_events WHERE event_id = ?1",
+        &[Arg::Text(event_id)],
+    )
+    .await?;
     Ok(seen.is_some())
 }
 
 /// Statement recording a processed event; `OR IGNORE` so a concurrent duplicate cannot fail the batch.
-pub fn mark_event_processed(
+pub(crate) fn mark_event_processed(
     db: &D1Database,
     event_id: &str,
     site: Option<&str>,
@@ -308,6 +382,11 @@ pub fn mark_event_processed(
     statement(
         db,
         "INSERT OR IGNORE INTO processed_events (event_id, site_id, type, received_at) VALUES (?1, ?2, ?3, ?4)",
-        &[Arg::Text(event_id), Arg::OptText(site), Arg::Text(kind), Arg::Int(now)],
+        &[
+            Arg::Text(event_id),
+            Arg::OptText(site),
+            Arg::Text(kind),
+            Arg::Int(now),
+        ],
     )
 }

@@ -6,44 +6,52 @@ use latch_core::validate::ValidationError;
 
 /// An error answered to a client. `code` is stable and machine-readable; `message` is for people.
 #[derive(Debug)]
-pub struct ApiError {
+pub(crate) struct ApiError {
     /// HTTP status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// Stable error code, e.g. `invalid_request`.
-    pub code: &'static str,
+    pub(crate) code: &'static str,
     /// Human-readable explanation. Never contains secrets.
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl ApiError {
     /// Any error with its status, code and message.
-    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into() }
+    pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     /// 400: the request is malformed or a field is invalid.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", message)
     }
 
     /// 404: the thing asked for does not exist (or is not visible to the caller).
-    pub fn not_found(what: &str) -> Self {
+    pub(crate) fn not_found(what: &str) -> Self {
         Self::new(404, "not_found", format!("{what} was not found"))
     }
 
     /// 401: missing or invalid credentials.
-    pub fn unauthorized(message: impl Into<String>) -> Self {
+    pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, "unauthorized", message)
     }
 
     /// 500: our fault. The detail goes to the log, not to the client.
-    pub fn internal(detail: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         worker::console_error!("internal error: {detail}");
-        Self::new(500, "internal_error", "Something went wrong on our side; please try again.")
+        Self::new(
+            500,
+            "internal_error",
+            "Something went wrong on our side; please try again.",
+        )
     }
 
     /// The JSON body.
-    pub fn body(&self) -> serde_json::Value {
+    pub(crate) fn body(&self) -> serde_json::Value {
         serde_json::json!({ "error": { "code": self.code, "message": self.message } })
     }
 }
@@ -75,18 +83,31 @@ impl From<StripeError> for ApiError {
         match &e {
             StripeError::Refused { status, body } => {
                 worker::console_warn!("Stripe refused a request: {status} {:?}", body.code);
-                Self::new(502, "stripe_error", format!("Stripe refused the request: {}", body.message.as_deref().unwrap_or("no message")))
+                Self::new(
+                    502,
+                    "stripe_error",
+                    format!(
+                        "Stripe refused the request: {}",
+                        body.message.as_deref().unwrap_or("no message")
+                    ),
+                )
             }
-            StripeError::RateLimited | StripeError::Unavailable(_) => {
-                Self::new(503, "stripe_unavailable", "Stripe is not answering right now; please try again shortly.")
-            }
+            StripeError::RateLimited | StripeError::Unavailable(_) => Self::new(
+                503,
+                "stripe_unavailable",
+                "Stripe is not answering right now; please try again shortly.",
+            ),
             StripeError::Malformed(detail) => {
                 worker::console_error!("unexpected answer from Stripe: {detail}");
-                Self::new(502, "stripe_error", "Stripe gave an answer Latch did not understand.")
+                Self::new(
+                    502,
+                    "stripe_error",
+                    "Stripe gave an answer Latch did not understand.",
+                )
             }
         }
     }
 }
 
 /// Result of a handler.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;

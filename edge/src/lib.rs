@@ -30,7 +30,11 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         Ok(response) => response,
         Err(err) => http::error_response(&err)?,
     };
-    http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
+    http::cors_headers(
+        response.headers_mut(),
+        ctx.origin.as_deref(),
+        &ctx.cors_origins.borrow(),
+    )?;
     Ok(response)
 }
 
@@ -46,7 +50,9 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "portal"]) => portal::post(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
-        (Method::Post, ["admin", "v1", "sites", site, "products"]) => admin::create_product(ctx, req, site).await,
+        (Method::Post, ["admin", "v1", "sites", site, "products"]) => {
+            admin::create_product(ctx, req, site).await
+        }
         _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
     }
 }
@@ -60,7 +66,10 @@ fn preflight(origin: Option<&str>) -> worker::Result<Response> {
     if let Some(origin) = origin {
         headers.set("Access-Control-Allow-Origin", origin)?;
         headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
-        headers.set("Access-Control-Allow-Headers", "Authorization, Content-Type")?;
+        headers.set(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type",
+        )?;
         headers.set("Access-Control-Max-Age", "600")?;
     }
     Ok(response)

@@ -14,19 +14,33 @@ const ATTEMPTS: u32 = 3;
 const API_VERSION: &str = "2025-08-27.basil";
 
 /// Sends `req` and parses the answer as `T`.
-pub async fn send<T: DeserializeOwned>(config: &Config, req: &StripeRequest) -> Result<T, StripeError> {
+pub(crate) async fn send<T: DeserializeOwned>(
+    config: &Config,
+    req: &StripeRequest,
+) -> Result<T, StripeError> {
+    let body = send_raw(config, req).await?;
+    serde_json::from_str(&body).map_err(|e| StripeError::Malformed(e.to_string()))
+}
+
+/// Sends `req` and answers the raw JSON body of a 2xx answer (for core's own object parsers).
+pub(crate) async fn send_raw(config: &Config, req: &StripeRequest) -> Result<String, StripeError> {
     let mut last = StripeError::Unavailable(0);
     for attempt in 0..ATTEMPTS {
         if attempt > 0 {
             Delay::from(Duration::from_millis(200 * 2u64.pow(attempt))).await;
         }
         match send_once(config, req).await {
-            Ok((status, body)) => match parse_response(status, &body) {
+            Ok((status, body)) => match parse_response::<serde::de::IgnoredAny>(status, &body) {
                 Err(e) if e.is_retryable() => last = e,
-                result => return result,
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(body),
             },
             Err(e) => {
-                worker::console_warn!("Stripe call {} {} failed: {e}", req.method.as_str(), req.path);
+                worker::console_warn!(
+                    "Stripe call {} {} failed: {e}",
+                    req.method.as_str(),
+                    req.path
+                );
                 last = StripeError::Unavailable(0);
             }
         }
@@ -57,6 +71,8 @@ async fn send_once(config: &Config, req: &StripeRequest) -> worker::Result<(u16,
     }
     init.with_headers(headers);
     let url = format!("{}{}", config.stripe_api_base, req.path_and_query());
-    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
+    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?)
+        .send()
+        .await?;
     Ok((resp.status_code(), resp.text().await?))
 }

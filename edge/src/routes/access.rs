@@ -11,26 +11,33 @@ use crate::{grants, http};
 
 /// A member's view of their access.
 #[derive(Serialize)]
-pub struct AccessAnswer {
+pub(crate) struct AccessAnswer {
     /// Who the member is.
-    pub member: MemberView,
+    pub(crate) member: MemberView,
     /// Products the member may see now.
-    pub access: Vec<grants::AccessItem>,
+    pub(crate) access: Vec<grants::AccessItem>,
 }
 
 /// What the widget may know of a member.
 #[derive(Serialize)]
-pub struct MemberView {
+pub(crate) struct MemberView {
     /// Email address.
-    pub email: String,
+    pub(crate) email: String,
 }
 
 /// Checks the bearer member token: signature, expiry, site, audience, and that it was not revoked.
-pub async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, Member)> {
-    let raw = http::bearer(req).ok_or_else(|| ApiError::unauthorized("a member token is required"))?;
+pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, Member)> {
+    let raw =
+        http::bearer(req).ok_or_else(|| ApiError::unauthorized("a member token is required"))?;
     let site_id = token::unverified_site(&raw).ok_or(token::TokenError::Malformed)?;
     let site = ctx.site(&site_id).await?;
-    let claims = token::verify(&raw, ctx.config.token_secret.as_bytes(), &site.id, WIDGET_AUDIENCE, ctx.now)?;
+    let claims = token::verify(
+        &raw,
+        ctx.config.token_secret.as_bytes(),
+        &site.id,
+        WIDGET_AUDIENCE,
+        ctx.now,
+    )?;
     let member = db::member(&ctx.db, &site.id, &claims.sub)
         .await?
         .filter(|m| m.token_generation == claims.generation)
@@ -39,13 +46,18 @@ pub async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, Member)>
 }
 
 /// The access answer for a member.
-pub async fn answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult<AccessAnswer> {
+pub(crate) async fn answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult<AccessAnswer> {
     let access = grants::member_access(ctx, &site.id, &member.id).await?;
-    Ok(AccessAnswer { member: MemberView { email: member.email.clone() }, access })
+    Ok(AccessAnswer {
+        member: MemberView {
+            email: member.email.clone(),
+        },
+        access,
+    })
 }
 
 /// Handles the request.
-pub async fn get(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
+pub(crate) async fn get(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
     http::json(200, &answer(ctx, &site, &member).await?)
 }

@@ -23,17 +23,30 @@ struct CatalogProduct {
 }
 
 /// Answers the site's products and active prices.
-pub async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
+pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
     let site = ctx.site(site_id).await?;
     let mut prices = db::prices(&ctx.db, &site.id).await?;
     let products = db::products(&ctx.db, &site.id)
         .await?
         .into_iter()
         .map(|p| {
-            let (mine, rest): (Vec<_>, Vec<_>) = prices.drain(..).partition(|price| price.product_slug == p.slug);
+            let (mine, rest): (Vec<_>, Vec<_>) = prices
+                .drain(..)
+                .partition(|price| price.product_slug == p.slug);
             prices = rest;
-            CatalogProduct { slug: p.slug, name: p.name, checkout: p.checkout_enabled != 0, prices: mine }
+            CatalogProduct {
+                slug: p.slug,
+                name: p.name,
+                checkout: p.checkout_enabled != 0,
+                prices: mine,
+            }
         })
         .collect();
-    http::json(200, &Catalog { site: site.id, products })
+    http::json(
+        200,
+        &Catalog {
+            site: site.id,
+            products,
+        },
+    )
 }

@@ -1,9 +1,9 @@
 //! Route handlers. Each parses its input, calls latch-core, and carries out what core decided.
 
-pub mod access;
-pub mod admin;
-pub mod catalog;
-pub mod checkout;
-pub mod claim;
-pub mod portal;
-pub mod webhook;
+pub(crate) mod access;
+pub(crate) mod admin;
+pub(crate) mod catalog;
+pub(crate) mod checkout;
+pub(crate) mod claim;
+pub(crate) mod portal;
+pub(crate) mod webhook;

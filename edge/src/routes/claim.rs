@@ -1,0 +1,137 @@
+//! `POST /v1/claim`: the member's return trip from Checkout. The edge fetches the session from Stripe itself
+//! (never trusting the redirect), feeds it to the engine (the webhook converges on the same grant row), links the
+//! member, and answers a member token with the member's access.
+
+use latch_core::engine::{FetchObject, FetchRequest, Input};
+use latch_core::event::StripeObject;
+use latch_core::token::{self, Claims, WIDGET_AUDIENCE};
+use latch_core::validate;
+use serde::{Deserialize, Serialize};
+use worker::{Request, Response};
+
+use crate::context::{Ctx, random_id};
+use crate::error::{ApiError, ApiResult};
+use crate::grants::{self, Origin};
+use crate::routes::access::{self, AccessAnswer};
+use crate::{db, http, stripe};
+
+#[derive(Deserialize)]
+struct ClaimBody {
+    site: String,
+    checkout_session_id: String,
+}
+
+#[derive(Serialize)]
+struct ClaimAnswer {
+    token: String,
+    #[serde(flatten)]
+    access: AccessAnswer,
+}
+
+/// Handles the request.
+pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    let body: ClaimBody = http::json_body(req).await?;
+    let id = body.checkout_session_id.trim();
+    if !id.starts_with("cs_")
+        || id.len() > 255
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        return Err(ApiError::bad_request(
+            "checkout_session_id must be a Checkout Session id (cs_...)",
+        ));
+    }
+    let site = ctx.site(&body.site).await?;
+    let request = FetchRequest {
+        object: FetchObject::CheckoutSession,
+        id: id.to_owned(),
+    }
+    .to_stripe_request()
+    .on_account(site.stripe_account.as_deref());
+    let raw = stripe::send_raw(&ctx.config, &request)
+        .await
+        .map_err(|e| match e {
+            latch_core::stripe_request::StripeError::Refused { status: 404, .. } => {
+                ApiError::not_found("checkout session")
+            }
+            other => other.into(),
+        })?;
+    let object = StripeObject::parse(raw.as_bytes())
+        .map_err(|e| ApiError::internal(format!("session: {e}")))?;
+    let StripeObject::CheckoutSession(session) = &object else {
+        return Err(ApiError::internal(
+            "Stripe answered something other than a checkout session",
+        ));
+    };
+    // A session of another site is not this site's business: answer as if it did not exist.
+    let ours = session.metadata.get("latch_site").map(String::as_str) == Some(site.id.as_str())
+        || session.client_reference_id.as_deref() == Some(site.id.as_str());
+    if !ours {
+        return Err(ApiError::not_found("checkout session"));
+    }
+    let paid = matches!(
+        session.payment_status.as_deref(),
+        Some("paid" | "no_payment_required")
+    );
+    if session.status.as_deref() != Some("complete") || !paid {
+        return Err(ApiError::new(
+            409,
+            "claim_pending",
+            "the payment is not complete yet; try again in a moment",
+        ));
+    }
+    let email = session
+        .email()
+        .map(validate::email)
+        .transpose()?
+        .ok_or_else(|| {
+            ApiError::new(
+                409,
+                "claim_pending",
+                "Stripe has not recorded the buyer's email yet",
+            )
+        })?;
+    let customer = session
+        .customer
+        .clone()
+        .unwrap_or_else(|| format!("email:{email}"));
+
+    let catalog = grants::catalog(ctx, &site).await?;
+    let link = db::upsert_member(
+        &ctx.db,
+        &site.id,
+        &email,
+        &customer,
+        &random_id("mem")?,
+        ctx.now,
+    )?;
+    grants::apply(
+        ctx,
+        &site,
+        &catalog,
+        Input::Fetched {
+            object: &object,
+            fetched_at: ctx.now,
+        },
+        &Origin {
+            event_id: None,
+            kind: "claim",
+        },
+        link,
+    )
+    .await?;
+
+    let member = db::member_by_email(&ctx.db, &site.id, &email)
+        .await?
+        .ok_or_else(|| ApiError::internal("member missing right after upsert"))?;
+    let claims = Claims {
+        site: site.id.clone(),
+        sub: member.id.clone(),
+        aud: WIDGET_AUDIENCE.into(),
+        iat: ctx.now,
+        exp: ctx.now + token::DEFAULT_TTL_SECS,
+        generation: member.token_generation,
+    };
+    let token = token::sign(&claims, ctx.config.token_secret.as_bytes());
+    let access = access::answer(ctx, &site, &member).await?;
+    http::json(200, &ClaimAnswer { token, access })
+}
