@@ -197,16 +197,13 @@ pub fn cta_label(price: Option<&Price>) -> String {
     out
 }
 
-/// The CTA's accessible name: `Unlock Pro for $9.00/month`.
+/// The CTA's accessible name: the visible label, then the product: `Unlock for $9.00/month – Pro`.
 pub fn cta_aria_label(product: Option<&Product>) -> String {
-    let mut out = String::from("Unlock");
+    // The visible text comes first, whole: WCAG 2.5.3 "label in name".
+    let mut out = cta_label(product.and_then(Product::first_price));
     if let Some(product) = product.filter(|p| !p.name.is_empty()) {
-        out.push(' ');
+        out.push_str(" – ");
         out.push_str(&product.name);
-    }
-    if let Some(price) = product.and_then(Product::first_price) {
-        out.push_str(" for ");
-        out.push_str(&price_label(price));
     }
     out
 }
@@ -418,7 +415,10 @@ mod tests {
             name: "Pro".into(),
             prices: vec![p.clone()],
         };
-        assert_eq!(cta_aria_label(Some(&product)), "Unlock Pro for $9.00/month");
+        assert_eq!(
+            cta_aria_label(Some(&product)),
+            "Unlock for $9.00/month – Pro"
+        );
         assert_eq!(cta_aria_label(None), "Unlock");
         assert_eq!(trial_label(Some(&p)), None);
         let trial = Price { trial_days: 7, ..p };

@@ -169,7 +169,7 @@ fn locked_card_without_access() {
     assert_eq!(button.get_attribute("type").as_deref(), Some("button"));
     assert_eq!(
         button.get_attribute("aria-label").as_deref(),
-        Some("Unlock Pro for $9.00/month")
+        Some("Unlock for $9.00/month – Pro")
     );
     let trial = el("pro-card")
         .query_selector(".latch-trial")
