@@ -1106,7 +1106,9 @@ impl Cx<'_> {
                 let ended = sub.ended_at.or(sub.canceled_at).unwrap_or(self.version);
                 let ends = match (policy.cancel, period_end) {
                     (CancelRule::KeepPaidPeriod, Some(e)) => e.max(ended),
-                    _ => ended,
+                    // Stripe says it has ended: that holds now even if our clock is behind Stripe's
+                    // (clock skew, test clocks), so access never outlives a canceled subscription.
+                    _ => ended.min(self.now),
                 };
                 (GrantStatus::Canceled, Some(ends))
             }
