@@ -2,53 +2,79 @@
 //! to (new grants, effects).
 //!
 //! Owns every decision about who has access to what. Must not: do I/O, read a clock, or trust anything but Stripe's
-//! objects. The edge loads the grants named by [`scope`], calls [`apply`], writes [`Transition::state`] and the
-//! activity rows (plus the processed event id) in one D1 batch, then performs the other effects.
+//! objects. The edge loads the rows named by [`scope`], calls [`apply`], writes [`Transition::state`] and the
+//! activity rows (plus the processed event id) in one D1 batch, then performs the other effects ([`Effect::Notify`],
+//! [`Effect::Fetch`], whose answer comes back as [`Input::Fetched`]).
 //!
 //! # Grants
 //! One [`Grant`] row per (customer, Latch product, source object); the edge's unique key is
 //! (site, customer, product, source), so the webhook and the claim converge on one row whichever comes first.
-//! - Source of a subscription grant: the subscription id (`sub_...`), also when the grant comes from the
-//!   checkout session, so every subscription event updates the same row.
-//! - Source of a one-time grant: the checkout session's payment intent (`pi_...`) so that refunds and disputes
-//!   (which name the payment intent) find it; the session id (`cs_...`) when there is no payment
-//!   (`no_payment_required`).
-//! - Customer: the Stripe customer id; when Stripe made no Customer (payment mode without
-//!   `customer_creation=always`) the key is `email:{lowercased email}`.
-//! - Rows with an empty `product` are tombstones: a refund or lost dispute seen before the purchase it undoes
-//!   (see ordering). Store them like any row; they never grant access.
+//! - Source of a subscription grant: the subscription id (`sub_...`), also when the grant comes from the checkout
+//!   session or an invoice, so every subscription event updates the same row.
+//! - Source of a one-time grant: the checkout session's payment intent (`pi_...`), because refunds and disputes name
+//!   the payment intent; the session id (`cs_...`) when there is no payment (`no_payment_required`).
+//! - Customer: the Stripe customer id. If Stripe made no Customer (payment mode without `customer_creation=always`)
+//!   the key is `email:{lowercased email}`.
+//! - Product: a checkout session's `metadata.latch_product`, else its line items (fetched with
+//!   `expand[]=line_items` when absent) through the [`Catalog`]. A subscription's items through the catalog come
+//!   first (they follow plan changes made in the portal, where the metadata stays stale), then its
+//!   `metadata.latch_product`, then the checkout's.
+//! - Rows with an empty `product` are tombstones: a full refund or a lost dispute seen before the purchase it undoes.
+//!   Store them like any row; they never grant access.
 //!
-//! # Ordering and duplicates (policy)
-//! - Replaying an event is a no-op for the state: rows already at the event's version do not change, and
-//!   activities are only emitted for changes (the edge also skips event ids in `processed_events`). Two different
-//!   events for the same object and type therefore grant once.
-//! - Versions: every row remembers the newest Stripe version it reflects ([`Grant::version`]): the event's
-//!   `created` for an event, `fetched_at` for a re-fetched object. A snapshot older than the row is ignored (it
-//!   never shortens a renewal or undoes a cancellation).
-//! - Final states are absorbing whatever the versions say: a canceled or `incomplete_expired` subscription, a
-//!   refunded payment and a lost dispute are final for their source (Stripe never revives them), so no snapshot,
-//!   however it is dated, resurrects them.
-//! - Ties on `created` (Stripe often emits several events in the same second): for equal versions the snapshot that
-//!   is final wins, then the one with the later end, then the one granting more access; when two same-second
-//!   snapshots disagree on the status the engine also asks the edge to re-fetch the subscription
-//!   ([`Effect::Fetch`]), whose answer (versioned with `fetched_at`) settles it.
-//! - A checkout session whose subscription is not expanded gets a provisional grant (version 0, one day) plus a
-//!   fetch of the subscription; any real subscription snapshot replaces it.
-//! - Time: versions compare Stripe's timestamps only, never the edge clock; a `created` in the future is taken as
-//!   is. `now` only decides whether a row is active ([`Grant::is_active`]).
+//! # Ordering, duplicates, delays (policy)
+//! - Idempotent: applying an input to the state it produced changes no row, and activities are only emitted for
+//!   changes, so a replayed event, or a second event id for the same change, grants once (the edge also skips event
+//!   ids found in `processed_events`).
+//! - Versions: a row remembers the newest Stripe time it reflects ([`Grant::version`]): the event's `created`, or
+//!   `fetched_at` for a re-fetched object. A subscription or invoice snapshot older than the newest version of any
+//!   row of the same source is ignored as a whole (recorded as ignored): it never shortens a renewal, undoes a
+//!   cancellation, or brings back a product the plan moved away from.
+//! - Final states are absorbing, whatever the versions say: a canceled or `incomplete_expired` subscription, a
+//!   refunded payment, a lost dispute and a deleted customer are final for their row (Stripe never revives them), so
+//!   no snapshot, however dated, resurrects them.
+//! - Ties on `created` (Stripe often emits several events in one second): at equal versions a final snapshot wins,
+//!   then the later end, then the status granting more. When same-second snapshots disagree on the status or on the
+//!   products, the engine also asks the edge to re-fetch the subscription ([`Effect::Fetch`]); the answer, versioned
+//!   with `fetched_at`, settles it. An unknown subscription status is never guessed: it triggers a fetch too.
+//! - A checkout session whose subscription is not expanded gets a provisional row (version 0, one day) plus a fetch
+//!   of the subscription; any real subscription snapshot replaces it. The claim fetches the session with
+//!   `expand[]=subscription` and gets the real row directly.
+//! - Time: versions compare Stripe's timestamps only, never the edge's clock, and a `created` in the future is taken
+//!   as is (it is signed by Stripe); `now` only decides what is active ([`Grant::is_active`]) and which changes are
+//!   reported as granted or revoked. A fetched answer is assumed newer than the events delivered before it.
+//! - Test and live mode never mix: inputs of the other mode than [`Catalog::livemode`] are ignored and rows of the
+//!   other mode are never touched. Events from another connected account than [`Catalog::account`], and objects whose
+//!   `metadata.latch_site` names another site, are ignored.
 //!
-//! # Policy (per product, as data: [`ProductPolicy`])
-//! - One-time purchases: lifetime by default, or N days ([`OneTimeAccess`]).
-//! - Subscriptions: `active` / `trialing` grant until the current period end (items' `current_period_end`, or the
-//!   subscription's own field in older API versions); `cancel_at_period_end` / `cancel_at` keep access until then;
-//!   `past_due` keeps access for the grace period counted from the start of the unpaid period
-//!   ([`ProductPolicy::past_due_grace_days`], default 7), never past the period end; `unpaid`, `paused`,
-//!   `incomplete` grant nothing; `canceled` and `incomplete_expired` end access ([`CancelRule`]).
-//! - Refunds: a full refund of a one-time purchase revokes it by default ([`RefundRule`]). A refund of a charge that
-//!   did not create a grant (a subscription invoice) changes nothing: subscription access follows the subscription.
-//! - Disputes: access is kept while a dispute is open and revoked when it is lost, by default ([`DisputeRule`]).
-//! - Scope: products not in the [`Catalog`], a `latch_site` of another site, an event of the other mode (test vs
-//!   live) or of another connected account are recorded as ignored, with the reason, and change nothing.
+//! # What each input does
+//! - `checkout.session.completed` / `async_payment_succeeded` (or a fetched complete session): `paid` or
+//!   `no_payment_required` grants (payment mode: per [`OneTimeAccess`]; subscription mode: on the subscription);
+//!   `unpaid` (a delayed payment method) records "awaiting payment" and grants nothing yet; setup mode grants nothing.
+//!   `async_payment_failed` and `expired` are recorded, nothing granted.
+//! - `customer.subscription.*` (created, updated, deleted, paused, resumed, trial_will_end, ...) or a fetched
+//!   subscription: the row follows the snapshot: `active` / `trialing` until the current period end (items'
+//!   `current_period_end`, or the subscription's own field in API versions before 2025-03-31); with
+//!   `cancel_at_period_end` or `cancel_at` until then (status canceling); `past_due` keeps access for the product's
+//!   grace period counted from the start of the unpaid period, never past its end; `unpaid`, `paused` and
+//!   `incomplete` grant nothing (not final: a payment or a resume brings access back); `canceled` and
+//!   `incomplete_expired` end access ([`CancelRule`]). Quantity does not matter (one access per customer and
+//!   product). Products that left the subscription (plan change) are marked removed.
+//! - `invoice.paid`: extends the subscription's rows to the paid lines' period end and clears `past_due` / `unpaid` /
+//!   `paused` (a scheduled cancellation keeps its end); creates the row if the invoice arrives first.
+//!   `invoice.payment_failed`: recorded and notified; access follows the subscription's `past_due` grace.
+//! - `charge.refunded`: per [`RefundRule`] on the one-time purchase it paid; a refund of a subscription invoice
+//!   changes nothing (access follows the subscription; cancel it to end access).
+//! - `charge.dispute.*`: per [`DisputeRule`] on the one-time purchase it disputes.
+//! - `customer.deleted`: revokes every row of that customer (Stripe also cancels their subscriptions).
+//! - `account.application.deauthorized`: recorded and notified to the owner; access is not revoked, rows run until
+//!   their end and are no longer renewed.
+//! - Anything else: recorded as ignored, with the reason.
+//!
+//! # Policy as data
+//! Per product ([`ProductPolicy`], defaults in [`ProductPolicy::new`]): lifetime or N-day one-time access, 7 days of
+//! past-due grace, revoke on a full refund, revoke when a dispute is lost, end access when Stripe ends the
+//! subscription (or keep the paid period).
 
 use serde::{Deserialize, Serialize};
 

@@ -423,3 +423,478 @@ fn unknown_events_are_ignored_with_a_reason() {
     assert!(t.state.grants.is_empty());
     assert_eq!(kinds(&t), vec![ActivityKind::Ignored]);
 }
+
+fn cat_with(f: impl FnOnce(&mut latch_core::engine::ProductPolicy)) -> latch_core::engine::Catalog {
+    let mut c = catalog();
+    if let Some(p) = c.products.first_mut() {
+        f(p);
+    }
+    c
+}
+
+fn run_with(
+    cat: &latch_core::engine::Catalog,
+    events: &[latch_core::event::Event],
+    now: i64,
+) -> AccessState {
+    events.iter().fold(AccessState::default(), |s, e| {
+        apply(&Input::Event(e), &s, cat, now).state
+    })
+}
+
+#[test]
+fn checkout_expired_and_async_failed_are_recorded_without_access() {
+    let cs = checkout_session("payment", "unpaid");
+    let t = step(
+        &AccessState::default(),
+        &event("checkout.session.expired", T0, cs.clone()),
+        T0,
+    );
+    assert_eq!(kinds(&t), vec![ActivityKind::CheckoutExpired]);
+    let t = step(
+        &AccessState::default(),
+        &event("checkout.session.async_payment_failed", T0, cs),
+        T0,
+    );
+    assert_eq!(kinds(&t), vec![ActivityKind::PaymentFailed]);
+    assert!(t.state.grants.is_empty());
+}
+
+#[test]
+fn no_payment_required_grants_on_the_session() {
+    let mut cs = checkout_session("payment", "no_payment_required");
+    set(&mut cs, "payment_intent", Value::Null);
+    let st = run(&[event("checkout.session.completed", T0, cs)], T0);
+    assert_eq!(st.grants.len(), 1);
+    assert!(st.grants[0].source.starts_with("cs_"));
+    assert!(pro(&st, T0 + DAY));
+}
+
+#[test]
+fn one_time_access_for_n_days() {
+    let cat = cat_with(|p| p.one_time = latch_core::engine::OneTimeAccess::Days(30));
+    let st = run_with(
+        &cat,
+        &[event(
+            "checkout.session.completed",
+            T0,
+            checkout_session("payment", "paid"),
+        )],
+        T0,
+    );
+    assert!(st.active_products(CUS, T0 + 29 * DAY).contains(&"pro"));
+    assert!(st.active_products(CUS, T0 + 30 * DAY).is_empty());
+}
+
+#[test]
+fn guest_checkout_keys_on_the_email() {
+    let mut cs = checkout_session("payment", "paid");
+    set(&mut cs, "customer", Value::Null);
+    set(
+        &mut cs,
+        "customer_details.email",
+        json!("Member@Example.com"),
+    );
+    let st = run(&[event("checkout.session.completed", T0, cs)], T0);
+    assert_eq!(st.grants[0].customer, "email:member@example.com");
+    assert_eq!(st.grants[0].email.as_deref(), Some("Member@Example.com"));
+}
+
+#[test]
+fn payment_session_without_metadata_fetches_line_items_then_grants() {
+    let mut cs = checkout_session("payment", "paid");
+    set(&mut cs, "metadata", json!({}));
+    let t = step(
+        &AccessState::default(),
+        &event("checkout.session.completed", T0, cs.clone()),
+        T0,
+    );
+    assert!(t.state.grants.is_empty());
+    let req = t
+        .effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Fetch(r) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no fetch"));
+    assert_eq!(req.object, FetchObject::CheckoutSession);
+    let http = req.to_stripe_request();
+    assert!(
+        http.path_and_query().contains("expand%5B%5D=line_items"),
+        "{}",
+        http.path_and_query()
+    );
+    set(
+        &mut cs,
+        "line_items",
+        json!({"object": "list", "has_more": false, "url": "/v1/checkout/sessions/x/line_items",
+               "data": [{"id": "li_1", "object": "item", "quantity": 1,
+                         "price": {"id": "price_1", "object": "price", "product": PROD_COURSE}}]}),
+    );
+    let obj = object(cs);
+    let t = apply(
+        &Input::Fetched {
+            object: &obj,
+            fetched_at: T0 + 1,
+        },
+        &t.state,
+        &catalog(),
+        T0 + 1,
+    );
+    assert_eq!(t.state.active_products(CUS, T0 + DAY), vec!["course"]);
+}
+
+#[test]
+fn trial_then_paid() {
+    let trial_end = T0 + 14 * DAY;
+    let mut trial_inv = invoice("paid", T0, trial_end);
+    set(&mut trial_inv, "amount_paid", json!(0));
+    let st = run(
+        &[
+            event(
+                "customer.subscription.created",
+                T0,
+                subscription("trialing", T0, trial_end),
+            ),
+            event("invoice.paid", T0, trial_inv),
+        ],
+        T0,
+    );
+    assert_eq!(st.grants[0].status, GrantStatus::Trialing);
+    assert!(pro(&st, trial_end - 1));
+    assert!(!pro(&st, trial_end));
+    let st = run(
+        &[
+            event(
+                "customer.subscription.created",
+                T0,
+                subscription("trialing", T0, trial_end),
+            ),
+            event(
+                "customer.subscription.updated",
+                trial_end,
+                subscription("active", trial_end, trial_end + 30 * DAY),
+            ),
+        ],
+        T0,
+    );
+    assert_eq!(st.grants[0].status, GrantStatus::Active);
+    assert!(pro(&st, trial_end + 29 * DAY));
+}
+
+#[test]
+fn cancel_at_ends_access_at_that_time() {
+    let mut s = subscription("active", T0, T0 + 30 * DAY);
+    set(&mut s, "cancel_at", json!(T0 + 10 * DAY));
+    let st = run(&[event("customer.subscription.updated", T0, s)], T0);
+    assert_eq!(st.grants[0].status, GrantStatus::Canceling);
+    assert!(pro(&st, T0 + 10 * DAY - 1));
+    assert!(!pro(&st, T0 + 10 * DAY));
+}
+
+#[test]
+fn paused_and_resumed() {
+    let p = (T0, T0 + 30 * DAY);
+    let st = run(
+        &[
+            event(
+                "customer.subscription.created",
+                T0,
+                subscription("active", p.0, p.1),
+            ),
+            event(
+                "customer.subscription.paused",
+                T0 + DAY,
+                subscription("paused", p.0, p.1),
+            ),
+        ],
+        T0,
+    );
+    assert!(!pro(&st, T0 + 2 * DAY));
+    let t = step(
+        &st,
+        &event(
+            "customer.subscription.resumed",
+            T0 + 3 * DAY,
+            subscription("active", T0 + 3 * DAY, T0 + 33 * DAY),
+        ),
+        T0 + 3 * DAY,
+    );
+    assert!(pro(&t.state, T0 + 4 * DAY));
+    assert!(kinds(&t).contains(&ActivityKind::AccessGranted));
+}
+
+#[test]
+fn quantity_does_not_multiply_access() {
+    let mut s = subscription("active", T0, T0 + 30 * DAY);
+    set(&mut s, "items.data.0.quantity", json!(5));
+    let st = run(&[event("customer.subscription.created", T0, s)], T0);
+    assert_eq!(st.grants.len(), 1);
+}
+
+#[test]
+fn canceled_with_keep_paid_period_policy() {
+    let mut c = subscription("canceled", T0, T0 + 30 * DAY);
+    set(&mut c, "ended_at", json!(T0 + DAY));
+    let e = event("customer.subscription.deleted", T0 + DAY, c);
+    let strict = run(std::slice::from_ref(&e), T0);
+    assert!(!pro(&strict, T0 + 2 * DAY));
+    let cat = cat_with(|p| p.cancel = latch_core::engine::CancelRule::KeepPaidPeriod);
+    let kind = run_with(&cat, &[e], T0);
+    assert!(kind.active_products(CUS, T0 + 29 * DAY).contains(&"pro"));
+    assert!(kind.active_products(CUS, T0 + 30 * DAY).is_empty());
+}
+
+#[test]
+fn refund_rules() {
+    let pi = "pi_1PgafyB7WZ01zgkWSjxsAJo3";
+    let buy = event(
+        "checkout.session.completed",
+        T0,
+        checkout_session("payment", "paid"),
+    );
+    let partial = event("charge.refunded", T0 + DAY, charge(pi, 1000, 10));
+    let any = cat_with(|p| p.refund = latch_core::engine::RefundRule::RevokeOnAnyRefund);
+    assert!(
+        run_with(&any, &[buy.clone(), partial], T0)
+            .active_products(CUS, T0 + 2 * DAY)
+            .is_empty()
+    );
+    let keep = cat_with(|p| p.refund = latch_core::engine::RefundRule::Keep);
+    let full = event("charge.refunded", T0 + DAY, charge(pi, 1000, 1000));
+    assert_eq!(
+        run_with(&keep, &[buy, full], T0).active_products(CUS, T0 + 2 * DAY),
+        vec!["pro"]
+    );
+    // A refund of a subscription invoice's charge changes nothing.
+    let sub = run(
+        &[event(
+            "customer.subscription.created",
+            T0,
+            subscription("active", T0, T0 + 30 * DAY),
+        )],
+        T0,
+    );
+    let t = step(
+        &sub,
+        &event("charge.refunded", T0 + DAY, charge("pi_other", 2000, 2000)),
+        T0 + DAY,
+    );
+    assert_eq!(t.state.grants[..1], sub.grants[..]);
+    assert_eq!(kinds(&t), vec![ActivityKind::Refunded]);
+}
+
+fn dispute(status: &str) -> Value {
+    let mut d = fixture("dispute");
+    set(
+        &mut d,
+        "payment_intent",
+        json!("pi_1PgafyB7WZ01zgkWSjxsAJo3"),
+    );
+    set(&mut d, "status", json!(status));
+    d
+}
+
+#[test]
+fn disputes_follow_policy() {
+    let buy = event(
+        "checkout.session.completed",
+        T0,
+        checkout_session("payment", "paid"),
+    );
+    let opened = event(
+        "charge.dispute.created",
+        T0 + DAY,
+        dispute("needs_response"),
+    );
+    let lost = event("charge.dispute.closed", T0 + 9 * DAY, dispute("lost"));
+    let won = event("charge.dispute.closed", T0 + 9 * DAY, dispute("won"));
+    // Default: keep while open, revoke when lost, keep when won.
+    let open = run(&[buy.clone(), opened.clone()], T0);
+    assert!(pro(&open, T0 + 2 * DAY));
+    assert!(!pro(&step(&open, &lost, T0).state, T0 + 10 * DAY));
+    assert!(pro(&step(&open, &won, T0).state, T0 + 10 * DAY));
+    // Suspend while open, restore when won.
+    let suspend = cat_with(|p| p.dispute = latch_core::engine::DisputeRule::SuspendWhileOpen);
+    let open = run_with(&suspend, &[buy.clone(), opened.clone()], T0);
+    assert!(open.active_products(CUS, T0 + 2 * DAY).is_empty());
+    let restored = apply(&Input::Event(&won), &open, &suspend, T0).state;
+    assert_eq!(restored.active_products(CUS, T0 + 10 * DAY), vec!["pro"]);
+    // Keep: even a lost dispute keeps access.
+    let keep = cat_with(|p| p.dispute = latch_core::engine::DisputeRule::Keep);
+    assert_eq!(
+        run_with(&keep, &[buy.clone(), opened, lost.clone()], T0)
+            .active_products(CUS, T0 + 10 * DAY),
+        vec!["pro"]
+    );
+    // Lost before the purchase is delivered: never grants.
+    assert!(!pro(&run(&[lost, buy], T0), T0 + 10 * DAY));
+}
+
+#[test]
+fn customer_deleted_revokes_everything_of_that_customer() {
+    let st = run(
+        &[
+            event(
+                "checkout.session.completed",
+                T0,
+                checkout_session("payment", "paid"),
+            ),
+            event(
+                "customer.subscription.created",
+                T0,
+                subscription("active", T0, T0 + 30 * DAY),
+            ),
+        ],
+        T0,
+    );
+    assert_eq!(st.grants.len(), 2);
+    let t = step(
+        &st,
+        &event("customer.deleted", T0 + DAY, fixture("deleted_customer")),
+        T0 + DAY,
+    );
+    assert!(
+        t.state
+            .grants
+            .iter()
+            .all(|g| g.status == GrantStatus::Revoked)
+    );
+    assert!(kinds(&t).contains(&ActivityKind::CustomerDeleted));
+    assert!(!pro(&t.state, T0 + 2 * DAY));
+}
+
+#[test]
+fn deauthorization_is_recorded_and_notified_without_touching_access() {
+    let st = run(
+        &[event(
+            "customer.subscription.created",
+            T0,
+            subscription("active", T0, T0 + 30 * DAY),
+        )],
+        T0,
+    );
+    let mut e = event(
+        "account.application.deauthorized",
+        T0 + DAY,
+        fixture("application"),
+    );
+    e.account = Some("acct_1PgafTB7WZ01zgkW".into());
+    let t = step(&st, &e, T0 + DAY);
+    assert_eq!(t.state, st);
+    assert_eq!(kinds(&t), vec![ActivityKind::AccountDisconnected]);
+    assert!(t.effects.iter().any(|e| matches!(e, Effect::Notify(n) if n.kind == latch_core::engine::NotificationKind::AccountDisconnected)));
+}
+
+#[test]
+fn events_of_another_connected_account_are_ignored() {
+    let mut cat = catalog();
+    cat.account = Some("acct_mine".into());
+    let mut e = event(
+        "checkout.session.completed",
+        T0,
+        checkout_session("payment", "paid"),
+    );
+    e.account = Some("acct_other".into());
+    let t = apply(&Input::Event(&e), &AccessState::default(), &cat, T0);
+    assert!(t.state.grants.is_empty());
+    e.account = Some("acct_mine".into());
+    assert_eq!(
+        apply(&Input::Event(&e), &AccessState::default(), &cat, T0)
+            .state
+            .grants
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn invoice_payment_failed_notifies_and_keeps_access() {
+    let st = run(
+        &[event(
+            "customer.subscription.created",
+            T0,
+            subscription("active", T0, T0 + 30 * DAY),
+        )],
+        T0,
+    );
+    let t = step(
+        &st,
+        &event(
+            "invoice.payment_failed",
+            T0 + 30 * DAY,
+            invoice("open", T0 + 30 * DAY, T0 + 60 * DAY),
+        ),
+        T0,
+    );
+    assert_eq!(t.state, st);
+    assert_eq!(kinds(&t), vec![ActivityKind::PaymentFailed]);
+    assert!(t.effects.iter().any(|e| matches!(e, Effect::Notify(n) if n.kind == latch_core::engine::NotificationKind::PaymentFailed)));
+}
+
+#[test]
+fn same_second_conflicts_ask_for_the_subscription() {
+    let p = (T0, T0 + 30 * DAY);
+    let mut cape = subscription("active", p.0, p.1);
+    set(&mut cape, "cancel_at_period_end", json!(true));
+    let st = run(&[event("customer.subscription.updated", T0 + 5, cape)], T0);
+    let t = step(
+        &st,
+        &event(
+            "customer.subscription.updated",
+            T0 + 5,
+            subscription("active", p.0, p.1),
+        ),
+        T0,
+    );
+    assert!(
+        t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Fetch(r) if r.object == FetchObject::Subscription))
+    );
+    // The fetched subscription (newer version) settles it.
+    let mut truth = subscription("active", p.0, p.1);
+    set(&mut truth, "cancel_at_period_end", json!(true));
+    let obj = object(truth);
+    let settled = apply(
+        &Input::Fetched {
+            object: &obj,
+            fetched_at: T0 + 60,
+        },
+        &t.state,
+        &catalog(),
+        T0 + 60,
+    );
+    assert_eq!(settled.state.grants[0].status, GrantStatus::Canceling);
+}
+
+#[test]
+fn unknown_subscription_status_fetches_instead_of_guessing() {
+    let s = subscription("some_future_status", T0, T0 + 30 * DAY);
+    let t = step(
+        &AccessState::default(),
+        &event("customer.subscription.updated", T0, s),
+        T0,
+    );
+    assert!(t.state.grants.is_empty());
+    assert!(t.effects.iter().any(|e| matches!(e, Effect::Fetch(_))));
+}
+
+#[test]
+fn scope_names_what_the_edge_must_load() {
+    let e = event("charge.refunded", T0, charge("pi_1", 100, 100));
+    let s = scope(&Input::Event(&e));
+    assert_eq!(
+        s.sources,
+        vec!["pi_1".to_owned(), "ch_1PgafuB7WZ01zgkWXYmPNZs8".to_owned()]
+    );
+    let e = event("invoice.paid", T0, invoice("paid", T0, T0 + DAY));
+    let s = scope(&Input::Event(&e));
+    assert_eq!(
+        (s.customer.as_deref(), s.sources.as_slice()),
+        (Some(CUS), &[SUB.to_owned()][..])
+    );
+    let e = event("customer.deleted", T0, fixture("deleted_customer"));
+    assert_eq!(scope(&Input::Event(&e)).customer.as_deref(), Some(CUS));
+}
