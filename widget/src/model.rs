@@ -112,9 +112,9 @@ const ZERO_DECIMAL: &[&str] = &[
     "xaf", "xof", "xpf",
 ];
 
-/// Appends `n` in decimal, with `,` between thousands when `grouped`. No indexing, so no bounds-check panic
+/// Appends `n` in decimal, with `group` between thousands. No indexing, so no bounds-check panic
 /// (and its `core::fmt` message) in the wasm.
-fn push_digits(out: &mut String, mut n: u64, grouped: bool) {
+fn push_digits(out: &mut String, mut n: u64, group: Option<char>) {
     let mut buf = [0u8; 20];
     let mut len = 0;
     for slot in buf.iter_mut().rev() {
@@ -128,79 +128,178 @@ fn push_digits(out: &mut String, mut n: u64, grouped: bool) {
     for (k, digit) in buf.iter().rev().take(len).rev().enumerate() {
         out.push(*digit as char);
         let left = len - k - 1;
-        if grouped && left > 0 && left % 3 == 0 {
-            out.push(',');
+        if let Some(group) = group
+            && left > 0
+            && left % 3 == 0
+        {
+            out.push(group);
         }
     }
-}
-
-fn push_grouped(out: &mut String, n: u64) {
-    push_digits(out, n, true);
 }
 
 /// Appends `n` in decimal.
 pub fn push_u64(out: &mut String, n: u64) {
-    push_digits(out, n, false);
+    push_digits(out, n, None);
 }
 
+/// The language of the widget's own texts, from the page's `lang` (English unless it names a language the widget
+/// speaks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// English (default).
+    #[default]
+    En,
+    /// German.
+    De,
+}
+
+impl Lang {
+    /// From a BCP 47 tag (`de`, `de-AT`, `en-GB`, ...).
+    pub fn from_tag(tag: &str) -> Self {
+        let primary = cut(tag, b'-').map_or(tag, |(p, _)| p);
+        if primary.eq_ignore_ascii_case("de") {
+            Self::De
+        } else {
+            Self::En
+        }
+    }
+
+    fn texts(self) -> &'static Texts {
+        match self {
+            Self::En => &EN,
+            Self::De => &DE,
+        }
+    }
+}
+
+/// One language's texts.
+struct Texts {
+    unlock: &'static str,
+    for_: &'static str,
+    trial: &'static str,
+    thanks: &'static str,
+    complete: &'static str,
+    is_unlocked: &'static str,
+    are_unlocked: &'static str,
+    /// Decimal and thousands separators.
+    decimal: char,
+    group: char,
+    /// Currency symbol after the number (`9,00 $`) instead of before (`$9.00`).
+    symbol_after: bool,
+    /// month, year, week, day.
+    intervals: [&'static str; 4],
+}
+
+const EN: Texts = Texts {
+    unlock: "Unlock",
+    for_: " for ",
+    trial: "-day free trial",
+    thanks: "Thanks! ",
+    complete: "Your purchase is complete.",
+    is_unlocked: " is unlocked.",
+    are_unlocked: " are unlocked.",
+    decimal: '.',
+    group: ',',
+    symbol_after: false,
+    intervals: ["month", "year", "week", "day"],
+};
+
+const DE: Texts = Texts {
+    unlock: "Freischalten",
+    for_: " für ",
+    trial: " Tage kostenlos testen",
+    thanks: "Danke! ",
+    complete: "Ihr Kauf ist abgeschlossen.",
+    is_unlocked: " ist freigeschaltet.",
+    are_unlocked: " sind freigeschaltet.",
+    decimal: ',',
+    group: '.',
+    symbol_after: true,
+    intervals: ["Monat", "Jahr", "Woche", "Tag"],
+};
+
 /// Formats an amount in the smallest currency unit: `(900, "usd")` -> `$9.00`, `(500, "eur")` -> `€5.00`,
-/// `(1200, "jpy")` -> `¥1,200`, unknown currencies as `CHF 12.50`.
-pub fn format_amount(amount: i64, currency: &str) -> String {
+/// `(1200, "jpy")` -> `¥1,200`, unknown currencies as `CHF 12.50`; in German `9,00 $`, `1.200 ¥`.
+pub fn format_amount(amount: i64, currency: &str, lang: Lang) -> String {
+    let t = lang.texts();
+    let code = currency.to_ascii_lowercase();
+    let symbol = match code.as_str() {
+        "usd" => "$",
+        "eur" => "€",
+        "gbp" => "£",
+        "jpy" => "¥",
+        "inr" => "₹",
+        "cad" => "CA$",
+        "aud" => "A$",
+        _ => "",
+    };
+    let upper = code.to_ascii_uppercase();
+    let symbol = if symbol.is_empty() {
+        upper.as_str()
+    } else {
+        symbol
+    };
+    let mut number = String::new();
+    let abs = amount.unsigned_abs();
+    if ZERO_DECIMAL.contains(&code.as_str()) {
+        push_digits(&mut number, abs, Some(t.group));
+    } else {
+        push_digits(&mut number, abs / 100, Some(t.group));
+        number.push(t.decimal);
+        let cents = abs % 100;
+        number.push((b'0' + (cents / 10) as u8) as char);
+        number.push((b'0' + (cents % 10) as u8) as char);
+    }
     let mut out = String::new();
     if amount < 0 {
         out.push('-');
     }
-    let code = currency.to_ascii_lowercase();
-    match code.as_str() {
-        "usd" => out.push('$'),
-        "eur" => out.push('€'),
-        "gbp" => out.push('£'),
-        "jpy" => out.push('¥'),
-        "inr" => out.push('₹'),
-        "cad" => out.push_str("CA$"),
-        "aud" => out.push_str("A$"),
-        _ => {
-            out.push_str(&code.to_ascii_uppercase());
+    if t.symbol_after {
+        out.push_str(&number);
+        out.push(' ');
+        out.push_str(symbol);
+    } else {
+        out.push_str(symbol);
+        if symbol.len() == 3 && symbol == upper {
             out.push(' ');
         }
-    }
-    let abs = amount.unsigned_abs();
-    if ZERO_DECIMAL.contains(&code.as_str()) {
-        push_grouped(&mut out, abs);
-    } else {
-        push_grouped(&mut out, abs / 100);
-        out.push('.');
-        let cents = abs % 100;
-        out.push((b'0' + (cents / 10) as u8) as char);
-        out.push((b'0' + (cents % 10) as u8) as char);
+        out.push_str(&number);
     }
     out
 }
 
 /// A price as people read it: `$9.00/month` for recurring prices, `€5.00` for one-time ones.
-pub fn price_label(price: &Price) -> String {
-    let mut out = format_amount(price.unit_amount, &price.currency);
+pub fn price_label(price: &Price, lang: Lang) -> String {
+    let mut out = format_amount(price.unit_amount, &price.currency, lang);
     if let Some(interval) = price.interval.as_deref().filter(|i| !i.is_empty()) {
+        let [month, year, week, day] = lang.texts().intervals;
         out.push('/');
-        out.push_str(interval);
+        out.push_str(match interval {
+            "month" => month,
+            "year" => year,
+            "week" => week,
+            "day" => day,
+            other => other,
+        });
     }
     out
 }
 
 /// The locked card's call to action: `Unlock for $9.00/month`, or `Unlock` when the price is unknown.
-pub fn cta_label(price: Option<&Price>) -> String {
-    let mut out = String::from("Unlock");
+pub fn cta_label(price: Option<&Price>, lang: Lang) -> String {
+    let t = lang.texts();
+    let mut out = String::from(t.unlock);
     if let Some(price) = price {
-        out.push_str(" for ");
-        out.push_str(&price_label(price));
+        out.push_str(t.for_);
+        out.push_str(&price_label(price, lang));
     }
     out
 }
 
 /// The CTA's accessible name: the visible label, then the product: `Unlock for $9.00/month – Pro`.
-pub fn cta_aria_label(product: Option<&Product>) -> String {
+pub fn cta_aria_label(product: Option<&Product>, lang: Lang) -> String {
     // The visible text comes first, whole: WCAG 2.5.3 "label in name".
-    let mut out = cta_label(product.and_then(Product::first_price));
+    let mut out = cta_label(product.and_then(Product::first_price), lang);
     if let Some(product) = product.filter(|p| !p.name.is_empty()) {
         out.push_str(" – ");
         out.push_str(&product.name);
@@ -209,21 +308,22 @@ pub fn cta_aria_label(product: Option<&Product>) -> String {
 }
 
 /// The trial line under a CTA: `7-day free trial`, or `None` without a trial.
-pub fn trial_label(price: Option<&Price>) -> Option<String> {
+pub fn trial_label(price: Option<&Price>, lang: Lang) -> Option<String> {
     let days = price?.trial_days;
     if days == 0 {
         return None;
     }
     let mut out = String::new();
     push_u64(&mut out, u64::from(days));
-    out.push_str("-day free trial");
+    out.push_str(lang.texts().trial);
     Some(out)
 }
 
-/// The success announcement after a purchase: `Thanks! Pro is unlocked.`, `Thanks! Pro and Course are
+/// The success announcement after a purchase: `Thanks! Pro is unlocked.`, `Thanks! Pro, Course are
 /// unlocked.`, or `Thanks! Your purchase is complete.` without product names (empty names are skipped).
-pub fn success_message(names: &[&str]) -> String {
-    let mut out = String::from("Thanks! ");
+pub fn success_message(names: &[&str], lang: Lang) -> String {
+    let t = lang.texts();
+    let mut out = String::from(t.thanks);
     let mut count = 0;
     for name in names {
         if name.is_empty() {
@@ -235,15 +335,11 @@ pub fn success_message(names: &[&str]) -> String {
         out.push_str(name);
         count += 1;
     }
-    if count == 0 {
-        out.push_str("Your purchase is complete.");
-    } else {
-        out.push_str(if count == 1 {
-            " is unlocked."
-        } else {
-            " are unlocked."
-        });
-    }
+    out.push_str(match count {
+        0 => t.complete,
+        1 => t.is_unlocked,
+        _ => t.are_unlocked,
+    });
     out
 }
 
@@ -379,64 +475,109 @@ mod tests {
 
     #[test]
     fn amounts() {
-        assert_eq!(format_amount(900, "usd"), "$9.00");
-        assert_eq!(format_amount(500, "eur"), "€5.00");
-        assert_eq!(format_amount(500, "EUR"), "€5.00");
-        assert_eq!(format_amount(5, "gbp"), "£0.05");
-        assert_eq!(format_amount(0, "usd"), "$0.00");
-        assert_eq!(format_amount(123_456_789, "usd"), "$1,234,567.89");
-        assert_eq!(format_amount(1200, "jpy"), "¥1,200");
-        assert_eq!(format_amount(1250, "chf"), "CHF 12.50");
-        assert_eq!(format_amount(-150, "usd"), "-$1.50");
-        assert_eq!(format_amount(100_000, "krw"), "KRW 100,000");
+        assert_eq!(format_amount(900, "usd", Lang::En), "$9.00");
+        assert_eq!(format_amount(500, "eur", Lang::En), "€5.00");
+        assert_eq!(format_amount(500, "EUR", Lang::En), "€5.00");
+        assert_eq!(format_amount(5, "gbp", Lang::En), "£0.05");
+        assert_eq!(format_amount(0, "usd", Lang::En), "$0.00");
+        assert_eq!(format_amount(123_456_789, "usd", Lang::En), "$1,234,567.89");
+        assert_eq!(format_amount(1200, "jpy", Lang::En), "¥1,200");
+        assert_eq!(format_amount(1250, "chf", Lang::En), "CHF 12.50");
+        assert_eq!(format_amount(-150, "usd", Lang::En), "-$1.50");
+        assert_eq!(format_amount(100_000, "krw", Lang::En), "KRW 100,000");
     }
 
     #[test]
     fn price_labels() {
         assert_eq!(
-            price_label(&price(900, "usd", Some("month"))),
+            price_label(&price(900, "usd", Some("month")), Lang::En),
             "$9.00/month"
         );
-        assert_eq!(price_label(&price(500, "eur", None)), "€5.00");
+        assert_eq!(price_label(&price(500, "eur", None), Lang::En), "€5.00");
         assert_eq!(
-            price_label(&price(9900, "usd", Some("year"))),
+            price_label(&price(9900, "usd", Some("year")), Lang::En),
             "$99.00/year"
         );
-        assert_eq!(price_label(&price(500, "eur", Some(""))), "€5.00");
+        assert_eq!(price_label(&price(500, "eur", Some("")), Lang::En), "€5.00");
     }
 
     #[test]
     fn cta_labels() {
         let p = price(900, "usd", Some("month"));
-        assert_eq!(cta_label(Some(&p)), "Unlock for $9.00/month");
-        assert_eq!(cta_label(None), "Unlock");
+        assert_eq!(cta_label(Some(&p), Lang::En), "Unlock for $9.00/month");
+        assert_eq!(cta_label(None, Lang::En), "Unlock");
         let product = Product {
             slug: "pro".into(),
             name: "Pro".into(),
             prices: vec![p.clone()],
         };
         assert_eq!(
-            cta_aria_label(Some(&product)),
+            cta_aria_label(Some(&product), Lang::En),
             "Unlock for $9.00/month – Pro"
         );
-        assert_eq!(cta_aria_label(None), "Unlock");
-        assert_eq!(trial_label(Some(&p)), None);
+        assert_eq!(cta_aria_label(None, Lang::En), "Unlock");
+        assert_eq!(trial_label(Some(&p), Lang::En), None);
         let trial = Price { trial_days: 7, ..p };
         assert_eq!(
-            trial_label(Some(&trial)).as_deref(),
+            trial_label(Some(&trial), Lang::En).as_deref(),
             Some("7-day free trial")
         );
-        assert_eq!(trial_label(None), None);
+        assert_eq!(trial_label(None, Lang::En), None);
     }
 
     #[test]
     fn success_messages() {
-        assert_eq!(success_message(&[]), "Thanks! Your purchase is complete.");
-        assert_eq!(success_message(&[""]), "Thanks! Your purchase is complete.");
-        assert_eq!(success_message(&["Pro"]), "Thanks! Pro is unlocked.");
         assert_eq!(
-            success_message(&["Pro", "", "Course"]),
+            success_message(&[], Lang::En),
+            "Thanks! Your purchase is complete."
+        );
+        assert_eq!(
+            success_message(&[""], Lang::En),
+            "Thanks! Your purchase is complete."
+        );
+        assert_eq!(
+            success_message(&["Pro"], Lang::En),
+            "Thanks! Pro is unlocked."
+        );
+        assert_eq!(
+            success_message(&["Pro", "", "Course"], Lang::En),
             "Thanks! Pro, Course are unlocked."
+        );
+    }
+
+    #[test]
+    fn german() {
+        let de = Lang::from_tag("de-AT");
+        assert_eq!(de, Lang::De);
+        assert_eq!(Lang::from_tag("DE"), Lang::De);
+        assert_eq!(Lang::from_tag("en-GB"), Lang::En);
+        assert_eq!(Lang::from_tag(""), Lang::En);
+        assert_eq!(Lang::from_tag("fr"), Lang::En);
+        assert_eq!(format_amount(900, "usd", de), "9,00 $");
+        assert_eq!(format_amount(123_456, "eur", de), "1.234,56 €");
+        assert_eq!(format_amount(1200, "jpy", de), "1.200 ¥");
+        assert_eq!(format_amount(1250, "chf", de), "12,50 CHF");
+        let p = price(900, "eur", Some("month"));
+        assert_eq!(cta_label(Some(&p), de), "Freischalten für 9,00 €/Monat");
+        assert_eq!(
+            price_label(&price(900, "eur", Some("quarter")), de),
+            "9,00 €/quarter"
+        );
+        let trial = Price {
+            trial_days: 14,
+            ..p
+        };
+        assert_eq!(
+            trial_label(Some(&trial), de).as_deref(),
+            Some("14 Tage kostenlos testen")
+        );
+        assert_eq!(
+            success_message(&["Pro"], de),
+            "Danke! Pro ist freigeschaltet."
+        );
+        assert_eq!(
+            success_message(&[], de),
+            "Danke! Ihr Kauf ist abgeschlossen."
         );
     }
 

@@ -16,7 +16,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
-use crate::model::{Access, Catalog, cta_aria_label, cta_label, trial_label};
+use crate::model::{Access, Catalog, Lang, cta_aria_label, cta_label, trial_label};
 
 /// Class of the overlay element the widget adds inside locked cards.
 pub const OVERLAY_CLASS: &str = "latch-overlay";
@@ -135,7 +135,7 @@ fn build_overlay(doc: &Document) -> Option<Element> {
 }
 
 /// Renders the locked/unlocked state of one `[data-latch-locked]` card.
-fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool) {
+fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool, lang: Lang) {
     let overlay = child_with_class(card, OVERLAY_CLASS);
     toggle_class(card, "latch-locked", !unlocked);
     toggle_class(card, "latch-unlocked", unlocked);
@@ -156,18 +156,28 @@ fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool
     let product = catalog.product(&slug);
     let price = product.and_then(|p| p.first_price());
     if let Some(trial) = child_with_class(&overlay, "latch-trial") {
-        let text = trial_label(price);
+        let text = trial_label(price, lang);
         toggle_attr(&trial, "hidden", text.is_none());
         set_text(&trial, text.as_deref().unwrap_or(""));
     }
     if let Some(button) = child_with_class(&overlay, CTA_CLASS) {
-        set_text(&button, &cta_label(price));
-        set_attr(&button, "aria-label", &cta_aria_label(product));
+        set_text(&button, &cta_label(price, lang));
+        set_attr(&button, "aria-label", &cta_aria_label(product, lang));
     }
+}
+
+/// The language of the widget's texts: the page's `<html lang>`.
+pub fn page_lang(doc: &Document) -> Lang {
+    Lang::from_tag(
+        &doc.document_element()
+            .and_then(|root| root.get_attribute("lang"))
+            .unwrap_or_default(),
+    )
 }
 
 /// Brings every Latch element of `doc` in line with `catalog` and `access` at time `now_ms`.
 pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
+    let lang = page_lang(doc);
     for el in all(doc, "[data-latch-content]") {
         let value = el.get_attribute("data-latch-content").unwrap_or_default();
         let value = value.trim_ascii();
@@ -181,7 +191,13 @@ pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     }
     for card in all(doc, "[data-latch-locked]") {
         let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
-        render_card(doc, &card, catalog, access.has(slug.trim_ascii(), now_ms));
+        render_card(
+            doc,
+            &card,
+            catalog,
+            access.has(slug.trim_ascii(), now_ms),
+            lang,
+        );
     }
     for el in all(doc, "[data-latch-buy]") {
         let key = el.get_attribute("data-latch-buy").unwrap_or_default();

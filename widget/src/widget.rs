@@ -16,7 +16,7 @@ use crate::model::{
     ACCESS_CACHE_FRESH_MS, Access, CLAIM_RETRY_DELAYS_MS, Catalog, SESSION_PARAM, concat,
     parse_quantity, session_to_claim, strip_param, success_message,
 };
-use crate::render::{WIRED_SELECTOR, all, render, toggle_class};
+use crate::render::{WIRED_SELECTOR, all, page_lang, render, toggle_class};
 
 /// What the widget currently knows.
 #[derive(Default)]
@@ -394,7 +394,7 @@ impl Widget {
                     names.push(&product.name);
                 }
             }
-            success_message(&names)
+            success_message(&names, page_lang(&self.0.doc))
         };
         let doc = &self.0.doc;
         let (Some(body), Ok(toast)) = (doc.body(), doc.create_element("div")) else {

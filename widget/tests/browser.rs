@@ -205,6 +205,37 @@ fn locked_card_without_access() {
 }
 
 #[wasm_bindgen_test]
+fn texts_follow_page_language() {
+    let d = fixture(PAGE);
+    let root = d.document_element().unwrap();
+    let before = root.get_attribute("lang");
+    root.set_attribute("lang", "de-DE").unwrap();
+    render(&d, &catalog(), &Access::default(), NOW);
+    assert_eq!(
+        cta("pro-card").text_content().unwrap(),
+        "Freischalten für 9,00 $/Monat"
+    );
+    assert_eq!(
+        el("pro-card")
+            .query_selector(".latch-trial")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .unwrap(),
+        "7 Tage kostenlos testen"
+    );
+    match before {
+        Some(lang) => root.set_attribute("lang", &lang).unwrap(),
+        None => root.remove_attribute("lang").unwrap(),
+    }
+    render(&d, &catalog(), &Access::default(), NOW);
+    assert_eq!(
+        cta("pro-card").text_content().unwrap(),
+        "Unlock for $9.00/month"
+    );
+}
+
+#[wasm_bindgen_test]
 fn unknown_product_still_offers_unlock() {
     let d = fixture(PAGE);
     render(&d, &Catalog::default(), &Access::default(), NOW);
