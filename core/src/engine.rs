@@ -1234,7 +1234,7 @@ impl Cx<'_> {
                         email: None,
                         dispute: None,
                     });
-                    self.report_subscription(&customer, &slug, None, d);
+                    self.report_subscription(&customer, &slug, None, d, false);
                 }
                 Some(i) => {
                     let Some(g) = self.grants.get(i) else {
@@ -1276,7 +1276,7 @@ impl Cx<'_> {
                         g.version = self.version;
                     }
                     if old != d {
-                        self.report_subscription(&customer, &slug, Some(old), d);
+                        self.report_subscription(&customer, &slug, Some(old), d, row_version == 0);
                     }
                 }
             }
@@ -1341,6 +1341,7 @@ impl Cx<'_> {
         slug: &str,
         old: Option<Derived>,
         new: Derived,
+        provisional: bool,
     ) {
         let now = self.now;
         let active = |d: &Derived| d.status.grants_access() && d.ends_at.is_none_or(|e| now < e);
@@ -1358,6 +1359,10 @@ impl Cx<'_> {
             (None, _) => (
                 ActivityKind::SubscriptionUpdated,
                 format!("subscription seen as {}", new.status.as_str()),
+            ),
+            (Some(S::Trialing), S::Active) => (
+                ActivityKind::SubscriptionRenewed,
+                format!("trial converted to paid, {until}"),
             ),
             (Some(S::PastDue | S::Unpaid), S::Active) => (
                 ActivityKind::SubscriptionRenewed,
@@ -1384,7 +1389,10 @@ impl Cx<'_> {
                 format!("subscription is now {}", s.as_str()),
             ),
         };
-        self.activity(kind, Some(customer), Some(slug), reason);
+        // The checkout already reported the start; a provisional row only gets its real period here.
+        if !provisional {
+            self.activity(kind, Some(customer), Some(slug), reason);
+        }
         if is && !was {
             self.activity(
                 ActivityKind::AccessGranted,
@@ -1514,7 +1522,7 @@ impl Cx<'_> {
                         email: None,
                         dispute: None,
                     });
-                    self.report_subscription(&customer, &slug, None, d);
+                    self.report_subscription(&customer, &slug, None, d, false);
                 }
                 Some(i) => {
                     let Some(g) = self.grants.get(i) else {
@@ -1527,6 +1535,7 @@ impl Cx<'_> {
                     if g.status.is_final() || self.version < g.version {
                         continue;
                     }
+                    let provisional = g.version == 0;
                     let status = match g.status {
                         GrantStatus::PastDue
                         | GrantStatus::Unpaid
@@ -1549,7 +1558,7 @@ impl Cx<'_> {
                         g.version = self.version;
                     }
                     if new != old {
-                        self.report_subscription(&customer, &slug, Some(old), new);
+                        self.report_subscription(&customer, &slug, Some(old), new, provisional);
                     }
                 }
             }

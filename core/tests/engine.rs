@@ -898,3 +898,40 @@ fn scope_names_what_the_edge_must_load() {
     let e = event("customer.deleted", T0, fixture("deleted_customer"));
     assert_eq!(scope(&Input::Event(&e)).customer.as_deref(), Some(CUS));
 }
+
+#[test]
+fn each_start_is_reported_once_in_either_order() {
+    let p = (T0, T0 + 30 * DAY);
+    let checkout = event(
+        "checkout.session.completed",
+        T0,
+        checkout_session("subscription", "paid"),
+    );
+    let created = event(
+        "customer.subscription.created",
+        T0,
+        subscription("active", p.0, p.1),
+    );
+    let paid = event("invoice.paid", T0, invoice("paid", p.0, p.1));
+    let orders = [
+        [&checkout, &created, &paid],
+        [&created, &checkout, &paid],
+        [&paid, &created, &checkout],
+        [&paid, &checkout, &created],
+    ];
+    for order in orders {
+        let mut st = AccessState::default();
+        let mut all = Vec::new();
+        for e in order {
+            let t = step(&st, e, T0);
+            all.extend(kinds(&t));
+            st = t.state;
+        }
+        let count = |k: ActivityKind| all.iter().filter(|x| **x == k).count();
+        assert_eq!(count(ActivityKind::SubscriptionStarted), 1, "{all:?}");
+        assert_eq!(count(ActivityKind::AccessGranted), 1, "{all:?}");
+        assert_eq!(count(ActivityKind::SubscriptionRenewed), 0, "{all:?}");
+        assert_eq!(st.grants.len(), 1);
+        assert_eq!(st.grants[0].ends_at, Some(p.1));
+    }
+}
