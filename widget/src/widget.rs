@@ -271,6 +271,8 @@ impl Widget {
         if state.token.is_none() {
             return true;
         }
+        // Signed in, access not known yet.
+        state.access.signed_in = true;
         let Some(cached) = js::load_json(&self.key("access")) else {
             return false;
         };
