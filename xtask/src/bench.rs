@@ -14,7 +14,11 @@ fn gzip_len(bytes: &[u8]) -> usize {
 fn size_line(label: &str, path: &str) -> Result<usize, String> {
     let bytes = std::fs::read(repo_root().join(path)).map_err(|e| format!("{path}: {e}"))?;
     let gz = gzip_len(&bytes);
-    println!("  {label:<28} {:>8} B raw  {:>8} B gzip   ({path})", bytes.len(), gz);
+    println!(
+        "  {label:<28} {:>8} B raw  {:>8} B gzip   ({path})",
+        bytes.len(),
+        gz
+    );
     Ok(gz)
 }
 
@@ -25,7 +29,10 @@ pub(crate) fn run() -> Step {
     let wasm = size_line("widget wasm", "www/pkg/latch_widget_bg.wasm")?;
     let glue = size_line("widget glue JS", "www/pkg/latch_widget.js")?;
     size_line("worker wasm", "edge/build/index_bg.wasm")?;
-    println!("  budget: loader {loader} B gzip (< 2048); wasm + glue {} B gzip (< 35840)", wasm + glue);
+    println!(
+        "  budget: loader {loader} B gzip (< 2048); wasm + glue {} B gzip (< 35840)",
+        wasm + glue
+    );
     let mut over = Vec::new();
     if loader >= 2048 {
         over.push("widget loader over 2 KB gzip");
@@ -33,5 +40,9 @@ pub(crate) fn run() -> Step {
     if wasm + glue >= 35 * 1024 {
         over.push("widget wasm + glue over 35 KB gzip");
     }
-    if over.is_empty() { Ok(()) } else { Err(format!("over budget: {}", over.join(", "))) }
+    if over.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("over budget: {}", over.join(", ")))
+    }
 }

@@ -98,8 +98,11 @@ struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        // `-s SIG -- -PGID`: procps' kill can misread a bare `-PGID` after the signal.
         let pgid = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", &pgid]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "TERM", "--", &pgid])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -108,7 +111,9 @@ impl Drop for Proc {
             std::thread::sleep(Duration::from_millis(50));
         }
         eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = Command::new("kill").args(["-KILL", &pgid]).status();
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &pgid])
+            .status();
         let _ = self.child.wait();
     }
 }

@@ -94,7 +94,10 @@ async fn wait_js(client: &Client, condition: &str, timeout: Duration) {
     }
 }
 
-async fn screenshot(client: &Client, name: &str) {
+/// Saves a PNG of the viewport with `css` scrolled into view.
+async fn screenshot(client: &Client, name: &str, css: &str) {
+    let scroll = format!("document.querySelector('{css}').scrollIntoView({{block: 'center'}})");
+    let _ = client.execute(&scroll, vec![]).await;
     let dir = repo_root().join("target/e2e-screenshots");
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     let png = client.screenshot().await.expect("screenshot");
@@ -174,7 +177,7 @@ async fn subscribe_unlock_reload_duplicate_cancel_and_lock_at_period_end() {
 
     client.goto(&demo).await.expect("open demo");
     wait_js(&client, &LOCKED("pro"), Duration::from_secs(15)).await;
-    screenshot(&client, "01-demo-locked").await;
+    screenshot(&client, "01-demo-locked", "#pro-card").await;
 
     click(&client, "#buy-pro").await;
     pay(&client, "member@example.com", PAYS).await;
@@ -182,7 +185,7 @@ async fn subscribe_unlock_reload_duplicate_cancel_and_lock_at_period_end() {
     wait_js(&client, &UNLOCKED("pro"), Duration::from_secs(20)).await;
     let pay_to_unlocked = paid.elapsed();
     println!("pay-to-unlocked: {} ms", pay_to_unlocked.as_millis());
-    screenshot(&client, "02-demo-unlocked").await;
+    screenshot(&client, "02-demo-unlocked", "#pro-card").await;
     let url = client.current_url().await.expect("url").to_string();
     assert!(
         !url.contains("latch_session"),
@@ -252,7 +255,7 @@ async fn subscribe_unlock_reload_duplicate_cancel_and_lock_at_period_end() {
     stack.wait_webhooks().expect("webhooks");
     client.refresh().await.expect("reload");
     wait_js(&client, &LOCKED("pro"), Duration::from_secs(10)).await;
-    screenshot(&client, "03-demo-locked-after-period-end").await;
+    screenshot(&client, "03-demo-locked-after-period-end", "#pro-card").await;
 
     client.close().await.expect("close");
 }
@@ -269,7 +272,7 @@ async fn declined_card_stays_locked_and_one_time_purchase_unlocks_for_good() {
     click(&client, "#buy-course").await;
     pay(&client, "decline@example.com", DECLINES).await;
     wait_js(&client, "(document.querySelector('#error')||{}).textContent && document.querySelector('#error').textContent.includes('declined')", Duration::from_secs(10)).await;
-    screenshot(&client, "04-checkout-declined").await;
+    screenshot(&client, "04-checkout-declined", "#error").await;
 
     client.goto(&demo).await.expect("back to demo");
     wait_js(&client, &LOCKED("course"), Duration::from_secs(15)).await;
@@ -292,7 +295,7 @@ async fn declined_card_stays_locked_and_one_time_purchase_unlocks_for_good() {
     stack.wait_webhooks().expect("webhooks");
     client.refresh().await.expect("reload");
     wait_js(&client, &UNLOCKED("course"), Duration::from_secs(10)).await;
-    screenshot(&client, "05-course-unlocked").await;
+    screenshot(&client, "05-course-unlocked", "#course-card").await;
     assert_eq!(count(&stack, "SELECT count(*) AS n FROM grants"), 1);
     client.close().await.expect("close");
 }
