@@ -42,7 +42,9 @@
 //!   `expand[]=subscription` and gets the real row directly.
 //! - Time: versions compare Stripe's timestamps only, never the edge's clock, and a `created` in the future is taken
 //!   as is (it is signed by Stripe); `now` only decides what is active ([`Grant::is_active`]) and which changes are
-//!   reported as granted or revoked. A fetched answer is assumed newer than the events delivered before it.
+//!   reported as granted or revoked. A fetched answer is assumed newer than the events delivered before it. One
+//!   exception: a canceled subscription's access ends at `min(ended_at, now)`, so an edge clock behind Stripe's (or a
+//!   test clock) never lets access outlive a subscription Stripe says has ended.
 //! - Test and live mode never mix: inputs of the other mode than [`Catalog::livemode`] are ignored and rows of the
 //!   other mode are never touched. Events from another connected account than [`Catalog::account`], and objects whose
 //!   `metadata.latch_site` names another site, are ignored.
