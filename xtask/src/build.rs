@@ -12,7 +12,7 @@ pub(crate) fn all() -> Step {
     edge()
 }
 
-/// The widget: release wasm, wasm-bindgen glue for `--target web`, then `wasm-opt -Oz`.
+/// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`.
 pub(crate) fn widget() -> Step {
     exec(cargo().args([
         "build",
@@ -34,6 +34,24 @@ pub(crate) fn widget() -> Step {
                 "latch_widget",
             ])
             .arg("target/wasm32-unknown-unknown/release/latch_widget.wasm"),
+    )?;
+    let root = repo_root();
+    exec(
+        cmd(&root
+            .join("node_modules/@esbuild/linux-x64/bin/esbuild")
+            .display()
+            .to_string())
+        .args([
+            "www/pkg/latch_widget.js",
+            "--minify",
+            "--format=esm",
+            "--target=es2020",
+        ])
+        .args([
+            "--outfile=www/pkg/latch_widget.js",
+            "--allow-overwrite",
+            "--log-level=warning",
+        ]),
     )?;
     let wasm = "www/pkg/latch_widget_bg.wasm";
     exec(

@@ -45,7 +45,8 @@ fn main() -> ExitCode {
 /// Runs a command from the repo root with the tool environment; fails with its name if it fails.
 pub(crate) fn exec(cmd: &mut Command) -> Step {
     let started = Instant::now();
-    let shown = format!("{cmd:?}").replace('"', "");
+    let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
+    let shown = format!("{} {}", cmd.get_program().to_string_lossy(), args.join(" "));
     println!("\n$ {shown}");
     let status = cmd
         .status()

@@ -104,17 +104,28 @@ async fn screenshot(client: &Client, name: &str, css: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
 }
 
+/// Clicks the element matching `css`, finding it again if the page replaced it (stale element) meanwhile.
 async fn click(client: &Client, css: &str) {
     eprintln!("[e2e] click {css}");
-    client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css)
-        .click()
-        .await
-        .expect(css);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css(css))
+            .await;
+        match found {
+            Ok(el) => match el.click().await {
+                Ok(()) => return,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("[e2e] retrying click on {css}: {e}")
+                }
+                Err(e) => panic!("click {css}: {e}"),
+            },
+            Err(e) => panic!("find {css}: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn fill(client: &Client, css: &str, text: &str) {
@@ -236,6 +247,12 @@ async fn subscribe_unlock_reload_duplicate_cancel_and_lock_at_period_end() {
     // Cancel in the portal: access stays until the period (here the 7-day trial) ends.
     click(&client, "#portal").await;
     click(&client, "button[id^='cancel-']").await;
+    wait_js(
+        &client,
+        "document.querySelector(\"button[id^='renew-']\")",
+        Duration::from_secs(10),
+    )
+    .await;
     click(&client, "#return").await;
     wait_js(&client, &UNLOCKED("pro"), Duration::from_secs(15)).await;
     stack.wait_webhooks().expect("cancel webhook");
