@@ -38,34 +38,18 @@ mod bench {
             Ok(e) => {
                 let mut first = e;
                 first.created -= 30 * 86_400;
-                apply(
-                    &Input::Event(&first),
-                    &AccessState::default(),
-                    &catalog,
-                    NOW,
-                )
-                .state
+                apply(&Input::Event(&first), &AccessState::default(), &catalog, NOW).state
             }
             Err(e) => panic!("bench fixture does not parse: {e}"),
         };
-        assert_eq!(
-            state.grants.len(),
-            1,
-            "the fixture must map to a linked product"
-        );
+        assert_eq!(state.grants.len(), 1, "the fixture must map to a linked product");
 
         let mut g = c.benchmark_group("webhook");
         g.throughput(Throughput::Elements(1));
         g.bench_function("verify_parse_apply", |b| {
             b.iter(|| {
                 let body = black_box(BODY);
-                let ok = verify(
-                    body,
-                    black_box(&header),
-                    &[SECRET],
-                    NOW,
-                    DEFAULT_TOLERANCE_SECS,
-                );
+                let ok = verify(body, black_box(&header), &[SECRET], NOW, DEFAULT_TOLERANCE_SECS);
                 assert!(ok.is_ok());
                 let event = Event::parse(body).unwrap_or_else(|e| panic!("{e}"));
                 let input = Input::Event(&event);
@@ -74,27 +58,12 @@ mod bench {
             });
         });
         g.bench_function("verify", |b| {
-            b.iter(|| {
-                verify(
-                    black_box(BODY),
-                    black_box(&header),
-                    &[SECRET],
-                    NOW,
-                    DEFAULT_TOLERANCE_SECS,
-                )
-            })
+            b.iter(|| verify(black_box(BODY), black_box(&header), &[SECRET], NOW, DEFAULT_TOLERANCE_SECS))
         });
         g.bench_function("parse", |b| b.iter(|| Event::parse(black_box(BODY))));
         let event = Event::parse(BODY).unwrap_or_else(|e| panic!("{e}"));
         g.bench_function("apply", |b| {
-            b.iter(|| {
-                apply(
-                    &Input::Event(black_box(&event)),
-                    black_box(&state),
-                    &catalog,
-                    NOW,
-                )
-            })
+            b.iter(|| apply(&Input::Event(black_box(&event)), black_box(&state), &catalog, NOW))
         });
         g.finish();
     }

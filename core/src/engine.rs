@@ -80,9 +80,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::event::{
-    CheckoutSession, Event, Invoice, StripeObject, Subscription, SubscriptionStatus,
-};
+use crate::event::{CheckoutSession, Event, Invoice, StripeObject, Subscription, SubscriptionStatus};
 use crate::stripe_request::{Method, StripeRequest};
 
 const DAY: i64 = 86_400;
@@ -238,18 +236,12 @@ pub enum GrantStatus {
 impl GrantStatus {
     /// Stripe never revives the source of a final row; nothing changes it any more.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked
-        )
+        matches!(self, Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked)
     }
 
     /// Whether the status grants access (until `ends_at`).
     pub fn grants_access(self) -> bool {
-        matches!(
-            self,
-            Self::Active | Self::Trialing | Self::PastDue | Self::Canceling | Self::Canceled
-        )
+        matches!(self, Self::Active | Self::Trialing | Self::PastDue | Self::Canceling | Self::Canceled)
     }
 
     /// Stable snake_case name (for storage).
@@ -286,9 +278,7 @@ impl GrantStatus {
             Self::PastDue => 3,
             Self::Pending | Self::Removed | Self::Disputed => 1,
             Self::Paused | Self::Unpaid => 2,
-            Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked => {
-                0
-            }
+            Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked => 0,
         }
     }
 }
@@ -563,13 +553,7 @@ impl FetchRequest {
                 ],
             ),
         };
-        StripeRequest {
-            method: Method::Get,
-            path,
-            params,
-            account: None,
-            idempotency_key: None,
-        }
+        StripeRequest { method: Method::Get, path, params, account: None, idempotency_key: None }
     }
 }
 
@@ -629,25 +613,14 @@ pub fn apply(input: &Input<'_>, state: &AccessState, catalog: &Catalog, now: i64
     };
     if let Some(mode) = livemode.filter(|m| *m != catalog.livemode) {
         let what = if mode { "a live-mode" } else { "a test-mode" };
-        cx.ignore(
-            None,
-            None,
-            format!(
-                "{what} object does not touch this site's {} data",
-                mode_name(catalog.livemode)
-            ),
-        );
+        cx.ignore(None, None, format!("{what} object does not touch this site's {} data", mode_name(catalog.livemode)));
         return cx.finish();
     }
     if let Input::Event(e) = input {
         if let (Some(got), Some(want)) = (&e.account, &catalog.account)
             && got != want
         {
-            cx.ignore(
-                None,
-                None,
-                format!("event from Stripe account {got}, not this site's account"),
-            );
+            cx.ignore(None, None, format!("event from Stripe account {got}, not this site's account"));
             return cx.finish();
         }
         cx.event(e);
@@ -662,9 +635,7 @@ fn mode_name(live: bool) -> &'static str {
 }
 
 fn customer_key(customer: Option<&str>, email: Option<&str>) -> Option<String> {
-    customer
-        .map(str::to_owned)
-        .or_else(|| email.map(|e| format!("email:{}", e.trim().to_lowercase())))
+    customer.map(str::to_owned).or_else(|| email.map(|e| format!("email:{}", e.trim().to_lowercase())))
 }
 
 /// What a subscription snapshot means for one product row.
@@ -686,21 +657,10 @@ struct Cx<'c> {
 
 impl Cx<'_> {
     fn finish(self) -> Transition {
-        Transition {
-            state: AccessState {
-                grants: self.grants,
-            },
-            effects: self.effects,
-        }
+        Transition { state: AccessState { grants: self.grants }, effects: self.effects }
     }
 
-    fn activity(
-        &mut self,
-        kind: ActivityKind,
-        customer: Option<&str>,
-        product: Option<&str>,
-        reason: String,
-    ) {
+    fn activity(&mut self, kind: ActivityKind, customer: Option<&str>, product: Option<&str>, reason: String) {
         self.effects.push(Effect::RecordActivity(Activity {
             kind,
             customer: customer.map(str::to_owned),
@@ -714,13 +674,7 @@ impl Cx<'_> {
         self.activity(ActivityKind::Ignored, customer, product, reason);
     }
 
-    fn notify(
-        &mut self,
-        kind: NotificationKind,
-        customer: &str,
-        product: &str,
-        email: Option<&str>,
-    ) {
+    fn notify(&mut self, kind: NotificationKind, customer: &str, product: &str, email: Option<&str>) {
         self.effects.push(Effect::Notify(Notification {
             kind,
             customer: Some(customer.to_owned()),
@@ -730,36 +684,22 @@ impl Cx<'_> {
     }
 
     fn fetch(&mut self, object: FetchObject, id: &str) {
-        let req = FetchRequest {
-            object,
-            id: id.to_owned(),
-        };
-        if !self
-            .effects
-            .iter()
-            .any(|e| matches!(e, Effect::Fetch(f) if *f == req))
-        {
+        let req = FetchRequest { object, id: id.to_owned() };
+        if !self.effects.iter().any(|e| matches!(e, Effect::Fetch(f) if *f == req)) {
             self.effects.push(Effect::Fetch(req));
         }
     }
 
     fn row(&self, customer: &str, product: &str, source: &str) -> Option<usize> {
         self.grants.iter().position(|g| {
-            g.livemode == self.livemode
-                && g.customer == customer
-                && g.product == product
-                && g.source == source
+            g.livemode == self.livemode && g.customer == customer && g.product == product && g.source == source
         })
     }
 
     fn site_mismatch(&mut self, metadata: &crate::event::Metadata) -> bool {
         match (metadata.get(META_SITE), &self.catalog.site) {
             (Some(got), Some(want)) if got != want => {
-                self.ignore(
-                    None,
-                    None,
-                    format!("created for another Latch site ({got})"),
-                );
+                self.ignore(None, None, format!("created for another Latch site ({got})"));
                 true
             }
             _ => false,
@@ -796,16 +736,10 @@ impl Cx<'_> {
             (StripeObject::Subscription(sub), k) if k.starts_with("customer.subscription.") => {
                 self.subscription(sub, None);
             }
-            (StripeObject::Invoice(inv), "invoice.paid" | "invoice.payment_succeeded") => {
-                self.invoice_paid(inv)
-            }
+            (StripeObject::Invoice(inv), "invoice.paid" | "invoice.payment_succeeded") => self.invoice_paid(inv),
             (StripeObject::Invoice(inv), "invoice.payment_failed") => self.invoice_failed(inv),
-            (StripeObject::Charge(ch), "charge.refunded" | "charge.refund.updated") => {
-                self.refund(ch)
-            }
-            (StripeObject::Dispute(dp), k) if k.starts_with("charge.dispute.") => {
-                self.dispute(dp, k)
-            }
+            (StripeObject::Charge(ch), "charge.refunded" | "charge.refund.updated") => self.refund(ch),
+            (StripeObject::Dispute(dp), k) if k.starts_with("charge.dispute.") => self.dispute(dp, k),
             (StripeObject::Customer(c), "customer.deleted") => self.customer_deleted(&c.id),
             (_, "account.application.deauthorized") => self.deauthorized(e),
             _ => self.ignore(None, None, format!("{kind} does not affect access")),
@@ -816,17 +750,11 @@ impl Cx<'_> {
         match object {
             StripeObject::CheckoutSession(cs) => self.session(cs),
             StripeObject::Subscription(sub) => self.subscription(sub, None),
-            StripeObject::Invoice(inv) if inv.status.as_deref() == Some("paid") => {
-                self.invoice_paid(inv)
-            }
+            StripeObject::Invoice(inv) if inv.status.as_deref() == Some("paid") => self.invoice_paid(inv),
             StripeObject::Charge(ch) if ch.amount_refunded > 0 || ch.refunded => self.refund(ch),
             StripeObject::Dispute(dp) => self.dispute(dp, "fetched"),
             StripeObject::Customer(c) if c.deleted => self.customer_deleted(&c.id),
-            other => self.ignore(
-                None,
-                None,
-                format!("a fetched {} does not change access", other.kind()),
-            ),
+            other => self.ignore(None, None, format!("a fetched {} does not change access", other.kind())),
         }
     }
 
@@ -847,11 +775,7 @@ impl Cx<'_> {
             return;
         }
         if cs.status.as_deref().is_some_and(|s| s != "complete") {
-            self.ignore(
-                customer.as_deref(),
-                None,
-                "the checkout session is not complete".into(),
-            );
+            self.ignore(customer.as_deref(), None, "the checkout session is not complete".into());
             return;
         }
         match cs.payment_status.as_deref() {
@@ -868,21 +792,13 @@ impl Cx<'_> {
             }
         }
         let Some(customer) = customer else {
-            self.ignore(
-                None,
-                None,
-                "the checkout session has neither a customer nor an email".into(),
-            );
+            self.ignore(None, None, "the checkout session has neither a customer nor an email".into());
             return;
         };
         match mode {
             "subscription" => self.session_subscription(cs, &customer),
             "payment" => self.session_payment(cs, &customer),
-            other => self.ignore(
-                Some(&customer),
-                None,
-                format!("unknown checkout mode {other:?}"),
-            ),
+            other => self.ignore(Some(&customer), None, format!("unknown checkout mode {other:?}")),
         }
     }
 
@@ -891,21 +807,13 @@ impl Cx<'_> {
             if self.catalog.by_slug(slug).is_some() {
                 return Some(vec![slug.clone()]);
             }
-            self.ignore(
-                Some(customer),
-                Some(slug),
-                format!("product {slug:?} is not linked on this site"),
-            );
+            self.ignore(Some(customer), Some(slug), format!("product {slug:?} is not linked on this site"));
             return Some(Vec::new());
         }
         let items = cs.line_items.as_ref()?;
         let mut slugs = Vec::new();
         for item in &items.data {
-            let stripe_product = item
-                .price
-                .as_ref()
-                .and_then(|p| p.product.as_deref())
-                .unwrap_or("");
+            let stripe_product = item.price.as_ref().and_then(|p| p.product.as_deref()).unwrap_or("");
             match self.catalog.by_stripe_product(stripe_product) {
                 Some(p) => push_unique(&mut slugs, &p.slug),
                 None => self.ignore(
@@ -937,9 +845,7 @@ impl Cx<'_> {
             };
             let ends_at = match policy.one_time {
                 OneTimeAccess::Lifetime => None,
-                OneTimeAccess::Days(d) => {
-                    Some(starts_at.saturating_add(i64::from(d).saturating_mul(DAY)))
-                }
+                OneTimeAccess::Days(d) => Some(starts_at.saturating_add(i64::from(d).saturating_mul(DAY))),
             };
             // A refund or lost dispute seen before the purchase leaves a tombstone for the source.
             let tomb = self
@@ -995,11 +901,7 @@ impl Cx<'_> {
 
     fn session_subscription(&mut self, cs: &CheckoutSession, customer: &str) {
         let Some(sub_ref) = &cs.subscription else {
-            self.ignore(
-                Some(customer),
-                None,
-                "subscription checkout without a subscription".into(),
-            );
+            self.ignore(Some(customer), None, "subscription checkout without a subscription".into());
             return;
         };
         let fallback = cs.metadata.get(META_PRODUCT).map(String::as_str);
@@ -1019,11 +921,7 @@ impl Cx<'_> {
             return;
         };
         if self.catalog.by_slug(&slug).is_none() {
-            self.ignore(
-                Some(customer),
-                Some(&slug),
-                format!("product {slug:?} is not linked on this site"),
-            );
+            self.ignore(Some(customer), Some(&slug), format!("product {slug:?} is not linked on this site"));
             return;
         }
         if self.row(customer, &slug, &sub_id).is_some() {
@@ -1061,39 +959,22 @@ impl Cx<'_> {
 
     /// The Latch products on a subscription: its items through the catalog (authoritative, follows plan
     /// changes), else its `latch_product` metadata, else the checkout's.
-    fn subscription_products(
-        &mut self,
-        sub: &Subscription,
-        fallback: Option<&str>,
-        customer: &str,
-    ) -> Vec<String> {
+    fn subscription_products(&mut self, sub: &Subscription, fallback: Option<&str>, customer: &str) -> Vec<String> {
         let mut slugs = Vec::new();
         let mut unlinked = Vec::new();
         for item in &sub.items.data {
-            let product = item
-                .price
-                .as_ref()
-                .and_then(|p| p.product.as_deref())
-                .unwrap_or("");
+            let product = item.price.as_ref().and_then(|p| p.product.as_deref()).unwrap_or("");
             match self.catalog.by_stripe_product(product) {
                 Some(p) => push_unique(&mut slugs, &p.slug),
                 None => unlinked.push(product.to_owned()),
             }
         }
         if slugs.is_empty() {
-            let meta = sub
-                .metadata
-                .get(META_PRODUCT)
-                .map(String::as_str)
-                .or(fallback);
+            let meta = sub.metadata.get(META_PRODUCT).map(String::as_str).or(fallback);
             if let Some(slug) = meta.filter(|s| self.catalog.by_slug(s).is_some()) {
                 slugs.push(slug.to_owned());
             } else {
-                let what = if unlinked.is_empty() {
-                    "no linked product".to_owned()
-                } else {
-                    unlinked.join(", ")
-                };
+                let what = if unlinked.is_empty() { "no linked product".to_owned() } else { unlinked.join(", ") };
                 self.ignore(
                     Some(customer),
                     meta,
@@ -1108,9 +989,7 @@ impl Cx<'_> {
         let period_end = sub.period_end();
         let (status, ends_at) = match sub.status {
             SubscriptionStatus::Incomplete => (GrantStatus::Pending, period_end),
-            SubscriptionStatus::IncompleteExpired => {
-                (GrantStatus::Expired, sub.ended_at.or(Some(self.version)))
-            }
+            SubscriptionStatus::IncompleteExpired => (GrantStatus::Expired, sub.ended_at.or(Some(self.version))),
             SubscriptionStatus::Trialing => (GrantStatus::Trialing, period_end.or(sub.trial_end)),
             SubscriptionStatus::Active => {
                 let cancel = sub.cancel_at.filter(|c| period_end.is_none_or(|e| *c < e));
@@ -1123,10 +1002,7 @@ impl Cx<'_> {
             SubscriptionStatus::PastDue => {
                 let start = sub.period_start().unwrap_or(self.version);
                 let grace_end = start.saturating_add(policy.grace_secs());
-                (
-                    GrantStatus::PastDue,
-                    Some(period_end.map_or(grace_end, |e| e.min(grace_end))),
-                )
+                (GrantStatus::PastDue, Some(period_end.map_or(grace_end, |e| e.min(grace_end))))
             }
             SubscriptionStatus::Unpaid => (GrantStatus::Unpaid, period_end),
             SubscriptionStatus::Paused => (GrantStatus::Paused, period_end),
@@ -1154,11 +1030,7 @@ impl Cx<'_> {
             return;
         }
         if sub.status == SubscriptionStatus::Other {
-            self.ignore(
-                Some(&customer),
-                None,
-                "unknown subscription status; fetching the subscription".into(),
-            );
+            self.ignore(Some(&customer), None, "unknown subscription status; fetching the subscription".into());
             self.fetch(FetchObject::Subscription, &sub.id);
             return;
         }
@@ -1219,10 +1091,7 @@ impl Cx<'_> {
             match self.row(&customer, &slug, &sub.id) {
                 None => {
                     if let Some(g) = self.tombstone_for(&sub.id) {
-                        d = Derived {
-                            status: g,
-                            ends_at: Some(self.version),
-                        };
+                        d = Derived { status: g, ends_at: Some(self.version) };
                     }
                     self.grants.push(Grant {
                         customer: customer.clone(),
@@ -1245,10 +1114,7 @@ impl Cx<'_> {
                     if g.status.is_final() {
                         continue;
                     }
-                    let old = Derived {
-                        status: g.status,
-                        ends_at: g.ends_at,
-                    };
+                    let old = Derived { status: g.status, ends_at: g.ends_at };
                     let (row_version, disputed) = (g.version, g.dispute.is_some());
                     if self.version < row_version {
                         self.ignore(
@@ -1266,10 +1132,7 @@ impl Cx<'_> {
                             continue;
                         }
                     }
-                    if disputed
-                        && policy.dispute == DisputeRule::SuspendWhileOpen
-                        && d.status.grants_access()
-                    {
+                    if disputed && policy.dispute == DisputeRule::SuspendWhileOpen && d.status.grants_access() {
                         d.status = GrantStatus::Disputed;
                     }
                     if let Some(g) = self.grants.get_mut(i) {
@@ -1297,15 +1160,8 @@ impl Cx<'_> {
     /// A snapshot older than what a source's rows already reflect is ignored as a whole: this also keeps an old
     /// snapshot from re-creating a product the subscription has since moved away from.
     fn stale_source(&mut self, source: &str, customer: &str) -> bool {
-        if self
-            .source_version(source)
-            .is_some_and(|v| self.version < v)
-        {
-            self.ignore(
-                Some(customer),
-                None,
-                "an older snapshot arrived after a newer one; nothing changes".into(),
-            );
+        if self.source_version(source).is_some_and(|v| self.version < v) {
+            self.ignore(Some(customer), None, "an older snapshot arrived after a newer one; nothing changes".into());
             return true;
         }
         false
@@ -1349,59 +1205,36 @@ impl Cx<'_> {
         let active = |d: &Derived| d.status.grants_access() && d.ends_at.is_none_or(|e| now < e);
         let was = old.as_ref().is_some_and(active);
         let is = active(&new);
-        let until = new
-            .ends_at
-            .map_or_else(|| "with no end".to_owned(), |e| format!("until {e}"));
+        let until = new.ends_at.map_or_else(|| "with no end".to_owned(), |e| format!("until {e}"));
         use GrantStatus as S;
         let (kind, reason) = match (old.map(|o| o.status), new.status) {
-            (None, S::Active | S::Trialing) => (
-                ActivityKind::SubscriptionStarted,
-                format!("subscription {}", new.status.as_str()),
-            ),
-            (None, _) => (
-                ActivityKind::SubscriptionUpdated,
-                format!("subscription seen as {}", new.status.as_str()),
-            ),
-            (Some(S::Trialing), S::Active) => (
-                ActivityKind::SubscriptionRenewed,
-                format!("trial converted to paid, {until}"),
-            ),
-            (Some(S::PastDue | S::Unpaid), S::Active) => (
-                ActivityKind::SubscriptionRenewed,
-                "payment recovered".into(),
-            ),
-            (Some(S::Active), S::Active) => (
-                ActivityKind::SubscriptionRenewed,
-                format!("renewed {until}"),
-            ),
-            (Some(_), S::Canceling) => (
-                ActivityKind::SubscriptionCancelled,
-                format!("cancellation scheduled; access kept {until}"),
-            ),
-            (Some(_), S::Canceled | S::Expired) => (
-                ActivityKind::SubscriptionCancelled,
-                "subscription ended".into(),
-            ),
+            (None, S::Active | S::Trialing) => {
+                (ActivityKind::SubscriptionStarted, format!("subscription {}", new.status.as_str()))
+            }
+            (None, _) => (ActivityKind::SubscriptionUpdated, format!("subscription seen as {}", new.status.as_str())),
+            (Some(S::Trialing), S::Active) => {
+                (ActivityKind::SubscriptionRenewed, format!("trial converted to paid, {until}"))
+            }
+            (Some(S::PastDue | S::Unpaid), S::Active) => {
+                (ActivityKind::SubscriptionRenewed, "payment recovered".into())
+            }
+            (Some(S::Active), S::Active) => (ActivityKind::SubscriptionRenewed, format!("renewed {until}")),
+            (Some(_), S::Canceling) => {
+                (ActivityKind::SubscriptionCancelled, format!("cancellation scheduled; access kept {until}"))
+            }
+            (Some(_), S::Canceled | S::Expired) => (ActivityKind::SubscriptionCancelled, "subscription ended".into()),
             (Some(_), S::PastDue) => (
                 ActivityKind::PaymentFailed,
                 format!("renewal payment failed; access kept during the grace period, {until}"),
             ),
-            (Some(_), s) => (
-                ActivityKind::SubscriptionUpdated,
-                format!("subscription is now {}", s.as_str()),
-            ),
+            (Some(_), s) => (ActivityKind::SubscriptionUpdated, format!("subscription is now {}", s.as_str())),
         };
         // The checkout already reported the start; a provisional row only gets its real period here.
         if !provisional {
             self.activity(kind, Some(customer), Some(slug), reason);
         }
         if is && !was {
-            self.activity(
-                ActivityKind::AccessGranted,
-                Some(customer),
-                Some(slug),
-                format!("access {until}"),
-            );
+            self.activity(ActivityKind::AccessGranted, Some(customer), Some(slug), format!("access {until}"));
             self.notify(NotificationKind::AccessGranted, customer, slug, None);
         } else if was && !is {
             self.activity(
@@ -1416,17 +1249,10 @@ impl Cx<'_> {
 
     // ----- invoices -----
 
-    fn invoice_products(
-        &mut self,
-        inv: &Invoice,
-        customer: &str,
-    ) -> Vec<(String, Option<i64>, Option<i64>)> {
+    fn invoice_products(&mut self, inv: &Invoice, customer: &str) -> Vec<(String, Option<i64>, Option<i64>)> {
         let mut out: Vec<(String, Option<i64>, Option<i64>)> = Vec::new();
         for line in &inv.lines.data {
-            let Some(p) = line
-                .product()
-                .and_then(|id| self.catalog.by_stripe_product(id))
-            else {
+            let Some(p) = line.product().and_then(|id| self.catalog.by_stripe_product(id)) else {
                 continue;
             };
             let (start, end) = line.period.map_or((None, None), |p| (p.start, p.end));
@@ -1439,31 +1265,14 @@ impl Cx<'_> {
             }
         }
         if out.is_empty() {
-            let meta = inv
-                .subscription_metadata()
-                .and_then(|m| m.get(META_PRODUCT))
-                .map(String::as_str);
+            let meta = inv.subscription_metadata().and_then(|m| m.get(META_PRODUCT)).map(String::as_str);
             match meta.and_then(|s| self.catalog.by_slug(s)) {
                 Some(p) => {
-                    let end = inv
-                        .lines
-                        .data
-                        .iter()
-                        .filter_map(|l| l.period.and_then(|p| p.end))
-                        .max();
-                    let start = inv
-                        .lines
-                        .data
-                        .iter()
-                        .filter_map(|l| l.period.and_then(|p| p.start))
-                        .min();
+                    let end = inv.lines.data.iter().filter_map(|l| l.period.and_then(|p| p.end)).max();
+                    let start = inv.lines.data.iter().filter_map(|l| l.period.and_then(|p| p.start)).min();
                     out.push((p.slug.clone(), start, end));
                 }
-                None => self.ignore(
-                    Some(customer),
-                    meta,
-                    "invoice for products not linked to Latch".into(),
-                ),
+                None => self.ignore(Some(customer), meta, "invoice for products not linked to Latch".into()),
             }
         }
         out
@@ -1482,10 +1291,7 @@ impl Cx<'_> {
             );
             return;
         };
-        if inv
-            .subscription_metadata()
-            .is_some_and(|m| self.site_mismatch(m))
-        {
+        if inv.subscription_metadata().is_some_and(|m| self.site_mismatch(m)) {
             return;
         }
         if self.stale_source(&sub_id, &customer) {
@@ -1494,11 +1300,7 @@ impl Cx<'_> {
         let trial = inv.amount_paid == Some(0);
         for (slug, start, end) in self.invoice_products(inv, &customer) {
             let Some(end) = end else {
-                self.ignore(
-                    Some(&customer),
-                    Some(&slug),
-                    "invoice line without a period".into(),
-                );
+                self.ignore(Some(&customer), Some(&slug), "invoice line without a period".into());
                 continue;
             };
             match self.row(&customer, &slug, &sub_id) {
@@ -1508,10 +1310,7 @@ impl Cx<'_> {
                     } else {
                         GrantStatus::Active
                     });
-                    let d = Derived {
-                        status,
-                        ends_at: Some(end),
-                    };
+                    let d = Derived { status, ends_at: Some(end) };
                     self.grants.push(Grant {
                         customer: customer.clone(),
                         product: slug.clone(),
@@ -1530,26 +1329,20 @@ impl Cx<'_> {
                     let Some(g) = self.grants.get(i) else {
                         continue;
                     };
-                    let old = Derived {
-                        status: g.status,
-                        ends_at: g.ends_at,
-                    };
+                    let old = Derived { status: g.status, ends_at: g.ends_at };
                     if g.status.is_final() || self.version < g.version {
                         continue;
                     }
                     let provisional = g.version == 0;
                     let status = match g.status {
-                        GrantStatus::PastDue
-                        | GrantStatus::Unpaid
-                        | GrantStatus::Pending
-                        | GrantStatus::Paused => GrantStatus::Active,
+                        GrantStatus::PastDue | GrantStatus::Unpaid | GrantStatus::Pending | GrantStatus::Paused => {
+                            GrantStatus::Active
+                        }
                         GrantStatus::Trialing if !trial => GrantStatus::Active,
                         s => s,
                     };
                     let ends_at = match status {
-                        GrantStatus::Active | GrantStatus::Trialing => {
-                            Some(g.ends_at.map_or(end, |e| e.max(end)))
-                        }
+                        GrantStatus::Active | GrantStatus::Trialing => Some(g.ends_at.map_or(end, |e| e.max(end))),
                         // A scheduled cancellation, a removed product or a suspension keeps its end.
                         _ => g.ends_at,
                     };
@@ -1573,35 +1366,18 @@ impl Cx<'_> {
         let products: Vec<String> = self
             .grants
             .iter()
-            .filter(|g| {
-                sub.as_deref() == Some(g.source.as_str())
-                    && g.livemode == self.livemode
-                    && !g.is_tombstone()
-            })
+            .filter(|g| sub.as_deref() == Some(g.source.as_str()) && g.livemode == self.livemode && !g.is_tombstone())
             .map(|g| g.product.clone())
             .collect();
-        let retry = inv.next_payment_attempt.map_or_else(
-            || "no retry scheduled".to_owned(),
-            |t| format!("next retry at {t}"),
-        );
-        let reason = format!(
-            "invoice payment failed ({retry}); access follows the subscription's status and grace period"
-        );
+        let retry =
+            inv.next_payment_attempt.map_or_else(|| "no retry scheduled".to_owned(), |t| format!("next retry at {t}"));
+        let reason =
+            format!("invoice payment failed ({retry}); access follows the subscription's status and grace period");
         if products.is_empty() {
-            self.activity(
-                ActivityKind::PaymentFailed,
-                customer.as_deref(),
-                None,
-                reason,
-            );
+            self.activity(ActivityKind::PaymentFailed, customer.as_deref(), None, reason);
         } else {
             for p in products {
-                self.activity(
-                    ActivityKind::PaymentFailed,
-                    customer.as_deref(),
-                    Some(&p),
-                    reason.clone(),
-                );
+                self.activity(ActivityKind::PaymentFailed, customer.as_deref(), Some(&p), reason.clone());
                 if let Some(c) = &customer {
                     self.notify(NotificationKind::PaymentFailed, c, &p, None);
                 }
@@ -1614,9 +1390,7 @@ impl Cx<'_> {
     fn matching_payment_rows(&self, ids: &[&str]) -> Vec<usize> {
         (0..self.grants.len())
             .filter(|&i| {
-                self.grants.get(i).is_some_and(|g| {
-                    g.livemode == self.livemode && ids.contains(&g.source.as_str())
-                })
+                self.grants.get(i).is_some_and(|g| g.livemode == self.livemode && ids.contains(&g.source.as_str()))
             })
             .collect()
     }
@@ -1637,12 +1411,7 @@ impl Cx<'_> {
         let (c, p) = (g.customer.clone(), g.product.clone());
         self.activity(kind, Some(&c), Some(&p), reason.to_owned());
         if was_active {
-            self.activity(
-                ActivityKind::AccessRevoked,
-                Some(&c),
-                Some(&p),
-                reason.to_owned(),
-            );
+            self.activity(ActivityKind::AccessRevoked, Some(&c), Some(&p), reason.to_owned());
             self.notify(NotificationKind::AccessRevoked, &c, &p, None);
         }
     }
@@ -1703,20 +1472,10 @@ impl Cx<'_> {
                 RefundRule::Keep => false,
             };
             if revoke && !g.source.starts_with("sub_") {
-                self.revoke_row(
-                    i,
-                    GrantStatus::Refunded,
-                    ActivityKind::Refunded,
-                    &format!("{amount}: access revoked"),
-                );
+                self.revoke_row(i, GrantStatus::Refunded, ActivityKind::Refunded, &format!("{amount}: access revoked"));
             } else if !g.status.is_final() {
                 let (c, p) = (g.customer.clone(), g.product.clone());
-                self.activity(
-                    ActivityKind::Refunded,
-                    Some(&c),
-                    Some(&p),
-                    format!("{amount}: access kept by policy"),
-                );
+                self.activity(ActivityKind::Refunded, Some(&c), Some(&p), format!("{amount}: access kept by policy"));
             }
         }
     }
@@ -1732,17 +1491,10 @@ impl Cx<'_> {
             .collect();
         let status = dp.status.as_deref().unwrap_or("");
         let lost = status == "lost";
-        let closed = matches!(
-            status,
-            "won" | "lost" | "warning_closed" | "charge_refunded"
-        );
+        let closed = matches!(status, "won" | "lost" | "warning_closed" | "charge_refunded");
         if rows.is_empty() {
             self.activity(
-                if closed {
-                    ActivityKind::DisputeClosed
-                } else {
-                    ActivityKind::DisputeOpened
-                },
+                if closed { ActivityKind::DisputeClosed } else { ActivityKind::DisputeOpened },
                 None,
                 None,
                 format!("dispute {status} on a payment that granted no one-time access"),
@@ -1829,12 +1581,7 @@ impl Cx<'_> {
             "dispute opened: access suspended while it is open".into(),
         );
         if was_active {
-            self.activity(
-                ActivityKind::AccessRevoked,
-                Some(&c),
-                Some(&p),
-                "dispute opened".into(),
-            );
+            self.activity(ActivityKind::AccessRevoked, Some(&c), Some(&p), "dispute opened".into());
             self.notify(NotificationKind::AccessRevoked, &c, &p, None);
         }
     }
@@ -1842,9 +1589,9 @@ impl Cx<'_> {
     fn customer_deleted(&mut self, customer: &str) {
         let rows: Vec<usize> = (0..self.grants.len())
             .filter(|&i| {
-                self.grants.get(i).is_some_and(|g| {
-                    g.customer == customer && g.livemode == self.livemode && !g.is_tombstone()
-                })
+                self.grants
+                    .get(i)
+                    .is_some_and(|g| g.customer == customer && g.livemode == self.livemode && !g.is_tombstone())
             })
             .collect();
         self.activity(
@@ -1854,12 +1601,7 @@ impl Cx<'_> {
             "customer deleted in Stripe: all of their access ends".into(),
         );
         for i in rows {
-            self.revoke_row(
-                i,
-                GrantStatus::Revoked,
-                ActivityKind::AccessRevoked,
-                "customer deleted in Stripe",
-            );
+            self.revoke_row(i, GrantStatus::Revoked, ActivityKind::AccessRevoked, "customer deleted in Stripe");
         }
     }
 

@@ -85,11 +85,7 @@ impl Event {
             account: raw.account,
             api_version: raw.api_version,
             object: raw.data.object,
-            previous_attributes: raw
-                .data
-                .previous_attributes
-                .map(|m| m.0)
-                .unwrap_or_default(),
+            previous_attributes: raw.data.previous_attributes.map(|m| m.0).unwrap_or_default(),
         })
     }
 }
@@ -99,14 +95,8 @@ const OBJECT_ERROR_MARK: &str = "\u{1f}latch-object\u{1f}";
 
 fn classify(e: serde_json::Error) -> EventError {
     let text = e.to_string();
-    match text
-        .split_once(OBJECT_ERROR_MARK)
-        .and_then(|(_, rest)| rest.split_once(OBJECT_ERROR_MARK))
-    {
-        Some((kind, message)) => EventError::Object {
-            kind: kind.to_owned(),
-            message: message.to_owned(),
-        },
+    match text.split_once(OBJECT_ERROR_MARK).and_then(|(_, rest)| rest.split_once(OBJECT_ERROR_MARK)) {
+        Some((kind, message)) => EventError::Object { kind: kind.to_owned(), message: message.to_owned() },
         None => EventError::Malformed(text),
     }
 }
@@ -252,14 +242,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         let kind = loop {
             match map.next_key::<Key<'de>>()? {
                 None => {
-                    let id = buffered
-                        .iter()
-                        .find(|(k, _)| k == "id")
-                        .and_then(|(_, v)| v.as_str());
-                    return Ok(StripeObject::Other {
-                        object: String::new(),
-                        id: id.map(str::to_owned),
-                    });
+                    let id = buffered.iter().find(|(k, _)| k == "id").and_then(|(_, v)| v.as_str());
+                    return Ok(StripeObject::Other { object: String::new(), id: id.map(str::to_owned) });
                 }
                 Some(Key(k)) if k == "object" => {
                     break map.next_value::<LenientStr>()?.0.unwrap_or_default();
@@ -270,34 +254,19 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                 }
             }
         };
-        let replay = Replay {
-            buffered: buffered.into_iter(),
-            value: None,
-            inner: map,
-        };
+        let replay = Replay { buffered: buffered.into_iter(), value: None, inner: map };
         let de = de::value::MapAccessDeserializer::new(replay);
-        let wrap = |e: A::Error| {
-            A::Error::custom(format_args!(
-                "{OBJECT_ERROR_MARK}{kind}{OBJECT_ERROR_MARK}{e}"
-            ))
-        };
+        let wrap = |e: A::Error| A::Error::custom(format_args!("{OBJECT_ERROR_MARK}{kind}{OBJECT_ERROR_MARK}{e}"));
         Ok(match kind.as_str() {
-            "checkout.session" => {
-                StripeObject::CheckoutSession(CheckoutSession::deserialize(de).map_err(wrap)?)
-            }
-            "subscription" => {
-                StripeObject::Subscription(Subscription::deserialize(de).map_err(wrap)?)
-            }
+            "checkout.session" => StripeObject::CheckoutSession(CheckoutSession::deserialize(de).map_err(wrap)?),
+            "subscription" => StripeObject::Subscription(Subscription::deserialize(de).map_err(wrap)?),
             "invoice" => StripeObject::Invoice(Invoice::deserialize(de).map_err(wrap)?),
             "charge" => StripeObject::Charge(Charge::deserialize(de).map_err(wrap)?),
             "dispute" => StripeObject::Dispute(Dispute::deserialize(de).map_err(wrap)?),
             "customer" => StripeObject::Customer(Customer::deserialize(de).map_err(wrap)?),
             _ => {
                 let head = IdOnly::deserialize(de)?;
-                StripeObject::Other {
-                    object: kind,
-                    id: head.id,
-                }
+                StripeObject::Other { object: kind, id: head.id }
             }
         })
     }
@@ -341,15 +310,10 @@ struct Replay<A> {
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
     type Error = A::Error;
 
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, A::Error> {
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         if let Some((k, v)) = self.buffered.next() {
             self.value = Some(v);
-            return seed
-                .deserialize(StringDeserializer::<A::Error>::new(k))
-                .map(Some);
+            return seed.deserialize(StringDeserializer::<A::Error>::new(k)).map(Some);
         }
         self.inner.next_key_seed(seed)
     }
@@ -417,10 +381,7 @@ pub struct CheckoutSession {
 impl CheckoutSession {
     /// The buyer's email: `customer_details.email`, else `customer_email`.
     pub fn email(&self) -> Option<&str> {
-        self.customer_details
-            .as_ref()
-            .and_then(|d| d.email.as_deref())
-            .or(self.customer_email.as_deref())
+        self.customer_details.as_ref().and_then(|d| d.email.as_deref()).or(self.customer_email.as_deref())
     }
 }
 
@@ -456,10 +417,7 @@ pub struct List<T> {
 
 impl<T> Default for List<T> {
     fn default() -> Self {
-        Self {
-            data: Vec::new(),
-            has_more: false,
-        }
+        Self { data: Vec::new(), has_more: false }
     }
 }
 
@@ -562,22 +520,12 @@ impl Subscription {
     /// End of the current period: the latest item's `current_period_end` (current API), else the subscription's
     /// own field (API versions before 2025-03-31).
     pub fn period_end(&self) -> Option<i64> {
-        self.items
-            .data
-            .iter()
-            .filter_map(|i| i.current_period_end)
-            .max()
-            .or(self.current_period_end)
+        self.items.data.iter().filter_map(|i| i.current_period_end).max().or(self.current_period_end)
     }
 
     /// Start of the current period, read like [`Self::period_end`].
     pub fn period_start(&self) -> Option<i64> {
-        self.items
-            .data
-            .iter()
-            .filter_map(|i| i.current_period_start)
-            .min()
-            .or(self.current_period_start)
+        self.items.data.iter().filter_map(|i| i.current_period_start).min().or(self.current_period_start)
     }
 }
 
@@ -658,12 +606,7 @@ impl Invoice {
             .and_then(|p| p.subscription_details.as_ref())
             .and_then(|d| d.subscription.as_deref())
             .or(self.subscription.as_deref())
-            .or_else(|| {
-                self.lines
-                    .data
-                    .iter()
-                    .find_map(InvoiceLine::subscription_id)
-            })
+            .or_else(|| self.lines.data.iter().find_map(InvoiceLine::subscription_id))
     }
 
     /// The subscription's metadata as copied on the invoice, from either API shape.
@@ -672,11 +615,7 @@ impl Invoice {
             .as_ref()
             .and_then(|p| p.subscription_details.as_ref())
             .and_then(|d| d.metadata.as_ref())
-            .or_else(|| {
-                self.subscription_details
-                    .as_ref()
-                    .and_then(|d| d.metadata.as_ref())
-            })
+            .or_else(|| self.subscription_details.as_ref().and_then(|d| d.metadata.as_ref()))
     }
 }
 
@@ -833,10 +772,7 @@ pub struct Charge {
 impl Charge {
     /// Whether the whole charge is refunded (`refunded`, or the refunded amount reaches the captured amount).
     pub fn fully_refunded(&self) -> bool {
-        let base = self
-            .amount_captured
-            .filter(|c| *c > 0)
-            .unwrap_or(self.amount);
+        let base = self.amount_captured.filter(|c| *c > 0).unwrap_or(self.amount);
         self.refunded || (base > 0 && self.amount_refunded >= base)
     }
 }
@@ -923,8 +859,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Expandable<T> {
                 Ok(Expandable::Id(v.to_owned()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                T::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(|o| Expandable::Object(Box::new(o)))
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(|o| Expandable::Object(Box::new(o)))
             }
         }
         d.deserialize_any(V(std::marker::PhantomData))
@@ -1049,25 +984,15 @@ mod tests {
 
     #[test]
     fn unknown_kinds_are_other() {
-        let body =
-            br#"{"id":"evt_1","object":"event","type":"plan.created","created":5,"livemode":false,
+        let body = br#"{"id":"evt_1","object":"event","type":"plan.created","created":5,"livemode":false,
             "data":{"object":{"id":"price_1","object":"plan","amount":2000}}}"#;
         let e = Event::parse(body);
-        assert_eq!(
-            e.map(|e| e.object),
-            Ok(StripeObject::Other {
-                object: "plan".into(),
-                id: Some("price_1".into())
-            })
-        );
+        assert_eq!(e.map(|e| e.object), Ok(StripeObject::Other { object: "plan".into(), id: Some("price_1".into()) }));
     }
 
     #[test]
     fn errors_are_typed() {
-        assert!(matches!(
-            Event::parse(b"not json"),
-            Err(EventError::Malformed(_))
-        ));
+        assert!(matches!(Event::parse(b"not json"), Err(EventError::Malformed(_))));
         assert!(matches!(Event::parse(b"{}"), Err(EventError::Malformed(_))));
         assert!(matches!(
             Event::parse(br#"{"id":"x","object":"charge","type":"t","created":1,"data":{"object":{}}}"#),
@@ -1078,9 +1003,7 @@ mod tests {
             Err(EventError::Object { kind, .. }) if kind == "subscription"
         ));
         assert!(matches!(
-            Event::parse(
-                br#"{"id":"x","object":"event","type":"t","created":1,"data":{"object":[1]}}"#
-            ),
+            Event::parse(br#"{"id":"x","object":"event","type":"t","created":1,"data":{"object":[1]}}"#),
             Err(EventError::Malformed(_))
         ));
     }
@@ -1097,16 +1020,11 @@ mod tests {
         assert_eq!(s.status, SubscriptionStatus::PastDue);
         assert_eq!(s.period_end(), Some(50));
         assert_eq!(
-            s.items
-                .data
-                .first()
-                .and_then(|i| i.price.as_ref())
-                .and_then(|p| p.product.as_deref()),
+            s.items.data.first().and_then(|i| i.price.as_ref()).and_then(|p| p.product.as_deref()),
             Some("prod_1")
         );
-        let s: Subscription =
-            serde_json::from_str(r#"{"id":"sub_1","status":"brand_new","current_period_end":7}"#)
-                .unwrap_or_else(|e| panic!("{e}"));
+        let s: Subscription = serde_json::from_str(r#"{"id":"sub_1","status":"brand_new","current_period_end":7}"#)
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.status, SubscriptionStatus::Other);
         assert_eq!(s.period_end(), Some(7));
     }

@@ -46,13 +46,7 @@ pub struct StripeRequest {
 
 impl StripeRequest {
     fn new(method: Method, path: impl Into<String>) -> Self {
-        Self {
-            method,
-            path: path.into(),
-            params: Vec::new(),
-            account: None,
-            idempotency_key: None,
-        }
+        Self { method, path: path.into(), params: Vec::new(), account: None, idempotency_key: None }
     }
 
     fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
@@ -78,12 +72,7 @@ impl StripeRequest {
     /// time window for a member's checkout click, or an event id for work caused by a webhook).
     pub fn idempotent(mut self, scope: &str) -> Self {
         let mut hash = Sha256::new();
-        for part in [
-            self.method.as_str(),
-            &self.path,
-            self.account.as_deref().unwrap_or(""),
-            scope,
-        ] {
+        for part in [self.method.as_str(), &self.path, self.account.as_deref().unwrap_or(""), scope] {
             hash.update(part.as_bytes());
             hash.update([0]);
         }
@@ -99,9 +88,7 @@ impl StripeRequest {
 
     /// The parameters form-encoded (`application/x-www-form-urlencoded`), for a POST body or a GET query string.
     pub fn encoded_params(&self) -> String {
-        form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&self.params)
-            .finish()
+        form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.params).finish()
     }
 
     /// Path with the query string for GET and DELETE, the bare path for POST.
@@ -180,14 +167,10 @@ pub fn create_checkout_session(p: &CheckoutParams<'_>) -> StripeRequest {
     }
     match p.mode {
         CheckoutMode::Setup => {
-            req = req
-                .param("currency", "usd")
-                .param("setup_intent_data[metadata][latch_site]", p.site);
+            req = req.param("currency", "usd").param("setup_intent_data[metadata][latch_site]", p.site);
         }
         CheckoutMode::Payment | CheckoutMode::Subscription => {
-            req = req
-                .param("line_items[0][price]", p.price)
-                .param("line_items[0][quantity]", p.quantity.to_string());
+            req = req.param("line_items[0][price]", p.price).param("line_items[0][quantity]", p.quantity.to_string());
         }
     }
     if p.mode == CheckoutMode::Subscription {
@@ -218,8 +201,7 @@ pub fn create_checkout_session(p: &CheckoutParams<'_>) -> StripeRequest {
 
 /// `GET /v1/checkout/sessions/{id}` with the subscription expanded, as the claim needs it.
 pub fn retrieve_checkout_session(id: &str) -> StripeRequest {
-    StripeRequest::new(Method::Get, format!("/v1/checkout/sessions/{id}"))
-        .param("expand[]", "subscription")
+    StripeRequest::new(Method::Get, format!("/v1/checkout/sessions/{id}")).param("expand[]", "subscription")
 }
 
 /// `POST /v1/billing_portal/sessions` for one customer.
@@ -231,9 +213,7 @@ pub fn create_portal_session(customer: &str, return_url: &str) -> StripeRequest 
 
 /// `POST /v1/products`.
 pub fn create_product(name: &str, latch_slug: &str) -> StripeRequest {
-    StripeRequest::new(Method::Post, "/v1/products")
-        .param("name", name)
-        .param("metadata[latch_product]", latch_slug)
+    StripeRequest::new(Method::Post, "/v1/products").param("name", name).param("metadata[latch_product]", latch_slug)
 }
 
 /// A price Latch creates for a product.
@@ -308,10 +288,7 @@ impl StripeError {
 }
 
 /// Parses Stripe's answer: the object on 2xx, a typed error otherwise.
-pub fn parse_response<T: serde::de::DeserializeOwned>(
-    status: u16,
-    body: &str,
-) -> Result<T, StripeError> {
+pub fn parse_response<T: serde::de::DeserializeOwned>(status: u16, body: &str) -> Result<T, StripeError> {
     #[derive(Deserialize)]
     struct ErrorEnvelope {
         error: StripeErrorBody,
@@ -321,10 +298,7 @@ pub fn parse_response<T: serde::de::DeserializeOwned>(
         429 => Err(StripeError::RateLimited),
         500..=599 => Err(StripeError::Unavailable(status)),
         _ => match serde_json::from_str::<ErrorEnvelope>(body) {
-            Ok(env) => Err(StripeError::Refused {
-                status,
-                body: env.error,
-            }),
+            Ok(env) => Err(StripeError::Refused { status, body: env.error }),
             Err(e) => Err(StripeError::Malformed(format!("status {status}: {e}"))),
         },
     }
@@ -352,10 +326,7 @@ mod tests {
     }
 
     fn get<'a>(req: &'a StripeRequest, key: &str) -> Option<&'a str> {
-        req.params
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        req.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     #[test]
@@ -365,10 +336,7 @@ mod tests {
         assert_eq!(get(&req, "mode"), Some("subscription"));
         assert_eq!(get(&req, "line_items[0][price]"), Some("price_123"));
         assert_eq!(get(&req, "subscription_data[trial_period_days]"), Some("7"));
-        assert_eq!(
-            get(&req, "subscription_data[metadata][latch_product]"),
-            Some("pro")
-        );
+        assert_eq!(get(&req, "subscription_data[metadata][latch_product]"), Some("pro"));
         assert_eq!(get(&req, "metadata[latch_site]"), Some("site_demo"));
         assert_eq!(get(&req, "customer_email"), Some("a@example.com"));
         assert_eq!(get(&req, "allow_promotion_codes"), Some("true"));
@@ -376,32 +344,18 @@ mod tests {
 
     #[test]
     fn known_customer_replaces_email_and_payment_mode_has_no_trial() {
-        let p = CheckoutParams {
-            mode: CheckoutMode::Payment,
-            customer: Some("cus_1"),
-            ..params()
-        };
+        let p = CheckoutParams { mode: CheckoutMode::Payment, customer: Some("cus_1"), ..params() };
         let req = create_checkout_session(&p);
         assert_eq!(get(&req, "customer"), Some("cus_1"));
         assert_eq!(get(&req, "customer_email"), None);
         assert_eq!(get(&req, "subscription_data[trial_period_days]"), None);
-        assert_eq!(
-            get(&req, "payment_intent_data[metadata][latch_product]"),
-            Some("pro")
-        );
-        assert_eq!(
-            get(&req, "customer_creation"),
-            None,
-            "a known customer is reused, not created"
-        );
+        assert_eq!(get(&req, "payment_intent_data[metadata][latch_product]"), Some("pro"));
+        assert_eq!(get(&req, "customer_creation"), None, "a known customer is reused, not created");
     }
 
     #[test]
     fn setup_mode_has_no_line_items() {
-        let req = create_checkout_session(&CheckoutParams {
-            mode: CheckoutMode::Setup,
-            ..params()
-        });
+        let req = create_checkout_session(&CheckoutParams { mode: CheckoutMode::Setup, ..params() });
         assert_eq!(get(&req, "line_items[0][price]"), None);
         assert_eq!(get(&req, "allow_promotion_codes"), None);
     }
@@ -411,11 +365,7 @@ mod tests {
         let a = create_checkout_session(&params()).idempotent("w1");
         let b = create_checkout_session(&params()).idempotent("w1");
         let c = create_checkout_session(&params()).idempotent("w2");
-        let d = create_checkout_session(&CheckoutParams {
-            price: "price_456",
-            ..params()
-        })
-        .idempotent("w1");
+        let d = create_checkout_session(&CheckoutParams { price: "price_456", ..params() }).idempotent("w1");
         assert_eq!(a.idempotency_key, b.idempotency_key);
         assert_ne!(a.idempotency_key, c.idempotency_key);
         assert_ne!(a.idempotency_key, d.idempotency_key);
@@ -424,16 +374,10 @@ mod tests {
     #[test]
     fn get_params_go_to_the_query_string_encoded() {
         let req = retrieve_checkout_session("cs_test_1");
-        assert_eq!(
-            req.path_and_query(),
-            "/v1/checkout/sessions/cs_test_1?expand%5B%5D=subscription"
-        );
+        assert_eq!(req.path_and_query(), "/v1/checkout/sessions/cs_test_1?expand%5B%5D=subscription");
         let post = create_portal_session("cus_1", "https://e.com/a b");
         assert_eq!(post.path_and_query(), "/v1/billing_portal/sessions");
-        assert_eq!(
-            post.encoded_params(),
-            "customer=cus_1&return_url=https%3A%2F%2Fe.com%2Fa+b"
-        );
+        assert_eq!(post.encoded_params(), "customer=cus_1&return_url=https%3A%2F%2Fe.com%2Fa+b");
     }
 
     #[test]
@@ -444,22 +388,9 @@ mod tests {
             matches!(&err, StripeError::Refused { status: 404, body } if body.code.as_deref() == Some("resource_missing"))
         );
         assert!(!err.is_retryable());
-        assert_eq!(
-            parse_response::<serde_json::Value>(429, ""),
-            Err(StripeError::RateLimited)
-        );
-        assert!(
-            parse_response::<serde_json::Value>(503, "oops")
-                .unwrap_err()
-                .is_retryable()
-        );
-        assert!(matches!(
-            parse_response::<serde_json::Value>(400, "<html>"),
-            Err(StripeError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_response::<serde_json::Value>(200, "{"),
-            Err(StripeError::Malformed(_))
-        ));
+        assert_eq!(parse_response::<serde_json::Value>(429, ""), Err(StripeError::RateLimited));
+        assert!(parse_response::<serde_json::Value>(503, "oops").unwrap_err().is_retryable());
+        assert!(matches!(parse_response::<serde_json::Value>(400, "<html>"), Err(StripeError::Malformed(_))));
+        assert!(matches!(parse_response::<serde_json::Value>(200, "{"), Err(StripeError::Malformed(_))));
     }
 }

@@ -73,27 +73,15 @@ pub fn sign(claims: &Claims, secret: &[u8]) -> String {
 }
 
 /// Checks a token's signature, expiry, site and audience; returns its claims.
-pub fn verify(
-    token: &str,
-    secret: &[u8],
-    site: &str,
-    audience: &str,
-    now: i64,
-) -> Result<Claims, TokenError> {
+pub fn verify(token: &str, secret: &[u8], site: &str, audience: &str, now: i64) -> Result<Claims, TokenError> {
     let (signed, tag) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let (version, payload) = signed.split_once('.').ok_or(TokenError::Malformed)?;
     if version != VERSION {
         return Err(TokenError::Malformed);
     }
-    let tag = URL_SAFE_NO_PAD
-        .decode(tag)
-        .map_err(|_| TokenError::Malformed)?;
-    mac(secret, signed)
-        .verify_slice(&tag)
-        .map_err(|_| TokenError::BadSignature)?;
-    let json = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| TokenError::Malformed)?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| TokenError::Malformed)?;
+    mac(secret, signed).verify_slice(&tag).map_err(|_| TokenError::BadSignature)?;
+    let json = URL_SAFE_NO_PAD.decode(payload).map_err(|_| TokenError::Malformed)?;
     let claims: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
     if claims.exp <= now {
         return Err(TokenError::Expired);
@@ -134,60 +122,25 @@ mod tests {
     #[test]
     fn round_trip() {
         let t = sign(&claims(), SECRET);
-        assert_eq!(
-            verify(&t, SECRET, "site_a", WIDGET_AUDIENCE, 1500),
-            Ok(claims())
-        );
+        assert_eq!(verify(&t, SECRET, "site_a", WIDGET_AUDIENCE, 1500), Ok(claims()));
         assert_eq!(unverified_site(&t).as_deref(), Some("site_a"));
     }
 
     #[test]
     fn attacks_are_refused() {
         let t = sign(&claims(), SECRET);
-        assert_eq!(
-            verify(&t, b"other", "site_a", WIDGET_AUDIENCE, 1500),
-            Err(TokenError::BadSignature)
-        );
-        assert_eq!(
-            verify(&t, SECRET, "site_b", WIDGET_AUDIENCE, 1500),
-            Err(TokenError::WrongSite)
-        );
-        assert_eq!(
-            verify(&t, SECRET, "site_a", "admin", 1500),
-            Err(TokenError::WrongAudience)
-        );
-        assert_eq!(
-            verify(&t, SECRET, "site_a", WIDGET_AUDIENCE, 2000),
-            Err(TokenError::Expired)
-        );
+        assert_eq!(verify(&t, b"other", "site_a", WIDGET_AUDIENCE, 1500), Err(TokenError::BadSignature));
+        assert_eq!(verify(&t, SECRET, "site_b", WIDGET_AUDIENCE, 1500), Err(TokenError::WrongSite));
+        assert_eq!(verify(&t, SECRET, "site_a", "admin", 1500), Err(TokenError::WrongAudience));
+        assert_eq!(verify(&t, SECRET, "site_a", WIDGET_AUDIENCE, 2000), Err(TokenError::Expired));
         // A payload swapped for another site's, keeping the old mac.
-        let other = sign(
-            &Claims {
-                site: "site_b".into(),
-                ..claims()
-            },
-            SECRET,
-        );
+        let other = sign(&Claims { site: "site_b".into(), ..claims() }, SECRET);
         let (_, mac_a) = t.rsplit_once('.').unwrap();
         let (signed_b, _) = other.rsplit_once('.').unwrap();
         let forged = format!("{signed_b}.{mac_a}");
-        assert_eq!(
-            verify(&forged, SECRET, "site_b", WIDGET_AUDIENCE, 1500),
-            Err(TokenError::BadSignature)
-        );
-        for junk in [
-            "",
-            "v1",
-            "v1..",
-            "v2.e30.AA",
-            "v1.!!!.AA",
-            "a.b.c.d",
-            "v1.e30.",
-        ] {
-            assert!(
-                verify(junk, SECRET, "site_a", WIDGET_AUDIENCE, 1500).is_err(),
-                "{junk}"
-            );
+        assert_eq!(verify(&forged, SECRET, "site_b", WIDGET_AUDIENCE, 1500), Err(TokenError::BadSignature));
+        for junk in ["", "v1", "v1..", "v2.e30.AA", "v1.!!!.AA", "a.b.c.d", "v1.e30."] {
+            assert!(verify(junk, SECRET, "site_a", WIDGET_AUDIENCE, 1500).is_err(), "{junk}");
         }
     }
 }

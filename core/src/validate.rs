@@ -25,19 +25,12 @@ pub enum ValidationError {
 /// for local development.
 pub fn origin_of(url: &str) -> Result<String, ValidationError> {
     let bad = || ValidationError::BadUrl(url.chars().take(200).collect());
-    if url
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
-    {
+    if url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
         return Err(bad());
     }
     let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
     let scheme = scheme.to_ascii_lowercase();
-    let authority = rest
-        .split(['/', '?', '#'])
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
     if authority.is_empty() || authority.contains('@') {
         return Err(bad());
     }
@@ -51,9 +44,7 @@ pub fn origin_of(url: &str) -> Result<String, ValidationError> {
         _ => authority.as_str(),
     };
     let host_ok = !host.is_empty()
-        && (host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        && (host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
             || (host.starts_with('[') && host.ends_with(']')));
     if !host_ok {
         return Err(bad());
@@ -70,15 +61,8 @@ pub fn origin_of(url: &str) -> Result<String, ValidationError> {
 /// Checks that `url` is on one of `allowed` origins (each as given by the site owner, normalized here).
 pub fn redirect_allowed(url: &str, allowed: &[String]) -> Result<(), ValidationError> {
     let origin = origin_of(url)?;
-    let on_list = allowed
-        .iter()
-        .filter_map(|a| origin_of(a).ok())
-        .any(|a| a == origin);
-    if on_list {
-        Ok(())
-    } else {
-        Err(ValidationError::ForeignOrigin(origin))
-    }
+    let on_list = allowed.iter().filter_map(|a| origin_of(a).ok()).any(|a| a == origin);
+    if on_list { Ok(()) } else { Err(ValidationError::ForeignOrigin(origin)) }
 }
 
 /// Normalizes an email address (trimmed, lowercase) after a plausibility check.
@@ -91,9 +75,7 @@ pub fn email(raw: &str) -> Result<String, ValidationError> {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',' || c == '<' || c == '>')
         && !domain.contains('@');
     if plausible { Ok(email) } else { Err(bad()) }
 }
@@ -101,14 +83,8 @@ pub fn email(raw: &str) -> Result<String, ValidationError> {
 /// Checks a slug (product slug, lookup key).
 pub fn slug(raw: &str) -> Result<&str, ValidationError> {
     let ok = (1..=64).contains(&raw.len())
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(raw)
-    } else {
-        Err(ValidationError::BadSlug(raw.chars().take(64).collect()))
-    }
+        && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok { Ok(raw) } else { Err(ValidationError::BadSlug(raw.chars().take(64).collect())) }
 }
 
 /// Query parameter that carries the Checkout Session id back to the site.
@@ -118,15 +94,9 @@ pub const SESSION_PARAM: &str = "latch_session";
 pub fn return_page(url: &str) -> String {
     let url = url.split('#').next().unwrap_or_default();
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(SESSION_PARAM))
-        .collect();
-    if kept.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", kept.join("&"))
-    }
+    let kept: Vec<&str> =
+        query.split('&').filter(|pair| !pair.is_empty() && pair.split('=').next() != Some(SESSION_PARAM)).collect();
+    if kept.is_empty() { path.to_owned() } else { format!("{path}?{}", kept.join("&")) }
 }
 
 /// The Checkout `success_url` for a return page: Stripe replaces `{CHECKOUT_SESSION_ID}` with the session id.
@@ -142,27 +112,15 @@ mod tests {
 
     #[test]
     fn origins_are_normalized() {
-        assert_eq!(
-            origin_of("https://Example.com/a?b#c").unwrap(),
-            "https://example.com"
-        );
-        assert_eq!(
-            origin_of("https://example.com:8443").unwrap(),
-            "https://example.com:8443"
-        );
-        assert_eq!(
-            origin_of("http://127.0.0.1:8787/demo/").unwrap(),
-            "http://127.0.0.1:8787"
-        );
+        assert_eq!(origin_of("https://Example.com/a?b#c").unwrap(), "https://example.com");
+        assert_eq!(origin_of("https://example.com:8443").unwrap(), "https://example.com:8443");
+        assert_eq!(origin_of("http://127.0.0.1:8787/demo/").unwrap(), "http://127.0.0.1:8787");
         assert_eq!(origin_of("http://localhost/x").unwrap(), "http://localhost");
     }
 
     #[test]
     fn redirect_attacks_are_refused() {
-        let allowed = vec![
-            "https://good.com".to_string(),
-            "http://127.0.0.1:8787".to_string(),
-        ];
+        let allowed = vec!["https://good.com".to_string(), "http://127.0.0.1:8787".to_string()];
         assert!(redirect_allowed("https://good.com/thanks?x=1", &allowed).is_ok());
         assert!(redirect_allowed("http://127.0.0.1:8787/demo/", &allowed).is_ok());
         for url in [
@@ -182,27 +140,14 @@ mod tests {
             "https://good.com/\n",
             "",
         ] {
-            assert!(
-                redirect_allowed(url, &allowed).is_err(),
-                "{url:?} must be refused"
-            );
+            assert!(redirect_allowed(url, &allowed).is_err(), "{url:?} must be refused");
         }
     }
 
     #[test]
     fn emails_and_slugs() {
         assert_eq!(email("  Ann@Example.COM ").unwrap(), "ann@example.com");
-        for bad in [
-            "",
-            "ann",
-            "@x.com",
-            "ann@",
-            "ann@x",
-            "a b@x.com",
-            "a@x.com,b@y.com",
-            "a@@x.com",
-            "a@.x.com",
-        ] {
+        for bad in ["", "ann", "@x.com", "ann@", "ann@x", "a b@x.com", "a@x.com,b@y.com", "a@@x.com", "a@.x.com"] {
             assert!(email(bad).is_err(), "{bad:?}");
         }
         assert!(slug("pro-monthly_2").is_ok());
@@ -213,21 +158,12 @@ mod tests {
 
     #[test]
     fn success_urls_carry_the_session_template() {
-        assert_eq!(
-            checkout_success_url("https://a.com/p"),
-            "https://a.com/p?latch_session={CHECKOUT_SESSION_ID}"
-        );
+        assert_eq!(checkout_success_url("https://a.com/p"), "https://a.com/p?latch_session={CHECKOUT_SESSION_ID}");
         assert_eq!(
             checkout_success_url("https://a.com/p?x=1&latch_session=cs_old#top"),
             "https://a.com/p?x=1&latch_session={CHECKOUT_SESSION_ID}"
         );
-        assert_eq!(
-            return_page("https://a.com/p?latch_session=cs_1"),
-            "https://a.com/p"
-        );
-        assert_eq!(
-            return_page("https://a.com/?a=1&latch_session=cs_1&b=2"),
-            "https://a.com/?a=1&b=2"
-        );
+        assert_eq!(return_page("https://a.com/p?latch_session=cs_1"), "https://a.com/p");
+        assert_eq!(return_page("https://a.com/?a=1&latch_session=cs_1&b=2"), "https://a.com/?a=1&b=2");
     }
 }

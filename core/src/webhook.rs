@@ -58,9 +58,7 @@ pub enum SignatureError {
     #[error("no signatures found matching the expected signature for the payload")]
     NoMatchingSignature,
     /// The signature matches but its timestamp is older than the tolerance allows.
-    #[error(
-        "timestamp outside the tolerance zone ({timestamp}, now {now}, tolerance {tolerance_secs} s)"
-    )]
+    #[error("timestamp outside the tolerance zone ({timestamp}, now {now}, tolerance {tolerance_secs} s)")]
     TimestampTooOld {
         /// The header's `t`, saturated to the `i64` range.
         timestamp: i64,
@@ -96,15 +94,12 @@ pub fn verify(
     }
     let matched = usable.any(|secret| {
         let expected = compute_signature(secret, parsed.timestamp.canonical(), payload);
-        parsed.v1.iter().fold(false, |any, sig| {
-            any | bool::from(expected.as_slice().ct_eq(sig.as_bytes()))
-        })
+        parsed.v1.iter().fold(false, |any, sig| any | bool::from(expected.as_slice().ct_eq(sig.as_bytes())))
     });
     if !matched {
         return Err(SignatureError::NoMatchingSignature);
     }
-    if tolerance_secs != 0 && parsed.timestamp.value < i128::from(now) - i128::from(tolerance_secs)
-    {
+    if tolerance_secs != 0 && parsed.timestamp.value < i128::from(now) - i128::from(tolerance_secs) {
         return Err(SignatureError::TimestampTooOld {
             timestamp: saturate(parsed.timestamp.value),
             now,
@@ -149,9 +144,7 @@ fn compute_signature(secret: &str, t: &str, payload: &[u8]) -> [u8; 64] {
 }
 
 fn is_blank(secret: &str) -> bool {
-    secret
-        .trim_matches([' ', '\t', '\r', '\n', '\x0c', '\x0b'])
-        .is_empty()
+    secret.trim_matches([' ', '\t', '\r', '\n', '\x0c', '\x0b']).is_empty()
 }
 
 fn saturate(v: i128) -> i64 {
@@ -195,9 +188,7 @@ fn parse_header(header: &str) -> Result<ParsedHeader<'_>, SignatureError> {
             _ => {}
         }
     }
-    let timestamp = first_t
-        .and_then(parse_python_int)
-        .ok_or(SignatureError::MalformedHeader)?;
+    let timestamp = first_t.and_then(parse_python_int).ok_or(SignatureError::MalformedHeader)?;
     Ok(ParsedHeader { timestamp, v1 })
 }
 
@@ -209,11 +200,7 @@ fn parse_python_int(raw: &str) -> Option<Timestamp> {
         Some(b'+') => (false, s.get(1..)?),
         _ => (false, s),
     };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
+    if digits.is_empty() || digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
         return None;
     }
     let mut text = String::with_capacity(digits.len() + 1);
@@ -263,31 +250,15 @@ mod tests {
             ("v1=ab", &[SECRET], Err(SignatureError::MalformedHeader)),
             ("t,v1=ab", &[SECRET], Err(SignatureError::MalformedHeader)),
             ("t=1,v1", &[SECRET], Err(SignatureError::MalformedHeader)),
-            (
-                "t=1.5,v1=ab",
-                &[SECRET],
-                Err(SignatureError::MalformedHeader),
-            ),
-            (
-                "t=1__0,v1=ab",
-                &[SECRET],
-                Err(SignatureError::MalformedHeader),
-            ),
+            ("t=1.5,v1=ab", &[SECRET], Err(SignatureError::MalformedHeader)),
+            ("t=1__0,v1=ab", &[SECRET], Err(SignatureError::MalformedHeader)),
             ("t=,v1=ab", &[SECRET], Err(SignatureError::MalformedHeader)),
             ("t=1,v0=ab", &[SECRET], Err(SignatureError::NoV1Signature)),
             ("t=1, v1=ab", &[SECRET], Err(SignatureError::NoV1Signature)),
-            (
-                "t=1,v1=ab",
-                &[SECRET],
-                Err(SignatureError::NoMatchingSignature),
-            ),
+            ("t=1,v1=ab", &[SECRET], Err(SignatureError::NoMatchingSignature)),
         ];
         for (header, secrets, want) in cases {
-            assert_eq!(
-                &verify(BODY, header, secrets, 1, 300),
-                want,
-                "header {header:?}"
-            );
+            assert_eq!(&verify(BODY, header, secrets, 1, 300), want, "header {header:?}");
         }
     }
 
@@ -297,26 +268,11 @@ mod tests {
         assert_eq!(verify(BODY, &h, &[SECRET], 1300, 300), Ok(()));
         assert_eq!(
             verify(BODY, &h, &[SECRET], 1301, 300),
-            Err(SignatureError::TimestampTooOld {
-                timestamp: 1000,
-                now: 1301,
-                tolerance_secs: 300
-            })
+            Err(SignatureError::TimestampTooOld { timestamp: 1000, now: 1301, tolerance_secs: 300 })
         );
-        assert_eq!(
-            verify(BODY, &h, &[SECRET], 1_000_000, 0),
-            Ok(()),
-            "tolerance 0 disables the age check"
-        );
-        assert_eq!(
-            verify(BODY, &h, &[SECRET], -1_000_000, 300),
-            Ok(()),
-            "future timestamps are accepted"
-        );
-        assert_eq!(
-            verify(BODY, &h, &["whsec_other"], 5000, 300),
-            Err(SignatureError::NoMatchingSignature)
-        );
+        assert_eq!(verify(BODY, &h, &[SECRET], 1_000_000, 0), Ok(()), "tolerance 0 disables the age check");
+        assert_eq!(verify(BODY, &h, &[SECRET], -1_000_000, 300), Ok(()), "future timestamps are accepted");
+        assert_eq!(verify(BODY, &h, &["whsec_other"], 5000, 300), Err(SignatureError::NoMatchingSignature));
     }
 
     #[test]
@@ -324,16 +280,10 @@ mod tests {
         let good = header_at(1000);
         let sig = good.split_once(",v1=").map(|(_, s)| s).unwrap_or_default();
         let rotated = format!("t=1000,v1={},v1={sig},v0=zz,v9=x", "0".repeat(64));
-        assert_eq!(
-            verify(BODY, &rotated, &["whsec_old", SECRET], 1000, 300),
-            Ok(())
-        );
+        assert_eq!(verify(BODY, &rotated, &["whsec_old", SECRET], 1000, 300), Ok(()));
         assert_eq!(verify(BODY, &rotated, &["", SECRET], 1000, 300), Ok(()));
         let upper = format!("t=1000,v1={}", sig.to_ascii_uppercase());
-        assert_eq!(
-            verify(BODY, &upper, &[SECRET], 1000, 300),
-            Err(SignatureError::NoMatchingSignature)
-        );
+        assert_eq!(verify(BODY, &upper, &[SECRET], 1000, 300), Err(SignatureError::NoMatchingSignature));
     }
 
     #[test]
@@ -356,10 +306,7 @@ mod tests {
         assert_eq!(p("-012"), Some(("-12".into(), -12)));
         assert_eq!(
             p("99999999999999999999999"),
-            Some((
-                "99999999999999999999999".into(),
-                99_999_999_999_999_999_999_999
-            ))
+            Some(("99999999999999999999999".into(), 99_999_999_999_999_999_999_999))
         );
         assert_eq!(p("_1"), None);
         assert_eq!(p("1_"), None);
@@ -371,26 +318,12 @@ mod tests {
     #[test]
     fn huge_timestamps_do_not_overflow() {
         let h = "t=-99999999999999999999999999999999999999999999,v1=ab";
-        assert_eq!(
-            verify(BODY, h, &[SECRET], i64::MAX, i64::MIN),
-            Err(SignatureError::NoMatchingSignature)
-        );
-        let sig = compute_signature(
-            SECRET,
-            "-99999999999999999999999999999999999999999999",
-            BODY,
-        );
-        let h = format!(
-            "t=-99999999999999999999999999999999999999999999,v1={}",
-            String::from_utf8_lossy(&sig)
-        );
+        assert_eq!(verify(BODY, h, &[SECRET], i64::MAX, i64::MIN), Err(SignatureError::NoMatchingSignature));
+        let sig = compute_signature(SECRET, "-99999999999999999999999999999999999999999999", BODY);
+        let h = format!("t=-99999999999999999999999999999999999999999999,v1={}", String::from_utf8_lossy(&sig));
         assert_eq!(
             verify(BODY, &h, &[SECRET], i64::MAX, i64::MAX),
-            Err(SignatureError::TimestampTooOld {
-                timestamp: i64::MIN,
-                now: i64::MAX,
-                tolerance_secs: i64::MAX
-            })
+            Err(SignatureError::TimestampTooOld { timestamp: i64::MIN, now: i64::MAX, tolerance_secs: i64::MAX })
         );
     }
 }

@@ -3,16 +3,12 @@
 mod common;
 
 use common::*;
-use latch_core::engine::{
-    AccessState, ActivityKind, Effect, FetchObject, GrantStatus, Input, apply, scope,
-};
+use latch_core::engine::{AccessState, ActivityKind, Effect, FetchObject, GrantStatus, Input, apply, scope};
 use serde_json::{Value, json};
 
 /// Runs events in order from an empty state; returns the final state.
 fn run(events: &[latch_core::event::Event], now: i64) -> AccessState {
-    events
-        .iter()
-        .fold(AccessState::default(), |s, e| step(&s, e, now).state)
+    events.iter().fold(AccessState::default(), |s, e| step(&s, e, now).state)
 }
 
 fn pro(state: &AccessState, now: i64) -> bool {
@@ -40,11 +36,8 @@ fn subscription_statuses_table() {
     ];
     for &(status, cape, a1, a10, after) in table {
         for old_api in [false, true] {
-            let mut s = if old_api {
-                subscription_old_api(status, start, end)
-            } else {
-                subscription(status, start, end)
-            };
+            let mut s =
+                if old_api { subscription_old_api(status, start, end) } else { subscription(status, start, end) };
             set(&mut s, "cancel_at_period_end", json!(cape));
             if status == "canceled" || status == "incomplete_expired" {
                 set(&mut s, "ended_at", json!(start));
@@ -54,10 +47,7 @@ fn subscription_statuses_table() {
             assert_eq!(pro(&st, start + DAY), a1, "{label} day 1");
             assert_eq!(pro(&st, start + 10 * DAY), a10, "{label} day 10");
             assert_eq!(pro(&st, end + 1), after, "{label} after end");
-            let g = st
-                .grants
-                .first()
-                .unwrap_or_else(|| panic!("{label}: no row"));
+            let g = st.grants.first().unwrap_or_else(|| panic!("{label}: no row"));
             assert_eq!(g.source, SUB);
             assert_eq!(g.customer, CUS);
         }
@@ -80,10 +70,7 @@ fn checkout_payment_mode_grants_lifetime_once() {
     let e = event("checkout.session.completed", T0, cs.clone());
     let t1 = step(&AccessState::default(), &e, T0);
     assert!(pro(&t1.state, T0 + 3650 * DAY));
-    assert_eq!(
-        kinds(&t1),
-        vec![ActivityKind::ProductPurchased, ActivityKind::AccessGranted]
-    );
+    assert_eq!(kinds(&t1), vec![ActivityKind::ProductPurchased, ActivityKind::AccessGranted]);
     let g = &t1.state.grants[0];
     assert_eq!(g.source, "pi_1PgafyB7WZ01zgkWSjxsAJo3");
     assert_eq!(g.ends_at, None);
@@ -91,70 +78,39 @@ fn checkout_payment_mode_grants_lifetime_once() {
     let t2 = step(&t1.state, &e, T0 + 5);
     assert_eq!(t2.state, t1.state);
     assert!(t2.effects.is_empty());
-    let t3 = step(
-        &t1.state,
-        &event("checkout.session.async_payment_succeeded", T0 + 9, cs),
-        T0 + 9,
-    );
+    let t3 = step(&t1.state, &event("checkout.session.async_payment_succeeded", T0 + 9, cs), T0 + 9);
     assert_eq!(t3.state, t1.state);
 }
 
 #[test]
 fn checkout_unpaid_setup_and_unlinked_grant_nothing() {
-    let unpaid = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("payment", "unpaid"),
-    );
+    let unpaid = event("checkout.session.completed", T0, checkout_session("payment", "unpaid"));
     let t = step(&AccessState::default(), &unpaid, T0);
     assert!(t.state.grants.is_empty());
     assert_eq!(kinds(&t), vec![ActivityKind::AwaitingPayment]);
 
-    let setup = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("setup", "no_payment_required"),
-    );
+    let setup = event("checkout.session.completed", T0, checkout_session("setup", "no_payment_required"));
     let t = step(&AccessState::default(), &setup, T0);
     assert!(t.state.grants.is_empty());
     assert_eq!(kinds(&t), vec![ActivityKind::Ignored]);
 
     let mut cs = checkout_session("payment", "paid");
     set(&mut cs, "metadata", json!({"latch_product": "not-here"}));
-    let t = step(
-        &AccessState::default(),
-        &event("checkout.session.completed", T0, cs),
-        T0,
-    );
+    let t = step(&AccessState::default(), &event("checkout.session.completed", T0, cs), T0);
     assert!(t.state.grants.is_empty());
     assert_eq!(kinds(&t), vec![ActivityKind::Ignored]);
 
     let mut cs = checkout_session("payment", "paid");
-    set(
-        &mut cs,
-        "metadata",
-        json!({"latch_site": "site_other", "latch_product": "pro"}),
-    );
-    let t = step(
-        &AccessState::default(),
-        &event("checkout.session.completed", T0, cs),
-        T0,
-    );
+    set(&mut cs, "metadata", json!({"latch_site": "site_other", "latch_product": "pro"}));
+    let t = step(&AccessState::default(), &event("checkout.session.completed", T0, cs), T0);
     assert!(t.state.grants.is_empty());
 
     let mut sub = subscription("active", T0, T0 + 30 * DAY);
     set(&mut sub, "items.data.0.price.product", json!(PROD_UNLINKED));
     set(&mut sub, "metadata", json!({}));
-    let t = step(
-        &AccessState::default(),
-        &event("customer.subscription.created", T0, sub),
-        T0,
-    );
+    let t = step(&AccessState::default(), &event("customer.subscription.created", T0, sub), T0);
     assert!(t.state.grants.is_empty());
-    let a = t
-        .activities()
-        .next()
-        .unwrap_or_else(|| panic!("no activity"));
+    let a = t.activities().next().unwrap_or_else(|| panic!("no activity"));
     assert_eq!(a.kind, ActivityKind::Ignored);
     assert!(a.reason.contains(PROD_UNLINKED), "{}", a.reason);
 }
@@ -184,11 +140,7 @@ fn delayed_payment_then_success() {
 
 #[test]
 fn test_mode_and_live_mode_never_mix() {
-    let mut e = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("payment", "paid"),
-    );
+    let mut e = event("checkout.session.completed", T0, checkout_session("payment", "paid"));
     e.livemode = true;
     let t = step(&AccessState::default(), &e, T0);
     assert!(t.state.grants.is_empty());
@@ -199,27 +151,20 @@ fn test_mode_and_live_mode_never_mix() {
 fn subscription_checkout_source_is_the_subscription_and_claim_converges() {
     let (start, end) = (T0, T0 + 30 * DAY);
     // Webhook path: session with an unexpanded subscription -> provisional row on the subscription + fetch.
-    let e = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("subscription", "paid"),
-    );
+    let e = event("checkout.session.completed", T0, checkout_session("subscription", "paid"));
     let t = step(&AccessState::default(), &e, T0);
     assert_eq!(t.state.grants.len(), 1);
     assert_eq!(t.state.grants[0].source, SUB);
-    assert!(t.effects.iter().any(
-        |f| matches!(f, Effect::Fetch(r) if r.object == FetchObject::Subscription && r.id == SUB)
-    ));
+    assert!(
+        t.effects.iter().any(|f| matches!(f, Effect::Fetch(r) if r.object == FetchObject::Subscription && r.id == SUB))
+    );
     assert!(pro(&t.state, T0 + 60));
 
     // Claim path: the fetched session with the subscription expanded.
     let mut cs = checkout_session("subscription", "paid");
     set(&mut cs, "subscription", subscription("active", start, end));
     let obj = object(cs);
-    let fetched = Input::Fetched {
-        object: &obj,
-        fetched_at: T0 + 2,
-    };
+    let fetched = Input::Fetched { object: &obj, fetched_at: T0 + 2 };
     let sc = scope(&fetched);
     assert_eq!(sc.customer.as_deref(), Some(CUS));
     assert!(sc.sources.iter().any(|s| s == SUB));
@@ -228,10 +173,7 @@ fn subscription_checkout_source_is_the_subscription_and_claim_converges() {
     for st in [&claim_first.state, &webhook_then_claim.state] {
         assert_eq!(st.grants.len(), 1);
         let g = &st.grants[0];
-        assert_eq!(
-            (g.customer.as_str(), g.product.as_str(), g.source.as_str()),
-            (CUS, "pro", SUB)
-        );
+        assert_eq!((g.customer.as_str(), g.product.as_str(), g.source.as_str()), (CUS, "pro", SUB));
         assert_eq!(g.ends_at, Some(end));
     }
     // And the webhook after the claim keeps the real period (no provisional downgrade).
@@ -243,32 +185,14 @@ fn subscription_checkout_source_is_the_subscription_and_claim_converges() {
 fn claim_of_payment_session_matches_webhook_row() {
     let cs = checkout_session("payment", "paid");
     let obj = object(cs.clone());
-    let claim = apply(
-        &Input::Fetched {
-            object: &obj,
-            fetched_at: T0 + 1,
-        },
-        &AccessState::default(),
-        &catalog(),
-        T0 + 1,
-    );
-    let hook = step(
-        &AccessState::default(),
-        &event("checkout.session.completed", T0, cs.clone()),
-        T0,
-    );
+    let claim =
+        apply(&Input::Fetched { object: &obj, fetched_at: T0 + 1 }, &AccessState::default(), &catalog(), T0 + 1);
+    let hook = step(&AccessState::default(), &event("checkout.session.completed", T0, cs.clone()), T0);
     let key = |s: &AccessState| {
-        s.grants
-            .iter()
-            .map(|g| (g.customer.clone(), g.product.clone(), g.source.clone()))
-            .collect::<Vec<_>>()
+        s.grants.iter().map(|g| (g.customer.clone(), g.product.clone(), g.source.clone())).collect::<Vec<_>>()
     };
     assert_eq!(key(&claim.state), key(&hook.state));
-    let both = step(
-        &claim.state,
-        &event("checkout.session.completed", T0, cs),
-        T0 + 2,
-    );
+    let both = step(&claim.state, &event("checkout.session.completed", T0, cs), T0 + 2);
     assert_eq!(both.state.grants.len(), 1);
     assert!(both.effects.is_empty());
 }
@@ -277,33 +201,14 @@ fn claim_of_payment_session_matches_webhook_row() {
 fn renewals_extend_and_older_snapshots_never_shorten_or_resurrect() {
     let p1 = (T0, T0 + 30 * DAY);
     let p2 = (p1.1, p1.1 + 30 * DAY);
-    let created = event(
-        "customer.subscription.created",
-        T0,
-        subscription("active", p1.0, p1.1),
-    );
-    let renewed = event(
-        "customer.subscription.updated",
-        p2.0,
-        subscription("active", p2.0, p2.1),
-    );
+    let created = event("customer.subscription.created", T0, subscription("active", p1.0, p1.1));
+    let renewed = event("customer.subscription.updated", p2.0, subscription("active", p2.0, p2.1));
     let paid = event("invoice.paid", p2.0, invoice("paid", p2.0, p2.1));
     // In order and in every reversed order the end is the renewed period's.
-    for order in [
-        vec![&created, &renewed, &paid],
-        vec![&paid, &renewed, &created],
-        vec![&renewed, &created, &paid],
-    ] {
-        let st = order
-            .iter()
-            .fold(AccessState::default(), |s, e| step(&s, e, T0).state);
+    for order in [vec![&created, &renewed, &paid], vec![&paid, &renewed, &created], vec![&renewed, &created, &paid]] {
+        let st = order.iter().fold(AccessState::default(), |s, e| step(&s, e, T0).state);
         assert_eq!(st.grants.len(), 1);
-        assert_eq!(
-            st.grants[0].ends_at,
-            Some(p2.1),
-            "order {:?}",
-            order.iter().map(|e| &e.kind).collect::<Vec<_>>()
-        );
+        assert_eq!(st.grants[0].ends_at, Some(p2.1), "order {:?}", order.iter().map(|e| &e.kind).collect::<Vec<_>>());
     }
     // Cancelled, then an older "active" snapshot arrives: still cancelled.
     let mut c = subscription("canceled", p1.0, p1.1);
@@ -313,11 +218,7 @@ fn renewals_extend_and_older_snapshots_never_shorten_or_resurrect() {
     assert_eq!(st.grants[0].status, GrantStatus::Canceled);
     assert!(!pro(&st, T0 + 6 * DAY));
     // Even a same-second or newer-dated non-final snapshot cannot resurrect it.
-    let late = event(
-        "customer.subscription.updated",
-        T0 + 99 * DAY,
-        subscription("active", p2.0, p2.1),
-    );
+    let late = event("customer.subscription.updated", T0 + 99 * DAY, subscription("active", p2.0, p2.1));
     let st2 = step(&st, &late, T0).state;
     assert_eq!(st2, st);
 }
@@ -329,11 +230,7 @@ fn invoice_paid_old_api_shape_extends() {
     set(&mut inv, "subscription", json!(SUB));
     set(&mut inv, "lines.data.0.pricing", Value::Null);
     set(&mut inv, "lines.data.0.parent", Value::Null);
-    set(
-        &mut inv,
-        "lines.data.0.price",
-        json!({"id": "price_1", "product": PROD_PRO}),
-    );
+    set(&mut inv, "lines.data.0.price", json!({"id": "price_1", "product": PROD_PRO}));
     let st = run(&[event("invoice.paid", T0, inv)], T0);
     assert_eq!(st.grants.len(), 1);
     assert_eq!(st.grants[0].source, SUB);
@@ -345,35 +242,19 @@ fn past_due_then_recovered_then_cancel_at_period_end() {
     let p2 = (T0 + 30 * DAY, T0 + 60 * DAY);
     let st = run(
         &[
-            event(
-                "customer.subscription.created",
-                T0,
-                subscription("active", T0, p2.0),
-            ),
-            event(
-                "customer.subscription.updated",
-                p2.0 + 1,
-                subscription("past_due", p2.0, p2.1),
-            ),
+            event("customer.subscription.created", T0, subscription("active", T0, p2.0)),
+            event("customer.subscription.updated", p2.0 + 1, subscription("past_due", p2.0, p2.1)),
         ],
         T0,
     );
     assert!(pro(&st, p2.0 + 6 * DAY));
     assert!(!pro(&st, p2.0 + 8 * DAY));
-    let t = step(
-        &st,
-        &event("invoice.paid", p2.0 + 3 * DAY, invoice("paid", p2.0, p2.1)),
-        p2.0 + 3 * DAY,
-    );
+    let t = step(&st, &event("invoice.paid", p2.0 + 3 * DAY, invoice("paid", p2.0, p2.1)), p2.0 + 3 * DAY);
     assert!(kinds(&t).contains(&ActivityKind::SubscriptionRenewed));
     assert!(pro(&t.state, p2.0 + 20 * DAY));
     let mut cape = subscription("active", p2.0, p2.1);
     set(&mut cape, "cancel_at_period_end", json!(true));
-    let t2 = step(
-        &t.state,
-        &event("customer.subscription.updated", p2.0 + 4 * DAY, cape),
-        p2.0 + 4 * DAY,
-    );
+    let t2 = step(&t.state, &event("customer.subscription.updated", p2.0 + 4 * DAY, cape), p2.0 + 4 * DAY);
     assert!(kinds(&t2).contains(&ActivityKind::SubscriptionCancelled));
     assert!(pro(&t2.state, p2.1 - 1));
     assert!(!pro(&t2.state, p2.1));
@@ -387,10 +268,7 @@ fn refunds_follow_policy_and_order() {
     let partial = event("charge.refunded", T0 + DAY, charge(pi, 1000, 300));
     let full = event("charge.refunded", T0 + 2 * DAY, charge(pi, 1000, 1000));
     let st = run(&[buy.clone(), partial], T0);
-    assert!(
-        pro(&st, T0 + 3 * DAY),
-        "a partial refund keeps access by default"
-    );
+    assert!(pro(&st, T0 + 3 * DAY), "a partial refund keeps access by default");
     let t = step(&st, &full, T0 + 2 * DAY);
     assert!(!pro(&t.state, T0 + 3 * DAY));
     assert!(kinds(&t).contains(&ActivityKind::AccessRevoked));
@@ -406,13 +284,8 @@ fn plan_change_moves_access_between_products() {
     let a = subscription("active", p.0, p.1);
     let mut b = subscription("active", p.0, p.1);
     set(&mut b, "items.data.0.price.product", json!(PROD_COURSE));
-    let st = run(
-        &[
-            event("customer.subscription.created", T0, a),
-            event("customer.subscription.updated", T0 + DAY, b),
-        ],
-        T0,
-    );
+    let st =
+        run(&[event("customer.subscription.created", T0, a), event("customer.subscription.updated", T0 + DAY, b)], T0);
     assert_eq!(st.active_products(CUS, T0 + 2 * DAY), vec!["course"]);
 }
 
@@ -432,30 +305,16 @@ fn cat_with(f: impl FnOnce(&mut latch_core::engine::ProductPolicy)) -> latch_cor
     c
 }
 
-fn run_with(
-    cat: &latch_core::engine::Catalog,
-    events: &[latch_core::event::Event],
-    now: i64,
-) -> AccessState {
-    events.iter().fold(AccessState::default(), |s, e| {
-        apply(&Input::Event(e), &s, cat, now).state
-    })
+fn run_with(cat: &latch_core::engine::Catalog, events: &[latch_core::event::Event], now: i64) -> AccessState {
+    events.iter().fold(AccessState::default(), |s, e| apply(&Input::Event(e), &s, cat, now).state)
 }
 
 #[test]
 fn checkout_expired_and_async_failed_are_recorded_without_access() {
     let cs = checkout_session("payment", "unpaid");
-    let t = step(
-        &AccessState::default(),
-        &event("checkout.session.expired", T0, cs.clone()),
-        T0,
-    );
+    let t = step(&AccessState::default(), &event("checkout.session.expired", T0, cs.clone()), T0);
     assert_eq!(kinds(&t), vec![ActivityKind::CheckoutExpired]);
-    let t = step(
-        &AccessState::default(),
-        &event("checkout.session.async_payment_failed", T0, cs),
-        T0,
-    );
+    let t = step(&AccessState::default(), &event("checkout.session.async_payment_failed", T0, cs), T0);
     assert_eq!(kinds(&t), vec![ActivityKind::PaymentFailed]);
     assert!(t.state.grants.is_empty());
 }
@@ -473,15 +332,7 @@ fn no_payment_required_grants_on_the_session() {
 #[test]
 fn one_time_access_for_n_days() {
     let cat = cat_with(|p| p.one_time = latch_core::engine::OneTimeAccess::Days(30));
-    let st = run_with(
-        &cat,
-        &[event(
-            "checkout.session.completed",
-            T0,
-            checkout_session("payment", "paid"),
-        )],
-        T0,
-    );
+    let st = run_with(&cat, &[event("checkout.session.completed", T0, checkout_session("payment", "paid"))], T0);
     assert!(st.active_products(CUS, T0 + 29 * DAY).contains(&"pro"));
     assert!(st.active_products(CUS, T0 + 30 * DAY).is_empty());
 }
@@ -490,11 +341,7 @@ fn one_time_access_for_n_days() {
 fn guest_checkout_keys_on_the_email() {
     let mut cs = checkout_session("payment", "paid");
     set(&mut cs, "customer", Value::Null);
-    set(
-        &mut cs,
-        "customer_details.email",
-        json!("Member@Example.com"),
-    );
+    set(&mut cs, "customer_details.email", json!("Member@Example.com"));
     let st = run(&[event("checkout.session.completed", T0, cs)], T0);
     assert_eq!(st.grants[0].customer, "email:member@example.com");
     assert_eq!(st.grants[0].email.as_deref(), Some("Member@Example.com"));
@@ -504,11 +351,7 @@ fn guest_checkout_keys_on_the_email() {
 fn payment_session_without_metadata_fetches_line_items_then_grants() {
     let mut cs = checkout_session("payment", "paid");
     set(&mut cs, "metadata", json!({}));
-    let t = step(
-        &AccessState::default(),
-        &event("checkout.session.completed", T0, cs.clone()),
-        T0,
-    );
+    let t = step(&AccessState::default(), &event("checkout.session.completed", T0, cs.clone()), T0);
     assert!(t.state.grants.is_empty());
     let req = t
         .effects
@@ -520,11 +363,7 @@ fn payment_session_without_metadata_fetches_line_items_then_grants() {
         .unwrap_or_else(|| panic!("no fetch"));
     assert_eq!(req.object, FetchObject::CheckoutSession);
     let http = req.to_stripe_request();
-    assert!(
-        http.path_and_query().contains("expand%5B%5D=line_items"),
-        "{}",
-        http.path_and_query()
-    );
+    assert!(http.path_and_query().contains("expand%5B%5D=line_items"), "{}", http.path_and_query());
     set(
         &mut cs,
         "line_items",
@@ -533,15 +372,7 @@ fn payment_session_without_metadata_fetches_line_items_then_grants() {
                          "price": {"id": "price_1", "object": "price", "product": PROD_COURSE}}]}),
     );
     let obj = object(cs);
-    let t = apply(
-        &Input::Fetched {
-            object: &obj,
-            fetched_at: T0 + 1,
-        },
-        &t.state,
-        &catalog(),
-        T0 + 1,
-    );
+    let t = apply(&Input::Fetched { object: &obj, fetched_at: T0 + 1 }, &t.state, &catalog(), T0 + 1);
     assert_eq!(t.state.active_products(CUS, T0 + DAY), vec!["course"]);
 }
 
@@ -552,11 +383,7 @@ fn trial_then_paid() {
     set(&mut trial_inv, "amount_paid", json!(0));
     let st = run(
         &[
-            event(
-                "customer.subscription.created",
-                T0,
-                subscription("trialing", T0, trial_end),
-            ),
+            event("customer.subscription.created", T0, subscription("trialing", T0, trial_end)),
             event("invoice.paid", T0, trial_inv),
         ],
         T0,
@@ -566,16 +393,8 @@ fn trial_then_paid() {
     assert!(!pro(&st, trial_end));
     let st = run(
         &[
-            event(
-                "customer.subscription.created",
-                T0,
-                subscription("trialing", T0, trial_end),
-            ),
-            event(
-                "customer.subscription.updated",
-                trial_end,
-                subscription("active", trial_end, trial_end + 30 * DAY),
-            ),
+            event("customer.subscription.created", T0, subscription("trialing", T0, trial_end)),
+            event("customer.subscription.updated", trial_end, subscription("active", trial_end, trial_end + 30 * DAY)),
         ],
         T0,
     );
@@ -598,27 +417,15 @@ fn paused_and_resumed() {
     let p = (T0, T0 + 30 * DAY);
     let st = run(
         &[
-            event(
-                "customer.subscription.created",
-                T0,
-                subscription("active", p.0, p.1),
-            ),
-            event(
-                "customer.subscription.paused",
-                T0 + DAY,
-                subscription("paused", p.0, p.1),
-            ),
+            event("customer.subscription.created", T0, subscription("active", p.0, p.1)),
+            event("customer.subscription.paused", T0 + DAY, subscription("paused", p.0, p.1)),
         ],
         T0,
     );
     assert!(!pro(&st, T0 + 2 * DAY));
     let t = step(
         &st,
-        &event(
-            "customer.subscription.resumed",
-            T0 + 3 * DAY,
-            subscription("active", T0 + 3 * DAY, T0 + 33 * DAY),
-        ),
+        &event("customer.subscription.resumed", T0 + 3 * DAY, subscription("active", T0 + 3 * DAY, T0 + 33 * DAY)),
         T0 + 3 * DAY,
     );
     assert!(pro(&t.state, T0 + 4 * DAY));
@@ -649,65 +456,31 @@ fn canceled_with_keep_paid_period_policy() {
 #[test]
 fn refund_rules() {
     let pi = "pi_1PgafyB7WZ01zgkWSjxsAJo3";
-    let buy = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("payment", "paid"),
-    );
+    let buy = event("checkout.session.completed", T0, checkout_session("payment", "paid"));
     let partial = event("charge.refunded", T0 + DAY, charge(pi, 1000, 10));
     let any = cat_with(|p| p.refund = latch_core::engine::RefundRule::RevokeOnAnyRefund);
-    assert!(
-        run_with(&any, &[buy.clone(), partial], T0)
-            .active_products(CUS, T0 + 2 * DAY)
-            .is_empty()
-    );
+    assert!(run_with(&any, &[buy.clone(), partial], T0).active_products(CUS, T0 + 2 * DAY).is_empty());
     let keep = cat_with(|p| p.refund = latch_core::engine::RefundRule::Keep);
     let full = event("charge.refunded", T0 + DAY, charge(pi, 1000, 1000));
-    assert_eq!(
-        run_with(&keep, &[buy, full], T0).active_products(CUS, T0 + 2 * DAY),
-        vec!["pro"]
-    );
+    assert_eq!(run_with(&keep, &[buy, full], T0).active_products(CUS, T0 + 2 * DAY), vec!["pro"]);
     // A refund of a subscription invoice's charge changes nothing.
-    let sub = run(
-        &[event(
-            "customer.subscription.created",
-            T0,
-            subscription("active", T0, T0 + 30 * DAY),
-        )],
-        T0,
-    );
-    let t = step(
-        &sub,
-        &event("charge.refunded", T0 + DAY, charge("pi_other", 2000, 2000)),
-        T0 + DAY,
-    );
+    let sub = run(&[event("customer.subscription.created", T0, subscription("active", T0, T0 + 30 * DAY))], T0);
+    let t = step(&sub, &event("charge.refunded", T0 + DAY, charge("pi_other", 2000, 2000)), T0 + DAY);
     assert_eq!(t.state.grants[..1], sub.grants[..]);
     assert_eq!(kinds(&t), vec![ActivityKind::Refunded]);
 }
 
 fn dispute(status: &str) -> Value {
     let mut d = fixture("dispute");
-    set(
-        &mut d,
-        "payment_intent",
-        json!("pi_1PgafyB7WZ01zgkWSjxsAJo3"),
-    );
+    set(&mut d, "payment_intent", json!("pi_1PgafyB7WZ01zgkWSjxsAJo3"));
     set(&mut d, "status", json!(status));
     d
 }
 
 #[test]
 fn disputes_follow_policy() {
-    let buy = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("payment", "paid"),
-    );
-    let opened = event(
-        "charge.dispute.created",
-        T0 + DAY,
-        dispute("needs_response"),
-    );
+    let buy = event("checkout.session.completed", T0, checkout_session("payment", "paid"));
+    let opened = event("charge.dispute.created", T0 + DAY, dispute("needs_response"));
     let lost = event("charge.dispute.closed", T0 + 9 * DAY, dispute("lost"));
     let won = event("charge.dispute.closed", T0 + 9 * DAY, dispute("won"));
     // Default: keep while open, revoke when lost, keep when won.
@@ -724,8 +497,7 @@ fn disputes_follow_policy() {
     // Keep: even a lost dispute keeps access.
     let keep = cat_with(|p| p.dispute = latch_core::engine::DisputeRule::Keep);
     assert_eq!(
-        run_with(&keep, &[buy.clone(), opened, lost.clone()], T0)
-            .active_products(CUS, T0 + 10 * DAY),
+        run_with(&keep, &[buy.clone(), opened, lost.clone()], T0).active_products(CUS, T0 + 10 * DAY),
         vec!["pro"]
     );
     // Lost before the purchase is delivered: never grants.
@@ -736,101 +508,55 @@ fn disputes_follow_policy() {
 fn customer_deleted_revokes_everything_of_that_customer() {
     let st = run(
         &[
-            event(
-                "checkout.session.completed",
-                T0,
-                checkout_session("payment", "paid"),
-            ),
-            event(
-                "customer.subscription.created",
-                T0,
-                subscription("active", T0, T0 + 30 * DAY),
-            ),
+            event("checkout.session.completed", T0, checkout_session("payment", "paid")),
+            event("customer.subscription.created", T0, subscription("active", T0, T0 + 30 * DAY)),
         ],
         T0,
     );
     assert_eq!(st.grants.len(), 2);
-    let t = step(
-        &st,
-        &event("customer.deleted", T0 + DAY, fixture("deleted_customer")),
-        T0 + DAY,
-    );
-    assert!(
-        t.state
-            .grants
-            .iter()
-            .all(|g| g.status == GrantStatus::Revoked)
-    );
+    let t = step(&st, &event("customer.deleted", T0 + DAY, fixture("deleted_customer")), T0 + DAY);
+    assert!(t.state.grants.iter().all(|g| g.status == GrantStatus::Revoked));
     assert!(kinds(&t).contains(&ActivityKind::CustomerDeleted));
     assert!(!pro(&t.state, T0 + 2 * DAY));
 }
 
 #[test]
 fn deauthorization_is_recorded_and_notified_without_touching_access() {
-    let st = run(
-        &[event(
-            "customer.subscription.created",
-            T0,
-            subscription("active", T0, T0 + 30 * DAY),
-        )],
-        T0,
-    );
-    let mut e = event(
-        "account.application.deauthorized",
-        T0 + DAY,
-        fixture("application"),
-    );
+    let st = run(&[event("customer.subscription.created", T0, subscription("active", T0, T0 + 30 * DAY))], T0);
+    let mut e = event("account.application.deauthorized", T0 + DAY, fixture("application"));
     e.account = Some("acct_1PgafTB7WZ01zgkW".into());
     let t = step(&st, &e, T0 + DAY);
     assert_eq!(t.state, st);
     assert_eq!(kinds(&t), vec![ActivityKind::AccountDisconnected]);
-    assert!(t.effects.iter().any(|e| matches!(e, Effect::Notify(n) if n.kind == latch_core::engine::NotificationKind::AccountDisconnected)));
+    assert!(t.effects.iter().any(
+        |e| matches!(e, Effect::Notify(n) if n.kind == latch_core::engine::NotificationKind::AccountDisconnected)
+    ));
 }
 
 #[test]
 fn events_of_another_connected_account_are_ignored() {
     let mut cat = catalog();
     cat.account = Some("acct_mine".into());
-    let mut e = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("payment", "paid"),
-    );
+    let mut e = event("checkout.session.completed", T0, checkout_session("payment", "paid"));
     e.account = Some("acct_other".into());
     let t = apply(&Input::Event(&e), &AccessState::default(), &cat, T0);
     assert!(t.state.grants.is_empty());
     e.account = Some("acct_mine".into());
-    assert_eq!(
-        apply(&Input::Event(&e), &AccessState::default(), &cat, T0)
-            .state
-            .grants
-            .len(),
-        1
-    );
+    assert_eq!(apply(&Input::Event(&e), &AccessState::default(), &cat, T0).state.grants.len(), 1);
 }
 
 #[test]
 fn invoice_payment_failed_notifies_and_keeps_access() {
-    let st = run(
-        &[event(
-            "customer.subscription.created",
-            T0,
-            subscription("active", T0, T0 + 30 * DAY),
-        )],
-        T0,
-    );
-    let t = step(
-        &st,
-        &event(
-            "invoice.payment_failed",
-            T0 + 30 * DAY,
-            invoice("open", T0 + 30 * DAY, T0 + 60 * DAY),
-        ),
-        T0,
-    );
+    let st = run(&[event("customer.subscription.created", T0, subscription("active", T0, T0 + 30 * DAY))], T0);
+    let t =
+        step(&st, &event("invoice.payment_failed", T0 + 30 * DAY, invoice("open", T0 + 30 * DAY, T0 + 60 * DAY)), T0);
     assert_eq!(t.state, st);
     assert_eq!(kinds(&t), vec![ActivityKind::PaymentFailed]);
-    assert!(t.effects.iter().any(|e| matches!(e, Effect::Notify(n) if n.kind == latch_core::engine::NotificationKind::PaymentFailed)));
+    assert!(
+        t.effects
+            .iter()
+            .any(|e| matches!(e, Effect::Notify(n) if n.kind == latch_core::engine::NotificationKind::PaymentFailed))
+    );
 }
 
 #[test]
@@ -839,44 +565,20 @@ fn same_second_conflicts_ask_for_the_subscription() {
     let mut cape = subscription("active", p.0, p.1);
     set(&mut cape, "cancel_at_period_end", json!(true));
     let st = run(&[event("customer.subscription.updated", T0 + 5, cape)], T0);
-    let t = step(
-        &st,
-        &event(
-            "customer.subscription.updated",
-            T0 + 5,
-            subscription("active", p.0, p.1),
-        ),
-        T0,
-    );
-    assert!(
-        t.effects
-            .iter()
-            .any(|e| matches!(e, Effect::Fetch(r) if r.object == FetchObject::Subscription))
-    );
+    let t = step(&st, &event("customer.subscription.updated", T0 + 5, subscription("active", p.0, p.1)), T0);
+    assert!(t.effects.iter().any(|e| matches!(e, Effect::Fetch(r) if r.object == FetchObject::Subscription)));
     // The fetched subscription (newer version) settles it.
     let mut truth = subscription("active", p.0, p.1);
     set(&mut truth, "cancel_at_period_end", json!(true));
     let obj = object(truth);
-    let settled = apply(
-        &Input::Fetched {
-            object: &obj,
-            fetched_at: T0 + 60,
-        },
-        &t.state,
-        &catalog(),
-        T0 + 60,
-    );
+    let settled = apply(&Input::Fetched { object: &obj, fetched_at: T0 + 60 }, &t.state, &catalog(), T0 + 60);
     assert_eq!(settled.state.grants[0].status, GrantStatus::Canceling);
 }
 
 #[test]
 fn unknown_subscription_status_fetches_instead_of_guessing() {
     let s = subscription("some_future_status", T0, T0 + 30 * DAY);
-    let t = step(
-        &AccessState::default(),
-        &event("customer.subscription.updated", T0, s),
-        T0,
-    );
+    let t = step(&AccessState::default(), &event("customer.subscription.updated", T0, s), T0);
     assert!(t.state.grants.is_empty());
     assert!(t.effects.iter().any(|e| matches!(e, Effect::Fetch(_))));
 }
@@ -885,16 +587,10 @@ fn unknown_subscription_status_fetches_instead_of_guessing() {
 fn scope_names_what_the_edge_must_load() {
     let e = event("charge.refunded", T0, charge("pi_1", 100, 100));
     let s = scope(&Input::Event(&e));
-    assert_eq!(
-        s.sources,
-        vec!["pi_1".to_owned(), "ch_1PgafuB7WZ01zgkWXYmPNZs8".to_owned()]
-    );
+    assert_eq!(s.sources, vec!["pi_1".to_owned(), "ch_1PgafuB7WZ01zgkWXYmPNZs8".to_owned()]);
     let e = event("invoice.paid", T0, invoice("paid", T0, T0 + DAY));
     let s = scope(&Input::Event(&e));
-    assert_eq!(
-        (s.customer.as_deref(), s.sources.as_slice()),
-        (Some(CUS), &[SUB.to_owned()][..])
-    );
+    assert_eq!((s.customer.as_deref(), s.sources.as_slice()), (Some(CUS), &[SUB.to_owned()][..]));
     let e = event("customer.deleted", T0, fixture("deleted_customer"));
     assert_eq!(scope(&Input::Event(&e)).customer.as_deref(), Some(CUS));
 }
@@ -902,16 +598,8 @@ fn scope_names_what_the_edge_must_load() {
 #[test]
 fn each_start_is_reported_once_in_either_order() {
     let p = (T0, T0 + 30 * DAY);
-    let checkout = event(
-        "checkout.session.completed",
-        T0,
-        checkout_session("subscription", "paid"),
-    );
-    let created = event(
-        "customer.subscription.created",
-        T0,
-        subscription("active", p.0, p.1),
-    );
+    let checkout = event("checkout.session.completed", T0, checkout_session("subscription", "paid"));
+    let created = event("customer.subscription.created", T0, subscription("active", p.0, p.1));
     let paid = event("invoice.paid", T0, invoice("paid", p.0, p.1));
     let orders = [
         [&checkout, &created, &paid],

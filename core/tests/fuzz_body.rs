@@ -14,79 +14,26 @@ use serde_json::{Value, json};
 
 fn events() -> Vec<Value> {
     let mut cs_sub = checkout_session("subscription", "paid");
-    set(
-        &mut cs_sub,
-        "subscription",
-        subscription("active", T0, T0 + 30 * DAY),
-    );
+    set(&mut cs_sub, "subscription", subscription("active", T0, T0 + 30 * DAY));
     let mut dispute = fixture("dispute");
-    set(
-        &mut dispute,
-        "payment_intent",
-        json!("pi_1PgafyB7WZ01zgkWSjxsAJo3"),
-    );
+    set(&mut dispute, "payment_intent", json!("pi_1PgafyB7WZ01zgkWSjxsAJo3"));
     vec![
-        event_json(
-            "checkout.session.completed",
-            "evt_1",
-            T0,
-            checkout_session("payment", "paid"),
-        ),
-        event_json(
-            "checkout.session.completed",
-            "evt_2",
-            T0,
-            checkout_session("subscription", "paid"),
-        ),
+        event_json("checkout.session.completed", "evt_1", T0, checkout_session("payment", "paid")),
+        event_json("checkout.session.completed", "evt_2", T0, checkout_session("subscription", "paid")),
         event_json("checkout.session.completed", "evt_3", T0, cs_sub),
-        event_json(
-            "customer.subscription.updated",
-            "evt_4",
-            T0,
-            subscription("past_due", T0, T0 + 30 * DAY),
-        ),
-        event_json(
-            "customer.subscription.deleted",
-            "evt_5",
-            T0,
-            subscription_old_api("canceled", T0, T0 + DAY),
-        ),
-        event_json(
-            "invoice.paid",
-            "evt_6",
-            T0,
-            invoice("paid", T0, T0 + 30 * DAY),
-        ),
-        event_json(
-            "invoice.payment_failed",
-            "evt_7",
-            T0,
-            invoice("open", T0, T0 + 30 * DAY),
-        ),
-        event_json(
-            "charge.refunded",
-            "evt_8",
-            T0,
-            charge("pi_1PgafyB7WZ01zgkWSjxsAJo3", 100, 100),
-        ),
+        event_json("customer.subscription.updated", "evt_4", T0, subscription("past_due", T0, T0 + 30 * DAY)),
+        event_json("customer.subscription.deleted", "evt_5", T0, subscription_old_api("canceled", T0, T0 + DAY)),
+        event_json("invoice.paid", "evt_6", T0, invoice("paid", T0, T0 + 30 * DAY)),
+        event_json("invoice.payment_failed", "evt_7", T0, invoice("open", T0, T0 + 30 * DAY)),
+        event_json("charge.refunded", "evt_8", T0, charge("pi_1PgafyB7WZ01zgkWSjxsAJo3", 100, 100)),
         event_json("charge.dispute.created", "evt_9", T0, dispute.clone()),
         event_json("charge.dispute.closed", "evt_10", T0, {
             let mut d = dispute;
             set(&mut d, "status", json!("lost"));
             d
         }),
-        event_json(
-            "customer.deleted",
-            "evt_11",
-            T0,
-            fixture("deleted_customer"),
-        ),
-        event_json(
-            "account.application.deauthorized",
-            "evt_12",
-            T0,
-            fixture("application"),
-        ),
+        event_json("customer.deleted", "evt_11", T0, fixture("deleted_customer")),
+        event_json("account.application.deauthorized", "evt_12", T0, fixture("application")),
     ]
 }
 
@@ -139,9 +86,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
+        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
         "[a-z_0-9é\"\\\\]{0,12}".prop_map(Value::from),
         Just(json!("prod_QXg1hqf4jFNsqG")),
         Just(json!(u64::MAX)),

@@ -73,8 +73,7 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
     let mut n = 0u32;
     let mut push = |events: &mut Vec<Event>, kind: &str, t: i64, obj: serde_json::Value| {
         n += 1;
-        let body =
-            serde_json::to_vec(&event_json(kind, &format!("evt_{n}"), t, obj)).unwrap_or_default();
+        let body = serde_json::to_vec(&event_json(kind, &format!("evt_{n}"), t, obj)).unwrap_or_default();
         events.push(Event::parse(&body).unwrap_or_else(|e| panic!("{kind}: {e}")));
     };
     let mut t = T0;
@@ -95,12 +94,7 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
         set(&mut inv, "amount_paid", json!(0));
     }
     push(&mut events, "invoice.paid", t, inv);
-    push(
-        &mut events,
-        "checkout.session.completed",
-        t,
-        checkout_session("subscription", "paid"),
-    );
+    push(&mut events, "checkout.session.completed", t, checkout_session("subscription", "paid"));
 
     let mut bought = false;
     let mut fully_refunded = false;
@@ -110,19 +104,9 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
         push(&mut events, "checkout.session.completed", t + 60, cs);
         bought = true;
         match one_time {
-            2 => push(
-                &mut events,
-                "charge.refunded",
-                t + 3 * DAY,
-                charge(PI, 5000, 1000),
-            ),
+            2 => push(&mut events, "charge.refunded", t + 3 * DAY, charge(PI, 5000, 1000)),
             3 => {
-                push(
-                    &mut events,
-                    "charge.refunded",
-                    t + 3 * DAY,
-                    charge(PI, 5000, 5000),
-                );
+                push(&mut events, "charge.refunded", t + 3 * DAY, charge(PI, 5000, 5000));
                 fully_refunded = true;
             }
             _ => {}
@@ -134,16 +118,10 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
             break;
         }
         // A quarter of the steps happen in the same second as the previous one (ties on `created`).
-        let dt = if c % 4 == 0 {
-            0
-        } else {
-            i64::from((c >> 2) % 600_000) + 1
-        };
+        let dt = if c % 4 == 0 { 0 } else { i64::from((c >> 2) % 600_000) + 1 };
         let within = |t: i64, pe: i64| (t + dt).min(pe - 1).max(t);
         let actions: &[&str] = match (cur.status, cur.cape) {
-            ("active" | "trialing", false) => {
-                &["renew", "fail", "cape_on", "cancel_now", "plan", "touch"]
-            }
+            ("active" | "trialing", false) => &["renew", "fail", "cape_on", "cancel_now", "plan", "touch"],
             ("active" | "trialing", true) => &["cape_off", "end_at_period", "cancel_now", "touch"],
             ("past_due", _) => &["recover", "unpaid", "cancel_now", "touch"],
             ("unpaid", _) => &["recover", "cancel_now"],
@@ -158,11 +136,7 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
                 next.t = t;
                 push(&mut events, "customer.subscription.updated", t, next.json());
                 let mut inv = invoice("paid", next.ps, next.pe);
-                set(
-                    &mut inv,
-                    "lines.data.0.pricing.price_details.product",
-                    json!(next.product),
-                );
+                set(&mut inv, "lines.data.0.pricing.price_details.product", json!(next.product));
                 push(&mut events, "invoice.paid", t, inv);
             }
             "fail" => {
@@ -170,23 +144,14 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
                 (next.status, next.ps, next.pe) = ("past_due", cur.pe, cur.pe + 30 * DAY);
                 next.t = t;
                 push(&mut events, "customer.subscription.updated", t, next.json());
-                push(
-                    &mut events,
-                    "invoice.payment_failed",
-                    t,
-                    invoice("open", next.ps, next.pe),
-                );
+                push(&mut events, "invoice.payment_failed", t, invoice("open", next.ps, next.pe));
             }
             "recover" => {
                 t = within(t, cur.pe);
                 next.status = "active";
                 next.t = t;
                 let mut inv = invoice("paid", next.ps, next.pe);
-                set(
-                    &mut inv,
-                    "lines.data.0.pricing.price_details.product",
-                    json!(next.product),
-                );
+                set(&mut inv, "lines.data.0.pricing.price_details.product", json!(next.product));
                 push(&mut events, "invoice.paid", t, inv);
                 push(&mut events, "customer.subscription.updated", t, next.json());
             }
@@ -216,11 +181,7 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
             }
             "plan" => {
                 t = within(t, cur.pe);
-                next.product = if cur.product == PROD_PRO {
-                    PROD_COURSE
-                } else {
-                    PROD_PRO
-                };
+                next.product = if cur.product == PROD_PRO { PROD_COURSE } else { PROD_PRO };
                 next.t = t;
                 push(&mut events, "customer.subscription.updated", t, next.json());
             }
@@ -235,13 +196,7 @@ fn history(choices: &[u32], trial: bool, one_time: u8) -> History {
         snaps.push(cur.clone());
     }
     let end = events.iter().map(|e| e.created).max().unwrap_or(T0);
-    History {
-        events,
-        snaps,
-        bought,
-        fully_refunded,
-        end,
-    }
+    History { events, snaps, bought, fully_refunded, end }
 }
 
 /// Delivers every event (plus duplicates) in the order given by `keys`; Fetch effects are answered by the true
@@ -265,10 +220,7 @@ fn deliver(h: &History, keys: &[u32]) -> AccessState {
         };
         assert_eq!(id, SUB);
         let obj = object(snap.json());
-        let input = Input::Fetched {
-            object: &obj,
-            fetched_at: at,
-        };
+        let input = Input::Fetched { object: &obj, fetched_at: at };
         let t = apply(&input, state, &cat, at);
         (t.state, fetches(&t.effects))
     };
@@ -316,17 +268,8 @@ fn fetches(effects: &[Effect]) -> Vec<String> {
 }
 
 fn check(h: &History, state: &AccessState) -> Result<(), TestCaseError> {
-    let last = h
-        .snaps
-        .last()
-        .ok_or_else(|| TestCaseError::fail("no snapshot"))?;
-    for now in [
-        h.end,
-        h.end + DAY,
-        h.end + 5 * DAY,
-        h.end + 10 * DAY,
-        h.end + 45 * DAY,
-    ] {
+    let last = h.snaps.last().ok_or_else(|| TestCaseError::fail("no snapshot"))?;
+    for now in [h.end, h.end + DAY, h.end + 5 * DAY, h.end + 10 * DAY, h.end + 45 * DAY] {
         for slug in ["pro", "course"] {
             let one_time = slug == "pro" && h.bought && !h.fully_refunded;
             let want = one_time || last.grants(slug, now);

@@ -28,9 +28,7 @@ fn official_prefix(err: &SignatureError) -> &'static str {
         SignatureError::NoSecrets => "No webhook secret value was provided",
         SignatureError::MalformedHeader => "Unable to extract timestamp and signatures from header",
         SignatureError::NoV1Signature => "No signatures found with expected scheme v1",
-        SignatureError::NoMatchingSignature => {
-            "No signatures found matching the expected signature for payload"
-        }
+        SignatureError::NoMatchingSignature => "No signatures found matching the expected signature for payload",
         SignatureError::TimestampTooOld { .. } => "Timestamp outside the tolerance zone",
     }
 }
@@ -44,37 +42,19 @@ fn check_file(path: &str) -> usize {
     let vectors = load(path);
     let mut failures = Vec::new();
     for (i, c) in vectors.cases.iter().enumerate() {
-        let got = verify(
-            c.payload.as_bytes(),
-            &c.header,
-            &[&c.secret],
-            c.now,
-            c.tolerance,
-        );
+        let got = verify(c.payload.as_bytes(), &c.header, &[&c.secret], c.now, c.tolerance);
         let ok = match (&got, c.valid, &c.official_error) {
             (Ok(()), true, _) => true,
             (Err(e), false, Some(msg)) => msg.starts_with(official_prefix(e)),
             _ => false,
         };
         if !ok {
-            failures.push(format!(
-                "case {i} ({}): got {got:?}, official {:?}",
-                c.kind, c.official_error
-            ));
+            failures.push(format!("case {i} ({}): got {got:?}, official {:?}", c.kind, c.official_error));
         }
         // The same verdict with the secret among others (rotation, platform + Connect endpoints).
-        let among = verify(
-            c.payload.as_bytes(),
-            &c.header,
-            &["whsec_other", "", &c.secret],
-            c.now,
-            c.tolerance,
-        );
+        let among = verify(c.payload.as_bytes(), &c.header, &["whsec_other", "", &c.secret], c.now, c.tolerance);
         if among.is_ok() != c.valid {
-            failures.push(format!(
-                "case {i} ({}) among several secrets: got {among:?}",
-                c.kind
-            ));
+            failures.push(format!("case {i} ({}) among several secrets: got {among:?}", c.kind));
         }
     }
     assert!(
@@ -89,10 +69,7 @@ fn check_file(path: &str) -> usize {
 
 #[test]
 fn official_signature_vectors() {
-    let n = check_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/stripe/signature-vectors.json"
-    ));
+    let n = check_file(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/stripe/signature-vectors.json"));
     assert_eq!(n, 40);
 }
 
@@ -100,10 +77,7 @@ fn official_signature_vectors() {
 /// official library; regenerate with `core/tests/fixtures/gen_signature_quirks.py`.
 #[test]
 fn official_quirk_vectors() {
-    let n = check_file(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/signature-vectors-quirks.json"
-    ));
+    let n = check_file(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/signature-vectors-quirks.json"));
     assert_eq!(n, 62);
 }
 

@@ -40,23 +40,14 @@ impl Rng {
         let len = 1 + self.below(150);
         match self.below(3) {
             0 => {
-                let tail: String = (0..32)
-                    .map(|_| char::from(B62.get(self.below(B62.len())).copied().unwrap_or(b'a')))
-                    .collect();
+                let tail: String =
+                    (0..32).map(|_| char::from(B62.get(self.below(B62.len())).copied().unwrap_or(b'a'))).collect();
                 format!("whsec_{tail}")
             }
-            1 => (0..len)
-                .map(|_| char::from(B62.get(self.below(B62.len())).copied().unwrap_or(b'a')))
-                .collect(),
+            1 => (0..len).map(|_| char::from(B62.get(self.below(B62.len())).copied().unwrap_or(b'a'))).collect(),
             _ => {
-                let s: String = (0..len)
-                    .filter_map(|_| char::from_u32((self.next() % 0x11_0000) as u32))
-                    .collect();
-                if s.trim().is_empty() {
-                    "x".to_owned()
-                } else {
-                    s
-                }
+                let s: String = (0..len).filter_map(|_| char::from_u32((self.next() % 0x11_0000) as u32)).collect();
+                if s.trim().is_empty() { "x".to_owned() } else { s }
             }
         }
     }
@@ -74,11 +65,9 @@ async fn webcrypto_hmac_hex(key: &[u8], data: &[u8]) -> Result<String, JsValue> 
     Reflect::set(&algorithm, &"hash".into(), &"SHA-256".into())?;
     let usages = Array::of1(&JsValue::from_str("sign"));
     let key_data = Uint8Array::from(key);
-    let key: CryptoKey = JsFuture::from(
-        subtle.import_key_with_object("raw", &key_data, &algorithm, false, &usages)?,
-    )
-    .await?
-    .dyn_into()?;
+    let key: CryptoKey = JsFuture::from(subtle.import_key_with_object("raw", &key_data, &algorithm, false, &usages)?)
+        .await?
+        .dyn_into()?;
     let sig = JsFuture::from(subtle.sign_with_str_and_u8_array("HMAC", &key, data)?).await?;
     let bytes = Uint8Array::new(&sig).to_vec();
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
@@ -104,11 +93,7 @@ async fn check(rng: &mut Rng, seed: u64, round: usize) -> Result<(), JsValue> {
         "seed {seed} round {round}: Rust and Web Crypto disagree (key {} bytes, body {len} bytes)",
         secret.len()
     );
-    assert_eq!(
-        verify(&body, &want, &[&secret], t, 300),
-        Ok(()),
-        "seed {seed} round {round}"
-    );
+    assert_eq!(verify(&body, &want, &[&secret], t, 300), Ok(()), "seed {seed} round {round}");
     let mut tampered = body.clone();
     match tampered.first_mut() {
         Some(b) => *b ^= 1,
@@ -148,24 +133,8 @@ async fn rust_hmac_matches_web_crypto_on_a_fresh_seed() -> Result<(), JsValue> {
 async fn official_example_matches() -> Result<(), JsValue> {
     let secret = "whsec_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZ";
     let payload = "{\n  \"id\": \"evt_1d4aaaa607a189151183a7df\",\n  \"object\": \"event\",\n  \"type\": \"invoice.paid\",\n  \"created\": 1790126762,\n  \"livemode\": false,\n  \"data\": {\n    \"object\": {\n      \"id\": \"cs_test_797947650\",\n      \"note\": \"quote\\\"d\"\n    }\n  }\n}";
-    let sig = webcrypto_hmac_hex(
-        secret.as_bytes(),
-        format!("1795089679.{payload}").as_bytes(),
-    )
-    .await?;
-    assert_eq!(
-        sig,
-        "69e7fd13b6e7c9f59484cdccb9ef25797eaa3fc554dbb2d34fe5f7fb42db8621"
-    );
-    assert_eq!(
-        verify(
-            payload.as_bytes(),
-            &format!("t=1795089679,v1={sig}"),
-            &[secret],
-            1_795_089_762,
-            300
-        ),
-        Ok(())
-    );
+    let sig = webcrypto_hmac_hex(secret.as_bytes(), format!("1795089679.{payload}").as_bytes()).await?;
+    assert_eq!(sig, "69e7fd13b6e7c9f59484cdccb9ef25797eaa3fc554dbb2d34fe5f7fb42db8621");
+    assert_eq!(verify(payload.as_bytes(), &format!("t=1795089679,v1={sig}"), &[secret], 1_795_089_762, 300), Ok(()));
     Ok(())
 }

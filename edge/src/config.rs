@@ -30,15 +30,11 @@ impl Config {
     pub(crate) fn from_env(env: &Env) -> ApiResult<Self> {
         let token_secret = read(env, "TOKEN_SECRET")?;
         if token_secret.len() < 32 {
-            return Err(ApiError::internal(
-                "TOKEN_SECRET must be at least 32 characters",
-            ));
+            return Err(ApiError::internal("TOKEN_SECRET must be at least 32 characters"));
         }
         Ok(Self {
             stripe_key: read(env, "STRIPE_SECRET_KEY")?,
-            stripe_api_base: read(env, "STRIPE_API_BASE")?
-                .trim_end_matches('/')
-                .to_owned(),
+            stripe_api_base: read(env, "STRIPE_API_BASE")?.trim_end_matches('/').to_owned(),
             webhook_secrets: read(env, "STRIPE_WEBHOOK_SECRETS")?
                 .split(',')
                 .map(str::trim)

@@ -31,33 +31,21 @@ impl Ctx {
         #[allow(clippy::cast_possible_truncation)]
         // milliseconds since 1970 fit i64 for a very long time
         let now = (worker::Date::now().as_millis() / 1000) as i64;
-        Ok(Self {
-            config,
-            db,
-            now,
-            origin,
-            cors_origins: RefCell::new(Vec::new()),
-        })
+        Ok(Self { config, db, now, origin, cors_origins: RefCell::new(Vec::new()) })
     }
 
     /// Loads the site a public API call names. Refuses calls from browsers on origins the site has not allowed
     /// (403), and remembers the site's origins for the response's CORS headers.
     pub(crate) async fn site(&self, id: &str) -> ApiResult<Site> {
-        let site = db::site(&self.db, id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("site"))?;
+        let site = db::site(&self.db, id).await?.ok_or_else(|| ApiError::not_found("site"))?;
         let allowed = site.allowed_origins();
         if let Some(origin) = &self.origin {
-            let ok = allowed
-                .iter()
-                .any(|a| latch_core::validate::origin_of(a).is_ok_and(|a| &a == origin));
+            let ok = allowed.iter().any(|a| latch_core::validate::origin_of(a).is_ok_and(|a| &a == origin));
             if !ok {
                 return Err(ApiError::new(
                     403,
                     "origin_not_allowed",
-                    format!(
-                        "{origin} is not an allowed origin of this site; add it in the dashboard"
-                    ),
+                    format!("{origin} is not an allowed origin of this site; add it in the dashboard"),
                 ));
             }
         }
@@ -74,8 +62,5 @@ pub(crate) fn random_id(prefix: &str) -> ApiResult<String> {
         .crypto()
         .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
         .map_err(|_| ApiError::internal("crypto.getRandomValues failed"))?;
-    Ok(format!(
-        "{prefix}_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+    Ok(format!("{prefix}_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }

@@ -32,21 +32,13 @@ impl From<&Arg<'_>> for JsValue {
 }
 
 /// Prepares `sql` with `args` bound in order.
-pub(crate) fn statement(
-    db: &D1Database,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> worker::Result<D1PreparedStatement> {
+pub(crate) fn statement(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<D1PreparedStatement> {
     let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
     db.prepare(sql).bind(&values)
 }
 
 /// Runs a query and deserializes every row.
-pub(crate) async fn rows<T: DeserializeOwned>(
-    db: &D1Database,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> worker::Result<Vec<T>> {
+pub(crate) async fn rows<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<Vec<T>> {
     statement(db, sql, args)?.all().await?.results()
 }
 
@@ -60,10 +52,7 @@ pub(crate) async fn row<T: DeserializeOwned>(
 }
 
 /// Runs statements as one all-or-nothing batch.
-pub(crate) async fn batch(
-    db: &D1Database,
-    statements: Vec<D1PreparedStatement>,
-) -> worker::Result<()> {
+pub(crate) async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> worker::Result<()> {
     if statements.is_empty() {
         return Ok(());
     }
@@ -97,19 +86,11 @@ impl Site {
 
 /// Loads a site by public key.
 pub(crate) async fn site(db: &D1Database, id: &str) -> worker::Result<Option<Site>> {
-    row(
-        db,
-        "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE id = ?1",
-        &[Arg::Text(id)],
-    )
-    .await
+    row(db, "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE id = ?1", &[Arg::Text(id)]).await
 }
 
 /// The site a connected account belongs to.
-pub(crate) async fn site_by_account(
-    db: &D1Database,
-    account: &str,
-) -> worker::Result<Option<Site>> {
+pub(crate) async fn site_by_account(db: &D1Database, account: &str) -> worker::Result<Option<Site>> {
     row(
         db,
         "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE stripe_account = ?1",
@@ -181,8 +162,7 @@ pub(crate) struct Price {
     pub(crate) trial_days: i64,
 }
 
-const PRICE_COLUMNS: &str =
-    "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days";
+const PRICE_COLUMNS: &str = "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days";
 
 /// Every active price of a site.
 pub(crate) async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
@@ -195,11 +175,7 @@ pub(crate) async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Pr
 }
 
 /// An active price of a site by Stripe id or lookup key.
-pub(crate) async fn price(
-    db: &D1Database,
-    site: &str,
-    id_or_key: &str,
-) -> worker::Result<Option<Price>> {
+pub(crate) async fn price(db: &D1Database, site: &str, id_or_key: &str) -> worker::Result<Option<Price>> {
     row(
         db,
         &format!(
@@ -211,11 +187,7 @@ pub(crate) async fn price(
 }
 
 /// The price a product sells at by default (its cheapest active price).
-pub(crate) async fn default_price(
-    db: &D1Database,
-    site: &str,
-    product: &str,
-) -> worker::Result<Option<Price>> {
+pub(crate) async fn default_price(db: &D1Database, site: &str, product: &str) -> worker::Result<Option<Price>> {
     row(
         db,
         &format!(
@@ -239,11 +211,7 @@ pub(crate) struct Member {
 }
 
 /// Loads a member of a site.
-pub(crate) async fn member(
-    db: &D1Database,
-    site: &str,
-    id: &str,
-) -> worker::Result<Option<Member>> {
+pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Result<Option<Member>> {
     row(
         db,
         "SELECT id, email, token_generation FROM members WHERE site_id = ?1 AND id = ?2",
@@ -267,12 +235,7 @@ pub(crate) fn upsert_member(
             db,
             "INSERT INTO members (id, site_id, email, created_at) VALUES (?1, ?2, ?3, ?4) \
              ON CONFLICT (site_id, email) DO NOTHING",
-            &[
-                Arg::Text(new_id),
-                Arg::Text(site),
-                Arg::Text(email),
-                Arg::Int(now),
-            ],
+            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now)],
         )?,
         statement(
             db,
@@ -285,11 +248,7 @@ pub(crate) fn upsert_member(
 }
 
 /// A member by email.
-pub(crate) async fn member_by_email(
-    db: &D1Database,
-    site: &str,
-    email: &str,
-) -> worker::Result<Option<Member>> {
+pub(crate) async fn member_by_email(db: &D1Database, site: &str, email: &str) -> worker::Result<Option<Member>> {
     row(
         db,
         "SELECT id, email, token_generation FROM members WHERE site_id = ?1 AND email = ?2",
@@ -299,11 +258,7 @@ pub(crate) async fn member_by_email(
 }
 
 /// A Stripe customer of a member (the most recently linked one), for the portal.
-pub(crate) async fn customer_of(
-    db: &D1Database,
-    site: &str,
-    member: &str,
-) -> worker::Result<Option<String>> {
+pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> worker::Result<Option<String>> {
     #[derive(Deserialize)]
     struct Row {
         customer: String,
@@ -325,11 +280,7 @@ pub(crate) struct GrantRow {
 }
 
 /// Grants of a member across all their customers.
-pub(crate) async fn member_grants(
-    db: &D1Database,
-    site: &str,
-    member: &str,
-) -> worker::Result<Vec<GrantRow>> {
+pub(crate) async fn member_grants(db: &D1Database, site: &str, member: &str) -> worker::Result<Vec<GrantRow>> {
     rows(
         db,
         "SELECT g.data FROM grants g JOIN member_customers mc ON mc.site_id = g.site_id AND mc.customer = g.customer \
@@ -362,12 +313,8 @@ pub(crate) async fn event_processed(db: &D1Database, event_id: &str) -> worker::
         #[allow(dead_code)] // only the row's existence matters
         event_id: String,
     }
-    let seen: Option<Row> = row(
-        db,
-        "SELECT event_id FROM processed_events WHERE event_id = ?1",
-        &[Arg::Text(event_id)],
-    )
-    .await?;
+    let seen: Option<Row> =
+        row(db, "SELECT event_id FROM processed_events WHERE event_id = ?1", &[Arg::Text(event_id)]).await?;
     Ok(seen.is_some())
 }
 
@@ -382,11 +329,6 @@ pub(crate) fn mark_event_processed(
     statement(
         db,
         "INSERT OR IGNORE INTO processed_events (event_id, site_id, type, received_at) VALUES (?1, ?2, ?3, ?4)",
-        &[
-            Arg::Text(event_id),
-            Arg::OptText(site),
-            Arg::Text(kind),
-            Arg::Int(now),
-        ],
+        &[Arg::Text(event_id), Arg::OptText(site), Arg::Text(kind), Arg::Int(now)],
     )
 }

@@ -18,11 +18,7 @@ pub(crate) struct ApiError {
 impl ApiError {
     /// Any error with its status, code and message.
     pub(crate) fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     /// 400: the request is malformed or a field is invalid.
@@ -43,11 +39,7 @@ impl ApiError {
     /// 500: our fault. The detail goes to the log, not to the client.
     pub(crate) fn internal(detail: impl std::fmt::Display) -> Self {
         worker::console_error!("internal error: {detail}");
-        Self::new(
-            500,
-            "internal_error",
-            "Something went wrong on our side; please try again.",
-        )
+        Self::new(500, "internal_error", "Something went wrong on our side; please try again.")
     }
 
     /// The JSON body.
@@ -86,24 +78,15 @@ impl From<StripeError> for ApiError {
                 Self::new(
                     502,
                     "stripe_error",
-                    format!(
-                        "Stripe refused the request: {}",
-                        body.message.as_deref().unwrap_or("no message")
-                    ),
+                    format!("Stripe refused the request: {}", body.message.as_deref().unwrap_or("no message")),
                 )
             }
-            StripeError::RateLimited | StripeError::Unavailable(_) => Self::new(
-                503,
-                "stripe_unavailable",
-                "Stripe is not answering right now; please try again shortly.",
-            ),
+            StripeError::RateLimited | StripeError::Unavailable(_) => {
+                Self::new(503, "stripe_unavailable", "Stripe is not answering right now; please try again shortly.")
+            }
             StripeError::Malformed(detail) => {
                 worker::console_error!("unexpected answer from Stripe: {detail}");
-                Self::new(
-                    502,
-                    "stripe_error",
-                    "Stripe gave an answer Latch did not understand.",
-                )
+                Self::new(502, "stripe_error", "Stripe gave an answer Latch did not understand.")
             }
         }
     }

@@ -4,9 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use latch_core::engine::{
-    self, AccessState, Catalog, Effect, Grant, Input, ProductPolicy, Transition,
-};
+use latch_core::engine::{self, AccessState, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
 use latch_core::event::StripeObject;
 use serde::Serialize;
 use worker::D1PreparedStatement;
@@ -30,19 +28,12 @@ const MAX_FETCH_ROUNDS: usize = 2;
 
 fn parse_grants(rows: Vec<db::GrantRow>) -> ApiResult<Vec<Grant>> {
     rows.into_iter()
-        .map(|r| {
-            serde_json::from_str(&r.data)
-                .map_err(|e| ApiError::internal(format!("stored grant unreadable: {e}")))
-        })
+        .map(|r| serde_json::from_str(&r.data).map_err(|e| ApiError::internal(format!("stored grant unreadable: {e}"))))
         .collect()
 }
 
 /// The products a member can see at `ctx.now`, one entry per product (the longest-lasting grant wins).
-pub(crate) async fn member_access(
-    ctx: &Ctx,
-    site: &str,
-    member: &str,
-) -> ApiResult<Vec<AccessItem>> {
+pub(crate) async fn member_access(ctx: &Ctx, site: &str, member: &str) -> ApiResult<Vec<AccessItem>> {
     let grants = parse_grants(db::member_grants(&ctx.db, site, member).await?)?;
     let mut by_product: BTreeMap<String, Option<i64>> = BTreeMap::new();
     for g in grants.into_iter().filter(|g| g.is_active(ctx.now)) {
@@ -52,10 +43,7 @@ pub(crate) async fn member_access(
             (Some(a), Some(b)) => Some(a.max(b)),
         };
     }
-    Ok(by_product
-        .into_iter()
-        .map(|(product, ends_at)| AccessItem { product, ends_at })
-        .collect())
+    Ok(by_product.into_iter().map(|(product, ends_at)| AccessItem { product, ends_at }).collect())
 }
 
 /// The site's catalog for the engine: each product's stored policy over the defaults.
@@ -66,22 +54,15 @@ pub(crate) async fn catalog(ctx: &Ctx, site: &Site) -> ApiResult<Catalog> {
         .map(|p| {
             let defaults = ProductPolicy::new(&p.slug, &p.stripe_product);
             let mut merged = serde_json::to_value(&defaults).map_err(ApiError::internal)?;
-            if let (Some(target), Ok(serde_json::Value::Object(overrides))) = (
-                merged.as_object_mut(),
-                serde_json::from_str::<serde_json::Value>(&p.policy),
-            ) {
-                for (k, v) in overrides
-                    .into_iter()
-                    .filter(|(k, _)| k != "slug" && k != "stripe_product")
-                {
+            if let (Some(target), Ok(serde_json::Value::Object(overrides))) =
+                (merged.as_object_mut(), serde_json::from_str::<serde_json::Value>(&p.policy))
+            {
+                for (k, v) in overrides.into_iter().filter(|(k, _)| k != "slug" && k != "stripe_product") {
                     target.insert(k, v);
                 }
             }
             serde_json::from_value(merged).or_else(|e| {
-                worker::console_warn!(
-                    "product {} has an unreadable policy ({e}); using the defaults",
-                    p.slug
-                );
+                worker::console_warn!("product {} has an unreadable policy ({e}); using the defaults", p.slug);
                 Ok(defaults)
             })
         })
@@ -117,29 +98,12 @@ pub(crate) async fn apply(
     for _ in 0..MAX_FETCH_ROUNDS {
         let mut next = Vec::new();
         for request in pending {
-            let body = stripe::send_raw(
-                &ctx.config,
-                &request.on_account(site.stripe_account.as_deref()),
-            )
-            .await?;
+            let body = stripe::send_raw(&ctx.config, &request.on_account(site.stripe_account.as_deref())).await?;
             let object = StripeObject::parse(body.as_bytes())
                 .map_err(|e| ApiError::internal(format!("re-fetched object unreadable: {e}")))?;
-            let fetched = Input::Fetched {
-                object: &object,
-                fetched_at: ctx.now,
-            };
-            let again = apply_once(
-                ctx,
-                site,
-                catalog,
-                fetched,
-                &Origin {
-                    event_id: None,
-                    kind: "fetch",
-                },
-                Vec::new(),
-            )
-            .await?;
+            let fetched = Input::Fetched { object: &object, fetched_at: ctx.now };
+            let again =
+                apply_once(ctx, site, catalog, fetched, &Origin { event_id: None, kind: "fetch" }, Vec::new()).await?;
             next.extend(fetches(&again));
         }
         pending = next;
@@ -169,9 +133,7 @@ async fn apply_once(
     let loaded = if scope.is_empty() {
         Vec::new()
     } else {
-        parse_grants(
-            db::scoped_grants(&ctx.db, &site.id, scope.customer.as_deref(), &scope.sources).await?,
-        )?
+        parse_grants(db::scoped_grants(&ctx.db, &site.id, scope.customer.as_deref(), &scope.sources).await?)?
     };
     let transition = engine::apply(&input, &AccessState { grants: loaded }, catalog, ctx.now);
 
@@ -209,13 +171,7 @@ async fn apply_once(
         )?);
     }
     if let Some(event_id) = origin.event_id {
-        statements.push(db::mark_event_processed(
-            &ctx.db,
-            event_id,
-            Some(&site.id),
-            origin.kind,
-            ctx.now,
-        )?);
+        statements.push(db::mark_event_processed(&ctx.db, event_id, Some(&site.id), origin.kind, ctx.now)?);
     }
     for effect in &transition.effects {
         if let Effect::Notify(n) = effect {

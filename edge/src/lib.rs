@@ -20,7 +20,7 @@ use crate::routes::{access, admin, catalog, checkout, claim, portal, webhook};
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let origin = req.headers().get("Origin").ok().flatten();
     if req.method() == Method::Options {
-        return preflight(origin.as_deref());
+        return http::preflight(origin.as_deref());
     }
     let ctx = match Ctx::new(env, origin) {
         Ok(ctx) => ctx,
@@ -30,11 +30,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
         Ok(response) => response,
         Err(err) => http::error_response(&err)?,
     };
-    http::cors_headers(
-        response.headers_mut(),
-        ctx.origin.as_deref(),
-        &ctx.cors_origins.borrow(),
-    )?;
+    http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
     Ok(response)
 }
 
@@ -50,27 +46,7 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "portal"]) => portal::post(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
-        (Method::Post, ["admin", "v1", "sites", site, "products"]) => {
-            admin::create_product(ctx, req, site).await
-        }
+        (Method::Post, ["admin", "v1", "sites", site, "products"]) => admin::create_product(ctx, req, site).await,
         _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
     }
-}
-
-/// Answers a CORS preflight. It grants nothing by itself: every real answer carries CORS headers only for the
-/// origins its site allows, and state-changing calls from other origins are refused with 403.
-fn preflight(origin: Option<&str>) -> worker::Result<Response> {
-    let mut response = Response::empty()?.with_status(204);
-    let headers = response.headers_mut();
-    headers.set("Vary", "Origin")?;
-    if let Some(origin) = origin {
-        headers.set("Access-Control-Allow-Origin", origin)?;
-        headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")?;
-        headers.set(
-            "Access-Control-Allow-Headers",
-            "Authorization, Content-Type",
-        )?;
-        headers.set("Access-Control-Max-Age", "600")?;
-    }
-    Ok(response)
 }

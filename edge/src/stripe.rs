@@ -14,10 +14,7 @@ const ATTEMPTS: u32 = 3;
 const API_VERSION: &str = "2025-08-27.basil";
 
 /// Sends `req` and parses the answer as `T`.
-pub(crate) async fn send<T: DeserializeOwned>(
-    config: &Config,
-    req: &StripeRequest,
-) -> Result<T, StripeError> {
+pub(crate) async fn send<T: DeserializeOwned>(config: &Config, req: &StripeRequest) -> Result<T, StripeError> {
     let body = send_raw(config, req).await?;
     serde_json::from_str(&body).map_err(|e| StripeError::Malformed(e.to_string()))
 }
@@ -36,11 +33,7 @@ pub(crate) async fn send_raw(config: &Config, req: &StripeRequest) -> Result<Str
                 Ok(_) => return Ok(body),
             },
             Err(e) => {
-                worker::console_warn!(
-                    "Stripe call {} {} failed: {e}",
-                    req.method.as_str(),
-                    req.path
-                );
+                worker::console_warn!("Stripe call {} {} failed: {e}", req.method.as_str(), req.path);
                 last = StripeError::Unavailable(0);
             }
         }
@@ -71,8 +64,6 @@ async fn send_once(config: &Config, req: &StripeRequest) -> worker::Result<(u16,
     }
     init.with_headers(headers);
     let url = format!("{}{}", config.stripe_api_base, req.path_and_query());
-    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?)
-        .send()
-        .await?;
+    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
     Ok((resp.status_code(), resp.text().await?))
 }

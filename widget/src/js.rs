@@ -68,11 +68,7 @@ pub fn parse_catalog(value: &JsValue) -> Option<Catalog> {
                 prices.extend(parse_price(&price));
             }
         }
-        products.push(Product {
-            slug,
-            name: get_str(&p, "name").unwrap_or_default(),
-            prices,
-        });
+        products.push(Product { slug, name: get_str(&p, "name").unwrap_or_default(), prices });
     }
     Some(Catalog { products })
 }
@@ -93,17 +89,10 @@ pub fn parse_access(value: &JsValue) -> Option<Access> {
     let mut grants = Vec::new();
     for g in array(&get(value, "access"))?.iter() {
         if let Some(product) = get_str(&g, "product") {
-            grants.push(Grant {
-                product,
-                ends_at_ms: parse_ends_at(&get(&g, "ends_at")),
-            });
+            grants.push(Grant { product, ends_at_ms: parse_ends_at(&get(&g, "ends_at")) });
         }
     }
-    Some(Access {
-        signed_in: true,
-        email: get_str(&get(value, "member"), "email"),
-        grants,
-    })
+    Some(Access { signed_in: true, email: get_str(&get(value, "member"), "email"), grants })
 }
 
 /// The `error.code` of an edge error body `{"error": {"code", "message"}}`.
@@ -122,11 +111,7 @@ pub struct Reply {
 impl Reply {
     /// 2xx with a JSON body.
     pub fn ok_body(&self) -> Option<&JsValue> {
-        if (200..300).contains(&self.status) {
-            self.body.as_ref()
-        } else {
-            None
-        }
+        if (200..300).contains(&self.status) { self.body.as_ref() } else { None }
     }
 
     /// The error code of a non-2xx answer, when the body says.
@@ -136,23 +121,14 @@ impl Reply {
 }
 
 /// Starts a JSON request now (so several can run at once); pair with [`reply`]. `Err` when fetch threw.
-pub fn send(
-    method: &str,
-    url: &str,
-    body: Option<&JsValue>,
-    token: Option<&str>,
-) -> Result<js_sys::Promise, JsValue> {
+pub fn send(method: &str, url: &str, body: Option<&JsValue>, token: Option<&str>) -> Result<js_sys::Promise, JsValue> {
     let window = web_sys::window().ok_or(JsValue::NULL)?;
     let init = RequestInit::new();
     init.set_method(method);
     let headers = Object::new();
     set(&headers, "Accept", &JsValue::from_str("application/json"));
     if let Some(body) = body {
-        set(
-            &headers,
-            "Content-Type",
-            &JsValue::from_str("application/json"),
-        );
+        set(&headers, "Content-Type", &JsValue::from_str("application/json"));
         init.set_body(&JSON::stringify(body)?.into());
     }
     if let Some(token) = token {
@@ -172,19 +148,11 @@ pub async fn reply(sent: Result<js_sys::Promise, JsValue>) -> Result<Reply, JsVa
         Ok(promise) => JsFuture::from(promise).await.ok(),
         Err(_) => None,
     };
-    Ok(Reply {
-        status: response.status(),
-        body,
-    })
+    Ok(Reply { status: response.status(), body })
 }
 
 /// Sends a JSON request and waits for the answer (see [`send`] and [`reply`]).
-pub async fn request(
-    method: &str,
-    url: &str,
-    body: Option<&JsValue>,
-    token: Option<&str>,
-) -> Result<Reply, JsValue> {
+pub async fn request(method: &str, url: &str, body: Option<&JsValue>, token: Option<&str>) -> Result<Reply, JsValue> {
     reply(send(method, url, body, token)).await
 }
 

@@ -46,9 +46,7 @@ impl Catalog {
 
     /// The product that owns the price with this id or lookup key.
     pub fn product_for_price(&self, key: &str) -> Option<&Product> {
-        self.products
-            .iter()
-            .find(|p| p.prices.iter().any(|pr| pr.matches(key)))
+        self.products.iter().find(|p| p.prices.iter().any(|pr| pr.matches(key)))
     }
 }
 
@@ -89,9 +87,7 @@ pub struct Access {
 impl Access {
     /// Whether the visitor has access to `slug` at `now_ms`.
     pub fn has(&self, slug: &str, now_ms: f64) -> bool {
-        self.grants
-            .iter()
-            .any(|g| g.product == slug && g.ends_at_ms.is_none_or(|end| end > now_ms))
+        self.grants.iter().any(|g| g.product == slug && g.ends_at_ms.is_none_or(|end| end > now_ms))
     }
 
     /// Slugs the visitor has access to at `now_ms`, in grant order, without duplicates.
@@ -107,10 +103,8 @@ impl Access {
 }
 
 /// Currencies whose amounts have no minor unit (Stripe's zero-decimal list).
-const ZERO_DECIMAL: &[&str] = &[
-    "bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
-    "xaf", "xof", "xpf",
-];
+const ZERO_DECIMAL: &[&str] =
+    &["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
 
 /// Appends `n` in decimal, with `group` between thousands. No indexing, so no bounds-check panic
 /// (and its `core::fmt` message) in the wasm.
@@ -157,11 +151,7 @@ impl Lang {
     /// From a BCP 47 tag (`de`, `de-AT`, `en-GB`, ...).
     pub fn from_tag(tag: &str) -> Self {
         let primary = cut(tag, b'-').map_or(tag, |(p, _)| p);
-        if primary.eq_ignore_ascii_case("de") {
-            Self::De
-        } else {
-            Self::En
-        }
+        if primary.eq_ignore_ascii_case("de") { Self::De } else { Self::En }
     }
 
     fn texts(self) -> &'static Texts {
@@ -234,11 +224,7 @@ pub fn format_amount(amount: i64, currency: &str, lang: Lang) -> String {
         _ => "",
     };
     let upper = code.to_ascii_uppercase();
-    let symbol = if symbol.is_empty() {
-        upper.as_str()
-    } else {
-        symbol
-    };
+    let symbol = if symbol.is_empty() { upper.as_str() } else { symbol };
     let mut number = String::new();
     let abs = amount.unsigned_abs();
     if ZERO_DECIMAL.contains(&code.as_str()) {
@@ -428,9 +414,7 @@ pub const SESSION_PARAM: &str = "latch_session";
 /// The Checkout Session id to claim in `url`, if it carries a plausible one (`cs_...`).
 pub fn session_to_claim(url: &str) -> Option<&str> {
     query_param(url, SESSION_PARAM).filter(|id| {
-        id.starts_with("cs_")
-            && id.len() < 256
-            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        id.starts_with("cs_") && id.len() < 256 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     })
 }
 
@@ -442,11 +426,7 @@ pub const ACCESS_CACHE_FRESH_MS: f64 = 24.0 * 3600.0 * 1000.0;
 
 /// Converts an `ends_at` number to milliseconds: values below 10^11 are taken as Unix seconds.
 pub fn ends_at_to_ms(value: f64) -> f64 {
-    if value.abs() < 1e11 {
-        value * 1000.0
-    } else {
-        value
-    }
+    if value.abs() < 1e11 { value * 1000.0 } else { value }
 }
 
 /// Concatenates string pieces (a `format!` without `core::fmt`).
@@ -489,15 +469,9 @@ mod tests {
 
     #[test]
     fn price_labels() {
-        assert_eq!(
-            price_label(&price(900, "usd", Some("month")), Lang::En),
-            "$9.00/month"
-        );
+        assert_eq!(price_label(&price(900, "usd", Some("month")), Lang::En), "$9.00/month");
         assert_eq!(price_label(&price(500, "eur", None), Lang::En), "€5.00");
-        assert_eq!(
-            price_label(&price(9900, "usd", Some("year")), Lang::En),
-            "$99.00/year"
-        );
+        assert_eq!(price_label(&price(9900, "usd", Some("year")), Lang::En), "$99.00/year");
         assert_eq!(price_label(&price(500, "eur", Some("")), Lang::En), "€5.00");
     }
 
@@ -506,43 +480,21 @@ mod tests {
         let p = price(900, "usd", Some("month"));
         assert_eq!(cta_label(Some(&p), Lang::En), "Unlock for $9.00/month");
         assert_eq!(cta_label(None, Lang::En), "Unlock");
-        let product = Product {
-            slug: "pro".into(),
-            name: "Pro".into(),
-            prices: vec![p.clone()],
-        };
-        assert_eq!(
-            cta_aria_label(Some(&product), Lang::En),
-            "Unlock for $9.00/month – Pro"
-        );
+        let product = Product { slug: "pro".into(), name: "Pro".into(), prices: vec![p.clone()] };
+        assert_eq!(cta_aria_label(Some(&product), Lang::En), "Unlock for $9.00/month – Pro");
         assert_eq!(cta_aria_label(None, Lang::En), "Unlock");
         assert_eq!(trial_label(Some(&p), Lang::En), None);
         let trial = Price { trial_days: 7, ..p };
-        assert_eq!(
-            trial_label(Some(&trial), Lang::En).as_deref(),
-            Some("7-day free trial")
-        );
+        assert_eq!(trial_label(Some(&trial), Lang::En).as_deref(), Some("7-day free trial"));
         assert_eq!(trial_label(None, Lang::En), None);
     }
 
     #[test]
     fn success_messages() {
-        assert_eq!(
-            success_message(&[], Lang::En),
-            "Thanks! Your purchase is complete."
-        );
-        assert_eq!(
-            success_message(&[""], Lang::En),
-            "Thanks! Your purchase is complete."
-        );
-        assert_eq!(
-            success_message(&["Pro"], Lang::En),
-            "Thanks! Pro is unlocked."
-        );
-        assert_eq!(
-            success_message(&["Pro", "", "Course"], Lang::En),
-            "Thanks! Pro, Course are unlocked."
-        );
+        assert_eq!(success_message(&[], Lang::En), "Thanks! Your purchase is complete.");
+        assert_eq!(success_message(&[""], Lang::En), "Thanks! Your purchase is complete.");
+        assert_eq!(success_message(&["Pro"], Lang::En), "Thanks! Pro is unlocked.");
+        assert_eq!(success_message(&["Pro", "", "Course"], Lang::En), "Thanks! Pro, Course are unlocked.");
     }
 
     #[test]
@@ -559,26 +511,11 @@ mod tests {
         assert_eq!(format_amount(1250, "chf", de), "12,50 CHF");
         let p = price(900, "eur", Some("month"));
         assert_eq!(cta_label(Some(&p), de), "Freischalten für 9,00 €/Monat");
-        assert_eq!(
-            price_label(&price(900, "eur", Some("quarter")), de),
-            "9,00 €/quarter"
-        );
-        let trial = Price {
-            trial_days: 14,
-            ..p
-        };
-        assert_eq!(
-            trial_label(Some(&trial), de).as_deref(),
-            Some("14 Tage kostenlos testen")
-        );
-        assert_eq!(
-            success_message(&["Pro"], de),
-            "Danke! Pro ist freigeschaltet."
-        );
-        assert_eq!(
-            success_message(&[], de),
-            "Danke! Ihr Kauf ist abgeschlossen."
-        );
+        assert_eq!(price_label(&price(900, "eur", Some("quarter")), de), "9,00 €/quarter");
+        let trial = Price { trial_days: 14, ..p };
+        assert_eq!(trial_label(Some(&trial), de).as_deref(), Some("14 Tage kostenlos testen"));
+        assert_eq!(success_message(&["Pro"], de), "Danke! Pro ist freigeschaltet.");
+        assert_eq!(success_message(&[], de), "Danke! Ihr Kauf ist abgeschlossen.");
     }
 
     #[test]
@@ -606,36 +543,15 @@ mod tests {
     #[test]
     fn strip_session_param() {
         let p = SESSION_PARAM;
-        assert_eq!(
-            strip_param("https://x.test/a?latch_session=cs_1", p),
-            "https://x.test/a"
-        );
-        assert_eq!(
-            strip_param("https://x.test/a?b=1&latch_session=cs_1", p),
-            "https://x.test/a?b=1"
-        );
-        assert_eq!(
-            strip_param("https://x.test/a?latch_session=cs_1&b=1", p),
-            "https://x.test/a?b=1"
-        );
-        assert_eq!(
-            strip_param("https://x.test/a?b=1&latch_session=cs_1&c=2#top", p),
-            "https://x.test/a?b=1&c=2#top"
-        );
-        assert_eq!(
-            strip_param("https://x.test/a#x?latch_session=1", p),
-            "https://x.test/a#x?latch_session=1"
-        );
+        assert_eq!(strip_param("https://x.test/a?latch_session=cs_1", p), "https://x.test/a");
+        assert_eq!(strip_param("https://x.test/a?b=1&latch_session=cs_1", p), "https://x.test/a?b=1");
+        assert_eq!(strip_param("https://x.test/a?latch_session=cs_1&b=1", p), "https://x.test/a?b=1");
+        assert_eq!(strip_param("https://x.test/a?b=1&latch_session=cs_1&c=2#top", p), "https://x.test/a?b=1&c=2#top");
+        assert_eq!(strip_param("https://x.test/a#x?latch_session=1", p), "https://x.test/a#x?latch_session=1");
         assert_eq!(strip_param("https://x.test/a", p), "https://x.test/a");
         assert_eq!(strip_param("https://x.test/a?", p), "https://x.test/a");
-        assert_eq!(
-            strip_param("https://x.test/a?latch_sessionx=1", p),
-            "https://x.test/a?latch_sessionx=1"
-        );
-        assert_eq!(
-            strip_param("https://x.test/?latch_session", p),
-            "https://x.test/"
-        );
+        assert_eq!(strip_param("https://x.test/a?latch_sessionx=1", p), "https://x.test/a?latch_sessionx=1");
+        assert_eq!(strip_param("https://x.test/?latch_session", p), "https://x.test/");
     }
 
     #[test]
@@ -644,19 +560,10 @@ mod tests {
         assert_eq!(query_param("https://x.test/?a=1&b", "b"), Some(""));
         assert_eq!(query_param("https://x.test/?a=1#b=2", "b"), None);
         assert_eq!(query_param("https://x.test/", "a"), None);
-        assert_eq!(
-            session_to_claim("https://x.test/?latch_session=cs_test_a1B2"),
-            Some("cs_test_a1B2")
-        );
+        assert_eq!(session_to_claim("https://x.test/?latch_session=cs_test_a1B2"), Some("cs_test_a1B2"));
         assert_eq!(session_to_claim("https://x.test/?latch_session=pi_1"), None);
-        assert_eq!(
-            session_to_claim("https://x.test/?latch_session=cs_%3Cscript"),
-            None
-        );
-        assert_eq!(
-            session_to_claim("https://x.test/?latch_session={CHECKOUT_SESSION_ID}"),
-            None
-        );
+        assert_eq!(session_to_claim("https://x.test/?latch_session=cs_%3Cscript"), None);
+        assert_eq!(session_to_claim("https://x.test/?latch_session={CHECKOUT_SESSION_ID}"), None);
     }
 
     #[test]
@@ -665,22 +572,10 @@ mod tests {
             signed_in: true,
             email: Some("a@b.test".into()),
             grants: vec![
-                Grant {
-                    product: "pro".into(),
-                    ends_at_ms: Some(2000.0),
-                },
-                Grant {
-                    product: "course".into(),
-                    ends_at_ms: None,
-                },
-                Grant {
-                    product: "course".into(),
-                    ends_at_ms: None,
-                },
-                Grant {
-                    product: "old".into(),
-                    ends_at_ms: Some(500.0),
-                },
+                Grant { product: "pro".into(), ends_at_ms: Some(2000.0) },
+                Grant { product: "course".into(), ends_at_ms: None },
+                Grant { product: "course".into(), ends_at_ms: None },
+                Grant { product: "old".into(), ends_at_ms: Some(500.0) },
             ],
         };
         assert!(access.has("pro", 1000.0));
@@ -688,10 +583,7 @@ mod tests {
         assert!(access.has("course", 1e15));
         assert!(!access.has("old", 1000.0));
         assert!(!access.has("nope", 0.0));
-        assert_eq!(
-            access.slugs(1000.0),
-            vec!["pro".to_string(), "course".to_string()]
-        );
+        assert_eq!(access.slugs(1000.0), vec!["pro".to_string(), "course".to_string()]);
 
         let catalog = Catalog {
             products: vec![Product {
@@ -702,18 +594,8 @@ mod tests {
         };
         assert_eq!(catalog.product("pro").map(|p| p.name.as_str()), Some("Pro"));
         assert!(catalog.product("x").is_none());
-        assert_eq!(
-            catalog
-                .product_for_price("pro-monthly")
-                .map(|p| p.slug.as_str()),
-            Some("pro")
-        );
-        assert_eq!(
-            catalog
-                .product_for_price("price_1")
-                .map(|p| p.slug.as_str()),
-            Some("pro")
-        );
+        assert_eq!(catalog.product_for_price("pro-monthly").map(|p| p.slug.as_str()), Some("pro"));
+        assert_eq!(catalog.product_for_price("price_1").map(|p| p.slug.as_str()), Some("pro"));
         assert!(catalog.product_for_price("nope").is_none());
     }
 

@@ -41,21 +41,13 @@ pub fn all(doc: &Document, selector: &str) -> Vec<Element> {
 /// Adds or removes `class` on `el`.
 pub fn toggle_class(el: &Element, class: &str, on: bool) {
     let list = el.class_list();
-    let _ = if on {
-        list.add_1(class)
-    } else {
-        list.remove_1(class)
-    };
+    let _ = if on { list.add_1(class) } else { list.remove_1(class) };
 }
 
 /// Sets or removes a boolean attribute, touching the DOM only when it changes.
 fn toggle_attr(el: &Element, name: &str, on: bool) {
     if el.has_attribute(name) != on {
-        let _ = if on {
-            el.set_attribute(name, "")
-        } else {
-            el.remove_attribute(name)
-        };
+        let _ = if on { el.set_attribute(name, "") } else { el.remove_attribute(name) };
     }
 }
 
@@ -86,17 +78,12 @@ fn child_with_class(el: &Element, class: &str) -> Option<Element> {
 }
 
 const SVG_NS: &str = "http://www.w3.org/2000/svg";
-const LOCK_PATH: &str = "M17 9V7A5 5 0 0 0 7 7v2H5v13h14V9h-2zM9 7a3 3 0 0 1 6 0v2H9V7zm3 6a2 2 0 0 1 1 3.7V19h-2v-2.3A2 2 0 0 1 12 13z";
+const LOCK_PATH: &str =
+    "M17 9V7A5 5 0 0 0 7 7v2H5v13h14V9h-2zM9 7a3 3 0 0 1 6 0v2H9V7zm3 6a2 2 0 0 1 1 3.7V19h-2v-2.3A2 2 0 0 1 12 13z";
 
 /// Creates `<tag>` (in `ns` when given) with attribute pairs, appended to `parent`. No `innerHTML`: pages that
 /// enforce Trusted Types forbid it.
-fn child(
-    doc: &Document,
-    parent: &Element,
-    ns: Option<&str>,
-    tag: &str,
-    attrs: &[(&str, &str)],
-) -> Option<Element> {
+fn child(doc: &Document, parent: &Element, ns: Option<&str>, tag: &str, attrs: &[(&str, &str)]) -> Option<Element> {
     let el = doc.create_element_ns(ns, tag).ok()?;
     for (name, value) in attrs {
         let _ = el.set_attribute(name, value);
@@ -115,22 +102,11 @@ fn build_overlay(doc: &Document) -> Option<Element> {
         &overlay,
         Some(SVG_NS),
         "svg",
-        &[
-            ("class", "latch-lock"),
-            ("viewBox", "0 0 24 24"),
-            ("aria-hidden", "true"),
-            ("focusable", "false"),
-        ],
+        &[("class", "latch-lock"), ("viewBox", "0 0 24 24"), ("aria-hidden", "true"), ("focusable", "false")],
     )?;
     child(doc, &svg, Some(SVG_NS), "path", &[("d", LOCK_PATH)])?;
     child(doc, &overlay, HTML, "p", &[("class", "latch-trial")])?;
-    child(
-        doc,
-        &overlay,
-        HTML,
-        "button",
-        &[("type", "button"), ("class", CTA_CLASS)],
-    )?;
+    child(doc, &overlay, HTML, "button", &[("type", "button"), ("class", CTA_CLASS)])?;
     Some(overlay)
 }
 
@@ -168,11 +144,7 @@ fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool
 
 /// The language of the widget's texts: the page's `<html lang>`.
 pub fn page_lang(doc: &Document) -> Lang {
-    Lang::from_tag(
-        &doc.document_element()
-            .and_then(|root| root.get_attribute("lang"))
-            .unwrap_or_default(),
-    )
+    Lang::from_tag(&doc.document_element().and_then(|root| root.get_attribute("lang")).unwrap_or_default())
 }
 
 /// Brings every Latch element of `doc` in line with `catalog` and `access` at time `now_ms`.
@@ -191,19 +163,11 @@ pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     }
     for card in all(doc, "[data-latch-locked]") {
         let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
-        render_card(
-            doc,
-            &card,
-            catalog,
-            access.has(slug.trim_ascii(), now_ms),
-            lang,
-        );
+        render_card(doc, &card, catalog, access.has(slug.trim_ascii(), now_ms), lang);
     }
     for el in all(doc, "[data-latch-buy]") {
         let key = el.get_attribute("data-latch-buy").unwrap_or_default();
-        let owned = catalog
-            .product_for_price(key.trim_ascii())
-            .is_some_and(|p| access.has(&p.slug, now_ms));
+        let owned = catalog.product_for_price(key.trim_ascii()).is_some_and(|p| access.has(&p.slug, now_ms));
         toggle_class(&el, "latch-unlocked", owned);
     }
     for el in all(doc, "[data-latch-portal],[data-latch-signout]") {

@@ -13,8 +13,8 @@ use web_sys::{Document, Element, Event, MutationObserver, MutationObserverInit, 
 
 use crate::js::{self, Reply};
 use crate::model::{
-    ACCESS_CACHE_FRESH_MS, Access, CLAIM_RETRY_DELAYS_MS, Catalog, SESSION_PARAM, concat,
-    parse_quantity, session_to_claim, strip_param, success_message,
+    ACCESS_CACHE_FRESH_MS, Access, CLAIM_RETRY_DELAYS_MS, Catalog, SESSION_PARAM, concat, parse_quantity,
+    session_to_claim, strip_param, success_message,
 };
 use crate::render::{WIRED_SELECTOR, all, page_lang, render, toggle_class};
 
@@ -93,18 +93,14 @@ impl Widget {
                 Self(inner).on_event(&event);
             }
         });
-        let _ = self
-            .0
-            .doc
-            .add_event_listener_with_callback("click", click.as_ref().unchecked_ref());
+        let _ = self.0.doc.add_event_listener_with_callback("click", click.as_ref().unchecked_ref());
         if let Some(window) = web_sys::window() {
-            let _ =
-                window.add_event_listener_with_callback("pageshow", click.as_ref().unchecked_ref());
+            let _ = window.add_event_listener_with_callback("pageshow", click.as_ref().unchecked_ref());
         }
 
         let weak: Weak<Inner> = Rc::downgrade(&self.0);
-        let mutations = Closure::<dyn FnMut(Array, MutationObserver)>::new(
-            move |records: Array, _: MutationObserver| {
+        let mutations =
+            Closure::<dyn FnMut(Array, MutationObserver)>::new(move |records: Array, _: MutationObserver| {
                 let Some(inner) = weak.upgrade() else { return };
                 let relevant = records.iter().any(|record| {
                     let record: MutationRecord = record.unchecked_into();
@@ -112,57 +108,40 @@ impl Widget {
                         return true;
                     }
                     let added = record.added_nodes();
-                    (0..added.length())
-                        .filter_map(|i| added.item(i))
-                        .filter_map(|n| n.dyn_into::<Element>().ok())
-                        .any(|el| {
+                    (0..added.length()).filter_map(|i| added.item(i)).filter_map(|n| n.dyn_into::<Element>().ok()).any(
+                        |el| {
                             el.matches(WIRED_SELECTOR).unwrap_or(false)
                                 || el.query_selector(WIRED_SELECTOR).ok().flatten().is_some()
-                        })
+                        },
+                    )
                 });
                 if relevant {
                     Self(inner).render();
                 }
-            },
-        );
+            });
         let Ok(observer) = MutationObserver::new(mutations.as_ref().unchecked_ref()) else {
             return;
         };
         let options = MutationObserverInit::new();
         options.set_child_list(true);
         options.set_subtree(true);
-        let filter: Array = [
-            "data-latch-buy",
-            "data-latch-locked",
-            "data-latch-content",
-            "data-latch-member",
-        ]
-        .iter()
-        .map(|s| JsValue::from_str(s))
-        .collect();
+        let filter: Array = ["data-latch-buy", "data-latch-locked", "data-latch-content", "data-latch-member"]
+            .iter()
+            .map(|s| JsValue::from_str(s))
+            .collect();
         options.set_attribute_filter(&filter);
         if let Some(root) = self.0.doc.document_element() {
             let _ = observer.observe_with_options(&root, &options);
         }
-        *self.0.listeners.borrow_mut() = Some(Listeners {
-            click,
-            observer,
-            _mutations: mutations,
-        });
+        *self.0.listeners.borrow_mut() = Some(Listeners { click, observer, _mutations: mutations });
     }
 
     /// Detaches from the page (removes the click listener, disconnects the observer).
     pub fn stop(&self) {
         if let Some(l) = self.0.listeners.borrow_mut().take() {
-            let _ = self
-                .0
-                .doc
-                .remove_event_listener_with_callback("click", l.click.as_ref().unchecked_ref());
+            let _ = self.0.doc.remove_event_listener_with_callback("click", l.click.as_ref().unchecked_ref());
             if let Some(window) = web_sys::window() {
-                let _ = window.remove_event_listener_with_callback(
-                    "pageshow",
-                    l.click.as_ref().unchecked_ref(),
-                );
+                let _ = window.remove_event_listener_with_callback("pageshow", l.click.as_ref().unchecked_ref());
             }
             l.observer.disconnect();
         }
@@ -179,12 +158,7 @@ impl Widget {
         let changed = self.0.state.borrow().announced.as_ref() != Some(&slugs);
         if changed {
             self.0.state.borrow_mut().announced = Some(slugs.clone());
-            js::dispatch(
-                &self.0.doc,
-                "latch:access",
-                &js::string_array(&slugs),
-                false,
-            );
+            js::dispatch(&self.0.doc, "latch:access", &js::string_array(&slugs), false);
         }
     }
 
@@ -207,17 +181,9 @@ impl Widget {
             return JsValue::NULL;
         }
         let obj = Object::new();
-        let email = state
-            .access
-            .email
-            .as_deref()
-            .map_or(JsValue::NULL, JsValue::from_str);
+        let email = state.access.email.as_deref().map_or(JsValue::NULL, JsValue::from_str);
         js::set(&obj, "email", &email);
-        js::set(
-            &obj,
-            "access",
-            &js::string_array(&state.access.slugs(js::now_ms())),
-        );
+        js::set(&obj, "access", &js::string_array(&state.access.slugs(js::now_ms())));
         obj.into()
     }
 
@@ -251,20 +217,13 @@ impl Widget {
         }
         self.root_class("latch-error", true);
         js::warn(&message);
-        js::dispatch(
-            &self.0.doc,
-            "latch:error",
-            &JsValue::from_str(&message),
-            false,
-        );
+        js::dispatch(&self.0.doc, "latch:error", &JsValue::from_str(&message), false);
     }
 
     /// Reads the cached catalog, token and access. Returns whether access is known without the network.
     fn load_cache(&self) -> bool {
         let mut state = self.0.state.borrow_mut();
-        if let Some(catalog) =
-            js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v))
-        {
+        if let Some(catalog) = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v)) {
             state.catalog = catalog;
         }
         state.token = js::load(&self.key("token")).filter(|t| !t.is_empty());
@@ -303,12 +262,7 @@ impl Widget {
 
     fn catalog_request(&self) -> Result<js_sys::Promise, JsValue> {
         let site = String::from(js_sys::encode_uri_component(&self.0.site));
-        js::send(
-            "GET",
-            &self.url(&concat(&["/v1/sites/", &site, "/catalog"])),
-            None,
-            None,
-        )
+        js::send("GET", &self.url(&concat(&["/v1/sites/", &site, "/catalog"])), None, None)
     }
 
     fn access_request(&self) -> Option<Result<js_sys::Promise, JsValue>> {
@@ -368,9 +322,8 @@ impl Widget {
                 self.drop_session_param();
                 return true;
             }
-            let pending = reply.as_ref().is_some_and(|r| {
-                r.status == 409 && r.error_code().as_deref() == Some("claim_pending")
-            });
+            let pending =
+                reply.as_ref().is_some_and(|r| r.status == 409 && r.error_code().as_deref() == Some("claim_pending"));
             match CLAIM_RETRY_DELAYS_MS.get(attempt) {
                 Some(delay) if pending => {
                     js::sleep(*delay).await;
@@ -420,11 +373,7 @@ impl Widget {
         if clean != href
             && let Ok(history) = window.history()
         {
-            let _ = history.replace_state_with_url(
-                &history.state().unwrap_or(JsValue::NULL),
-                "",
-                Some(&clean),
-            );
+            let _ = history.replace_state_with_url(&history.state().unwrap_or(JsValue::NULL), "", Some(&clean));
         }
     }
 
@@ -557,40 +506,25 @@ impl Widget {
         }
         Self::busy(el, true);
         toggle_class(el, "latch-error", false);
-        let href = web_sys::window()
-            .and_then(|w| w.location().href().ok())
-            .unwrap_or_default();
-        let body = js::object(&[
-            ("site", &self.0.site),
-            ("return_url", &strip_param(&href, SESSION_PARAM)),
-        ]);
+        let href = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+        let body = js::object(&[("site", &self.0.site), ("return_url", &strip_param(&href, SESSION_PARAM))]);
         let detail = Object::new();
         if !portal {
             js::set(&body, key, &JsValue::from_str(value));
             js::set(&detail, key, &JsValue::from_str(value));
             // Optional extras on buy elements: a quantity, and `mode="setup"` (save a card).
-            if let Some(q) = el
-                .get_attribute("data-latch-quantity")
-                .and_then(|q| parse_quantity(&q))
-            {
+            if let Some(q) = el.get_attribute("data-latch-quantity").and_then(|q| parse_quantity(&q)) {
                 js::set(&body, "quantity", &JsValue::from(q));
             }
             if let Some(mode) = el.get_attribute("data-latch-mode") {
                 js::set(&body, "mode", &JsValue::from_str(mode.trim_ascii()));
             }
         }
-        let reply = js::request(
-            "POST",
-            &self.url(path),
-            Some(&body.into()),
-            if portal { token.as_deref() } else { None },
-        )
-        .await
-        .ok();
-        let url = reply
-            .as_ref()
-            .and_then(Reply::ok_body)
-            .and_then(|b| js::get_str(b, "url"));
+        let reply =
+            js::request("POST", &self.url(path), Some(&body.into()), if portal { token.as_deref() } else { None })
+                .await
+                .ok();
+        let url = reply.as_ref().and_then(Reply::ok_body).and_then(|b| js::get_str(b, "url"));
         let Some(url) = url else {
             Self::busy(el, false);
             toggle_class(el, "latch-error", true);
@@ -608,11 +542,7 @@ impl Widget {
             return;
         };
         js::set(&detail, "url", &JsValue::from_str(&url));
-        let event = if portal {
-            "latch:portal"
-        } else {
-            "latch:checkout"
-        };
+        let event = if portal { "latch:portal" } else { "latch:checkout" };
         if js::dispatch(&self.0.doc, event, &detail, true)
             && let Some(window) = web_sys::window()
         {

@@ -77,9 +77,7 @@ fn fixture(html: &str) -> Document {
 }
 
 fn el(id: &str) -> Element {
-    doc()
-        .get_element_by_id(id)
-        .unwrap_or_else(|| panic!("#{id} missing"))
+    doc().get_element_by_id(id).unwrap_or_else(|| panic!("#{id} missing"))
 }
 
 fn has_class(id: &str, class: &str) -> bool {
@@ -125,13 +123,7 @@ fn member(products: &[&str]) -> Access {
     Access {
         signed_in: true,
         email: Some("ana@example.com".into()),
-        grants: products
-            .iter()
-            .map(|p| Grant {
-                product: (*p).into(),
-                ends_at_ms: None,
-            })
-            .collect(),
+        grants: products.iter().map(|p| Grant { product: (*p).into(), ends_at_ms: None }).collect(),
     }
 }
 
@@ -152,10 +144,7 @@ const PAGE: &str = r##"
 "##;
 
 fn cta(card: &str) -> Element {
-    el(card)
-        .query_selector(".latch-overlay > button.latch-cta")
-        .unwrap()
-        .unwrap_or_else(|| panic!("{card} has no CTA"))
+    el(card).query_selector(".latch-overlay > button.latch-cta").unwrap().unwrap_or_else(|| panic!("{card} has no CTA"))
 }
 
 #[wasm_bindgen_test]
@@ -167,37 +156,17 @@ fn locked_card_without_access() {
     let button = cta("pro-card");
     assert_eq!(button.text_content().unwrap(), "Unlock for $9.00/month");
     assert_eq!(button.get_attribute("type").as_deref(), Some("button"));
-    assert_eq!(
-        button.get_attribute("aria-label").as_deref(),
-        Some("Unlock for $9.00/month – Pro")
-    );
-    let trial = el("pro-card")
-        .query_selector(".latch-trial")
-        .unwrap()
-        .unwrap();
+    assert_eq!(button.get_attribute("aria-label").as_deref(), Some("Unlock for $9.00/month – Pro"));
+    let trial = el("pro-card").query_selector(".latch-trial").unwrap().unwrap();
     assert_eq!(trial.text_content().unwrap(), "7-day free trial");
     assert_eq!(
-        el("pro-card")
-            .query_selector("svg.latch-lock")
-            .unwrap()
-            .unwrap()
-            .get_attribute("aria-hidden")
-            .as_deref(),
+        el("pro-card").query_selector("svg.latch-lock").unwrap().unwrap().get_attribute("aria-hidden").as_deref(),
         Some("true")
     );
     // The site's own markup stays.
     assert!(el("pro-card").query_selector("h2").unwrap().is_some());
-    assert_eq!(
-        cta("course-card").text_content().unwrap(),
-        "Unlock for €5.00"
-    );
-    assert!(
-        el("course-card")
-            .query_selector(".latch-trial")
-            .unwrap()
-            .unwrap()
-            .has_attribute("hidden")
-    );
+    assert_eq!(cta("course-card").text_content().unwrap(), "Unlock for €5.00");
+    assert!(el("course-card").query_selector(".latch-trial").unwrap().unwrap().has_attribute("hidden"));
     // The CTA is focusable (a real button).
     let button: HtmlElement = button.dyn_into().unwrap();
     button.focus().unwrap();
@@ -211,17 +180,9 @@ fn texts_follow_page_language() {
     let before = root.get_attribute("lang");
     root.set_attribute("lang", "de-DE").unwrap();
     render(&d, &catalog(), &Access::default(), NOW);
+    assert_eq!(cta("pro-card").text_content().unwrap(), "Freischalten für 9,00 $/Monat");
     assert_eq!(
-        cta("pro-card").text_content().unwrap(),
-        "Freischalten für 9,00 $/Monat"
-    );
-    assert_eq!(
-        el("pro-card")
-            .query_selector(".latch-trial")
-            .unwrap()
-            .unwrap()
-            .text_content()
-            .unwrap(),
+        el("pro-card").query_selector(".latch-trial").unwrap().unwrap().text_content().unwrap(),
         "7 Tage kostenlos testen"
     );
     match before {
@@ -229,10 +190,7 @@ fn texts_follow_page_language() {
         None => root.remove_attribute("lang").unwrap(),
     }
     render(&d, &catalog(), &Access::default(), NOW);
-    assert_eq!(
-        cta("pro-card").text_content().unwrap(),
-        "Unlock for $9.00/month"
-    );
+    assert_eq!(cta("pro-card").text_content().unwrap(), "Unlock for $9.00/month");
 }
 
 #[wasm_bindgen_test]
@@ -243,10 +201,7 @@ fn unknown_product_still_offers_unlock() {
     assert_eq!(cta("pro-card").text_content().unwrap(), "Unlock");
     // The catalog arrives later: the same button gets the price.
     render(&d, &catalog(), &Access::default(), NOW);
-    assert_eq!(
-        cta("pro-card").text_content().unwrap(),
-        "Unlock for $9.00/month"
-    );
+    assert_eq!(cta("pro-card").text_content().unwrap(), "Unlock for $9.00/month");
 }
 
 #[wasm_bindgen_test]
@@ -275,23 +230,12 @@ fn unlocked_card_drops_overlay() {
     render(&d, &catalog(), &member(&["pro"]), NOW);
     assert!(has_class("pro-card", "latch-unlocked"));
     assert!(!has_class("pro-card", "latch-locked"));
-    assert!(
-        el("pro-card")
-            .query_selector(".latch-overlay")
-            .unwrap()
-            .is_none()
-    );
+    assert!(el("pro-card").query_selector(".latch-overlay").unwrap().is_none());
     assert!(has_class("course-card", "latch-locked"));
     // And back (sign-out, expiry).
     render(&d, &catalog(), &Access::default(), NOW);
     assert!(has_class("pro-card", "latch-locked"));
-    assert_eq!(
-        el("pro-card")
-            .query_selector_all(".latch-overlay")
-            .unwrap()
-            .length(),
-        1
-    );
+    assert_eq!(el("pro-card").query_selector_all(".latch-overlay").unwrap().length(), 1);
 }
 
 #[wasm_bindgen_test]
@@ -308,14 +252,8 @@ fn render_is_idempotent() {
 fn expired_grant_locks() {
     let d = fixture(PAGE);
     let mut access = member(&[]);
-    access.grants.push(Grant {
-        product: "pro".into(),
-        ends_at_ms: Some(NOW - 1.0),
-    });
-    access.grants.push(Grant {
-        product: "course".into(),
-        ends_at_ms: Some(NOW + 60_000.0),
-    });
+    access.grants.push(Grant { product: "pro".into(), ends_at_ms: Some(NOW - 1.0) });
+    access.grants.push(Grant { product: "course".into(), ends_at_ms: Some(NOW + 60_000.0) });
     render(&d, &catalog(), &access, NOW);
     assert!(has_class("pro-card", "latch-locked"));
     assert!(has_class("course-card", "latch-unlocked"));
@@ -357,8 +295,7 @@ fn catalog_json() -> String {
     r#"{"site":"S","products":[{"slug":"pro","name":"Pro","prices":[{"id":"price_pro","lookup_key":"pro-monthly","unit_amount":900,"currency":"usd","interval":"month","trial_days":7}]},{"slug":"course","name":"Course","prices":[{"id":"price_course","lookup_key":"course-lifetime","unit_amount":4900,"currency":"usd","interval":null,"trial_days":null}]}]}"#.to_string()
 }
 
-const ACCESS_PRO: &str =
-    r#"{"member":{"email":"ana@example.com"},"access":[{"product":"pro","ends_at":4102444800}]}"#;
+const ACCESS_PRO: &str = r#"{"member":{"email":"ana@example.com"},"access":[{"product":"pro","ends_at":4102444800}]}"#;
 
 /// Stubs fetch: `routes` are (METHOD path, [(status, body)...]) answered in order, the last one repeating.
 fn stub(site: &str, routes: &[(&str, Vec<(u16, String)>)]) {
@@ -378,16 +315,11 @@ fn stub(site: &str, routes: &[(&str, Vec<(u16, String)>)]) {
 }
 
 fn recorded() -> Vec<JsValue> {
-    js_sys::Array::from(&js_sys::JSON::parse(&calls()).unwrap())
-        .iter()
-        .collect()
+    js_sys::Array::from(&js_sys::JSON::parse(&calls()).unwrap()).iter().collect()
 }
 
 fn keys() -> Vec<String> {
-    recorded()
-        .iter()
-        .map(|c| latch_widget::js::get_str(c, "key").unwrap())
-        .collect()
+    recorded().iter().map(|c| latch_widget::js::get_str(c, "key").unwrap()).collect()
 }
 
 fn storage() -> web_sys::Storage {
@@ -401,11 +333,7 @@ fn clear_site(site: &str) {
 }
 
 fn root_has(class: &str) -> bool {
-    doc()
-        .document_element()
-        .unwrap()
-        .class_list()
-        .contains(class)
+    doc().document_element().unwrap().class_list().contains(class)
 }
 
 async fn sleep(ms: i32) {
@@ -424,10 +352,7 @@ async fn until(what: &str, f: impl Fn() -> bool) {
 }
 
 fn seen(f: &js_sys::Function) -> Vec<String> {
-    js_sys::Array::from(&f.call0(&JsValue::NULL).unwrap())
-        .iter()
-        .map(|v| v.as_string().unwrap())
-        .collect()
+    js_sys::Array::from(&f.call0(&JsValue::NULL).unwrap()).iter().map(|v| v.as_string().unwrap()).collect()
 }
 
 fn widget(site: &str) -> Widget {
@@ -441,35 +366,21 @@ async fn boot_without_token_loads_catalog_and_locks() {
     let site = "site_boot";
     clear_site(site);
     fixture(PAGE);
-    stub(
-        site,
-        &[("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())])],
-    );
+    stub(site, &[("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())])]);
     let ready = listen("latch:ready", false);
     let w = widget(site);
     w.boot("https://shop.test/page").await;
     assert_eq!(keys(), vec![format!("GET /v1/sites/{site}/catalog")]);
-    assert_eq!(
-        latch_widget::js::get_str(&recorded()[0], "url"),
-        Some(format!("{EDGE}/v1/sites/{site}/catalog"))
-    );
+    assert_eq!(latch_widget::js::get_str(&recorded()[0], "url"), Some(format!("{EDGE}/v1/sites/{site}/catalog")));
     assert!(has_class("pro-card", "latch-locked"));
-    assert_eq!(
-        cta("course-card").text_content().unwrap(),
-        "Unlock for $49.00"
-    );
+    assert_eq!(cta("course-card").text_content().unwrap(), "Unlock for $49.00");
     assert!(root_has("latch-ready"));
     assert!(!root_has("latch-loading"));
     assert!(!root_has("latch-error"));
     assert_eq!(seen(&ready), vec!["null".to_string()]);
     assert!(w.member().is_null());
     // The catalog is cached for the next page view.
-    assert!(
-        storage()
-            .get_item(&format!("latch:{site}:catalog"))
-            .unwrap()
-            .is_some()
-    );
+    assert!(storage().get_item(&format!("latch:{site}:catalog")).unwrap().is_some());
     w.stop();
     restore_fetch();
 }
@@ -480,15 +391,14 @@ async fn claim_retries_while_pending_then_unlocks() {
     clear_site(site);
     fixture(PAGE);
     let pending = r#"{"error":{"code":"claim_pending","message":"not yet"}}"#.to_string();
-    let claimed = r#"{"token":"tok_abc","member":{"email":"ana@example.com"},"access":[{"product":"pro","ends_at":4102444800}]}"#.to_string();
+    let claimed =
+        r#"{"token":"tok_abc","member":{"email":"ana@example.com"},"access":[{"product":"pro","ends_at":4102444800}]}"#
+            .to_string();
     stub(
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
-            (
-                "POST /v1/claim",
-                vec![(409, pending.clone()), (409, pending), (200, claimed)],
-            ),
+            ("POST /v1/claim", vec![(409, pending.clone()), (409, pending), (200, claimed)]),
         ],
     );
     let access_events = listen("latch:access", false);
@@ -503,14 +413,8 @@ async fn claim_retries_while_pending_then_unlocks() {
         .collect();
     assert_eq!(claims.len(), 3, "two pending answers, then success");
     let body = latch_widget::js::get(&claims[0], "body");
-    assert_eq!(
-        latch_widget::js::get_str(&body, "site").as_deref(),
-        Some(site)
-    );
-    assert_eq!(
-        latch_widget::js::get_str(&body, "checkout_session_id").as_deref(),
-        Some("cs_test_123")
-    );
+    assert_eq!(latch_widget::js::get_str(&body, "site").as_deref(), Some(site));
+    assert_eq!(latch_widget::js::get_str(&body, "checkout_session_id").as_deref(), Some("cs_test_123"));
     let now = web_sys::window().unwrap().location().href().unwrap();
     assert!(!now.contains("latch_session"), "{now}");
     assert!(now.contains("keep=1") && now.ends_with("#frag"), "{now}");
@@ -518,37 +422,16 @@ async fn claim_retries_while_pending_then_unlocks() {
     assert!(!hidden("pro-content"));
     assert!(has_class("course-card", "latch-locked"));
     assert!(root_has("latch-success"));
-    let toast = doc()
-        .query_selector(".latch-toast[role=status]")
-        .unwrap()
-        .unwrap();
+    let toast = doc().query_selector(".latch-toast[role=status]").unwrap().unwrap();
     assert_eq!(toast.text_content().unwrap(), "Thanks! Pro is unlocked.");
     toast.remove();
-    assert_eq!(
-        storage()
-            .get_item(&format!("latch:{site}:token"))
-            .unwrap()
-            .as_deref(),
-        Some("tok_abc")
-    );
-    let cached = storage()
-        .get_item(&format!("latch:{site}:access"))
-        .unwrap()
-        .unwrap();
-    assert!(
-        cached.contains("\"pro\"") && cached.contains("\"t\":"),
-        "{cached}"
-    );
-    assert!(
-        !cached.contains("tok_abc"),
-        "the token is not duplicated into the access cache"
-    );
+    assert_eq!(storage().get_item(&format!("latch:{site}:token")).unwrap().as_deref(), Some("tok_abc"));
+    let cached = storage().get_item(&format!("latch:{site}:access")).unwrap().unwrap();
+    assert!(cached.contains("\"pro\"") && cached.contains("\"t\":"), "{cached}");
+    assert!(!cached.contains("tok_abc"), "the token is not duplicated into the access cache");
     assert!(seen(&access_events).contains(&r#"["pro"]"#.to_string()));
     let m = w.member();
-    assert_eq!(
-        latch_widget::js::get_str(&m, "email").as_deref(),
-        Some("ana@example.com")
-    );
+    assert_eq!(latch_widget::js::get_str(&m, "email").as_deref(), Some("ana@example.com"));
     w.stop();
     restore_fetch();
     set_url(&original);
@@ -563,13 +446,7 @@ async fn claim_failure_sets_error() {
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
-            (
-                "POST /v1/claim",
-                vec![(
-                    400,
-                    r#"{"error":{"code":"invalid_session","message":"no"}}"#.into(),
-                )],
-            ),
+            ("POST /v1/claim", vec![(400, r#"{"error":{"code":"invalid_session","message":"no"}}"#.into())]),
         ],
     );
     let errors = listen("latch:error", false);
@@ -578,12 +455,7 @@ async fn claim_failure_sets_error() {
     assert!(root_has("latch-error"));
     assert!(has_class("pro-card", "latch-locked"));
     assert!(seen(&errors).iter().any(|e| e.contains("invalid_session")));
-    assert!(
-        storage()
-            .get_item(&format!("latch:{site}:token"))
-            .unwrap()
-            .is_none()
-    );
+    assert!(storage().get_item(&format!("latch:{site}:token")).unwrap().is_none());
     w.stop();
     restore_fetch();
 }
@@ -593,9 +465,7 @@ async fn cached_token_renders_before_network_then_refreshes() {
     let site = "site_cached";
     clear_site(site);
     fixture(PAGE);
-    storage()
-        .set_item(&format!("latch:{site}:token"), "tok_cached")
-        .unwrap();
+    storage().set_item(&format!("latch:{site}:token"), "tok_cached").unwrap();
     storage()
         .set_item(
             &format!("latch:{site}:access"),
@@ -626,24 +496,15 @@ async fn cached_token_renders_before_network_then_refreshes() {
     });
     // The edge answers after 300 ms; the cached state is on the page long before.
     sleep(30).await;
-    assert!(
-        has_class("pro-card", "latch-unlocked"),
-        "unlocked from cache without the network"
-    );
+    assert!(has_class("pro-card", "latch-unlocked"), "unlocked from cache without the network");
     assert!(has_class("course-card", "latch-locked"));
     assert!(root_has("latch-ready"));
     assert!(root_has("latch-loading"));
     until("boot", || *done.borrow()).await;
     set_delay(0);
     assert!(!root_has("latch-loading"));
-    assert!(
-        has_class("course-card", "latch-unlocked"),
-        "refreshed access adds course"
-    );
-    let auth: Vec<String> = recorded()
-        .iter()
-        .filter_map(|c| latch_widget::js::get_str(c, "auth"))
-        .collect();
+    assert!(has_class("course-card", "latch-unlocked"), "refreshed access adds course");
+    let auth: Vec<String> = recorded().iter().filter_map(|c| latch_widget::js::get_str(c, "auth")).collect();
     assert_eq!(auth, vec!["Bearer tok_cached".to_string()]);
     w.stop();
     restore_fetch();
@@ -654,31 +515,18 @@ async fn revoked_token_locks() {
     let site = "site_revoked";
     clear_site(site);
     fixture(PAGE);
-    storage()
-        .set_item(&format!("latch:{site}:token"), "tok_old")
-        .unwrap();
+    storage().set_item(&format!("latch:{site}:token"), "tok_old").unwrap();
     stub(
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
-            (
-                "GET /v1/access",
-                vec![(
-                    401,
-                    r#"{"error":{"code":"unauthorized","message":"bad token"}}"#.into(),
-                )],
-            ),
+            ("GET /v1/access", vec![(401, r#"{"error":{"code":"unauthorized","message":"bad token"}}"#.into())]),
         ],
     );
     let w = widget(site);
     w.boot("https://shop.test/").await;
     assert!(has_class("pro-card", "latch-locked"));
-    assert!(
-        storage()
-            .get_item(&format!("latch:{site}:token"))
-            .unwrap()
-            .is_none()
-    );
+    assert!(storage().get_item(&format!("latch:{site}:token")).unwrap().is_none());
     assert!(hidden("portal"));
     assert!(!root_has("latch-error"));
     w.stop();
@@ -690,13 +538,7 @@ async fn bad_json_and_unreachable_edge_fail_gracefully() {
     let site = "site_bad";
     clear_site(site);
     fixture(PAGE);
-    stub(
-        site,
-        &[(
-            "GET /v1/sites/{site}/catalog",
-            vec![(200, "<html>not json".into())],
-        )],
-    );
+    stub(site, &[("GET /v1/sites/{site}/catalog", vec![(200, "<html>not json".into())])]);
     let w = widget(site);
     w.boot("https://shop.test/").await;
     assert!(root_has("latch-error"));
@@ -708,22 +550,14 @@ async fn bad_json_and_unreachable_edge_fail_gracefully() {
 
     // A catalog of the wrong shape.
     fixture(PAGE);
-    stub(
-        site,
-        &[(
-            "GET /v1/sites/{site}/catalog",
-            vec![(200, r#"{"products":7}"#.into())],
-        )],
-    );
+    stub(site, &[("GET /v1/sites/{site}/catalog", vec![(200, r#"{"products":7}"#.into())])]);
     let w = widget(site);
     w.boot("https://shop.test/").await;
     assert!(root_has("latch-error"));
     w.stop();
 
     // No edge at all: fetch rejects. A catalog cached on an earlier visit still prices the CTA.
-    storage()
-        .set_item(&format!("latch:{site}:catalog"), &catalog_json())
-        .unwrap();
+    storage().set_item(&format!("latch:{site}:catalog"), &catalog_json()).unwrap();
     fixture(PAGE);
     stub(site, &[]);
     let w = widget(site);
@@ -748,10 +582,7 @@ async fn buy_button_opens_checkout() {
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
-            (
-                "POST /v1/checkout",
-                vec![(200, r#"{"url":"https://checkout.test/c/pay/cs_1"}"#.into())],
-            ),
+            ("POST /v1/checkout", vec![(200, r#"{"url":"https://checkout.test/c/pay/cs_1"}"#.into())]),
         ],
     );
     let checkouts = listen("latch:checkout", true);
@@ -762,32 +593,17 @@ async fn buy_button_opens_checkout() {
     el("buy-pro").dyn_into::<HtmlElement>().unwrap().click();
     until("latch:checkout", || !seen(&checkouts).is_empty()).await;
     let detail = js_sys::JSON::parse(&seen(&checkouts)[0]).unwrap();
-    assert_eq!(
-        latch_widget::js::get_str(&detail, "url").as_deref(),
-        Some("https://checkout.test/c/pay/cs_1")
-    );
-    assert_eq!(
-        latch_widget::js::get_str(&detail, "price").as_deref(),
-        Some("pro-monthly")
-    );
+    assert_eq!(latch_widget::js::get_str(&detail, "url").as_deref(), Some("https://checkout.test/c/pay/cs_1"));
+    assert_eq!(latch_widget::js::get_str(&detail, "price").as_deref(), Some("pro-monthly"));
     let call = recorded()
         .into_iter()
         .find(|c| latch_widget::js::get_str(c, "key").as_deref() == Some("POST /v1/checkout"))
         .unwrap();
     let body = latch_widget::js::get(&call, "body");
-    assert_eq!(
-        latch_widget::js::get_str(&body, "site").as_deref(),
-        Some(site)
-    );
-    assert_eq!(
-        latch_widget::js::get_str(&body, "price").as_deref(),
-        Some("pro-monthly")
-    );
+    assert_eq!(latch_widget::js::get_str(&body, "site").as_deref(), Some(site));
+    assert_eq!(latch_widget::js::get_str(&body, "price").as_deref(), Some("pro-monthly"));
     let ret = latch_widget::js::get_str(&body, "return_url").unwrap();
-    assert!(
-        ret.ends_with("?x=1"),
-        "return_url drops latch_session: {ret}"
-    );
+    assert!(ret.ends_with("?x=1"), "return_url drops latch_session: {ret}");
     assert!(latch_widget::js::get(&body, "quantity").is_undefined());
     // Quantity and mode ride along when the element has them.
     el("buy-seats").dyn_into::<HtmlElement>().unwrap().click();
@@ -798,10 +614,7 @@ async fn buy_button_opens_checkout() {
         .unwrap();
     let body = latch_widget::js::get(&call, "body");
     assert_eq!(latch_widget::js::get(&body, "quantity").as_f64(), Some(3.0));
-    assert_eq!(
-        latch_widget::js::get_str(&body, "mode").as_deref(),
-        Some("setup")
-    );
+    assert_eq!(latch_widget::js::get_str(&body, "mode").as_deref(), Some("setup"));
     // Cancelled by the listener: no navigation, button usable again.
     until("not busy", || !has_class("buy-pro", "latch-loading")).await;
     assert!(!el("buy-pro").has_attribute("disabled"));
@@ -819,31 +632,19 @@ async fn locked_card_click_and_cta_open_checkout_for_product() {
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
-            (
-                "POST /v1/checkout",
-                vec![(200, r#"{"url":"https://checkout.test/c/pay/cs_2"}"#.into())],
-            ),
+            ("POST /v1/checkout", vec![(200, r#"{"url":"https://checkout.test/c/pay/cs_2"}"#.into())]),
         ],
     );
     let checkouts = listen("latch:checkout", true);
     let w = widget(site);
     w.boot("https://shop.test/").await;
     // The CTA button (keyboard users press Enter/Space on it, which clicks).
-    cta("course-card")
-        .dyn_into::<HtmlElement>()
-        .unwrap()
-        .click();
+    cta("course-card").dyn_into::<HtmlElement>().unwrap().click();
     until("checkout from CTA", || seen(&checkouts).len() == 1).await;
     assert!(seen(&checkouts)[0].contains(r#""product":"course""#));
     until("not busy", || !has_class("course-card", "latch-loading")).await;
     // Anywhere on the card's own text.
-    el("pro-card")
-        .query_selector("h2")
-        .unwrap()
-        .unwrap()
-        .dyn_into::<HtmlElement>()
-        .unwrap()
-        .click();
+    el("pro-card").query_selector("h2").unwrap().unwrap().dyn_into::<HtmlElement>().unwrap().click();
     until("checkout from card", || seen(&checkouts).len() == 2).await;
     assert!(seen(&checkouts)[1].contains(r#""product":"pro""#));
     // A link inside the teaser keeps its own behaviour.
@@ -863,13 +664,7 @@ async fn checkout_failure_marks_button() {
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
-            (
-                "POST /v1/checkout",
-                vec![(
-                    400,
-                    r#"{"error":{"code":"unknown_price","message":"no"}}"#.into(),
-                )],
-            ),
+            ("POST /v1/checkout", vec![(400, r#"{"error":{"code":"unknown_price","message":"no"}}"#.into())]),
         ],
     );
     let w = widget(site);
@@ -887,18 +682,13 @@ async fn portal_and_sign_out() {
     let site = "site_portal";
     clear_site(site);
     fixture(PAGE);
-    storage()
-        .set_item(&format!("latch:{site}:token"), "tok_p")
-        .unwrap();
+    storage().set_item(&format!("latch:{site}:token"), "tok_p").unwrap();
     stub(
         site,
         &[
             ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
             ("GET /v1/access", vec![(200, ACCESS_PRO.into())]),
-            (
-                "POST /v1/portal",
-                vec![(200, r#"{"url":"https://billing.test/p/1"}"#.into())],
-            ),
+            ("POST /v1/portal", vec![(200, r#"{"url":"https://billing.test/p/1"}"#.into())]),
         ],
     );
     let portals = listen("latch:portal", true);
@@ -912,29 +702,14 @@ async fn portal_and_sign_out() {
         .into_iter()
         .find(|c| latch_widget::js::get_str(c, "key").as_deref() == Some("POST /v1/portal"))
         .unwrap();
-    assert_eq!(
-        latch_widget::js::get_str(&call, "auth").as_deref(),
-        Some("Bearer tok_p")
-    );
-    assert!(
-        latch_widget::js::get_str(&latch_widget::js::get(&call, "body"), "return_url").is_some()
-    );
+    assert_eq!(latch_widget::js::get_str(&call, "auth").as_deref(), Some("Bearer tok_p"));
+    assert!(latch_widget::js::get_str(&latch_widget::js::get(&call, "body"), "return_url").is_some());
 
     el("signout").dyn_into::<HtmlElement>().unwrap().click();
     assert!(has_class("pro-card", "latch-locked"));
     assert!(hidden("portal"));
-    assert!(
-        storage()
-            .get_item(&format!("latch:{site}:token"))
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        storage()
-            .get_item(&format!("latch:{site}:access"))
-            .unwrap()
-            .is_none()
-    );
+    assert!(storage().get_item(&format!("latch:{site}:token")).unwrap().is_none());
+    assert!(storage().get_item(&format!("latch:{site}:access")).unwrap().is_none());
     assert!(w.member().is_null());
     w.stop();
     restore_fetch();
@@ -945,23 +720,16 @@ async fn elements_added_later_are_wired() {
     let site = "site_spa";
     clear_site(site);
     let d = fixture("<main id=\"app\"></main>");
-    stub(
-        site,
-        &[("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())])],
-    );
+    stub(site, &[("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())])]);
     let w = widget(site);
     w.boot("https://shop.test/").await;
     el("app").set_inner_html(r#"<article data-latch-locked="pro" id="late-card"><p>later</p><div data-latch-content="pro" id="late-content">x</div></article>"#);
     until("late card rendered", || {
-        d.get_element_by_id("late-card")
-            .is_some_and(|c| c.class_list().contains("latch-locked"))
+        d.get_element_by_id("late-card").is_some_and(|c| c.class_list().contains("latch-locked"))
     })
     .await;
     assert!(hidden("late-content"));
-    assert_eq!(
-        cta("late-card").text_content().unwrap(),
-        "Unlock for $9.00/month"
-    );
+    assert_eq!(cta("late-card").text_content().unwrap(), "Unlock for $9.00/month");
     // After stop, nothing is wired any more.
     w.stop();
     el("app").set_inner_html(r#"<article data-latch-locked="pro" id="later-card"></article>"#);

@@ -14,72 +14,27 @@ pub(crate) fn all() -> Step {
 
 /// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`.
 pub(crate) fn widget() -> Step {
-    exec(cargo().args([
-        "build",
-        "-p",
-        "latch-widget",
-        "--target",
-        "wasm32-unknown-unknown",
-        "--release",
-    ]))?;
+    exec(cargo().args(["build", "-p", "latch-widget", "--target", "wasm32-unknown-unknown", "--release"]))?;
     exec(
         cmd("wasm-bindgen")
-            .args([
-                "--target",
-                "web",
-                "--no-typescript",
-                "--out-dir",
-                "www/pkg",
-                "--out-name",
-                "latch_widget",
-            ])
+            .args(["--target", "web", "--no-typescript", "--out-dir", "www/pkg", "--out-name", "latch_widget"])
             .arg("target/wasm32-unknown-unknown/release/latch_widget.wasm"),
     )?;
     let root = repo_root();
     exec(
-        cmd(&root
-            .join("node_modules/@esbuild/linux-x64/bin/esbuild")
-            .display()
-            .to_string())
-        .args([
-            "www/pkg/latch_widget.js",
-            "--minify",
-            "--format=esm",
-            "--target=es2020",
-        ])
-        .args([
-            "--outfile=www/pkg/latch_widget.js",
-            "--allow-overwrite",
-            "--log-level=warning",
-        ]),
+        cmd(&root.join("node_modules/@esbuild/linux-x64/bin/esbuild").display().to_string())
+            .args(["www/pkg/latch_widget.js", "--minify", "--format=esm", "--target=es2020"])
+            .args(["--outfile=www/pkg/latch_widget.js", "--allow-overwrite", "--log-level=warning"]),
     )?;
     let wasm = "www/pkg/latch_widget_bg.wasm";
     exec(
-        cmd(&repo_root()
-            .join("node_modules/.bin/wasm-opt")
-            .display()
-            .to_string())
-        .args([
-            "-Oz",
-            "--enable-bulk-memory",
-            "--enable-nontrapping-float-to-int",
-            "--enable-sign-ext",
-        ])
-        .args([
-            "--enable-mutable-globals",
-            "--enable-reference-types",
-            "-o",
-            wasm,
-            wasm,
-        ]),
+        cmd(&repo_root().join("node_modules/.bin/wasm-opt").display().to_string())
+            .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext"])
+            .args(["--enable-mutable-globals", "--enable-reference-types", "-o", wasm, wasm]),
     )
 }
 
 /// The Worker: `worker-build --release` in edge/ (output in edge/build, which wrangler.toml points at).
 pub(crate) fn edge() -> Step {
-    exec(
-        cmd("worker-build")
-            .arg("--release")
-            .current_dir(repo_root().join("edge")),
-    )
+    exec(cmd("worker-build").arg("--release").current_dir(repo_root().join("edge")))
 }

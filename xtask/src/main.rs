@@ -25,9 +25,7 @@ fn main() -> ExitCode {
         Some("build") => setup::run().and_then(|()| build::all()),
         Some("dev") => dev(),
         Some("test") => test(),
-        Some("bench") => setup::run()
-            .and_then(|()| build::all())
-            .and_then(|()| bench::run()),
+        Some("bench") => setup::run().and_then(|()| build::all()).and_then(|()| bench::run()),
         _ => {
             eprintln!("usage: cargo xtask <setup | build | dev | test | bench>");
             return ExitCode::from(2);
@@ -48,15 +46,9 @@ pub(crate) fn exec(cmd: &mut Command) -> Step {
     let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy()).collect();
     let shown = format!("{} {}", cmd.get_program().to_string_lossy(), args.join(" "));
     println!("\n$ {shown}");
-    let status = cmd
-        .status()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let status = cmd.status().map_err(|e| format!("cannot run {shown}: {e}"))?;
     println!("  ({:.1}s)", started.elapsed().as_secs_f64());
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`{shown}` failed ({status})"))
-    }
+    if status.success() { Ok(()) } else { Err(format!("`{shown}` failed ({status})")) }
 }
 
 /// A command with the tool environment, run from the repo root. Unlike [`latch_e2e::command`] it stays in the
@@ -91,9 +83,7 @@ fn dev() -> Step {
     println!("  Demo site:       {}/demo/", stack.edge_url);
     println!("  Edge API:        {}/v1/health", stack.edge_url);
     println!("  Stripe emulator: {}", stack.emulator_url);
-    println!(
-        "  Pay with 4242 4242 4242 4242 (any other number declines). Ctrl-C stops everything.\n"
-    );
+    println!("  Pay with 4242 4242 4242 4242 (any other number declines). Ctrl-C stops everything.\n");
     let _ = rx.recv();
     println!("\nstopping...");
     drop(stack);
@@ -104,42 +94,14 @@ fn test() -> Step {
     let started = Instant::now();
     setup::run()?;
     exec(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    exec(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    exec(
-        cargo()
-            .args([
-                "clippy",
-                "-p",
-                "latch-edge",
-                "-p",
-                "latch-widget",
-                "--target",
-                "wasm32-unknown-unknown",
-            ])
-            .args(["--", "-D", "warnings"]),
-    )?;
+    exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    let wasm = ["--target", "wasm32-unknown-unknown"];
+    exec(cargo().args(["clippy", "-p", "latch-edge", "-p", "latch-widget"]).args(wasm).args(["--", "-D", "warnings"]))?;
     exec(cargo().args(["test", "--workspace", "--exclude", "latch-e2e"]))?;
-    exec(cargo().args([
-        "test",
-        "-p",
-        "latch-core",
-        "-p",
-        "latch-widget",
-        "--target",
-        "wasm32-unknown-unknown",
-    ]))?;
+    exec(cargo().args(["test", "-p", "latch-core", "--test", "webcrypto"]).args(wasm))?;
+    exec(cargo().args(["test", "-p", "latch-widget"]).args(wasm))?;
     build::all()?;
-    exec(cargo().args(["test", "-p", "latch-e2e", "--", "--test-threads=1"]))?;
-    println!(
-        "\nall checks passed in {:.0}s",
-        started.elapsed().as_secs_f64()
-    );
+    exec(cargo().args(["test", "-p", "latch-e2e", "--", "--test-threads=1", "--nocapture"]))?;
+    println!("\nall checks passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())
 }

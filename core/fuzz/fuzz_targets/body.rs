@@ -4,23 +4,15 @@
 //! checked, the body parsed as an event and as a bare object, and every parsed object goes through `scope` and
 //! `apply` with a state holding a row for every id the input names.
 
-use latch_core::engine::{
-    AccessState, Catalog, Grant, GrantStatus, Input, ProductPolicy, apply, scope,
-};
+use latch_core::engine::{AccessState, Catalog, Grant, GrantStatus, Input, ProductPolicy, apply, scope};
 use latch_core::event::{Event, StripeObject};
 use latch_core::webhook;
 
 /// Runs one input; panics only on a bug.
 pub(crate) fn run(data: &[u8]) {
     let mut parts = data.splitn(4, |b| *b == b'\n');
-    let header = parts
-        .next()
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
-    let secret = parts
-        .next()
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
+    let header = parts.next().map(String::from_utf8_lossy).unwrap_or_default();
+    let secret = parts.next().map(String::from_utf8_lossy).unwrap_or_default();
     let now = parts
         .next()
         .and_then(|n| std::str::from_utf8(n).ok())
@@ -28,13 +20,7 @@ pub(crate) fn run(data: &[u8]) {
         .unwrap_or(1_790_000_000);
     let body = parts.next().unwrap_or_default();
 
-    let verdict = webhook::verify(
-        body,
-        &header,
-        &[&secret, "whsec_fixed"],
-        now,
-        webhook::DEFAULT_TOLERANCE_SECS,
-    );
+    let verdict = webhook::verify(body, &header, &[&secret, "whsec_fixed"], now, webhook::DEFAULT_TOLERANCE_SECS);
     let _ = webhook::verify(body, &header, &[], now, 0);
     if verdict.is_ok() && header.is_empty() {
         panic!("an empty header verified");
@@ -46,10 +32,7 @@ pub(crate) fn run(data: &[u8]) {
     }
 
     let catalog = Catalog {
-        products: vec![
-            ProductPolicy::new("pro", "prod_QXg1hqf4jFNsqG"),
-            ProductPolicy::new("x", ""),
-        ],
+        products: vec![ProductPolicy::new("pro", "prod_QXg1hqf4jFNsqG"), ProductPolicy::new("x", "")],
         livemode: false,
         site: Some("site_pub_1".into()),
         account: None,
@@ -58,22 +41,12 @@ pub(crate) fn run(data: &[u8]) {
         exercise(&Input::Event(&event), &catalog, now);
         if event.livemode {
             // The same event against a live site, so live events run the real paths too.
-            let live = Catalog {
-                livemode: true,
-                ..catalog.clone()
-            };
+            let live = Catalog { livemode: true, ..catalog.clone() };
             exercise(&Input::Event(&event), &live, now);
         }
     }
     if let Ok(object) = StripeObject::parse(body) {
-        exercise(
-            &Input::Fetched {
-                object: &object,
-                fetched_at: now,
-            },
-            &catalog,
-            now,
-        );
+        exercise(&Input::Fetched { object: &object, fetched_at: now }, &catalog, now);
     }
 }
 
@@ -83,14 +56,7 @@ fn exercise(input: &Input<'_>, catalog: &Catalog, now: i64) {
     let mut grants = Vec::new();
     let customer = scope.customer.clone().unwrap_or_default();
     for (i, source) in scope.sources.iter().enumerate() {
-        for (j, status) in [
-            GrantStatus::Active,
-            GrantStatus::PastDue,
-            GrantStatus::Canceled,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (j, status) in [GrantStatus::Active, GrantStatus::PastDue, GrantStatus::Canceled].into_iter().enumerate() {
             grants.push(Grant {
                 customer: customer.clone(),
                 product: if j == 2 { String::new() } else { "pro".into() },
@@ -98,11 +64,7 @@ fn exercise(input: &Input<'_>, catalog: &Catalog, now: i64) {
                 livemode: catalog.livemode,
                 status,
                 starts_at: now.wrapping_sub(1000),
-                ends_at: if i % 2 == 0 {
-                    Some(now.wrapping_add(1000))
-                } else {
-                    None
-                },
+                ends_at: if i % 2 == 0 { Some(now.wrapping_add(1000)) } else { None },
                 version: now.wrapping_sub(i64::try_from(i).unwrap_or(0)),
                 email: None,
                 dispute: None,

@@ -6,10 +6,7 @@ use latch_core::event::{Event, StripeObject};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-pub const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/stripe/fixtures3.json"
-);
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/stripe/fixtures3.json");
 pub const DAY: i64 = 86_400;
 pub const T0: i64 = 1_790_000_000;
 pub const CUS: &str = "cus_QXg1o8vcGmoR32";
@@ -21,8 +18,7 @@ pub const PROD_UNLINKED: &str = "prod_Unlinked00001";
 fn fixtures() -> &'static Value {
     static F: OnceLock<Value> = OnceLock::new();
     F.get_or_init(|| {
-        let text =
-            std::fs::read_to_string(FIXTURES).unwrap_or_else(|e| panic!("read {FIXTURES}: {e}"));
+        let text = std::fs::read_to_string(FIXTURES).unwrap_or_else(|e| panic!("read {FIXTURES}: {e}"));
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse fixtures: {e}"))
     })
 }
@@ -63,16 +59,8 @@ pub fn subscription(status: &str, period_start: i64, period_end: i64) -> Value {
     set(&mut s, "cancel_at", Value::Null);
     set(&mut s, "canceled_at", Value::Null);
     set(&mut s, "ended_at", Value::Null);
-    set(
-        &mut s,
-        "metadata",
-        json!({"latch_site": "site_pub_1", "latch_product": "pro"}),
-    );
-    set(
-        &mut s,
-        "items.data.0.current_period_start",
-        json!(period_start),
-    );
+    set(&mut s, "metadata", json!({"latch_site": "site_pub_1", "latch_product": "pro"}));
+    set(&mut s, "items.data.0.current_period_start", json!(period_start));
     set(&mut s, "items.data.0.current_period_end", json!(period_end));
     s
 }
@@ -96,11 +84,7 @@ pub fn checkout_session(mode: &str, payment_status: &str) -> Value {
     set(&mut cs, "payment_status", json!(payment_status));
     set(&mut cs, "customer", json!(CUS));
     set(&mut cs, "created", json!(T0));
-    set(
-        &mut cs,
-        "metadata",
-        json!({"latch_site": "site_pub_1", "latch_product": "pro"}),
-    );
+    set(&mut cs, "metadata", json!({"latch_site": "site_pub_1", "latch_product": "pro"}));
     if mode == "subscription" {
         set(&mut cs, "subscription", json!(SUB));
         set(&mut cs, "payment_intent", Value::Null);
@@ -112,22 +96,14 @@ pub fn checkout_session(mode: &str, payment_status: &str) -> Value {
 pub fn invoice(status: &str, period_start: i64, period_end: i64) -> Value {
     let mut inv = fixture("invoice");
     set(&mut inv, "status", json!(status));
-    set(
-        &mut inv,
-        "amount_paid",
-        json!(if status == "paid" { 2000 } else { 0 }),
-    );
+    set(&mut inv, "amount_paid", json!(if status == "paid" { 2000 } else { 0 }));
     set(
         &mut inv,
         "parent",
         json!({"type": "subscription_details", "quote_details": null,
                "subscription_details": {"subscription": SUB, "metadata": {"latch_site": "site_pub_1", "latch_product": "pro"}}}),
     );
-    set(
-        &mut inv,
-        "lines.data.0.period",
-        json!({"start": period_start, "end": period_end}),
-    );
+    set(&mut inv, "lines.data.0.period", json!({"start": period_start, "end": period_end}));
     set(
         &mut inv,
         "lines.data.0.pricing",

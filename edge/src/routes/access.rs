@@ -27,17 +27,10 @@ pub(crate) struct MemberView {
 
 /// Checks the bearer member token: signature, expiry, site, audience, and that it was not revoked.
 pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, Member)> {
-    let raw =
-        http::bearer(req).ok_or_else(|| ApiError::unauthorized("a member token is required"))?;
+    let raw = http::bearer(req).ok_or_else(|| ApiError::unauthorized("a member token is required"))?;
     let site_id = token::unverified_site(&raw).ok_or(token::TokenError::Malformed)?;
     let site = ctx.site(&site_id).await?;
-    let claims = token::verify(
-        &raw,
-        ctx.config.token_secret.as_bytes(),
-        &site.id,
-        WIDGET_AUDIENCE,
-        ctx.now,
-    )?;
+    let claims = token::verify(&raw, ctx.config.token_secret.as_bytes(), &site.id, WIDGET_AUDIENCE, ctx.now)?;
     let member = db::member(&ctx.db, &site.id, &claims.sub)
         .await?
         .filter(|m| m.token_generation == claims.generation)
@@ -48,12 +41,7 @@ pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, M
 /// The access answer for a member.
 pub(crate) async fn answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult<AccessAnswer> {
     let access = grants::member_access(ctx, &site.id, &member.id).await?;
-    Ok(AccessAnswer {
-        member: MemberView {
-            email: member.email.clone(),
-        },
-        access,
-    })
+    Ok(AccessAnswer { member: MemberView { email: member.email.clone() }, access })
 }
 
 /// Handles the request.

@@ -17,9 +17,7 @@ fn authorize(ctx: &Ctx, req: &Request) -> ApiResult<()> {
     if bool::from(token.as_bytes().ct_eq(ctx.config.admin_token.as_bytes())) {
         Ok(())
     } else {
-        Err(ApiError::unauthorized(
-            "the operator token is missing or wrong",
-        ))
+        Err(ApiError::unauthorized("the operator token is missing or wrong"))
     }
 }
 
@@ -34,16 +32,9 @@ struct NewSite {
 pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     authorize(ctx, req)?;
     let site: NewSite = http::json_body(req).await?;
-    let key = site
-        .id
-        .strip_prefix("site_")
-        .ok_or_else(|| ApiError::bad_request("site ids start with site_"))?;
+    let key = site.id.strip_prefix("site_").ok_or_else(|| ApiError::bad_request("site ids start with site_"))?;
     validate::slug(key)?;
-    let origins = site
-        .allowed_origins
-        .iter()
-        .map(|o| validate::origin_of(o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let origins = site.allowed_origins.iter().map(|o| validate::origin_of(o)).collect::<Result<Vec<_>, _>>()?;
     let origins_json = serde_json::to_string(&origins).map_err(ApiError::internal)?;
     db::statement(
         &ctx.db,
@@ -53,13 +44,7 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
     )?
     .run()
     .await?;
-    http::json(
-        200,
-        &NewSite {
-            allowed_origins: origins,
-            ..site
-        },
-    )
+    http::json(200, &NewSite { allowed_origins: origins, ..site })
 }
 
 #[derive(Deserialize)]
@@ -86,37 +71,23 @@ struct Created {
 
 /// `POST /admin/v1/sites/{site}/products` `{slug, name, prices: [...]}`: creates the product and its prices in
 /// the site's Stripe account, then records them.
-pub(crate) async fn create_product(
-    ctx: &Ctx,
-    req: &mut Request,
-    site_id: &str,
-) -> ApiResult<Response> {
+pub(crate) async fn create_product(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
     authorize(ctx, req)?;
     let body: NewProduct = http::json_body(req).await?;
     validate::slug(&body.slug)?;
-    let site = db::site(&ctx.db, site_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("site"))?;
+    let site = db::site(&ctx.db, site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     let account = site.stripe_account.as_deref();
     let scope = format!("admin:{}:{}", site.id, body.slug);
     let product: Created = stripe::send(
         &ctx.config,
-        &stripe_request::create_product(&body.name, &body.slug)
-            .on_account(account)
-            .idempotent(&scope),
+        &stripe_request::create_product(&body.name, &body.slug).on_account(account).idempotent(&scope),
     )
     .await?;
     let mut statements = vec![db::statement(
         &ctx.db,
         "INSERT INTO products (site_id, slug, name, stripe_product, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (site_id, slug) DO UPDATE SET name = excluded.name, stripe_product = excluded.stripe_product",
-        &[
-            Arg::Text(&site.id),
-            Arg::Text(&body.slug),
-            Arg::Text(&body.name),
-            Arg::Text(&product.id),
-            Arg::Int(ctx.now),
-        ],
+        &[Arg::Text(&site.id), Arg::Text(&body.slug), Arg::Text(&body.name), Arg::Text(&product.id), Arg::Int(ctx.now)],
     )?];
     for p in &body.prices {
         if let Some(key) = &p.lookup_key {
@@ -129,8 +100,7 @@ pub(crate) async fn create_product(
             interval: p.interval.as_deref(),
             lookup_key: p.lookup_key.as_deref(),
         });
-        let price: Created =
-            stripe::send(&ctx.config, &request.on_account(account).idempotent(&scope)).await?;
+        let price: Created = stripe::send(&ctx.config, &request.on_account(account).idempotent(&scope)).await?;
         statements.push(db::statement(
             &ctx.db,
             "INSERT INTO prices (site_id, id, product_slug, lookup_key, unit_amount, currency, interval, trial_days) \
@@ -148,8 +118,5 @@ pub(crate) async fn create_product(
         )?);
     }
     db::batch(&ctx.db, statements).await?;
-    http::json(
-        200,
-        &serde_json::json!({ "slug": body.slug, "stripe_product": product.id }),
-    )
+    http::json(200, &serde_json::json!({ "slug": body.slug, "stripe_product": product.id }))
 }

@@ -30,23 +30,10 @@ pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
         .await?
         .into_iter()
         .map(|p| {
-            let (mine, rest): (Vec<_>, Vec<_>) = prices
-                .drain(..)
-                .partition(|price| price.product_slug == p.slug);
+            let (mine, rest): (Vec<_>, Vec<_>) = prices.drain(..).partition(|price| price.product_slug == p.slug);
             prices = rest;
-            CatalogProduct {
-                slug: p.slug,
-                name: p.name,
-                checkout: p.checkout_enabled != 0,
-                prices: mine,
-            }
+            CatalogProduct { slug: p.slug, name: p.name, checkout: p.checkout_enabled != 0, prices: mine }
         })
         .collect();
-    http::json(
-        200,
-        &Catalog {
-            site: site.id,
-            products,
-        },
-    )
+    http::json(200, &Catalog { site: site.id, products })
 }

@@ -42,9 +42,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: CheckoutBody = http::json_body(req).await?;
     let site = ctx.site(&body.site).await?;
     let price = match (&body.price, &body.product) {
-        (Some(price), _) => db::price(&ctx.db, &site.id, price)
-            .await?
-            .ok_or_else(|| ApiError::not_found("price"))?,
+        (Some(price), _) => db::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?,
         (None, Some(product)) => db::default_price(&ctx.db, &site.id, validate::slug(product)?)
             .await?
             .ok_or_else(|| ApiError::not_found("a price for this product"))?,
@@ -56,22 +54,14 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .find(|p| p.slug == price.product_slug)
         .ok_or_else(|| ApiError::not_found("product"))?;
     if product.checkout_enabled == 0 {
-        return Err(ApiError::new(
-            409,
-            "checkout_disabled",
-            format!("checkout is turned off for {}", product.name),
-        ));
+        return Err(ApiError::new(409, "checkout_disabled", format!("checkout is turned off for {}", product.name)));
     }
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
     let email = body.email.as_deref().map(validate::email).transpose()?;
     let success_url = validate::checkout_success_url(&body.return_url);
     let cancel_url = validate::return_page(&body.return_url);
     let params = CheckoutParams {
-        mode: if price.interval.is_some() {
-            CheckoutMode::Subscription
-        } else {
-            CheckoutMode::Payment
-        },
+        mode: if price.interval.is_some() { CheckoutMode::Subscription } else { CheckoutMode::Payment },
         price: &price.id,
         quantity: 1,
         success_url: &success_url,
@@ -88,11 +78,5 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .on_account(site.stripe_account.as_deref())
         .idempotent(&format!("checkout:{}", ctx.now / IDEMPOTENCY_WINDOW_SECS));
     let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
-    http::json(
-        200,
-        &CheckoutAnswer {
-            id: session.id,
-            url: session.url,
-        },
-    )
+    http::json(200, &CheckoutAnswer { id: session.id, url: session.url })
 }

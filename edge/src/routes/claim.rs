@@ -32,35 +32,20 @@ struct ClaimAnswer {
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: ClaimBody = http::json_body(req).await?;
     let id = body.checkout_session_id.trim();
-    if !id.starts_with("cs_")
-        || id.len() > 255
-        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
-        return Err(ApiError::bad_request(
-            "checkout_session_id must be a Checkout Session id (cs_...)",
-        ));
+    if !id.starts_with("cs_") || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ApiError::bad_request("checkout_session_id must be a Checkout Session id (cs_...)"));
     }
     let site = ctx.site(&body.site).await?;
-    let request = FetchRequest {
-        object: FetchObject::CheckoutSession,
-        id: id.to_owned(),
-    }
-    .to_stripe_request()
-    .on_account(site.stripe_account.as_deref());
-    let raw = stripe::send_raw(&ctx.config, &request)
-        .await
-        .map_err(|e| match e {
-            latch_core::stripe_request::StripeError::Refused { status: 404, .. } => {
-                ApiError::not_found("checkout session")
-            }
-            other => other.into(),
-        })?;
-    let object = StripeObject::parse(raw.as_bytes())
-        .map_err(|e| ApiError::internal(format!("session: {e}")))?;
+    let request = FetchRequest { object: FetchObject::CheckoutSession, id: id.to_owned() }
+        .to_stripe_request()
+        .on_account(site.stripe_account.as_deref());
+    let raw = stripe::send_raw(&ctx.config, &request).await.map_err(|e| match e {
+        latch_core::stripe_request::StripeError::Refused { status: 404, .. } => ApiError::not_found("checkout session"),
+        other => other.into(),
+    })?;
+    let object = StripeObject::parse(raw.as_bytes()).map_err(|e| ApiError::internal(format!("session: {e}")))?;
     let StripeObject::CheckoutSession(session) = &object else {
-        return Err(ApiError::internal(
-            "Stripe answered something other than a checkout session",
-        ));
+        return Err(ApiError::internal("Stripe answered something other than a checkout session"));
     };
     // A session of another site is not this site's business: answer as if it did not exist.
     let ours = session.metadata.get("latch_site").map(String::as_str) == Some(site.id.as_str())
@@ -68,54 +53,25 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     if !ours {
         return Err(ApiError::not_found("checkout session"));
     }
-    let paid = matches!(
-        session.payment_status.as_deref(),
-        Some("paid" | "no_payment_required")
-    );
+    let paid = matches!(session.payment_status.as_deref(), Some("paid" | "no_payment_required"));
     if session.status.as_deref() != Some("complete") || !paid {
-        return Err(ApiError::new(
-            409,
-            "claim_pending",
-            "the payment is not complete yet; try again in a moment",
-        ));
+        return Err(ApiError::new(409, "claim_pending", "the payment is not complete yet; try again in a moment"));
     }
     let email = session
         .email()
         .map(validate::email)
         .transpose()?
-        .ok_or_else(|| {
-            ApiError::new(
-                409,
-                "claim_pending",
-                "Stripe has not recorded the buyer's email yet",
-            )
-        })?;
-    let customer = session
-        .customer
-        .clone()
-        .unwrap_or_else(|| format!("email:{email}"));
+        .ok_or_else(|| ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer's email yet"))?;
+    let customer = session.customer.clone().unwrap_or_else(|| format!("email:{email}"));
 
     let catalog = grants::catalog(ctx, &site).await?;
-    let link = db::upsert_member(
-        &ctx.db,
-        &site.id,
-        &email,
-        &customer,
-        &random_id("mem")?,
-        ctx.now,
-    )?;
+    let link = db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?;
     grants::apply(
         ctx,
         &site,
         &catalog,
-        Input::Fetched {
-            object: &object,
-            fetched_at: ctx.now,
-        },
-        &Origin {
-            event_id: None,
-            kind: "claim",
-        },
+        Input::Fetched { object: &object, fetched_at: ctx.now },
+        &Origin { event_id: None, kind: "claim" },
         link,
     )
     .await?;

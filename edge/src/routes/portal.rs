@@ -27,13 +27,10 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
     let customer = db::customer_of(&ctx.db, &site.id, &member.id)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(404, "no_customer", "this member has no billing account yet")
-        })?;
-    let request =
-        stripe_request::create_portal_session(&customer, &validate::return_page(&body.return_url))
-            .on_account(site.stripe_account.as_deref())
-            .idempotent(&format!("portal:{}", ctx.now));
+        .ok_or_else(|| ApiError::new(404, "no_customer", "this member has no billing account yet"))?;
+    let request = stripe_request::create_portal_session(&customer, &validate::return_page(&body.return_url))
+        .on_account(site.stripe_account.as_deref())
+        .idempotent(&format!("portal:{}", ctx.now));
     let session: PortalSession = stripe::send(&ctx.config, &request).await?;
     http::json(200, &session)
 }

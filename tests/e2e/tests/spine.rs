@@ -40,9 +40,7 @@ fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
-    let profile = repo_root()
-        .join("target/e2e-chromium")
-        .join(free_port().to_string());
+    let profile = repo_root().join("target/e2e-chromium").join(free_port().to_string());
     let caps = json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
@@ -52,9 +50,7 @@ async fn browser(driver: &Driver) -> Client {
                      format!("--user-data-dir={}", profile.display())]
         }
     });
-    let Value::Object(caps) = caps else {
-        unreachable!()
-    };
+    let Value::Object(caps) = caps else { unreachable!() };
     ClientBuilder::native()
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{}", driver.1))
@@ -65,8 +61,7 @@ async fn browser(driver: &Driver) -> Client {
 /// Whether a JavaScript condition holds now.
 async fn holds(client: &Client, condition: &str) -> bool {
     let script = format!("return !!({condition});");
-    let answer =
-        tokio::time::timeout(Duration::from_secs(5), client.execute(&script, vec![])).await;
+    let answer = tokio::time::timeout(Duration::from_secs(5), client.execute(&script, vec![])).await;
     answer.ok().and_then(Result::ok).and_then(|v| v.as_bool()) == Some(true)
 }
 
@@ -80,15 +75,8 @@ async fn wait_js(client: &Client, condition: &str, timeout: Duration) {
         }
         if Instant::now() > deadline {
             let html = client.source().await.unwrap_or_default();
-            let url = client
-                .current_url()
-                .await
-                .map(|u| u.to_string())
-                .unwrap_or_default();
-            panic!(
-                "timed out after {timeout:?} waiting for `{condition}` at {url}\n{}",
-                &html[..html.len().min(3000)]
-            );
+            let url = client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
+            panic!("timed out after {timeout:?} waiting for `{condition}` at {url}\n{}", &html[..html.len().min(3000)]);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -109,11 +97,7 @@ async fn click(client: &Client, css: &str) {
     eprintln!("[e2e] click {css}");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let found = client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await;
+        let found = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
         match found {
             Ok(el) => match el.click().await {
                 Ok(()) => return,
@@ -129,12 +113,7 @@ async fn click(client: &Client, css: &str) {
 }
 
 async fn fill(client: &Client, css: &str, text: &str) {
-    let el = client
-        .wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .expect(css);
+    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
     el.clear().await.expect(css);
     el.send_keys(text).await.expect(css);
 }
@@ -152,12 +131,7 @@ const LOCKED: fn(&str) -> String = |slug| {
 
 /// Pays on the emulator's hosted checkout page with `card`.
 async fn pay(client: &Client, email: &str, card: &str) {
-    wait_js(
-        client,
-        "document.querySelector('#cardNumber')",
-        Duration::from_secs(15),
-    )
-    .await;
+    wait_js(client, "document.querySelector('#cardNumber')", Duration::from_secs(15)).await;
     fill(client, "#email", email).await;
     fill(client, "#cardNumber", card).await;
     click(client, "#submit").await;
@@ -165,16 +139,11 @@ async fn pay(client: &Client, email: &str, card: &str) {
 
 fn count(stack: &Stack, sql: &str) -> i64 {
     let rows = stack.sql(sql).expect("query D1");
-    rows[0]
-        .as_object()
-        .and_then(|r| r.values().next())
-        .and_then(Value::as_i64)
-        .expect("a count")
+    rows[0].as_object().and_then(|r| r.values().next()).and_then(Value::as_i64).expect("a count")
 }
 
 fn start_stack() -> Stack {
-    let stack =
-        Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
     stack.seed_demo().expect("seed the demo site");
     stack
 }
@@ -198,14 +167,8 @@ async fn subscribe_unlock_reload_duplicate_cancel_and_lock_at_period_end() {
     println!("pay-to-unlocked: {} ms", pay_to_unlocked.as_millis());
     screenshot(&client, "02-demo-unlocked", "#pro-card").await;
     let url = client.current_url().await.expect("url").to_string();
-    assert!(
-        !url.contains("latch_session"),
-        "the session id is removed from the address bar: {url}"
-    );
-    assert!(
-        holds(&client, &LOCKED("course")).await,
-        "course stays locked"
-    );
+    assert!(!url.contains("latch_session"), "the session id is removed from the address bar: {url}");
+    assert!(holds(&client, &LOCKED("course")).await, "course stays locked");
 
     // Webhooks and claim converge on one grant, whatever came first.
     stack.wait_webhooks().expect("webhooks delivered");
@@ -230,45 +193,28 @@ async fn subscribe_unlock_reload_duplicate_cancel_and_lock_at_period_end() {
     event_ids.dedup();
     assert!(!event_ids.is_empty(), "the emulator delivered events");
     for id in &event_ids {
-        stack
-            .emulator_control(&format!("/events/{id}/redeliver"), &json!({}))
-            .expect("redeliver");
+        stack.emulator_control(&format!("/events/{id}/redeliver"), &json!({})).expect("redeliver");
     }
     stack.wait_webhooks().expect("redeliveries done");
-    assert_eq!(
-        stack.sql("SELECT data FROM grants").expect("grants"),
-        grants_before
-    );
-    assert_eq!(
-        count(&stack, "SELECT count(*) AS n FROM activity"),
-        activity_before
-    );
+    assert_eq!(stack.sql("SELECT data FROM grants").expect("grants"), grants_before);
+    assert_eq!(count(&stack, "SELECT count(*) AS n FROM activity"), activity_before);
 
     // Cancel in the portal: access stays until the period (here the 7-day trial) ends.
     click(&client, "#portal").await;
     click(&client, "button[id^='cancel-']").await;
-    wait_js(
-        &client,
-        "document.querySelector(\"button[id^='renew-']\")",
-        Duration::from_secs(10),
-    )
-    .await;
+    wait_js(&client, "document.querySelector(\"button[id^='renew-']\")", Duration::from_secs(10)).await;
     click(&client, "#return").await;
     wait_js(&client, &UNLOCKED("pro"), Duration::from_secs(15)).await;
     stack.wait_webhooks().expect("cancel webhook");
     client.refresh().await.expect("reload");
     wait_js(&client, &UNLOCKED("pro"), Duration::from_secs(10)).await;
 
-    stack
-        .emulator_control("/clock/advance", &json!({ "seconds": 6 * DAY }))
-        .expect("advance clock");
+    stack.emulator_control("/clock/advance", &json!({ "seconds": 6 * DAY })).expect("advance clock");
     stack.wait_webhooks().expect("webhooks");
     client.refresh().await.expect("reload");
     wait_js(&client, &UNLOCKED("pro"), Duration::from_secs(10)).await;
 
-    stack
-        .emulator_control("/clock/advance", &json!({ "seconds": 2 * DAY }))
-        .expect("advance clock");
+    stack.emulator_control("/clock/advance", &json!({ "seconds": 2 * DAY })).expect("advance clock");
     stack.wait_webhooks().expect("webhooks");
     client.refresh().await.expect("reload");
     wait_js(&client, &LOCKED("pro"), Duration::from_secs(10)).await;
@@ -293,11 +239,7 @@ async fn declined_card_stays_locked_and_one_time_purchase_unlocks_for_good() {
 
     client.goto(&demo).await.expect("back to demo");
     wait_js(&client, &LOCKED("course"), Duration::from_secs(15)).await;
-    assert_eq!(
-        count(&stack, "SELECT count(*) AS n FROM grants"),
-        0,
-        "a declined card grants nothing"
-    );
+    assert_eq!(count(&stack, "SELECT count(*) AS n FROM grants"), 0, "a declined card grants nothing");
 
     click(&client, "#buy-course").await;
     pay(&client, "buyer@example.com", PAYS).await;
@@ -306,9 +248,7 @@ async fn declined_card_stays_locked_and_one_time_purchase_unlocks_for_good() {
     stack.wait_webhooks().expect("webhooks");
 
     // Lifetime access survives any amount of time.
-    stack
-        .emulator_control("/clock/advance", &json!({ "seconds": 400 * DAY }))
-        .expect("advance clock");
+    stack.emulator_control("/clock/advance", &json!({ "seconds": 400 * DAY })).expect("advance clock");
     stack.wait_webhooks().expect("webhooks");
     client.refresh().await.expect("reload");
     wait_js(&client, &UNLOCKED("course"), Duration::from_secs(10)).await;

@@ -44,10 +44,7 @@ fn set_period(sub: &mut Value, start: i64, end: i64) {
 
 fn interval_of(sub: &Value) -> (String, i64) {
     let r = &sub["items"]["data"][0]["price"]["recurring"];
-    (
-        r["interval"].as_str().unwrap_or("month").to_string(),
-        r["interval_count"].as_i64().unwrap_or(1),
-    )
+    (r["interval"].as_str().unwrap_or("month").to_string(), r["interval_count"].as_i64().unwrap_or(1))
 }
 
 impl Store {
@@ -65,14 +62,8 @@ impl Store {
         let now = self.now();
         let sub_id = new_id("sub");
         let invoice_id = new_id("in");
-        let first = lines
-            .first()
-            .map(|l| l.price.clone())
-            .unwrap_or(Value::Null);
-        let interval = first["recurring"]["interval"]
-            .as_str()
-            .unwrap_or("month")
-            .to_string();
+        let first = lines.first().map(|l| l.price.clone()).unwrap_or(Value::Null);
+        let interval = first["recurring"]["interval"].as_str().unwrap_or("month").to_string();
         let count = first["recurring"]["interval_count"].as_i64().unwrap_or(1);
         let trial_end = trial_days.filter(|d| *d > 0).map(|d| now + d * 86_400);
         let end = trial_end.unwrap_or_else(|| add_interval(now, &interval, count));
@@ -107,15 +98,7 @@ impl Store {
         acct.put(Kind::Subscription, sub.clone());
         self.emit(account, "customer.subscription.created", &sub, None);
         let reason = "subscription_create";
-        self.invoice_for(
-            account,
-            &sub_id,
-            &invoice_id,
-            reason,
-            now,
-            end,
-            trial_end.is_some(),
-        );
+        self.invoice_for(account, &sub_id, &invoice_id, reason, now, end, trial_end.is_some());
         self.collect_invoice(account, &invoice_id);
         (sub_id, invoice_id)
     }
@@ -141,11 +124,7 @@ impl Store {
             return;
         };
         let customer_id = sub["customer"].as_str().unwrap_or_default().to_string();
-        let customer = acct
-            .col(Kind::Customer)
-            .get(&customer_id)
-            .cloned()
-            .unwrap_or(Value::Null);
+        let customer = acct.col(Kind::Customer).get(&customer_id).cloned().unwrap_or(Value::Null);
         let seq = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
         if let Some(c) = acct.col_mut(Kind::Customer).get_mut(&customer_id) {
             c["next_invoice_sequence"] = json!(seq + 1);
@@ -178,8 +157,7 @@ impl Store {
             );
             li["parent"]["subscription_item_details"]["subscription"] = json!(sub_id);
             li["parent"]["subscription_item_details"]["subscription_item"] = it["id"].clone();
-            li["pricing"]["price_details"] =
-                json!({"price": price["id"], "product": price["product"]});
+            li["pricing"]["price_details"] = json!({"price": price["id"], "product": price["product"]});
             li["pricing"]["unit_amount_decimal"] = price["unit_amount_decimal"].clone();
             lines.push(li);
         }
@@ -198,14 +176,10 @@ impl Store {
                 "lines": objects::list(&format!("/v1/invoices/{invoice_id}/lines"), lines, false),
             }),
         );
-        inv["parent"]["subscription_details"] =
-            json!({"metadata": sub["metadata"], "subscription": sub_id});
+        inv["parent"]["subscription_details"] = json!({"metadata": sub["metadata"], "subscription": sub_id});
         acct.put(Kind::Invoice, inv.clone());
         self.emit(account, "invoice.created", &inv, None);
-        let number = format!(
-            "{}-{seq:04}",
-            customer["invoice_prefix"].as_str().unwrap_or("INV")
-        );
+        let number = format!("{}-{seq:04}", customer["invoice_prefix"].as_str().unwrap_or("INV"));
         let base = self.base_url.clone();
         let Some(acct) = self.accounts.get_mut(account) else {
             return;
@@ -235,19 +209,13 @@ impl Store {
         let amount = inv["amount_due"].as_i64().unwrap_or(0);
         let currency = inv["currency"].as_str().unwrap_or("usd").to_string();
         let customer = inv["customer"].as_str().unwrap_or_default().to_string();
-        let sub = acct
-            .col(Kind::Subscription)
-            .get(inv["subscription"].as_str().unwrap_or_default())
-            .cloned();
-        let pm_id = sub
-            .as_ref()
-            .and_then(|s| s["default_payment_method"].as_str().map(str::to_string));
+        let sub = acct.col(Kind::Subscription).get(inv["subscription"].as_str().unwrap_or_default()).cloned();
+        let pm_id = sub.as_ref().and_then(|s| s["default_payment_method"].as_str().map(str::to_string));
         let failing = acct.failing_customers.contains(&customer);
         let email = inv["customer_email"].as_str().map(str::to_string);
         let attempts = inv["attempt_count"].as_i64().unwrap_or(0) + 1;
         if amount > 0 && failing {
-            let (pi, ch) =
-                objects::failed_payment(amount, &currency, Some(&customer), pm_id.as_deref(), now);
+            let (pi, ch) = objects::failed_payment(amount, &currency, Some(&customer), pm_id.as_deref(), now);
             let acct = self.account_mut(account);
             acct.put(Kind::PaymentIntent, pi.clone());
             acct.put(Kind::Charge, ch.clone());
@@ -269,23 +237,14 @@ impl Store {
             let pm = pm_id
                 .as_deref()
                 .and_then(|id| acct.col(Kind::PaymentMethod).get(id).cloned())
-                .unwrap_or_else(|| {
-                    objects::payment_method("4242", email.as_deref(), Some(&customer), now)
-                });
+                .unwrap_or_else(|| objects::payment_method("4242", email.as_deref(), Some(&customer), now));
             let description = if inv["billing_reason"] == "subscription_create" {
                 "Subscription creation"
             } else {
                 "Subscription update"
             };
-            let (pi, ch) = objects::payment(
-                amount,
-                &currency,
-                Some(&customer),
-                &pm,
-                email.as_deref(),
-                Some(description),
-                now,
-            );
+            let (pi, ch) =
+                objects::payment(amount, &currency, Some(&customer), &pm, email.as_deref(), Some(description), now);
             let acct = self.account_mut(account);
             acct.put(Kind::PaymentIntent, pi.clone());
             acct.put(Kind::Charge, ch.clone());
@@ -363,12 +322,7 @@ impl Store {
                 if cs["status"] == "open"
                     && let Some(t) = cs["expires_at"].as_i64()
                 {
-                    consider(
-                        t,
-                        Action::ExpireSession,
-                        &acct.id,
-                        cs["id"].as_str().unwrap_or_default(),
-                    );
+                    consider(t, Action::ExpireSession, &acct.id, cs["id"].as_str().unwrap_or_default());
                 }
             }
             for sub in acct.col(Kind::Subscription).oldest_first() {
@@ -463,12 +417,7 @@ impl Store {
         };
         s["status"] = json!(status);
         let s = s.clone();
-        self.emit(
-            account,
-            "customer.subscription.updated",
-            &s,
-            Some(json!({"status": sub["status"]})),
-        );
+        self.emit(account, "customer.subscription.updated", &s, Some(json!({"status": sub["status"]})));
     }
 
     /// Trial end or period end: new period, invoice, collection; past_due when the payment fails.
@@ -480,12 +429,7 @@ impl Store {
             return;
         };
         let before = sub.clone();
-        let start = if trial_end {
-            sub["trial_end"].as_i64()
-        } else {
-            period_end(sub)
-        }
-        .unwrap_or(0);
+        let start = if trial_end { sub["trial_end"].as_i64() } else { period_end(sub) }.unwrap_or(0);
         let (interval, count) = interval_of(sub);
         let end = add_interval(start, &interval, count);
         let invoice_id = new_id("in");
@@ -499,21 +443,8 @@ impl Store {
             previous["status"] = before["status"].clone();
         }
         let updated = sub.clone();
-        self.emit(
-            account,
-            "customer.subscription.updated",
-            &updated,
-            Some(previous),
-        );
-        self.invoice_for(
-            account,
-            id,
-            &invoice_id,
-            "subscription_cycle",
-            start,
-            end,
-            false,
-        );
+        self.emit(account, "customer.subscription.updated", &updated, Some(previous));
+        self.invoice_for(account, id, &invoice_id, "subscription_cycle", start, end, false);
         if self.collect_invoice(account, &invoice_id) {
             if updated["status"] == "past_due" {
                 self.set_status(account, &updated, "active");

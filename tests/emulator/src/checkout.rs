@@ -97,9 +97,7 @@ impl PayError {
     pub fn message(&self) -> String {
         match self {
             Self::Declined(m) | Self::Invalid(m) => m.clone(),
-            Self::NotOpen(s) if s == "complete" => {
-                "This Checkout Session has already been paid.".into()
-            }
+            Self::NotOpen(s) if s == "complete" => "This Checkout Session has already been paid.".into(),
             Self::NotOpen(_) => "This Checkout Session has expired.".into(),
             Self::Missing => "No such Checkout Session.".into(),
         }
@@ -111,42 +109,30 @@ impl PayError {
             Self::Declined(m) if m.contains("insufficient") => {
                 ApiError::card("card_declined", Some("insufficient_funds"), m.clone())
             }
-            Self::Declined(m) => {
-                ApiError::card("card_declined", Some("generic_decline"), m.clone())
-            }
+            Self::Declined(m) => ApiError::card("card_declined", Some("generic_decline"), m.clone()),
             Self::Invalid(m) => ApiError::card("incorrect_number", None, m.clone()),
             Self::NotOpen(_) => ApiError::bad(self.message(), None),
-            Self::Missing => ApiError {
-                status: 404,
-                ..ApiError::bad(self.message(), None)
-            },
+            Self::Missing => ApiError { status: 404, ..ApiError::bad(self.message(), None) },
         }
     }
 }
 
 /// The outcome of a test card number.
 pub fn check_card(number: &str) -> Result<String, PayError> {
-    let digits: String = number
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .collect();
+    let digits: String = number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     match digits.as_str() {
         "4242424242424242" | "4000056655665556" | "5555555555554444" | "378282246310005" => {
             Ok(digits[digits.len() - 4..].to_string())
         }
         "4000000000000002" => Err(PayError::Declined("Your card was declined.".into())),
-        "4000000000009995" => Err(PayError::Declined(
-            "Your card has insufficient funds.".into(),
-        )),
+        "4000000000009995" => Err(PayError::Declined("Your card has insufficient funds.".into())),
         "" => Err(PayError::Invalid("Your card number is incomplete.".into())),
         _ => Err(PayError::Invalid("Your card number is invalid.".into())),
     }
 }
 
 fn valid_url(u: &str) -> bool {
-    (u.starts_with("http://") || u.starts_with("https://"))
-        && u.len() > 8
-        && !u.contains(char::is_whitespace)
+    (u.starts_with("http://") || u.starts_with("https://")) && u.len() > 8 && !u.contains(char::is_whitespace)
 }
 
 /// Resolves one `line_items[i]` entry to (price object, quantity), creating an inline price for `price_data`.
@@ -162,10 +148,7 @@ fn line_item(store: &mut Store, account: &str, li: &Params) -> ApiResult<(Value,
     ])?;
     let quantity = li.int("quantity")?.unwrap_or(1);
     if !(1..=999_999).contains(&quantity) {
-        return Err(ApiError::bad(
-            "Quantity must be between 1 and 999999.",
-            Some(&li.name("quantity")),
-        ));
+        return Err(ApiError::bad("Quantity must be between 1 and 999999.", Some(&li.name("quantity"))));
     }
     if let Some(pid) = li.nonempty("price")? {
         let acct = store.account_mut(account);
@@ -191,19 +174,13 @@ fn line_item(store: &mut Store, account: &str, li: &Params) -> ApiResult<(Value,
         "tax_behavior",
     ])?;
     let currency = pd.req_str("currency")?.to_lowercase();
-    let amount = pd
-        .amount("unit_amount")?
-        .ok_or_else(|| ApiError::param_missing(&pd.name("unit_amount")))?;
+    let amount = pd.amount("unit_amount")?.ok_or_else(|| ApiError::param_missing(&pd.name("unit_amount")))?;
     let now = store.now();
     let product = if let Some(p) = pd.nonempty("product")? {
-        store
-            .account_mut(account)
-            .get(Kind::Product, &p, &pd.name("product"))?;
+        store.account_mut(account).get(Kind::Product, &p, &pd.name("product"))?;
         p
     } else {
-        let data = pd
-            .sub("product_data")?
-            .ok_or_else(|| ApiError::param_missing(&pd.name("product")))?;
+        let data = pd.sub("product_data")?.ok_or_else(|| ApiError::param_missing(&pd.name("product")))?;
         let mut prod = objects::product(None, &data.req_str("name")?, now);
         prod["description"] = json!(data.nonempty("description")?);
         data.apply_metadata(&mut prod)?;
@@ -232,10 +209,7 @@ fn intent_data(p: &Params, key: &str, mode: &str, allowed_mode: &str) -> ApiResu
         return Ok(json!({"metadata": {}, "description": null}));
     };
     if mode != allowed_mode {
-        return Err(ApiError::bad(
-            format!("You can not pass `{key}` in `{mode}` mode."),
-            Some(key),
-        ));
+        return Err(ApiError::bad(format!("You can not pass `{key}` in `{mode}` mode."), Some(key)));
     }
     d.allow(&[
         "metadata",
@@ -259,9 +233,8 @@ fn intent_data(p: &Params, key: &str, mode: &str, allowed_mode: &str) -> ApiResu
 /// `POST /v1/checkout/sessions`.
 pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     p.allow(SESSION_PARAMS)?;
-    let mode = p
-        .one_of("mode", &["payment", "subscription", "setup"])?
-        .ok_or_else(|| ApiError::param_missing("mode"))?;
+    let mode =
+        p.one_of("mode", &["payment", "subscription", "setup"])?.ok_or_else(|| ApiError::param_missing("mode"))?;
     let customer = p.nonempty("customer")?;
     let customer_email = p.nonempty("customer_email")?;
     if customer.is_some() && customer_email.is_some() {
@@ -280,30 +253,19 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
     if let Some(e) = &customer_email
         && (!e.contains('@') || e.len() > 512)
     {
-        return Err(ApiError::invalid(
-            "email_invalid",
-            format!("Invalid email address: {e}"),
-            Some("customer_email"),
-        ));
+        return Err(ApiError::invalid("email_invalid", format!("Invalid email address: {e}"), Some("customer_email")));
     }
     for key in ["success_url", "cancel_url"] {
         if let Some(u) = p.nonempty(key)?
             && !valid_url(&u)
         {
-            return Err(ApiError::invalid(
-                "url_invalid",
-                "Not a valid URL",
-                Some(key),
-            ));
+            return Err(ApiError::invalid("url_invalid", "Not a valid URL", Some(key)));
         }
     }
     if let Some(c) = p.nonempty("client_reference_id")?
         && c.len() > 200
     {
-        return Err(ApiError::bad(
-            "client_reference_id must be at most 200 characters.",
-            Some("client_reference_id"),
-        ));
+        return Err(ApiError::bad("client_reference_id must be at most 200 characters.", Some("client_reference_id")));
     }
     let billing_address = p.one_of("billing_address_collection", &["auto", "required"])?;
     let allow_promo = p.bool("allow_promotion_codes")?;
@@ -337,10 +299,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
     let setup_intent_data = intent_data(p, "setup_intent_data", &mode, "setup")?;
     let items = p.hash_list("line_items")?;
     if mode == "setup" && !items.is_empty() {
-        return Err(ApiError::bad(
-            "You cannot pass `line_items` in `setup` mode.",
-            Some("line_items"),
-        ));
+        return Err(ApiError::bad("You cannot pass `line_items` in `setup` mode.", Some("line_items")));
     }
     if mode != "setup" && items.is_empty() {
         return Err(ApiError::param_missing("line_items"));
@@ -365,10 +324,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
         if let Some(existing) = &currency
             && *existing != c
         {
-            return Err(ApiError::bad(
-                "All line items must have the same currency.",
-                Some(param),
-            ));
+            return Err(ApiError::bad("All line items must have the same currency.", Some(param)));
         }
         currency = Some(c);
         subtotal += price["unit_amount"].as_i64().unwrap_or(0) * qty;
@@ -409,11 +365,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
             it
         })
         .collect();
-    let total = if mode == "subscription" && trial_days.is_some() {
-        0
-    } else {
-        subtotal
-    };
+    let total = if mode == "subscription" && trial_days.is_some() { 0 } else { subtotal };
     let mut cs = template("checkout.session");
     objects::merge(
         &mut cs,
@@ -442,9 +394,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
         cs["payment_method_options"] = json!({});
     }
     p.apply_metadata(&mut cs)?;
-    store
-        .account_mut(account)
-        .put(Kind::CheckoutSession, cs.clone());
+    store.account_mut(account).put(Kind::CheckoutSession, cs.clone());
     Ok(public(&cs))
 }
 
@@ -471,29 +421,17 @@ pub fn expire(store: &mut Store, account: &str, id: &str) -> ApiResult<Value> {
 /// Where the hosted page sends the payer after success (`{CHECKOUT_SESSION_ID}` filled in), if anywhere.
 pub fn success_redirect(cs: &Value) -> Option<String> {
     let id = cs["id"].as_str().unwrap_or_default();
-    cs["success_url"]
-        .as_str()
-        .map(|u| u.replace("{CHECKOUT_SESSION_ID}", id))
+    cs["success_url"].as_str().map(|u| u.replace("{CHECKOUT_SESSION_ID}", id))
 }
 
 /// Completes an open session with a test card: creates or reuses the customer, then the payment,
 /// subscription or setup intent, and emits the events in Stripe's order ending with
 /// checkout.session.completed. Returns the completed session.
-pub fn pay(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    email: Option<&str>,
-    card: &str,
-) -> Result<Value, PayError> {
-    let cs = store
-        .account(account)
-        .and_then(|a| a.col(Kind::CheckoutSession).get(id).cloned())
-        .ok_or(PayError::Missing)?;
+pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card: &str) -> Result<Value, PayError> {
+    let cs =
+        store.account(account).and_then(|a| a.col(Kind::CheckoutSession).get(id).cloned()).ok_or(PayError::Missing)?;
     if cs["status"] != "open" {
-        return Err(PayError::NotOpen(
-            cs["status"].as_str().unwrap_or_default().to_string(),
-        ));
+        return Err(PayError::NotOpen(cs["status"].as_str().unwrap_or_default().to_string()));
     }
     let existing_customer = cs["customer"].as_str().map(str::to_string);
     let email = email
@@ -502,11 +440,9 @@ pub fn pay(
         .map(str::to_string)
         .or_else(|| cs["customer_email"].as_str().map(str::to_string))
         .or_else(|| {
-            existing_customer.as_ref().and_then(|c| {
-                store.account(account)?.col(Kind::Customer).get(c)?["email"]
-                    .as_str()
-                    .map(str::to_string)
-            })
+            existing_customer
+                .as_ref()
+                .and_then(|c| store.account(account)?.col(Kind::Customer).get(c)?["email"].as_str().map(str::to_string))
         });
     let Some(email) = email else {
         return Err(PayError::Invalid("Your email is incomplete.".into()));
@@ -534,16 +470,9 @@ pub fn pay(
         .map(|c| c["name"].clone())
         .unwrap_or(Value::Null);
     let attach = mode != "payment";
-    let pm = objects::payment_method(
-        &last4,
-        Some(&email),
-        attach.then_some(customer_id.as_str()),
-        now,
-    );
+    let pm = objects::payment_method(&last4, Some(&email), attach.then_some(customer_id.as_str()), now);
     let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
-    store
-        .account_mut(account)
-        .put(Kind::PaymentMethod, pm.clone());
+    store.account_mut(account).put(Kind::PaymentMethod, pm.clone());
     if attach {
         store.emit(account, "payment_method.attached", &pm, None);
     }
@@ -558,15 +487,8 @@ pub fn pay(
             let currency = cs["currency"].as_str().unwrap_or("usd");
             let pid = &cs["_payment_intent_data"];
             let description = pid["description"].as_str();
-            let (mut pi, mut ch) = objects::payment(
-                amount,
-                currency,
-                Some(&customer_id),
-                &pm,
-                Some(&email),
-                description,
-                now,
-            );
+            let (mut pi, mut ch) =
+                objects::payment(amount, currency, Some(&customer_id), &pm, Some(&email), description, now);
             if pid["metadata"].is_object() {
                 pi["metadata"] = pid["metadata"].clone();
                 ch["metadata"] = pid["metadata"].clone();
@@ -588,10 +510,7 @@ pub fn pay(
                 .iter()
                 .filter_map(|it| {
                     let price = acct.col(Kind::Price).get(it["price"].as_str()?)?.clone();
-                    Some(Line {
-                        price,
-                        quantity: it["quantity"].as_i64().unwrap_or(1),
-                    })
+                    Some(Line { price, quantity: it["quantity"].as_i64().unwrap_or(1) })
                 })
                 .collect();
             let sd = &cs["_subscription_data"];
@@ -600,19 +519,10 @@ pub fn pay(
             if !metadata.is_object() {
                 metadata = json!({});
             }
-            let (sub_id, invoice_id) = store.start_subscription(
-                account,
-                &customer_id,
-                &lines,
-                trial,
-                metadata,
-                Some(&pm_id),
-            );
+            let (sub_id, invoice_id) =
+                store.start_subscription(account, &customer_id, &lines, trial, metadata, Some(&pm_id));
             if let Some(desc) = sd["description"].as_str()
-                && let Some(s) = store
-                    .account_mut(account)
-                    .col_mut(Kind::Subscription)
-                    .get_mut(&sub_id)
+                && let Some(s) = store.account_mut(account).col_mut(Kind::Subscription).get_mut(&sub_id)
             {
                 s["description"] = json!(desc);
             }
@@ -623,11 +533,7 @@ pub fn pay(
                 .unwrap_or(0);
             patch["subscription"] = json!(sub_id);
             patch["invoice"] = json!(invoice_id);
-            patch["payment_status"] = json!(if paid_amount > 0 {
-                "paid"
-            } else {
-                "no_payment_required"
-            });
+            patch["payment_status"] = json!(if paid_amount > 0 { "paid" } else { "no_payment_required" });
         }
         _ => {
             let seti_id = new_id("seti");
@@ -643,9 +549,7 @@ pub fn pay(
                 seti["metadata"] = cs["_setup_intent_data"]["metadata"].clone();
                 seti["description"] = cs["_setup_intent_data"]["description"].clone();
             }
-            store
-                .account_mut(account)
-                .put(Kind::SetupIntent, seti.clone());
+            store.account_mut(account).put(Kind::SetupIntent, seti.clone());
             store.emit(account, "setup_intent.created", &seti, None);
             store.emit(account, "setup_intent.succeeded", &seti, None);
             patch["setup_intent"] = json!(seti_id);

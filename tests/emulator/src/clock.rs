@@ -4,10 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Real wall-clock time in unix seconds.
 pub fn real_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// Emulated time: real time plus an offset; can be pinned while billing replays past-due moments.
@@ -20,8 +17,7 @@ pub struct Clock {
 impl Clock {
     /// The current emulated unix time.
     pub fn now(&self) -> i64 {
-        self.pinned
-            .unwrap_or_else(|| real_now().saturating_add(self.offset))
+        self.pinned.unwrap_or_else(|| real_now().saturating_add(self.offset))
     }
 
     /// Moves the clock forward (negative values are ignored: time does not go back).
@@ -43,11 +39,7 @@ pub fn add_interval(t: i64, interval: &str, count: i64) -> i64 {
         "day" => t + 86_400 * count,
         "week" => t + 7 * 86_400 * count,
         "month" | "year" => {
-            let months = if interval == "year" {
-                12 * count
-            } else {
-                count
-            };
+            let months = if interval == "year" { 12 * count } else { count };
             let days = t.div_euclid(86_400);
             let secs = t.rem_euclid(86_400);
             let (y, m, d) = civil_from_days(days);
@@ -63,13 +55,8 @@ pub fn add_interval(t: i64, interval: &str, count: i64) -> i64 {
 /// `YYYY-MM-DD` for a unix time (UTC), for pages.
 pub fn date_string(t: i64) -> String {
     let (y, m, d) = civil_from_days(t.div_euclid(86_400));
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    format!(
-        "{} {d}, {y}",
-        MONTHS[(m as usize).saturating_sub(1).min(11)]
-    )
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!("{} {d}, {y}", MONTHS[(m as usize).saturating_sub(1).min(11)])
 }
 
 fn days_in_month(y: i64, m: u32) -> u32 {
@@ -107,8 +94,5 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// Real wall-clock time in unix milliseconds.
 pub fn real_now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -10,12 +10,7 @@ use serde_json::{Value, json};
 impl Store {
     /// Opens a dispute on a succeeded charge: `needs_response`, charge.dispute.created and
     /// charge.dispute.funds_withdrawn.
-    pub fn open_dispute(
-        &mut self,
-        account: &str,
-        charge_id: &str,
-        reason: Option<&str>,
-    ) -> ApiResult<Value> {
+    pub fn open_dispute(&mut self, account: &str, charge_id: &str, reason: Option<&str>) -> ApiResult<Value> {
         let now = self.now();
         let acct = self.account_mut(account);
         let ch = acct.get_mut(Kind::Charge, charge_id, "charge")?;
@@ -26,10 +21,7 @@ impl Store {
             ));
         }
         if ch["disputed"] == true {
-            return Err(ApiError::bad(
-                format!("Charge {charge_id} is already disputed."),
-                Some("charge"),
-            ));
+            return Err(ApiError::bad(format!("Charge {charge_id} is already disputed."), Some("charge")));
         }
         ch["disputed"] = json!(true);
         let ch = ch.clone();
@@ -53,18 +45,12 @@ impl Store {
     /// charge.dispute.closed).
     pub fn resolve_dispute(&mut self, account: &str, id: &str, outcome: &str) -> ApiResult<Value> {
         if !matches!(outcome, "won" | "lost") {
-            return Err(ApiError::bad(
-                "outcome must be won or lost.",
-                Some("outcome"),
-            ));
+            return Err(ApiError::bad("outcome must be won or lost.", Some("outcome")));
         }
         let acct = self.account_mut(account);
         let dp = acct.get_mut(Kind::Dispute, id, "dispute")?;
         if matches!(dp["status"].as_str(), Some("won" | "lost")) {
-            return Err(ApiError::bad(
-                format!("Dispute {id} is already closed."),
-                None,
-            ));
+            return Err(ApiError::bad(format!("Dispute {id} is already closed."), None));
         }
         let previous = json!({"status": dp["status"]});
         dp["status"] = json!(outcome);

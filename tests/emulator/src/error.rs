@@ -42,32 +42,17 @@ impl ApiError {
 
     /// 404 `resource_missing`: "No such price: 'price_x'".
     pub fn missing(what: &str, id: &str, param: &str) -> Self {
-        Self {
-            status: 404,
-            ..Self::invalid(
-                "resource_missing",
-                format!("No such {what}: '{id}'"),
-                Some(param),
-            )
-        }
+        Self { status: 404, ..Self::invalid("resource_missing", format!("No such {what}: '{id}'"), Some(param)) }
     }
 
     /// 400 `parameter_missing`.
     pub fn param_missing(param: &str) -> Self {
-        Self::invalid(
-            "parameter_missing",
-            format!("Missing required param: {param}."),
-            Some(param),
-        )
+        Self::invalid("parameter_missing", format!("Missing required param: {param}."), Some(param))
     }
 
     /// 400 `parameter_unknown`.
     pub fn param_unknown(param: &str) -> Self {
-        Self::invalid(
-            "parameter_unknown",
-            format!("Received unknown parameter: {param}"),
-            Some(param),
-        )
+        Self::invalid("parameter_unknown", format!("Received unknown parameter: {param}"), Some(param))
     }
 
     /// 401 for a missing or wrong API key.
@@ -83,19 +68,8 @@ impl ApiError {
     }
 
     /// 402 `card_error` (declines).
-    pub fn card(
-        code: &'static str,
-        decline_code: Option<&'static str>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            status: 402,
-            kind: "card_error",
-            code: Some(code),
-            message: message.into(),
-            param: None,
-            decline_code,
-        }
+    pub fn card(code: &'static str, decline_code: Option<&'static str>, message: impl Into<String>) -> Self {
+        Self { status: 402, kind: "card_error", code: Some(code), message: message.into(), param: None, decline_code }
     }
 
     /// 400 `idempotency_error`.
@@ -132,10 +106,7 @@ impl ApiError {
             e.insert("code".into(), json!(code));
             e.insert(
                 "doc_url".into(),
-                json!(format!(
-                    "https://stripe.com/docs/error-codes/{}",
-                    code.replace('_', "-")
-                )),
+                json!(format!("https://stripe.com/docs/error-codes/{}", code.replace('_', "-"))),
             );
         }
         if let Some(p) = &self.param {
@@ -145,10 +116,7 @@ impl ApiError {
             e.insert("decline_code".into(), json!(d));
         }
         if let Some(r) = request_id {
-            e.insert(
-                "request_log_url".into(),
-                json!(format!("https://dashboard.stripe.com/test/logs/{r}")),
-            );
+            e.insert("request_log_url".into(), json!(format!("https://dashboard.stripe.com/test/logs/{r}")));
         }
         json!({ "error": e })
     }

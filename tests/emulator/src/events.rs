@@ -20,13 +20,7 @@ pub struct CliEndpoint {
 impl Store {
     /// Records an event of `kind` about `object` in `account` (with `previous_attributes` for `*.updated`)
     /// and queues it for every matching webhook endpoint. Returns the event id.
-    pub fn emit(
-        &mut self,
-        account: &str,
-        kind: &str,
-        object: &Value,
-        previous: Option<Value>,
-    ) -> String {
+    pub fn emit(&mut self, account: &str, kind: &str, object: &Value, previous: Option<Value>) -> String {
         let now = self.now();
         let targets = self.targets(account, kind);
         let mut ev = template("event");
@@ -48,8 +42,7 @@ impl Store {
             ev["account"] = json!(account);
         }
         self.account_mut(account).put(Kind::Event, ev.clone());
-        self.dispatcher
-            .enqueue(&id, kind, Arc::new(event_body(&ev)), &targets);
+        self.dispatcher.enqueue(&id, kind, Arc::new(event_body(&ev)), &targets);
         id
     }
 
@@ -57,15 +50,10 @@ impl Store {
     /// Returns how many endpoints it went to, or `None` if no such event.
     pub fn redeliver(&self, event_id: &str) -> Option<usize> {
         let account = self.account_of(event_id)?;
-        let ev = self
-            .account(&account)?
-            .col(Kind::Event)
-            .get(event_id)?
-            .clone();
+        let ev = self.account(&account)?.col(Kind::Event).get(event_id)?.clone();
         let kind = ev["type"].as_str().unwrap_or_default().to_string();
         let targets = self.targets(&account, &kind);
-        self.dispatcher
-            .enqueue(event_id, &kind, Arc::new(event_body(&ev)), &targets);
+        self.dispatcher.enqueue(event_id, &kind, Arc::new(event_body(&ev)), &targets);
         Some(targets.len())
     }
 
@@ -76,11 +64,7 @@ impl Store {
             .cli_endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| Target {
-                id: format!("cli_{i}"),
-                url: e.url.clone(),
-                secret: e.secret.clone(),
-            })
+            .map(|(i, e)| Target { id: format!("cli_{i}"), url: e.url.clone(), secret: e.secret.clone() })
             .collect();
         let is_connected = account != self.platform;
         for acct in self.accounts.values() {
@@ -97,9 +81,7 @@ impl Store {
                 if (own && connect && acct.is_platform) || (via_connect && !connect) {
                     continue;
                 }
-                let wants = we["enabled_events"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|e| e == "*" || e == kind));
+                let wants = we["enabled_events"].as_array().is_some_and(|a| a.iter().any(|e| e == "*" || e == kind));
                 if wants {
                     out.push(Target {
                         id: we["id"].as_str().unwrap_or_default().to_string(),
@@ -121,12 +103,9 @@ pub fn event_body(ev: &Value) -> String {
 /// Removes the emulator's private fields (`_secret`, `_connect`, ...) before an object leaves the emulator.
 pub fn public(v: &Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| (k.clone(), public(v)))
-                .collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.iter().filter(|(k, _)| !k.starts_with('_')).map(|(k, v)| (k.clone(), public(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.iter().map(public).collect()),
         other => other.clone(),
     }

@@ -37,30 +37,20 @@ fn expand_path(account: &Account, v: &mut Value, segs: &[&str], full: &str) -> A
         return Ok(());
     };
     if *first == "line_items" && obj.get("object") == Some(&json!("checkout.session")) {
-        let id = obj
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let id = obj.get("id").and_then(Value::as_str).unwrap_or_default().to_string();
         let mut items = line_items_list(account, &id);
         expand_path(account, &mut items, rest, full)?;
         obj.insert("line_items".into(), items);
         return Ok(());
     }
     let Some(field) = obj.get_mut(*first) else {
-        return Err(ApiError::bad(
-            format!("This property cannot be expanded ({full})."),
-            Some("expand"),
-        ));
+        return Err(ApiError::bad(format!("This property cannot be expanded ({full})."), Some("expand")));
     };
     if let Some(id) = field.as_str() {
         if let Some(found) = Kind::of_id(id).and_then(|k| account.col(k).get(id)) {
             *field = public(found);
         } else if Kind::of_id(id).is_none() {
-            return Err(ApiError::bad(
-                format!("This property cannot be expanded ({full})."),
-                Some("expand"),
-            ));
+            return Err(ApiError::bad(format!("This property cannot be expanded ({full})."), Some("expand")));
         }
     }
     if !rest.is_empty() && !field.is_null() {
@@ -87,9 +77,5 @@ pub fn line_items_list(account: &Account, session_id: &str) -> Value {
             it
         })
         .collect();
-    crate::objects::list(
-        &format!("/v1/checkout/sessions/{session_id}/line_items"),
-        data,
-        false,
-    )
+    crate::objects::list(&format!("/v1/checkout/sessions/{session_id}/line_items"), data, false)
 }

@@ -33,10 +33,8 @@ pub fn parse(input: &str) -> Result<Map<String, Value>, FormError> {
         if key.is_empty() {
             continue;
         }
-        let segments = split_key(&key).ok_or_else(|| FormError {
-            param: key.to_string(),
-            message: format!("Invalid parameter name: {key}"),
-        })?;
+        let segments = split_key(&key)
+            .ok_or_else(|| FormError { param: key.to_string(), message: format!("Invalid parameter name: {key}") })?;
         insert(&mut root, &segments, value.into_owned(), &key)?;
     }
     Ok(root
@@ -70,18 +68,11 @@ fn split_key(key: &str) -> Option<Vec<String>> {
 fn conflict(key: &str) -> FormError {
     FormError {
         param: key.to_string(),
-        message: format!(
-            "Invalid value for {key}: a parameter cannot be both a value and a hash or array."
-        ),
+        message: format!("Invalid value for {key}: a parameter cannot be both a value and a hash or array."),
     }
 }
 
-fn insert(
-    map: &mut BTreeMap<String, Node>,
-    segs: &[String],
-    value: String,
-    key: &str,
-) -> Result<(), FormError> {
+fn insert(map: &mut BTreeMap<String, Node>, segs: &[String], value: String, key: &str) -> Result<(), FormError> {
     let Some((first, rest)) = segs.split_first() else {
         return Ok(());
     };
@@ -89,22 +80,13 @@ fn insert(
         map.insert(first.clone(), Node::Leaf(value));
         return Ok(());
     }
-    let child = map.entry(first.clone()).or_insert_with(|| {
-        if rest[0].is_empty() {
-            Node::List(Vec::new())
-        } else {
-            Node::Map(BTreeMap::new())
-        }
-    });
+    let child = map
+        .entry(first.clone())
+        .or_insert_with(|| if rest[0].is_empty() { Node::List(Vec::new()) } else { Node::Map(BTreeMap::new()) });
     insert_into(child, rest, value, key)
 }
 
-fn insert_into(
-    node: &mut Node,
-    segs: &[String],
-    value: String,
-    key: &str,
-) -> Result<(), FormError> {
+fn insert_into(node: &mut Node, segs: &[String], value: String, key: &str) -> Result<(), FormError> {
     let Some((first, rest)) = segs.split_first() else {
         return Ok(());
     };
@@ -146,11 +128,7 @@ fn insert_into(
         }
         Node::List(list) => {
             // `a[]=x&a[0]=y` mixes; treat numeric keys against a list as indices.
-            let idx: usize = first
-                .parse()
-                .ok()
-                .filter(|i| *i < MAX_INDEX)
-                .ok_or_else(|| conflict(key))?;
+            let idx: usize = first.parse().ok().filter(|i| *i < MAX_INDEX).ok_or_else(|| conflict(key))?;
             while list.len() <= idx {
                 list.push(Node::Map(BTreeMap::new()));
             }
@@ -173,13 +151,10 @@ fn finish(node: Node, keep_map: bool) -> Value {
         Node::List(l) => Value::Array(l.into_iter().map(|n| finish(n, false)).collect()),
         Node::Map(m) => {
             let all_indices = !m.is_empty()
-                && m.keys()
-                    .all(|k| !k.is_empty() && k.len() < 6 && k.bytes().all(|b| b.is_ascii_digit()));
+                && m.keys().all(|k| !k.is_empty() && k.len() < 6 && k.bytes().all(|b| b.is_ascii_digit()));
             if all_indices && !keep_map {
-                let mut items: Vec<(usize, Node)> = m
-                    .into_iter()
-                    .map(|(k, v)| (k.parse::<usize>().unwrap_or(usize::MAX), v))
-                    .collect();
+                let mut items: Vec<(usize, Node)> =
+                    m.into_iter().map(|(k, v)| (k.parse::<usize>().unwrap_or(usize::MAX), v)).collect();
                 items.sort_by_key(|(i, _)| *i);
                 Value::Array(items.into_iter().map(|(_, v)| finish(v, false)).collect())
             } else {

@@ -7,11 +7,7 @@ use crate::params::Params;
 use serde_json::Value;
 
 /// Pages `items` (already filtered, newest first) as Stripe does, for a list at `url`.
-pub fn page<'a>(
-    items: impl Iterator<Item = &'a Value>,
-    params: &Params,
-    url: &str,
-) -> ApiResult<Value> {
+pub fn page<'a>(items: impl Iterator<Item = &'a Value>, params: &Params, url: &str) -> ApiResult<Value> {
     let limit = match params.int("limit")? {
         None => 10,
         Some(n) if (1..=100).contains(&n) => n as usize,
@@ -27,21 +23,14 @@ pub fn page<'a>(
     let ending_before = params.nonempty("ending_before")?;
     let all: Vec<&Value> = items.collect();
     let find = |id: &str, param: &str| -> ApiResult<usize> {
-        all.iter().position(|v| v["id"] == id).ok_or_else(|| {
-            ApiError::missing(
-                crate::store::Kind::of_id(id).map_or("object", |k| k.label()),
-                id,
-                param,
-            )
-        })
+        all.iter()
+            .position(|v| v["id"] == id)
+            .ok_or_else(|| ApiError::missing(crate::store::Kind::of_id(id).map_or("object", |k| k.label()), id, param))
     };
     let (slice, has_more): (Vec<&Value>, bool) = if let Some(id) = starting_after {
         let start = find(&id, "starting_after")? + 1;
         let rest = &all[start.min(all.len())..];
-        (
-            rest.iter().take(limit).copied().collect(),
-            rest.len() > limit,
-        )
+        (rest.iter().take(limit).copied().collect(), rest.len() > limit)
     } else if let Some(id) = ending_before {
         let end = find(&id, "ending_before")?;
         let before = &all[..end];
@@ -50,11 +39,7 @@ pub fn page<'a>(
     } else {
         (all.iter().take(limit).copied().collect(), all.len() > limit)
     };
-    Ok(objects::list(
-        url,
-        slice.into_iter().map(public).collect(),
-        has_more,
-    ))
+    Ok(objects::list(url, slice.into_iter().map(public).collect(), has_more))
 }
 
 /// Applies `created` filters (`created=N` or `created[gte|gt|lte|lt]=N`) to an object.

@@ -26,41 +26,24 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             Some(v) => v,
             None => {
                 i += 1;
-                args.get(i)
-                    .cloned()
-                    .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?
+                args.get(i).cloned().ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?
             }
         };
         match name {
-            "--port" => {
-                port = Some(
-                    value
-                        .parse::<u16>()
-                        .map_err(|_| format!("invalid --port: {value}"))?,
-                )
-            }
+            "--port" => port = Some(value.parse::<u16>().map_err(|_| format!("invalid --port: {value}"))?),
             "--api-key" => config.api_key = Some(value),
             "--webhook" => {
                 let (url, secret) = value
                     .rsplit_once('=')
                     .filter(|(u, s)| !u.is_empty() && s.starts_with("whsec_"))
-                    .ok_or_else(|| {
-                        format!("invalid --webhook {value}: expected URL=whsec_SECRET")
-                    })?;
-                config.webhooks.push(CliEndpoint {
-                    url: url.to_string(),
-                    secret: secret.to_string(),
-                });
+                    .ok_or_else(|| format!("invalid --webhook {value}: expected URL=whsec_SECRET"))?;
+                config.webhooks.push(CliEndpoint { url: url.to_string(), secret: secret.to_string() });
             }
             "--retry-base-ms" => {
-                config.retry_base_ms = value
-                    .parse()
-                    .map_err(|_| format!("invalid --retry-base-ms: {value}"))?;
+                config.retry_base_ms = value.parse().map_err(|_| format!("invalid --retry-base-ms: {value}"))?;
             }
             "--max-attempts" => {
-                config.max_attempts = value
-                    .parse()
-                    .map_err(|_| format!("invalid --max-attempts: {value}"))?;
+                config.max_attempts = value.parse().map_err(|_| format!("invalid --max-attempts: {value}"))?;
             }
             "--client-id" => config.oauth.client_id = Some(value),
             "--oauth-redirect-uri" => config.oauth.redirect_uri = Some(value),
@@ -69,9 +52,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                     "cancel" | "canceled" => AfterRetries::Cancel,
                     "unpaid" => AfterRetries::Unpaid,
                     _ => {
-                        return Err(format!(
-                            "invalid --after-retries: {value} (cancel or unpaid)"
-                        ));
+                        return Err(format!("invalid --after-retries: {value} (cancel or unpaid)"));
                     }
                 };
             }

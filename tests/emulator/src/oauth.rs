@@ -30,11 +30,7 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(status: u16, error: &'static str, description: impl Into<String>) -> Self {
-        Self {
-            status,
-            error,
-            description: description.into(),
-        }
+        Self { status, error, description: description.into() }
     }
 
     /// The JSON body.
@@ -56,11 +52,7 @@ impl Store {
     /// Checks an authorize request's `client_id`.
     pub fn check_client_id(&self, client_id: Option<&str>) -> Result<String, OAuthError> {
         let Some(id) = client_id.filter(|c| !c.is_empty()) else {
-            return Err(OAuthError::new(
-                400,
-                "invalid_request",
-                "No client_id provided.",
-            ));
+            return Err(OAuthError::new(400, "invalid_request", "No client_id provided."));
         };
         let ok = match &self.oauth.client_id {
             Some(expected) => expected == id,
@@ -69,11 +61,7 @@ impl Store {
         if ok {
             Ok(id.to_string())
         } else {
-            Err(OAuthError::new(
-                400,
-                "invalid_client",
-                format!("No such application: '{id}'"),
-            ))
+            Err(OAuthError::new(400, "invalid_client", format!("No such application: '{id}'")))
         }
     }
 
@@ -91,24 +79,14 @@ impl Store {
             .filter(|a| a.starts_with("acct_") && *a != self.platform)
             .map(str::to_string)
             .unwrap_or_else(|| new_id("acct"));
-        let acct = self
-            .accounts
-            .entry(id.clone())
-            .or_insert_with(|| Account::new(&id, false, now));
+        let acct = self.accounts.entry(id.clone()).or_insert_with(|| Account::new(&id, false, now));
         acct.connected = true;
         acct.deauthorized = false;
         if let Some(e) = email.filter(|e| !e.is_empty()) {
             acct.email = Some(e.to_string());
         }
         let code = format!("ac_{}", random_chars(32));
-        self.oauth_codes.insert(
-            code.clone(),
-            AuthCode {
-                account: id.clone(),
-                scope: scope.to_string(),
-                used: false,
-            },
-        );
+        self.oauth_codes.insert(code.clone(), AuthCode { account: id.clone(), scope: scope.to_string(), used: false });
         let app = json!({"id": client_id, "name": "Latch", "object": "application"});
         self.emit(&id, "account.application.authorized", &app, None);
         code
@@ -123,9 +101,9 @@ impl Store {
     ) -> Result<Value, OAuthError> {
         let (account, scope) = match grant_type {
             Some("authorization_code") => {
-                let code = code.filter(|c| !c.is_empty()).ok_or_else(|| {
-                    OAuthError::new(400, "invalid_request", "No authorization code provided")
-                })?;
+                let code = code
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "No authorization code provided"))?;
                 let Some(entry) = self.oauth_codes.get_mut(code) else {
                     return Err(OAuthError::new(
                         400,
@@ -144,31 +122,20 @@ impl Store {
                 (entry.account.clone(), entry.scope.clone())
             }
             Some("refresh_token") => {
-                let token = refresh.filter(|c| !c.is_empty()).ok_or_else(|| {
-                    OAuthError::new(400, "invalid_request", "No refresh_token provided")
-                })?;
-                let account = self.refresh_tokens.get(token).cloned().ok_or_else(|| {
-                    OAuthError::new(
-                        400,
-                        "invalid_grant",
-                        format!("Invalid refresh token: {token}"),
-                    )
-                })?;
+                let token = refresh
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| OAuthError::new(400, "invalid_request", "No refresh_token provided"))?;
+                let account =
+                    self.refresh_tokens.get(token).cloned().ok_or_else(|| {
+                        OAuthError::new(400, "invalid_grant", format!("Invalid refresh token: {token}"))
+                    })?;
                 (account, "read_write".to_string())
             }
             Some(other) => {
-                return Err(OAuthError::new(
-                    400,
-                    "unsupported_grant_type",
-                    format!("Unsupported grant type: {other}"),
-                ));
+                return Err(OAuthError::new(400, "unsupported_grant_type", format!("Unsupported grant type: {other}")));
             }
             None => {
-                return Err(OAuthError::new(
-                    400,
-                    "invalid_request",
-                    "No grant type specified",
-                ));
+                return Err(OAuthError::new(400, "invalid_request", "No grant type specified"));
             }
         };
         if self.accounts.get(&account).is_none_or(|a| a.deauthorized) {
@@ -181,8 +148,7 @@ impl Store {
         let access = format!("sk_test_{}", random_chars(40));
         let refresh_token = format!("rt_{}", random_chars(40));
         self.access_tokens.insert(access.clone(), account.clone());
-        self.refresh_tokens
-            .insert(refresh_token.clone(), account.clone());
+        self.refresh_tokens.insert(refresh_token.clone(), account.clone());
         Ok(json!({
             "access_token": access, "livemode": false, "refresh_token": refresh_token, "token_type": "bearer",
             "stripe_publishable_key": format!("pk_test_{}", random_chars(40)), "stripe_user_id": account, "scope": scope,
@@ -191,19 +157,12 @@ impl Store {
 
     /// `POST /oauth/deauthorize`: disconnects the account, revokes its tokens, emits
     /// `account.application.deauthorized`.
-    pub fn oauth_deauthorize(
-        &mut self,
-        client_id: Option<&str>,
-        account: Option<&str>,
-    ) -> Result<Value, OAuthError> {
+    pub fn oauth_deauthorize(&mut self, client_id: Option<&str>, account: Option<&str>) -> Result<Value, OAuthError> {
         let client_id = self.check_client_id(client_id)?;
         let account = account
             .filter(|a| !a.is_empty())
             .ok_or_else(|| OAuthError::new(400, "invalid_request", "No stripe_user_id provided"))?;
-        let connected = self
-            .accounts
-            .get(account)
-            .is_some_and(|a| a.connected && !a.deauthorized);
+        let connected = self.accounts.get(account).is_some_and(|a| a.connected && !a.deauthorized);
         if !connected {
             return Err(OAuthError::new(
                 401,

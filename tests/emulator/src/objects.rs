@@ -8,8 +8,7 @@ use std::sync::OnceLock;
 fn templates() -> &'static Map<String, Value> {
     static T: OnceLock<Map<String, Value>> = OnceLock::new();
     T.get_or_init(|| {
-        serde_json::from_str::<Map<String, Value>>(include_str!("../fixtures/templates.json"))
-            .unwrap_or_default()
+        serde_json::from_str::<Map<String, Value>>(include_str!("../fixtures/templates.json")).unwrap_or_default()
     })
 }
 
@@ -189,8 +188,7 @@ pub fn failed_payment(
     ch["failure_message"] = json!("Your card was declined.");
     ch["outcome"]["network_status"] = json!("declined_by_network");
     ch["outcome"]["reason"] = json!("generic_decline");
-    ch["outcome"]["seller_message"] =
-        json!("The bank did not return any further details with this decline.");
+    ch["outcome"]["seller_message"] = json!("The bank did not return any further details with this decline.");
     ch["outcome"]["type"] = json!("issuer_declined");
     (pi, ch)
 }
@@ -249,9 +247,5 @@ pub fn format_amount(amount: i64, currency: &str) -> String {
         let a = amount.abs();
         format!("{sign}{}.{:02}", a / 100, a % 100)
     };
-    if symbol.is_empty() {
-        format!("{number} {}", currency.to_uppercase())
-    } else {
-        format!("{symbol}{number}")
-    }
+    if symbol.is_empty() { format!("{number} {}", currency.to_uppercase()) } else { format!("{symbol}{number}") }
 }

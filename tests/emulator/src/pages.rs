@@ -65,23 +65,14 @@ fn per(interval: &Option<String>, count: i64) -> String {
 }
 
 /// The checkout page for an open session.
-pub fn checkout(
-    cs: &Value,
-    lines: &[SummaryLine],
-    email: Option<&str>,
-    error: Option<&str>,
-) -> String {
+pub fn checkout(cs: &Value, lines: &[SummaryLine], email: Option<&str>, error: Option<&str>) -> String {
     let id = cs["id"].as_str().unwrap_or_default();
     let mode = cs["mode"].as_str().unwrap_or("payment");
     let currency = cs["currency"].as_str().unwrap_or("usd");
     let trial = cs["_subscription_data"]["trial_period_days"].as_i64();
     let mut summary = String::new();
     for l in lines {
-        let qty = if l.quantity > 1 {
-            format!(" × {}", l.quantity)
-        } else {
-            String::new()
-        };
+        let qty = if l.quantity > 1 { format!(" × {}", l.quantity) } else { String::new() };
         summary.push_str(&format!(
             "<li class=\"line\"><span class=\"product-name\">{}{qty}</span><span>{}{}</span></li>",
             esc(&l.name),
@@ -120,22 +111,11 @@ pub fn checkout(
         ("subscription", None) => "Subscribe",
         _ => "Pay",
     };
-    let email_value = email
-        .or_else(|| cs["customer_email"].as_str())
-        .unwrap_or_default();
-    let locked = if cs["customer_email"].is_string() {
-        " readonly"
-    } else {
-        ""
-    };
+    let email_value = email.or_else(|| cs["customer_email"].as_str()).unwrap_or_default();
+    let locked = if cs["customer_email"].is_string() { " readonly" } else { "" };
     let cancel = cs["cancel_url"]
         .as_str()
-        .map(|u| {
-            format!(
-                "<p class=\"muted\"><a id=\"cancel\" href=\"{}\">← Back</a></p>",
-                esc(u)
-            )
-        })
+        .map(|u| format!("<p class=\"muted\"><a id=\"cancel\" href=\"{}\">← Back</a></p>", esc(u)))
         .unwrap_or_default();
     let body = format!(
         "{cancel}<p><span class=\"test\">TEST MODE</span></p><h1 id=\"product-name\">{}</h1>{amount_line}\
@@ -158,49 +138,24 @@ pub fn checkout(
 pub fn session_closed(cs: &Value) -> String {
     let status = cs["status"].as_str().unwrap_or_default();
     let (title, text) = if status == "complete" {
-        (
-            "Already paid",
-            "This Checkout Session has already been paid. Nothing more to do here.",
-        )
+        ("Already paid", "This Checkout Session has already been paid. Nothing more to do here.")
     } else {
-        (
-            "Session expired",
-            "This Checkout Session has expired. Go back to the site and start again.",
-        )
+        ("Session expired", "This Checkout Session has expired. Go back to the site and start again.")
     };
-    let link = match (
-        status,
-        cs["success_url"].as_str(),
-        cs["cancel_url"].as_str(),
-    ) {
+    let link = match (status, cs["success_url"].as_str(), cs["cancel_url"].as_str()) {
         ("complete", Some(u), _) => format!(
             "<p><a id=\"return\" href=\"{}\">Return to the site</a></p>",
-            esc(&u.replace(
-                "{CHECKOUT_SESSION_ID}",
-                cs["id"].as_str().unwrap_or_default()
-            ))
+            esc(&u.replace("{CHECKOUT_SESSION_ID}", cs["id"].as_str().unwrap_or_default()))
         ),
-        (_, _, Some(u)) => format!(
-            "<p><a id=\"return\" href=\"{}\">Return to the site</a></p>",
-            esc(u)
-        ),
+        (_, _, Some(u)) => format!("<p><a id=\"return\" href=\"{}\">Return to the site</a></p>", esc(u)),
         _ => String::new(),
     };
-    shell(
-        title,
-        &format!(
-            "<h1 id=\"status\" data-status=\"{}\">{title}</h1><p>{text}</p>{link}",
-            esc(status)
-        ),
-    )
+    shell(title, &format!("<h1 id=\"status\" data-status=\"{}\">{title}</h1><p>{text}</p>{link}", esc(status)))
 }
 
 /// A simple message page (unknown session, payment complete without success_url).
 pub fn message(title: &str, text: &str) -> String {
-    shell(
-        title,
-        &format!("<h1 id=\"status\">{}</h1><p>{}</p>", esc(title), esc(text)),
-    )
+    shell(title, &format!("<h1 id=\"status\">{}</h1><p>{}</p>", esc(title), esc(text)))
 }
 
 /// One subscription as the portal shows it.
@@ -221,12 +176,7 @@ pub struct PortalSub {
 }
 
 /// The Customer Portal page.
-pub fn portal(
-    session_id: &str,
-    email: Option<&str>,
-    subs: &[PortalSub],
-    return_url: Option<&str>,
-) -> String {
+pub fn portal(session_id: &str, email: Option<&str>, subs: &[PortalSub], return_url: Option<&str>) -> String {
     let mut list = String::new();
     for s in subs {
         let active = !matches!(s.status.as_str(), "canceled" | "incomplete_expired");
@@ -262,9 +212,8 @@ pub fn portal(
     if subs.is_empty() {
         list.push_str("<p class=\"muted\" id=\"no-subscriptions\">No subscriptions.</p>");
     }
-    let back = return_url
-        .map(|u| format!("<p><a id=\"return\" href=\"{}\">← Return</a></p>", esc(u)))
-        .unwrap_or_default();
+    let back =
+        return_url.map(|u| format!("<p><a id=\"return\" href=\"{}\">← Return</a></p>", esc(u))).unwrap_or_default();
     let body = format!(
         "{back}<p><span class=\"test\">TEST MODE</span></p><h1>Manage your billing</h1><p class=\"muted\" id=\"customer-email\">{}</p><h2>Subscriptions</h2>{list}",
         esc(email.unwrap_or_default())
@@ -276,13 +225,7 @@ pub fn portal(
 pub fn oauth_authorize(hidden: &[(&str, String)], email: Option<&str>) -> String {
     let fields: String = hidden
         .iter()
-        .map(|(k, v)| {
-            format!(
-                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                esc(k),
-                esc(v)
-            )
-        })
+        .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v)))
         .collect();
     let body = format!(
         "<p><span class=\"test\">TEST MODE</span></p><h1>Connect your Stripe account</h1>\

@@ -13,10 +13,7 @@ pub struct Params {
 impl Params {
     /// Wraps a parsed top-level parameter map.
     pub fn new(map: Map<String, Value>) -> Self {
-        Self {
-            map,
-            prefix: String::new(),
-        }
+        Self { map, prefix: String::new() }
     }
 
     /// The raw map.
@@ -26,11 +23,7 @@ impl Params {
 
     /// The name of `key` as the client wrote it (`recurring[interval]`).
     pub fn name(&self, key: &str) -> String {
-        if self.prefix.is_empty() {
-            key.to_string()
-        } else {
-            format!("{}[{key}]", self.prefix)
-        }
+        if self.prefix.is_empty() { key.to_string() } else { format!("{}[{key}]", self.prefix) }
     }
 
     /// Whether a parameter was sent.
@@ -55,10 +48,7 @@ impl Params {
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(ApiError::invalid(
                 "parameter_invalid_string",
-                format!(
-                    "Invalid string: {} must be a string, not a hash or array.",
-                    self.name(key)
-                ),
+                format!("Invalid string: {} must be a string, not a hash or array.", self.name(key)),
                 Some(&self.name(key)),
             )),
         }
@@ -71,8 +61,7 @@ impl Params {
 
     /// A required, non-empty string parameter.
     pub fn req_str(&self, key: &str) -> ApiResult<String> {
-        self.nonempty(key)?
-            .ok_or_else(|| ApiError::param_missing(&self.name(key)))
+        self.nonempty(key)?.ok_or_else(|| ApiError::param_missing(&self.name(key)))
     }
 
     /// An optional integer parameter.
@@ -81,11 +70,7 @@ impl Params {
             None => Ok(None),
             Some(s) if s.is_empty() => Ok(None),
             Some(s) => s.trim().parse::<i64>().map(Some).map_err(|_| {
-                ApiError::invalid(
-                    "parameter_invalid_integer",
-                    format!("Invalid integer: {s}"),
-                    Some(&self.name(key)),
-                )
+                ApiError::invalid("parameter_invalid_integer", format!("Invalid integer: {s}"), Some(&self.name(key)))
             }),
         }
     }
@@ -107,9 +92,7 @@ impl Params {
         match self.uint(key)? {
             Some(n) if n > 99_999_999 => Err(ApiError::invalid(
                 "parameter_invalid_integer",
-                format!(
-                    "This value must be less than or equal to 99999999 (it currently is '{n}')."
-                ),
+                format!("This value must be less than or equal to 99999999 (it currently is '{n}')."),
                 Some(&self.name(key)),
             )),
             other => Ok(other),
@@ -136,11 +119,7 @@ impl Params {
             None => Ok(None),
             Some(v) if allowed.contains(&v.as_str()) => Ok(Some(v)),
             Some(v) => Err(ApiError::bad(
-                format!(
-                    "Invalid {}: must be one of {} (got '{v}')",
-                    self.name(key),
-                    allowed.join(", ")
-                ),
+                format!("Invalid {}: must be one of {} (got '{v}')", self.name(key), allowed.join(", ")),
                 Some(&self.name(key)),
             )),
         }
@@ -151,14 +130,10 @@ impl Params {
         match self.map.get(key) {
             None => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::Object(m)) => Ok(Some(Self {
-                map: m.clone(),
-                prefix: self.name(key),
-            })),
-            Some(_) => Err(ApiError::bad(
-                format!("Invalid object: {} must be a hash.", self.name(key)),
-                Some(&self.name(key)),
-            )),
+            Some(Value::Object(m)) => Ok(Some(Self { map: m.clone(), prefix: self.name(key) })),
+            Some(_) => {
+                Err(ApiError::bad(format!("Invalid object: {} must be a hash.", self.name(key)), Some(&self.name(key))))
+            }
         }
     }
 
@@ -197,10 +172,7 @@ impl Params {
             .into_iter()
             .enumerate()
             .map(|(i, v)| match v {
-                Value::Object(m) => Ok(Self {
-                    map: m,
-                    prefix: format!("{}[{i}]", self.name(key)),
-                }),
+                Value::Object(m) => Ok(Self { map: m, prefix: format!("{}[{i}]", self.name(key)) }),
                 _ => Err(ApiError::bad(
                     format!("Invalid object: {}[{i}] must be a hash.", self.name(key)),
                     Some(&format!("{}[{i}]", self.name(key))),
@@ -225,9 +197,7 @@ impl Params {
                 for (k, v) in m {
                     if !v.is_string() {
                         return Err(ApiError::bad(
-                            format!(
-                                "Invalid value for metadata[{k}]: metadata values must be strings."
-                            ),
+                            format!("Invalid value for metadata[{k}]: metadata values must be strings."),
                             Some(&format!("metadata[{k}]")),
                         ));
                     }
@@ -240,10 +210,7 @@ impl Params {
                 }
                 Ok(Some(Some(m.clone())))
             }
-            Some(_) => Err(ApiError::bad(
-                "Invalid metadata: must be a hash.",
-                Some("metadata"),
-            )),
+            Some(_) => Err(ApiError::bad("Invalid metadata: must be a hash.", Some("metadata"))),
         }
     }
 
@@ -252,10 +219,7 @@ impl Params {
         let Some(update) = self.metadata()? else {
             return Ok(None);
         };
-        let old = obj
-            .get("metadata")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new()));
+        let old = obj.get("metadata").cloned().unwrap_or_else(|| Value::Object(Map::new()));
         let mut new = match (&update, &old) {
             (None, _) => Map::new(),
             (Some(_), Value::Object(m)) => m.clone(),

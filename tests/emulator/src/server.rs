@@ -38,33 +38,21 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/v1/{*rest}", any(api))
-        .route(
-            "/checkout/pay/{id}",
-            get(checkout_page).post(checkout_submit),
-        )
+        .route("/checkout/pay/{id}", get(checkout_page).post(checkout_submit))
         .route("/portal/{id}", get(portal_page))
-        .route(
-            "/portal/{id}/subscriptions/{sub}/{action}",
-            post(portal_action),
-        )
+        .route("/portal/{id}/subscriptions/{sub}/{action}", post(portal_action))
         .route("/oauth/authorize", get(oauth_page).post(oauth_decide))
         .route("/oauth/token", post(oauth_token))
         .route("/oauth/deauthorize", post(oauth_deauthorize))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(clock_advance))
-        .route(
-            "/_emulator/customers/{id}/fail_payments",
-            post(fail_payments),
-        )
+        .route("/_emulator/customers/{id}/fail_payments", post(fail_payments))
         .route("/_emulator/deliveries", get(deliveries))
         .route("/_emulator/deliveries/wait", post(deliveries_wait))
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/checkout/sessions/{id}/pay", post(control_pay))
         .route("/_emulator/charges/{id}/dispute", post(control_dispute))
-        .route(
-            "/_emulator/disputes/{id}/resolve",
-            post(control_resolve_dispute),
-        )
+        .route("/_emulator/disputes/{id}/resolve", post(control_resolve_dispute))
         .fallback(not_found)
         .with_state(state)
 }
@@ -84,10 +72,7 @@ fn json_response(status: u16, body: &Value, request_id: Option<&str>) -> Respons
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = (status, body.to_string()).into_response();
     let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(r) = request_id.and_then(|r| HeaderValue::from_str(r).ok()) {
         h.insert("request-id", r);
     }
@@ -97,10 +82,7 @@ fn json_response(status: u16, body: &Value, request_id: Option<&str>) -> Respons
 fn error_response(e: &ApiError, request_id: Option<&str>) -> Response {
     let mut resp = json_response(e.status, &e.body(request_id), request_id);
     if e.status == 401 {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Stripe\""),
-        );
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Stripe\""));
     }
     resp
 }
@@ -113,11 +95,7 @@ async fn index(State(state): State<Shared>) -> Html<String> {
     let store = state.lock();
     Html(pages::message(
         "Stripe emulator",
-        &format!(
-            "Latch's local Stripe emulator. API at {}/v1, emulated time {}.",
-            store.base_url,
-            store.now()
-        ),
+        &format!("Latch's local Stripe emulator. API at {}/v1, emulated time {}.", store.base_url, store.now()),
     ))
 }
 
@@ -149,15 +127,10 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 /// The API key of a request (Bearer, or Basic with the key as user name).
 fn api_key(headers: &HeaderMap) -> Option<String> {
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-    if let Some(k) = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-    {
+    if let Some(k) = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")) {
         return Some(k.trim().to_string());
     }
-    let b = auth
-        .strip_prefix("Basic ")
-        .or_else(|| auth.strip_prefix("basic "))?;
+    let b = auth.strip_prefix("Basic ").or_else(|| auth.strip_prefix("basic "))?;
     let decoded = String::from_utf8(decode_base64(b)?).ok()?;
     Some(decoded.split(':').next().unwrap_or_default().to_string())
 }
@@ -175,35 +148,16 @@ fn check_key(config: &Config, headers: &HeaderMap) -> Result<(), ApiError> {
     if ok {
         return Ok(());
     }
-    let tail: String = key
-        .chars()
-        .rev()
-        .take(4)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect();
+    let tail: String = key.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
     let head: String = key.split('_').take(2).collect::<Vec<_>>().join("_");
-    Err(ApiError::unauthorized(format!(
-        "Invalid API Key provided: {head}_****{tail}"
-    )))
+    Err(ApiError::unauthorized(format!("Invalid API Key provided: {head}_****{tail}")))
 }
 
 fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    headers.get(name).and_then(|v| v.to_str().ok()).map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
-async fn api(
-    State(state): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn api(State(state): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let request_id = crate::ids::new_id("req");
     let rid = Some(request_id.as_str());
     let mut params = match form::parse(uri.query().unwrap_or_default()) {
@@ -227,32 +181,18 @@ async fn api(
             Err(e) => return error_response(&ApiError::bad(e.message, Some(&e.param)), rid),
         }
     }
-    let idem_key = if method == Method::POST {
-        header_str(&headers, "idempotency-key")
-    } else {
-        None
-    };
+    let idem_key = if method == Method::POST { header_str(&headers, "idempotency-key") } else { None };
     if let Some(k) = &idem_key
         && k.len() > 255
     {
-        return error_response(
-            &ApiError::bad("Idempotency-Key must be at most 255 characters long.", None),
-            rid,
-        );
+        return error_response(&ApiError::bad("Idempotency-Key must be at most 255 characters long.", None), rid);
     }
-    let fingerprint = format!(
-        "{} {} {}",
-        method,
-        uri.path(),
-        Value::Object(params.clone())
-    );
+    let fingerprint = format!("{} {} {}", method, uri.path(), Value::Object(params.clone()));
     let mut store = state.lock();
     let token_account = api_key(&headers).and_then(|k| store.account_for_token(&k));
     if let Some(acct) = &token_account {
         if store.account(acct).is_some_and(|a| a.deauthorized) {
-            let e = ApiError::unauthorized(
-                "Expired API Key provided. Application access may have been revoked.",
-            );
+            let e = ApiError::unauthorized("Expired API Key provided. Application access may have been revoked.");
             return error_response(&e, rid);
         }
     } else if let Err(e) = check_key(&state.config, &headers) {
@@ -291,13 +231,8 @@ async fn api(
             ));
             return error_response(&e, rid);
         }
-        let mut resp = json_response(
-            prev.status,
-            &serde_json::from_str(&prev.body).unwrap_or(Value::Null),
-            rid,
-        );
-        resp.headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        let mut resp = json_response(prev.status, &serde_json::from_str(&prev.body).unwrap_or(Value::Null), rid);
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
         if let Ok(v) = HeaderValue::from_str(k) {
             resp.headers_mut().insert("idempotency-key", v);
         }
@@ -305,17 +240,8 @@ async fn api(
     }
     let now = store.now();
     store.run_billing(now);
-    store.request = Some(RequestInfo {
-        id: request_id.clone(),
-        idempotency_key: idem_key.clone(),
-    });
-    let result = routes::dispatch(
-        &mut store,
-        &account,
-        method.as_str(),
-        uri.path(),
-        &Params::new(params),
-    );
+    store.request = Some(RequestInfo { id: request_id.clone(), idempotency_key: idem_key.clone() });
+    let result = routes::dispatch(&mut store, &account, method.as_str(), uri.path(), &Params::new(params));
     store.request = None;
     let (status, body) = match &result {
         Ok(v) => (200, v.clone()),
@@ -326,31 +252,20 @@ async fn api(
     {
         store.idempotency.insert(
             (account, k.clone()),
-            crate::store::IdempotentResponse {
-                fingerprint,
-                status,
-                body: body.to_string(),
-            },
+            crate::store::IdempotentResponse { fingerprint, status, body: body.to_string() },
         );
     }
     drop(store);
     let mut resp = json_response(status, &body, rid);
-    let version =
-        header_str(&headers, "stripe-version").unwrap_or_else(|| crate::API_VERSION.to_string());
+    let version = header_str(&headers, "stripe-version").unwrap_or_else(|| crate::API_VERSION.to_string());
     if let Ok(v) = HeaderValue::from_str(&version) {
         resp.headers_mut().insert("stripe-version", v);
     }
-    if let Some(v) = idem_key
-        .as_deref()
-        .and_then(|k| HeaderValue::from_str(k).ok())
-    {
+    if let Some(v) = idem_key.as_deref().and_then(|k| HeaderValue::from_str(k).ok()) {
         resp.headers_mut().insert("idempotency-key", v);
     }
     if status == 401 {
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"Stripe\""),
-        );
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"Stripe\""));
     }
     resp
 }
@@ -365,11 +280,8 @@ fn summary(store: &Store, account: &str, cs: &Value) -> Vec<pages::SummaryLine> 
         .unwrap_or_default()
         .iter()
         .map(|it| {
-            let price = acct
-                .col(Kind::Price)
-                .get(it["price"].as_str().unwrap_or_default())
-                .cloned()
-                .unwrap_or(Value::Null);
+            let price =
+                acct.col(Kind::Price).get(it["price"].as_str().unwrap_or_default()).cloned().unwrap_or(Value::Null);
             pages::SummaryLine {
                 name: it["description"].as_str().unwrap_or_default().to_string(),
                 quantity: it["quantity"].as_i64().unwrap_or(1),
@@ -384,8 +296,7 @@ fn summary(store: &Store, account: &str, cs: &Value) -> Vec<pages::SummaryLine> 
 
 fn html(status: StatusCode, body: String) -> Response {
     let mut resp = (status, Html(body)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 
@@ -394,20 +305,10 @@ async fn checkout_page(State(state): State<Shared>, Path(id): Path<String>) -> R
     let now = store.now();
     store.run_billing(now);
     let Some(account) = store.account_of(&id) else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This Checkout Session does not exist."),
-        );
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "This Checkout Session does not exist."));
     };
-    let Some(cs) = store
-        .account(&account)
-        .and_then(|a| a.col(Kind::CheckoutSession).get(&id))
-        .cloned()
-    else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This Checkout Session does not exist."),
-        );
+    let Some(cs) = store.account(&account).and_then(|a| a.col(Kind::CheckoutSession).get(&id)).cloned() else {
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "This Checkout Session does not exist."));
     };
     if cs["status"] != "open" {
         return html(StatusCode::OK, pages::session_closed(&cs));
@@ -416,48 +317,29 @@ async fn checkout_page(State(state): State<Shared>, Path(id): Path<String>) -> R
     html(StatusCode::OK, pages::checkout(&cs, &lines, None, None))
 }
 
-async fn checkout_submit(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn checkout_submit(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
     let fields = form::parse(&String::from_utf8_lossy(&body)).unwrap_or_default();
     let field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
     let email = field("email");
-    let card = field("cardNumber")
-        .or_else(|| field("card_number"))
-        .unwrap_or_default();
+    let card = field("cardNumber").or_else(|| field("card_number")).unwrap_or_default();
     let mut store = state.lock();
     let now = store.now();
     store.run_billing(now);
     let Some(account) = store.account_of(&id) else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This Checkout Session does not exist."),
-        );
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "This Checkout Session does not exist."));
     };
     match checkout::pay(&mut store, &account, &id, email.as_deref(), &card) {
         Ok(cs) => match checkout::success_redirect(&cs) {
             Some(url) => Redirect::to(&url).into_response(),
-            None => html(
-                StatusCode::OK,
-                pages::message("Payment complete", "Thanks! You can close this page."),
-            ),
+            None => html(StatusCode::OK, pages::message("Payment complete", "Thanks! You can close this page.")),
         },
         Err(checkout::PayError::NotOpen(_)) => {
-            let cs = store
-                .account(&account)
-                .and_then(|a| a.col(Kind::CheckoutSession).get(&id))
-                .cloned();
-            html(
-                StatusCode::OK,
-                cs.map(|c| pages::session_closed(&c)).unwrap_or_default(),
-            )
+            let cs = store.account(&account).and_then(|a| a.col(Kind::CheckoutSession).get(&id)).cloned();
+            html(StatusCode::OK, cs.map(|c| pages::session_closed(&c)).unwrap_or_default())
         }
-        Err(checkout::PayError::Missing) => html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This Checkout Session does not exist."),
-        ),
+        Err(checkout::PayError::Missing) => {
+            html(StatusCode::NOT_FOUND, pages::message("Not found", "This Checkout Session does not exist."))
+        }
         Err(e) => {
             let cs = store
                 .account(&account)
@@ -470,10 +352,7 @@ async fn checkout_submit(
             } else {
                 StatusCode::BAD_REQUEST
             };
-            html(
-                status,
-                pages::checkout(&cs, &lines, email.as_deref(), Some(&e.message())),
-            )
+            html(status, pages::checkout(&cs, &lines, email.as_deref(), Some(&e.message())))
         }
     }
 }
@@ -517,9 +396,7 @@ fn portal_subs(store: &Store, account: &str, customer: &str) -> Vec<pages::Porta
                 name,
                 status: s["status"].as_str().unwrap_or_default().to_string(),
                 price,
-                period_end: items
-                    .first()
-                    .and_then(|it| it["current_period_end"].as_i64()),
+                period_end: items.first().and_then(|it| it["current_period_end"].as_i64()),
                 cancel_at: s["cancel_at"].as_i64(),
             }
         })
@@ -531,20 +408,10 @@ async fn portal_page(State(state): State<Shared>, Path(id): Path<String>) -> Res
     let now = store.now();
     store.run_billing(now);
     let Some(account) = store.account_of(&id) else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This portal session does not exist."),
-        );
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "This portal session does not exist."));
     };
-    let Some(session) = store
-        .account(&account)
-        .and_then(|a| a.col(Kind::PortalSession).get(&id))
-        .cloned()
-    else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This portal session does not exist."),
-        );
+    let Some(session) = store.account(&account).and_then(|a| a.col(Kind::PortalSession).get(&id)).cloned() else {
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "This portal session does not exist."));
     };
     let customer = session["customer"].as_str().unwrap_or_default().to_string();
     let email = store
@@ -552,10 +419,7 @@ async fn portal_page(State(state): State<Shared>, Path(id): Path<String>) -> Res
         .and_then(|a| a.col(Kind::Customer).get(&customer))
         .and_then(|c| c["email"].as_str().map(str::to_string));
     let subs = portal_subs(&store, &account, &customer);
-    html(
-        StatusCode::OK,
-        pages::portal(&id, email.as_deref(), &subs, session["return_url"].as_str()),
-    )
+    html(StatusCode::OK, pages::portal(&id, email.as_deref(), &subs, session["return_url"].as_str()))
 }
 
 async fn portal_action(
@@ -564,10 +428,7 @@ async fn portal_action(
 ) -> Response {
     let mut store = state.lock();
     let Some(account) = store.account_of(&id) else {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "This portal session does not exist."),
-        );
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "This portal session does not exist."));
     };
     let customer = store
         .account(&account)
@@ -579,37 +440,22 @@ async fn portal_action(
         .and_then(|a| a.col(Kind::Subscription).get(&sub))
         .is_some_and(|s| s["customer"] == customer);
     if !owned {
-        return html(
-            StatusCode::NOT_FOUND,
-            pages::message("Not found", "No such subscription for this customer."),
-        );
+        return html(StatusCode::NOT_FOUND, pages::message("Not found", "No such subscription for this customer."));
     }
     let flag = match action.as_str() {
         "cancel" => "true",
         "renew" => "false",
         _ => {
-            return html(
-                StatusCode::NOT_FOUND,
-                pages::message("Not found", "Unknown action."),
-            );
+            return html(StatusCode::NOT_FOUND, pages::message("Not found", "Unknown action."));
         }
     };
     let mut m = serde_json::Map::new();
     m.insert("cancel_at_period_end".into(), json!(flag));
-    let result = routes::dispatch(
-        &mut store,
-        &account,
-        "POST",
-        &format!("/v1/subscriptions/{sub}"),
-        &Params::new(m),
-    );
+    let result = routes::dispatch(&mut store, &account, "POST", &format!("/v1/subscriptions/{sub}"), &Params::new(m));
     drop(store);
     match result {
         Ok(_) => Redirect::to(&format!("/portal/{id}")).into_response(),
-        Err(e) => html(
-            StatusCode::BAD_REQUEST,
-            pages::message("Could not update the subscription", &e.message),
-        ),
+        Err(e) => html(StatusCode::BAD_REQUEST, pages::message("Could not update the subscription", &e.message)),
     }
 }
 
@@ -617,12 +463,8 @@ fn control_body(body: &Bytes) -> Result<Value, Box<Response>> {
     if body.is_empty() {
         return Ok(json!({}));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        Box::new(error_response(
-            &ApiError::bad(format!("Invalid JSON body: {e}"), None),
-            None,
-        ))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| Box::new(error_response(&ApiError::bad(format!("Invalid JSON body: {e}"), None), None)))
 }
 
 async fn clock(State(state): State<Shared>) -> Response {
@@ -641,25 +483,16 @@ async fn clock_advance(State(state): State<Shared>, body: Bytes) -> Response {
         (None, Some(to)) => to.saturating_sub(now),
         (None, None) => {
             return error_response(
-                &ApiError::bad(
-                    "Send {\"seconds\": N} or {\"to\": unix_time}.",
-                    Some("seconds"),
-                ),
+                &ApiError::bad("Send {\"seconds\": N} or {\"to\": unix_time}.", Some("seconds")),
                 None,
             );
         }
     };
     if seconds < 0 {
-        return error_response(
-            &ApiError::bad("The emulator's clock only moves forward.", Some("seconds")),
-            None,
-        );
+        return error_response(&ApiError::bad("The emulator's clock only moves forward.", Some("seconds")), None);
     }
     if seconds > 20 * 366 * 86_400 {
-        return error_response(
-            &ApiError::bad("Advance at most 20 years at a time.", Some("seconds")),
-            None,
-        );
+        return error_response(&ApiError::bad("Advance at most 20 years at a time.", Some("seconds")), None);
     }
     store.clock.advance(seconds);
     let now = store.now();
@@ -667,27 +500,16 @@ async fn clock_advance(State(state): State<Shared>, body: Bytes) -> Response {
     json_response(200, &json!({ "now": now, "actions": ran }), None)
 }
 
-async fn fail_payments(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn fail_payments(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
     let body = match control_body(&body) {
         Ok(b) => b,
         Err(r) => return *r,
     };
     let fail = body["fail"].as_bool().unwrap_or(true);
     let mut store = state.lock();
-    let account = body["account"]
-        .as_str()
-        .map(str::to_string)
-        .or_else(|| store.account_of(&id));
-    let Some(account) = account.filter(|a| {
-        store
-            .account(a)
-            .and_then(|x| x.col(Kind::Customer).get(&id))
-            .is_some()
-    }) else {
+    let account = body["account"].as_str().map(str::to_string).or_else(|| store.account_of(&id));
+    let Some(account) = account.filter(|a| store.account(a).and_then(|x| x.col(Kind::Customer).get(&id)).is_some())
+    else {
         return error_response(&ApiError::missing("customer", &id, "id"), None);
     };
     let acct = store.account_mut(&account);
@@ -696,11 +518,7 @@ async fn fail_payments(
     } else {
         acct.failing_customers.remove(&id);
     }
-    json_response(
-        200,
-        &json!({ "customer": id, "account": account, "fail": fail }),
-        None,
-    )
+    json_response(200, &json!({ "customer": id, "account": account, "fail": fail }), None)
 }
 
 fn value_matches(x: &Value, want: &str) -> bool {
@@ -720,10 +538,7 @@ async fn deliveries(State(state): State<Shared>, uri: Uri) -> Response {
         .log()
         .into_iter()
         .filter(|d| {
-            filters.iter().all(|(k, v)| {
-                d.get(k)
-                    .is_none_or(|x| value_matches(x, v.as_str().unwrap_or_default()))
-            })
+            filters.iter().all(|(k, v)| d.get(k).is_none_or(|x| value_matches(x, v.as_str().unwrap_or_default())))
         })
         .collect();
     json_response(200, &Value::Array(log), None)
@@ -737,11 +552,7 @@ async fn deliveries_wait(State(state): State<Shared>, body: Bytes) -> Response {
     let timeout = body["timeout_ms"].as_u64().unwrap_or(10_000).min(600_000);
     let dispatcher = state.lock().dispatcher.clone();
     let idle = dispatcher.wait_idle(Duration::from_millis(timeout)).await;
-    json_response(
-        if idle { 200 } else { 408 },
-        &json!({ "pending": dispatcher.pending() }),
-        None,
-    )
+    json_response(if idle { 200 } else { 408 }, &json!({ "pending": dispatcher.pending() }), None)
 }
 
 async fn redeliver(State(state): State<Shared>, Path(id): Path<String>) -> Response {
@@ -757,10 +568,7 @@ async fn control_pay(State(state): State<Shared>, Path(id): Path<String>, body: 
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let card = body["card"]
-        .as_str()
-        .unwrap_or("4242424242424242")
-        .to_string();
+    let card = body["card"].as_str().unwrap_or("4242424242424242").to_string();
     let email = body["email"].as_str().map(str::to_string);
     let mut store = state.lock();
     let Some(account) = store.account_of(&id) else {
@@ -776,11 +584,7 @@ async fn control_pay(State(state): State<Shared>, Path(id): Path<String>, body: 
     }
 }
 
-async fn control_dispute(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn control_dispute(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
     let body = match control_body(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -795,11 +599,7 @@ async fn control_dispute(
     }
 }
 
-async fn control_resolve_dispute(
-    State(state): State<Shared>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn control_resolve_dispute(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {
     let body = match control_body(&body) {
         Ok(b) => b,
         Err(r) => return *r,
@@ -831,37 +631,20 @@ fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
 
 async fn oauth_page(State(state): State<Shared>, uri: Uri) -> Response {
     let q = form::parse(uri.query().unwrap_or_default()).unwrap_or_default();
-    let field = |k: &str| {
-        q.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = |k: &str| q.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let store = state.lock();
     if let Err(e) = store.check_client_id(Some(&field("client_id"))) {
-        return html(
-            StatusCode::BAD_REQUEST,
-            pages::message("Invalid request", &e.description),
-        );
+        return html(StatusCode::BAD_REQUEST, pages::message("Invalid request", &e.description));
     }
     if field("response_type") != "code" {
-        return html(
-            StatusCode::BAD_REQUEST,
-            pages::message("Invalid request", "response_type must be 'code'."),
-        );
+        return html(StatusCode::BAD_REQUEST, pages::message("Invalid request", "response_type must be 'code'."));
     }
-    let redirect = q
-        .get("redirect_uri")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| store.oauth.redirect_uri.clone());
+    let redirect =
+        q.get("redirect_uri").and_then(Value::as_str).map(str::to_string).or_else(|| store.oauth.redirect_uri.clone());
     if redirect.is_none() {
         return html(
             StatusCode::BAD_REQUEST,
-            pages::message(
-                "Invalid request",
-                "No redirect_uri provided and none configured.",
-            ),
+            pages::message("Invalid request", "No redirect_uri provided and none configured."),
         );
     }
     let scope = match field("scope").as_str() {
@@ -874,43 +657,23 @@ async fn oauth_page(State(state): State<Shared>, uri: Uri) -> Response {
         ("state", field("state")),
         ("scope", scope),
     ];
-    let email = q
-        .get("stripe_user")
-        .and_then(|u| u["email"].as_str())
-        .map(str::to_string);
-    html(
-        StatusCode::OK,
-        pages::oauth_authorize(&hidden, email.as_deref()),
-    )
+    let email = q.get("stripe_user").and_then(|u| u["email"].as_str()).map(str::to_string);
+    html(StatusCode::OK, pages::oauth_authorize(&hidden, email.as_deref()))
 }
 
 async fn oauth_decide(State(state): State<Shared>, body: Bytes) -> Response {
     let f = form::parse(&String::from_utf8_lossy(&body)).unwrap_or_default();
-    let field = |k: &str| {
-        f.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let field = |k: &str| f.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
     let mut store = state.lock();
     let client_id = match store.check_client_id(Some(&field("client_id"))) {
         Ok(c) => c,
         Err(e) => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                pages::message("Invalid request", &e.description),
-            );
+            return html(StatusCode::BAD_REQUEST, pages::message("Invalid request", &e.description));
         }
     };
-    let redirect = Some(field("redirect_uri"))
-        .filter(|r| !r.is_empty())
-        .or_else(|| store.oauth.redirect_uri.clone());
-    let Some(redirect) = redirect.filter(|r| r.starts_with("http://") || r.starts_with("https://"))
-    else {
-        return html(
-            StatusCode::BAD_REQUEST,
-            pages::message("Invalid request", "Invalid redirect_uri."),
-        );
+    let redirect = Some(field("redirect_uri")).filter(|r| !r.is_empty()).or_else(|| store.oauth.redirect_uri.clone());
+    let Some(redirect) = redirect.filter(|r| r.starts_with("http://") || r.starts_with("https://")) else {
+        return html(StatusCode::BAD_REQUEST, pages::message("Invalid request", "Invalid redirect_uri."));
     };
     let state_param = field("state");
     if field("decision") == "deny" {
@@ -931,10 +694,7 @@ async fn oauth_decide(State(state): State<Shared>, body: Bytes) -> Response {
     let existing = Some(field("account")).filter(|a| !a.is_empty());
     let email = field("email");
     let code = store.approve_oauth(&client_id, existing.as_deref(), Some(&email), scope);
-    let url = with_query(
-        &redirect,
-        &[("scope", scope), ("code", &code), ("state", &state_param)],
-    );
+    let url = with_query(&redirect, &[("scope", scope), ("code", &code), ("state", &state_param)]);
     Redirect::to(&url).into_response()
 }
 
@@ -951,11 +711,7 @@ fn oauth_platform_key(
         h.insert(header::AUTHORIZATION, v);
     }
     check_key(&state.config, &h).map_err(|e| {
-        Box::new(json_response(
-            401,
-            &json!({"error": "invalid_client", "error_description": e.message}),
-            None,
-        ))
+        Box::new(json_response(401, &json!({"error": "invalid_client", "error_description": e.message}), None))
     })
 }
 
@@ -969,11 +725,7 @@ async fn oauth_token(State(state): State<Shared>, headers: HeaderMap, body: Byte
     oauth_json(store.oauth_token(field("grant_type"), field("code"), field("refresh_token")))
 }
 
-async fn oauth_deauthorize(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn oauth_deauthorize(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let p = form::parse(&String::from_utf8_lossy(&body)).unwrap_or_default();
     if let Err(r) = oauth_platform_key(&state, &headers, &p) {
         return *r;

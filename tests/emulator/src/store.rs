@@ -186,10 +186,7 @@ impl Account {
             id: id.to_string(),
             is_platform,
             created,
-            collections: Kind::ALL
-                .iter()
-                .map(|k| (*k, Collection::default()))
-                .collect(),
+            collections: Kind::ALL.iter().map(|k| (*k, Collection::default())).collect(),
             failing_customers: HashSet::new(),
             portal_configuration: crate::ids::new_id("bpc"),
             connected: false,
@@ -201,9 +198,7 @@ impl Account {
     /// The collection for a kind.
     pub fn col(&self, kind: Kind) -> &Collection {
         static EMPTY: std::sync::OnceLock<Collection> = std::sync::OnceLock::new();
-        self.collections
-            .get(&kind)
-            .unwrap_or_else(|| EMPTY.get_or_init(Collection::default))
+        self.collections.get(&kind).unwrap_or_else(|| EMPTY.get_or_init(Collection::default))
     }
 
     /// The collection for a kind, mutably.
@@ -218,16 +213,12 @@ impl Account {
 
     /// An object of `kind` or Stripe's 404 naming `param`.
     pub fn get(&self, kind: Kind, id: &str, param: &str) -> ApiResult<&Value> {
-        self.col(kind)
-            .get(id)
-            .ok_or_else(|| ApiError::missing(kind.label(), id, param))
+        self.col(kind).get(id).ok_or_else(|| ApiError::missing(kind.label(), id, param))
     }
 
     /// Mutable variant of [`Account::get`].
     pub fn get_mut(&mut self, kind: Kind, id: &str, param: &str) -> ApiResult<&mut Value> {
-        self.col_mut(kind)
-            .get_mut(id)
-            .ok_or_else(|| ApiError::missing(kind.label(), id, param))
+        self.col_mut(kind).get_mut(id).ok_or_else(|| ApiError::missing(kind.label(), id, param))
     }
 
     /// Stores (or replaces) an object.
@@ -331,9 +322,7 @@ impl Store {
     /// The account with this id, created on first use (connected accounts appear on the fly for now).
     pub fn account_mut(&mut self, id: &str) -> &mut Account {
         let now = self.now();
-        self.accounts
-            .entry(id.to_string())
-            .or_insert_with(|| Account::new(id, false, now))
+        self.accounts.entry(id.to_string()).or_insert_with(|| Account::new(id, false, now))
     }
 
     /// The account with this id, if known.
@@ -343,9 +332,6 @@ impl Store {
 
     /// Finds which account holds an object id (control API, redelivery).
     pub fn account_of(&self, id: &str) -> Option<String> {
-        self.accounts
-            .values()
-            .find(|a| a.find(id).is_some())
-            .map(|a| a.id.clone())
+        self.accounts.values().find(|a| a.find(id).is_some()).map(|a| a.id.clone())
     }
 }

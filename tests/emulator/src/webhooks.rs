@@ -38,11 +38,7 @@ pub fn sign(secret: &str, t: i64, body: &str) -> String {
     };
     mac.update(format!("{t}.").as_bytes());
     mac.update(body.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[derive(Debug)]
@@ -123,11 +119,7 @@ impl Dispatcher {
 
     /// Every attempt so far, oldest first.
     pub fn log(&self) -> Vec<Value> {
-        self.inner
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Waits until nothing is pending; `false` on timeout.
@@ -163,17 +155,11 @@ async fn worker(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
             if let Some(e) = error {
                 entry["error"] = json!(e);
             }
-            inner
-                .log
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(entry);
+            inner.log.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
             if ok || attempt == inner.max_attempts {
                 break;
             }
-            let delay = inner
-                .retry_base_ms
-                .saturating_mul(1u64 << (attempt - 1).min(20));
+            let delay = inner.retry_base_ms.saturating_mul(1u64 << (attempt - 1).min(20));
             tokio::time::sleep(Duration::from_millis(delay)).await;
         }
         inner.pending.fetch_sub(1, Ordering::SeqCst);
@@ -183,26 +169,17 @@ async fn worker(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
 
 async fn attempt_once(inner: &Inner, job: &Job) -> (Option<u16>, Option<String>) {
     if !job.target.url.starts_with("http://") {
-        return (
-            None,
-            Some("only http:// endpoints are reachable from the emulator".into()),
-        );
+        return (None, Some("only http:// endpoints are reachable from the emulator".into()));
     }
     let t = crate::clock::real_now();
     let request = hyper::Request::builder()
         .method("POST")
         .uri(job.target.url.as_str())
         .header("content-type", "application/json; charset=utf-8")
-        .header(
-            "user-agent",
-            "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-        )
+        .header("user-agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
         .header("cache-control", "no-cache")
         .header("accept", "*/*; q=0.5, application/xml")
-        .header(
-            "stripe-signature",
-            signature_header(&job.target.secret, t, &job.body),
-        )
+        .header("stripe-signature", signature_header(&job.target.secret, t, &job.body))
         .body(Full::new(Bytes::from(job.body.as_bytes().to_vec())));
     let request = match request {
         Ok(r) => r,

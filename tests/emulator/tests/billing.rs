@@ -8,24 +8,14 @@ const DAY: i64 = 86_400;
 
 fn subscribe(emu: &Emulator, trial_days: Option<i64>) -> (String, String) {
     let price = emu.price("Pro", 900, Some("month"));
-    let trial = trial_days
-        .map(|d| format!("&subscription_data[trial_period_days]={d}"))
-        .unwrap_or_default();
+    let trial = trial_days.map(|d| format!("&subscription_data[trial_period_days]={d}")).unwrap_or_default();
     let cs = emu.session(&format!(
         "mode=subscription&line_items[0][price]={price}&success_url={}{trial}",
         enc("http://site.test/ok")
     ));
     assert_eq!(emu.pay(&cs, "4242424242424242", "m@x.test").status, 303);
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
-    (
-        s["customer"].as_str().unwrap().to_string(),
-        s["subscription"].as_str().unwrap().to_string(),
-    )
+    let s = emu.get(&format!("/v1/checkout/sessions/{}", cs["id"].as_str().unwrap())).ok();
+    (s["customer"].as_str().unwrap().to_string(), s["subscription"].as_str().unwrap().to_string())
 }
 
 fn sub(emu: &Emulator, id: &str) -> Value {
@@ -33,33 +23,19 @@ fn sub(emu: &Emulator, id: &str) -> Value {
 }
 
 fn period_end(s: &Value) -> i64 {
-    s["items"]["data"][0]["current_period_end"]
-        .as_i64()
-        .unwrap()
+    s["items"]["data"][0]["current_period_end"].as_i64().unwrap()
 }
 
 #[test]
 fn clock_reads_and_only_moves_forward() {
     let emu = Emulator::start(&[]);
-    let now = common::request("GET", &format!("{}/_emulator/clock", emu.url), &[], "").ok()["now"]
-        .as_i64()
-        .unwrap();
+    let now = common::request("GET", &format!("{}/_emulator/clock", emu.url), &[], "").ok()["now"].as_i64().unwrap();
     let after = emu.advance(3600)["now"].as_i64().unwrap();
     assert!((after - now - 3600).abs() <= 2);
-    assert_eq!(
-        emu.control("/_emulator/clock/advance", r#"{"seconds": -5}"#)
-            .status,
-        400
-    );
-    assert_eq!(
-        emu.control("/_emulator/clock/advance", "not json").status,
-        400
-    );
+    assert_eq!(emu.control("/_emulator/clock/advance", r#"{"seconds": -5}"#).status, 400);
+    assert_eq!(emu.control("/_emulator/clock/advance", "not json").status, 400);
     let p = emu.post("/v1/products", "name=x").ok();
-    assert!(
-        (p["created"].as_i64().unwrap() - after).abs() <= 2,
-        "objects use the emulated clock"
-    );
+    assert!((p["created"].as_i64().unwrap() - after).abs() <= 2, "objects use the emulated clock");
 }
 
 #[test]
@@ -88,20 +64,10 @@ fn trial_end_activates_and_charges() {
             "invoice.payment_succeeded",
         ]
     );
-    let updated = emu
-        .get("/v1/events?type=customer.subscription.updated&limit=1")
-        .ok();
-    assert_eq!(
-        updated["data"][0]["data"]["previous_attributes"]["status"],
-        "trialing"
-    );
+    let updated = emu.get("/v1/events?type=customer.subscription.updated&limit=1").ok();
+    assert_eq!(updated["data"][0]["data"]["previous_attributes"]["status"], "trialing");
     assert_eq!(updated["data"][0]["created"], trial_end);
-    let inv = emu
-        .get(&format!(
-            "/v1/invoices/{}",
-            s["latest_invoice"].as_str().unwrap()
-        ))
-        .ok();
+    let inv = emu.get(&format!("/v1/invoices/{}", s["latest_invoice"].as_str().unwrap())).ok();
     assert_eq!(inv["amount_paid"], 900);
     assert_eq!(inv["billing_reason"], "subscription_cycle");
 }
@@ -115,85 +81,35 @@ fn renewals_repeat_for_each_period_passed() {
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "active");
     assert!(period_end(&s) > first_end + 85 * DAY);
-    let invoices = emu
-        .get(&format!("/v1/invoices?customer={cid}&status=paid"))
-        .ok();
-    assert_eq!(
-        invoices["data"].as_array().unwrap().len(),
-        4,
-        "first invoice + 3 renewals"
-    );
+    let invoices = emu.get(&format!("/v1/invoices?customer={cid}&status=paid")).ok();
+    assert_eq!(invoices["data"].as_array().unwrap().len(), 4, "first invoice + 3 renewals");
     let paid = emu.get("/v1/events?type=invoice.paid&limit=100").ok();
-    let mut times: Vec<i64> = paid["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["created"].as_i64().unwrap())
-        .collect();
+    let mut times: Vec<i64> = paid["data"].as_array().unwrap().iter().map(|e| e["created"].as_i64().unwrap()).collect();
     times.reverse();
-    assert!(
-        times.windows(2).all(|w| w[1] - w[0] >= 28 * DAY),
-        "each renewal at its own time: {times:?}"
-    );
+    assert!(times.windows(2).all(|w| w[1] - w[0] >= 28 * DAY), "each renewal at its own time: {times:?}");
 }
 
 #[test]
 fn cancel_at_period_end_ends_at_the_period_end() {
     let emu = Emulator::start(&[]);
     let (_, sid) = subscribe(&emu, None);
-    let s = emu
-        .post(
-            &format!("/v1/subscriptions/{sid}"),
-            "cancel_at_period_end=true&metadata[why]=test",
-        )
-        .ok();
+    let s = emu.post(&format!("/v1/subscriptions/{sid}"), "cancel_at_period_end=true&metadata[why]=test").ok();
     let end = period_end(&s);
     assert_eq!(s["cancel_at"], end);
     assert!(s["canceled_at"].is_i64());
     assert_eq!(s["metadata"]["why"], "test");
     emu.advance(end - emu.advance(0)["now"].as_i64().unwrap() - 60);
-    assert_eq!(
-        sub(&emu, &sid)["status"],
-        "active",
-        "still active just before the end"
-    );
+    assert_eq!(sub(&emu, &sid)["status"], "active", "still active just before the end");
     emu.advance(120);
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "canceled");
     assert_eq!(s["ended_at"], end);
-    assert_eq!(
-        emu.event_types().last().unwrap(),
-        "customer.subscription.deleted"
-    );
+    assert_eq!(emu.event_types().last().unwrap(), "customer.subscription.deleted");
     // Listing: canceled ones only with status=all / canceled.
-    assert!(
-        emu.get("/v1/subscriptions").ok()["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        emu.get("/v1/subscriptions?status=all").ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        emu.get("/v1/subscriptions?status=canceled").ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        emu.post(
-            &format!("/v1/subscriptions/{sid}"),
-            "cancel_at_period_end=false"
-        )
-        .status,
-        400
-    );
+    assert!(emu.get("/v1/subscriptions").ok()["data"].as_array().unwrap().is_empty());
+    assert_eq!(emu.get("/v1/subscriptions?status=all").ok()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(emu.get("/v1/subscriptions?status=canceled").ok()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(emu.post(&format!("/v1/subscriptions/{sid}"), "cancel_at_period_end=false").status, 400);
 }
 
 #[test]
@@ -201,33 +117,19 @@ fn cancel_at_and_cancel_now() {
     let emu = Emulator::start(&[]);
     let (cid, sid) = subscribe(&emu, Some(14));
     let now = emu.advance(0)["now"].as_i64().unwrap();
-    let s = emu
-        .post(
-            &format!("/v1/subscriptions/{sid}"),
-            &format!("cancel_at={}", now + 3 * DAY),
-        )
-        .ok();
+    let s = emu.post(&format!("/v1/subscriptions/{sid}"), &format!("cancel_at={}", now + 3 * DAY)).ok();
     assert_eq!(s["cancel_at"], now + 3 * DAY);
     assert_eq!(s["cancel_at_period_end"], false);
     emu.advance(3 * DAY + 1);
     assert_eq!(sub(&emu, &sid)["status"], "canceled");
-    let price =
-        emu.get(&format!("/v1/subscriptions/{sid}")).ok()["items"]["data"][0]["price"]["id"]
-            .clone();
-    let listed = emu
-        .get(&format!(
-            "/v1/subscriptions?customer={cid}&price={}&status=all",
-            price.as_str().unwrap()
-        ))
-        .ok();
+    let price = emu.get(&format!("/v1/subscriptions/{sid}")).ok()["items"]["data"][0]["price"]["id"].clone();
+    let listed =
+        emu.get(&format!("/v1/subscriptions?customer={cid}&price={}&status=all", price.as_str().unwrap())).ok();
     assert_eq!(listed["data"].as_array().unwrap().len(), 1);
     let (_, sid2) = subscribe(&emu, None);
     let c = emu.delete(&format!("/v1/subscriptions/{sid2}")).ok();
     assert_eq!(c["status"], "canceled");
-    assert_eq!(
-        c["cancellation_details"]["reason"],
-        "cancellation_requested"
-    );
+    assert_eq!(c["cancellation_details"]["reason"], "cancellation_requested");
     assert_eq!(emu.delete(&format!("/v1/subscriptions/{sid2}")).status, 404);
     assert_eq!(emu.delete("/v1/subscriptions/sub_nope").status, 404);
 }
@@ -236,74 +138,41 @@ fn cancel_at_and_cancel_now() {
 fn failed_payments_go_past_due_then_cancel_after_retries() {
     let emu = Emulator::start(&[]);
     let (cid, sid) = subscribe(&emu, None);
-    let r = emu.control(
-        &format!("/_emulator/customers/{cid}/fail_payments"),
-        r#"{"fail": true}"#,
-    );
+    let r = emu.control(&format!("/_emulator/customers/{cid}/fail_payments"), r#"{"fail": true}"#);
     assert_eq!(r.ok()["fail"], true);
-    assert_eq!(
-        emu.control(
-            "/_emulator/customers/cus_nope/fail_payments",
-            r#"{"fail": true}"#
-        )
-        .status,
-        404
-    );
+    assert_eq!(emu.control("/_emulator/customers/cus_nope/fail_payments", r#"{"fail": true}"#).status, 404);
     let end = period_end(&sub(&emu, &sid));
     let now = emu.advance(0)["now"].as_i64().unwrap();
     emu.advance(end - now + 60);
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "past_due");
-    let inv = emu
-        .get(&format!(
-            "/v1/invoices/{}",
-            s["latest_invoice"].as_str().unwrap()
-        ))
-        .ok();
+    let inv = emu.get(&format!("/v1/invoices/{}", s["latest_invoice"].as_str().unwrap())).ok();
     assert_eq!(inv["status"], "open");
     assert_eq!(inv["attempt_count"], 1);
     assert!(inv["next_payment_attempt"].as_i64().unwrap() > end);
-    assert!(
-        emu.event_types()
-            .contains(&"invoice.payment_failed".to_string())
-    );
+    assert!(emu.event_types().contains(&"invoice.payment_failed".to_string()));
     emu.advance(16 * DAY);
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "canceled");
     assert_eq!(s["cancellation_details"]["reason"], "payment_failed");
     let failed = emu.get("/v1/events?type=invoice.payment_failed").ok();
-    assert_eq!(
-        failed["data"].as_array().unwrap().len(),
-        4,
-        "first attempt + 3 retries"
-    );
+    assert_eq!(failed["data"].as_array().unwrap().len(), 4, "first attempt + 3 retries");
 }
 
 #[test]
 fn a_retry_that_succeeds_makes_it_active_again() {
     let emu = Emulator::start(&[]);
     let (cid, sid) = subscribe(&emu, None);
-    emu.control(
-        &format!("/_emulator/customers/{cid}/fail_payments"),
-        r#"{"fail": true}"#,
-    );
+    emu.control(&format!("/_emulator/customers/{cid}/fail_payments"), r#"{"fail": true}"#);
     let end = period_end(&sub(&emu, &sid));
     let now = emu.advance(0)["now"].as_i64().unwrap();
     emu.advance(end - now + 60);
     assert_eq!(sub(&emu, &sid)["status"], "past_due");
-    emu.control(
-        &format!("/_emulator/customers/{cid}/fail_payments"),
-        r#"{"fail": false}"#,
-    );
+    emu.control(&format!("/_emulator/customers/{cid}/fail_payments"), r#"{"fail": false}"#);
     emu.advance(3 * DAY + 60);
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "active");
-    let inv = emu
-        .get(&format!(
-            "/v1/invoices/{}",
-            s["latest_invoice"].as_str().unwrap()
-        ))
-        .ok();
+    let inv = emu.get(&format!("/v1/invoices/{}", s["latest_invoice"].as_str().unwrap())).ok();
     assert_eq!(inv["status"], "paid");
     assert_eq!(inv["attempt_count"], 2);
 }
@@ -323,31 +192,16 @@ fn refunds_full_and_partial() {
     let price = emu.price("Book", 2500, None);
     let cs = emu.session(&format!("mode=payment&line_items[0][price]={price}"));
     emu.pay(&cs, "4242424242424242", "r@x.test");
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}?expand[]=payment_intent",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
-    let ch = s["payment_intent"]["latest_charge"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r1 = emu
-        .post(
-            "/v1/refunds",
-            &format!("charge={ch}&amount=1000&reason=requested_by_customer"),
-        )
-        .ok();
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap())).ok();
+    let ch = s["payment_intent"]["latest_charge"].as_str().unwrap().to_string();
+    let r1 = emu.post("/v1/refunds", &format!("charge={ch}&amount=1000&reason=requested_by_customer")).ok();
     assert_eq!(r1["object"], "refund");
     assert_eq!(r1["amount"], 1000);
     let too_much = emu.post("/v1/refunds", &format!("charge={ch}&amount=2000"));
     assert_eq!(too_much.status, 400);
     assert_eq!(too_much.json()["error"]["param"], "amount");
     let pi = s["payment_intent"]["id"].as_str().unwrap();
-    let r2 = emu
-        .post("/v1/refunds", &format!("payment_intent={pi}"))
-        .ok();
+    let r2 = emu.post("/v1/refunds", &format!("payment_intent={pi}")).ok();
     assert_eq!(r2["amount"], 1500);
     let charge = emu.get(&format!("/v1/charges/{ch}")).ok();
     assert_eq!(charge["amount_refunded"], 2500);
@@ -356,17 +210,8 @@ fn refunds_full_and_partial() {
     assert_eq!(again.json()["error"]["code"], "charge_already_refunded");
     let ev = emu.get("/v1/events?type=charge.refunded").ok();
     assert_eq!(ev["data"].as_array().unwrap().len(), 2);
-    assert_eq!(
-        ev["data"][0]["data"]["previous_attributes"]["amount_refunded"],
-        1000
-    );
-    assert_eq!(
-        emu.get(&format!("/v1/refunds?charge={ch}")).ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(ev["data"][0]["data"]["previous_attributes"]["amount_refunded"], 1000);
+    assert_eq!(emu.get(&format!("/v1/refunds?charge={ch}")).ok()["data"].as_array().unwrap().len(), 2);
     assert_eq!(emu.post("/v1/refunds", "charge=ch_nope").status, 404);
 }
 
@@ -376,55 +221,22 @@ fn disputes_open_and_resolve() {
     let price = emu.price("Book", 2500, None);
     let cs = emu.session(&format!("mode=payment&line_items[0][price]={price}"));
     emu.pay(&cs, "4242424242424242", "d@x.test");
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}?expand[]=payment_intent",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
-    let ch = s["payment_intent"]["latest_charge"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let dp = emu
-        .control(&format!("/_emulator/charges/{ch}/dispute"), "{}")
-        .ok();
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap())).ok();
+    let ch = s["payment_intent"]["latest_charge"].as_str().unwrap().to_string();
+    let dp = emu.control(&format!("/_emulator/charges/{ch}/dispute"), "{}").ok();
     assert_eq!(dp["object"], "dispute");
     assert_eq!(dp["status"], "needs_response");
     assert_eq!(dp["payment_intent"], s["payment_intent"]["id"]);
-    assert_eq!(
-        emu.control(&format!("/_emulator/charges/{ch}/dispute"), "{}")
-            .status,
-        400
-    );
+    assert_eq!(emu.control(&format!("/_emulator/charges/{ch}/dispute"), "{}").status, 400);
     assert_eq!(emu.get(&format!("/v1/charges/{ch}")).ok()["disputed"], true);
     let id = dp["id"].as_str().unwrap();
-    let lost = emu
-        .control(
-            &format!("/_emulator/disputes/{id}/resolve"),
-            r#"{"outcome": "lost"}"#,
-        )
-        .ok();
+    let lost = emu.control(&format!("/_emulator/disputes/{id}/resolve"), r#"{"outcome": "lost"}"#).ok();
     assert_eq!(lost["status"], "lost");
     let types = emu.event_types();
     assert_eq!(
         types[types.len() - 3..],
-        [
-            "charge.dispute.created",
-            "charge.dispute.funds_withdrawn",
-            "charge.dispute.closed"
-        ]
+        ["charge.dispute.created", "charge.dispute.funds_withdrawn", "charge.dispute.closed"]
     );
-    assert_eq!(
-        emu.get("/v1/disputes").ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        emu.post(&format!("/v1/disputes/{id}/close"), "").status,
-        400,
-        "already closed"
-    );
+    assert_eq!(emu.get("/v1/disputes").ok()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(emu.post(&format!("/v1/disputes/{id}/close"), "").status, 400, "already closed");
 }

@@ -16,11 +16,7 @@ fn sub_session(emu: &Emulator, price: &str, extra: &str) -> serde_json::Value {
 fn page_shows_product_email_and_stable_ids() {
     let emu = Emulator::start(&[]);
     let price = emu.price("Pro <Monthly>", 900, Some("month"));
-    let cs = sub_session(
-        &emu,
-        &price,
-        "&customer_email=a%40b.co&subscription_data[trial_period_days]=7",
-    );
+    let cs = sub_session(&emu, &price, "&customer_email=a%40b.co&subscription_data[trial_period_days]=7");
     let page = request("GET", cs["url"].as_str().unwrap(), &[], "");
     assert_eq!(page.status, 200);
     for needle in [
@@ -37,12 +33,7 @@ fn page_shows_product_email_and_stable_ids() {
     ] {
         assert!(page.body.contains(needle), "missing {needle}");
     }
-    let missing = request(
-        "GET",
-        &format!("{}/checkout/pay/cs_test_nope", emu.url),
-        &[],
-        "",
-    );
+    let missing = request("GET", &format!("{}/checkout/pay/cs_test_nope", emu.url), &[], "");
     assert_eq!(missing.status, 404);
 }
 
@@ -53,11 +44,7 @@ fn declined_and_invalid_cards_keep_the_session_open() {
     let cs = sub_session(&emu, &price, "");
     let declined = emu.pay(&cs, "4000 0000 0000 0002", "m@x.test");
     assert_eq!(declined.status, 402);
-    assert!(
-        declined
-            .body
-            .contains("<div id=\"error\" role=\"alert\">Your card was declined.</div>")
-    );
+    assert!(declined.body.contains("<div id=\"error\" role=\"alert\">Your card was declined.</div>"));
     assert!(declined.body.contains("value=\"m@x.test\""), "email kept");
     let invalid = emu.pay(&cs, "1234 5678 9012 3456", "m@x.test");
     assert_eq!(invalid.status, 400);
@@ -68,12 +55,7 @@ fn declined_and_invalid_cards_keep_the_session_open() {
     let s = emu.get(&format!("/v1/checkout/sessions/{id}")).ok();
     assert_eq!(s["status"], "open");
     assert_eq!(s["payment_status"], "unpaid");
-    assert!(
-        emu.get("/v1/customers").ok()["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(emu.get("/v1/customers").ok()["data"].as_array().unwrap().is_empty());
 }
 
 #[test]
@@ -89,10 +71,7 @@ fn subscription_checkout_pays_redirects_and_emits_in_order() {
     let before = emu.event_types().len();
     let r = emu.pay(&cs, "4242424242424242", "m@x.test");
     assert_eq!(r.status, 303);
-    assert_eq!(
-        r.header("location").unwrap(),
-        format!("http://site.test/back?latch_session={id}")
-    );
+    assert_eq!(r.header("location").unwrap(), format!("http://site.test/back?latch_session={id}"));
     let types = emu.event_types()[before..].to_vec();
     assert_eq!(
         types,
@@ -109,7 +88,11 @@ fn subscription_checkout_pays_redirects_and_emits_in_order() {
             "checkout.session.completed",
         ]
     );
-    let s = emu.get(&format!("/v1/checkout/sessions/{id}?expand[]=subscription&expand[]=customer&expand[]=subscription.latest_invoice")).ok();
+    let s = emu
+        .get(&format!(
+            "/v1/checkout/sessions/{id}?expand[]=subscription&expand[]=customer&expand[]=subscription.latest_invoice"
+        ))
+        .ok();
     assert_eq!(s["status"], "complete");
     assert_eq!(s["payment_status"], "paid");
     assert_eq!(s["url"], serde_json::Value::Null);
@@ -120,28 +103,16 @@ fn subscription_checkout_pays_redirects_and_emits_in_order() {
     assert_eq!(sub["metadata"]["latch_product"], "pro");
     assert_eq!(sub["items"]["data"][0]["price"]["id"], price.as_str());
     let item = &sub["items"]["data"][0];
-    assert!(
-        item["current_period_end"].as_i64().unwrap()
-            > item["current_period_start"].as_i64().unwrap() + 27 * 86400
-    );
+    assert!(item["current_period_end"].as_i64().unwrap() > item["current_period_start"].as_i64().unwrap() + 27 * 86400);
     assert_eq!(sub["latest_invoice"]["status"], "paid");
     assert_eq!(sub["latest_invoice"]["amount_paid"], 900);
-    assert_eq!(
-        sub["latest_invoice"]["parent"]["subscription_details"]["subscription"],
-        sub["id"]
-    );
+    assert_eq!(sub["latest_invoice"]["parent"]["subscription_details"]["subscription"], sub["id"]);
     // The page for a paid session says so.
     let again = request("GET", &format!("{}/checkout/pay/{id}", emu.url), &[], "");
     assert!(again.body.contains("already been paid"));
     let twice = emu.pay(&cs, "4242424242424242", "m@x.test");
     assert!(twice.body.contains("already been paid"));
-    assert_eq!(
-        emu.get("/v1/customers").ok()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(emu.get("/v1/customers").ok()["data"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -150,12 +121,7 @@ fn trial_subscription_is_free_now_and_trialing() {
     let price = emu.price("Pro", 900, Some("month"));
     let cs = sub_session(&emu, &price, "&subscription_data[trial_period_days]=7");
     emu.pay(&cs, "4242 4242 4242 4242", "t@x.test");
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}?expand[]=subscription",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=subscription", cs["id"].as_str().unwrap())).ok();
     assert_eq!(s["payment_status"], "no_payment_required");
     assert_eq!(s["amount_total"], 0);
     let sub = &s["subscription"];
@@ -163,20 +129,10 @@ fn trial_subscription_is_free_now_and_trialing() {
     let trial_end = sub["trial_end"].as_i64().unwrap();
     assert_eq!(trial_end - sub["trial_start"].as_i64().unwrap(), 7 * 86400);
     assert_eq!(sub["items"]["data"][0]["current_period_end"], trial_end);
-    let inv = emu
-        .get(&format!(
-            "/v1/invoices/{}",
-            sub["latest_invoice"].as_str().unwrap()
-        ))
-        .ok();
+    let inv = emu.get(&format!("/v1/invoices/{}", sub["latest_invoice"].as_str().unwrap())).ok();
     assert_eq!(inv["amount_due"], 0);
     assert_eq!(inv["status"], "paid");
-    assert!(
-        emu.get("/v1/charges").ok()["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(emu.get("/v1/charges").ok()["data"].as_array().unwrap().is_empty());
 }
 
 #[test]
@@ -192,30 +148,15 @@ fn payment_mode_creates_intent_and_charge() {
     assert_eq!(r.header("location"), Some("http://site.test/ok"));
     assert_eq!(
         emu.event_types()[before..],
-        [
-            "customer.created",
-            "payment_intent.succeeded",
-            "charge.succeeded",
-            "checkout.session.completed"
-        ]
+        ["customer.created", "payment_intent.succeeded", "charge.succeeded", "checkout.session.completed"]
     );
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}?expand[]=payment_intent",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap())).ok();
     assert_eq!(s["payment_status"], "paid");
     let pi = &s["payment_intent"];
     assert_eq!(pi["status"], "succeeded");
     assert_eq!(pi["amount"], 2500);
     assert_eq!(pi["metadata"]["latch_site"], "s1");
-    let ch = emu
-        .get(&format!(
-            "/v1/charges/{}",
-            pi["latest_charge"].as_str().unwrap()
-        ))
-        .ok();
+    let ch = emu.get(&format!("/v1/charges/{}", pi["latest_charge"].as_str().unwrap())).ok();
     assert_eq!(ch["paid"], true);
     assert_eq!(ch["customer"], s["customer"]);
     assert_eq!(ch["billing_details"]["email"], "b@x.test");
@@ -230,10 +171,7 @@ fn setup_mode_saves_a_card_for_an_existing_customer() {
         "mode=setup&currency=usd&customer={cid}&setup_intent_data[metadata][latch_site]=s1&success_url={}",
         enc("http://site.test/ok")
     ));
-    let wrong_mode = emu.post(
-        "/v1/checkout/sessions",
-        "mode=setup&currency=usd&payment_intent_data[metadata][a]=b",
-    );
+    let wrong_mode = emu.post("/v1/checkout/sessions", "mode=setup&currency=usd&payment_intent_data[metadata][a]=b");
     assert_eq!(wrong_mode.status, 400);
     let page = request("GET", cs["url"].as_str().unwrap(), &[], "");
     assert!(page.body.contains("Save card"));
@@ -242,26 +180,14 @@ fn setup_mode_saves_a_card_for_an_existing_customer() {
     assert_eq!(r.status, 303);
     assert_eq!(
         emu.event_types()[before..],
-        [
-            "payment_method.attached",
-            "setup_intent.created",
-            "setup_intent.succeeded",
-            "checkout.session.completed"
-        ]
+        ["payment_method.attached", "setup_intent.created", "setup_intent.succeeded", "checkout.session.completed"]
     );
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}?expand[]=setup_intent",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=setup_intent", cs["id"].as_str().unwrap())).ok();
     assert_eq!(s["payment_status"], "no_payment_required");
     assert_eq!(s["customer"], cid);
     assert_eq!(s["setup_intent"]["status"], "succeeded");
     assert_eq!(s["setup_intent"]["metadata"]["latch_site"], "s1");
-    let pms = emu
-        .get(&format!("/v1/customers/{cid}/payment_methods"))
-        .ok();
+    let pms = emu.get(&format!("/v1/customers/{cid}/payment_methods")).ok();
     assert_eq!(pms["data"][0]["id"], s["setup_intent"]["payment_method"]);
     assert_eq!(pms["data"][0]["card"]["last4"], "4242");
 }
@@ -270,19 +196,14 @@ fn setup_mode_saves_a_card_for_an_existing_customer() {
 fn expired_session_page_and_control_pay() {
     let emu = Emulator::start(&[]);
     let price = emu.price("Book", 100, None);
-    let cs = emu.session(&format!(
-        "mode=payment&line_items[0][price]={price}&cancel_url={}",
-        enc("http://site.test/c")
-    ));
+    let cs =
+        emu.session(&format!("mode=payment&line_items[0][price]={price}&cancel_url={}", enc("http://site.test/c")));
     let id = cs["id"].as_str().unwrap();
     emu.advance(25 * 3600);
     let page = request("GET", &format!("{}/checkout/pay/{id}", emu.url), &[], "");
     assert!(page.body.contains("expired"));
     assert!(page.body.contains("href=\"http://site.test/c\""));
-    assert_eq!(
-        emu.get(&format!("/v1/checkout/sessions/{id}")).ok()["status"],
-        "expired"
-    );
+    assert_eq!(emu.get(&format!("/v1/checkout/sessions/{id}")).ok()["status"], "expired");
     // Control API pay: decline answers Stripe's card error shape.
     let cs2 = emu.session(&format!("mode=payment&line_items[0][price]={price}"));
     let id2 = cs2["id"].as_str().unwrap();
@@ -293,10 +214,7 @@ fn expired_session_page_and_control_pay() {
     assert_eq!(r.status, 402);
     assert_eq!(r.json()["error"]["type"], "card_error");
     assert_eq!(r.json()["error"]["decline_code"], "generic_decline");
-    let r = emu.control(
-        &format!("/_emulator/checkout/sessions/{id2}/pay"),
-        r#"{"email":"c@x.test"}"#,
-    );
+    let r = emu.control(&format!("/_emulator/checkout/sessions/{id2}/pay"), r#"{"email":"c@x.test"}"#);
     assert_eq!(r.ok()["status"], "complete");
 }
 
@@ -306,34 +224,17 @@ fn portal_cancels_at_period_end_and_renews() {
     let price = emu.price("Pro", 900, Some("month"));
     let cs = sub_session(&emu, &price, "");
     emu.pay(&cs, "4242424242424242", "p@x.test");
-    let s = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}",
-            cs["id"].as_str().unwrap()
-        ))
-        .ok();
-    let (cid, sid) = (
-        s["customer"].as_str().unwrap(),
-        s["subscription"].as_str().unwrap(),
-    );
+    let s = emu.get(&format!("/v1/checkout/sessions/{}", cs["id"].as_str().unwrap())).ok();
+    let (cid, sid) = (s["customer"].as_str().unwrap(), s["subscription"].as_str().unwrap());
     let bps = emu
-        .post(
-            "/v1/billing_portal/sessions",
-            &format!(
-                "customer={cid}&return_url={}",
-                enc("http://site.test/account")
-            ),
-        )
+        .post("/v1/billing_portal/sessions", &format!("customer={cid}&return_url={}", enc("http://site.test/account")))
         .ok();
     assert_eq!(bps["object"], "billing_portal.session");
     let url = bps["url"].as_str().unwrap();
     assert!(url.starts_with(&format!("{}/portal/bps_", emu.url)));
     let page = request("GET", url, &[], "");
     assert!(page.body.contains(&format!("id=\"cancel-{sid}\"")));
-    assert!(
-        page.body
-            .contains("id=\"return\" href=\"http://site.test/account\"")
-    );
+    assert!(page.body.contains("id=\"return\" href=\"http://site.test/account\""));
     assert!(page.body.contains("p@x.test"));
     let before = emu.event_types().len();
     let r = emu.page_post(&format!("{url}/subscriptions/{sid}/cancel"), "");
@@ -341,21 +242,10 @@ fn portal_cancels_at_period_end_and_renews() {
     let sub = emu.get(&format!("/v1/subscriptions/{sid}")).ok();
     assert_eq!(sub["cancel_at_period_end"], true);
     assert_eq!(sub["status"], "active");
-    assert_eq!(
-        sub["cancel_at"],
-        sub["items"]["data"][0]["current_period_end"]
-    );
-    assert_eq!(
-        emu.event_types()[before..],
-        ["customer.subscription.updated"]
-    );
-    let ev = emu
-        .get("/v1/events?type=customer.subscription.updated&limit=1")
-        .ok();
-    assert_eq!(
-        ev["data"][0]["data"]["previous_attributes"]["cancel_at_period_end"],
-        false
-    );
+    assert_eq!(sub["cancel_at"], sub["items"]["data"][0]["current_period_end"]);
+    assert_eq!(emu.event_types()[before..], ["customer.subscription.updated"]);
+    let ev = emu.get("/v1/events?type=customer.subscription.updated&limit=1").ok();
+    assert_eq!(ev["data"][0]["data"]["previous_attributes"]["cancel_at_period_end"], false);
     let page = request("GET", url, &[], "");
     assert!(page.body.contains(&format!("id=\"renew-{sid}\"")));
     assert!(page.body.contains("Cancels on"));
@@ -365,23 +255,8 @@ fn portal_cancels_at_period_end_and_renews() {
     assert_eq!(sub["cancel_at"], serde_json::Value::Null);
     // Someone else's subscription cannot be touched from this portal.
     let other = emu.post("/v1/customers", "email=o%40x.test").ok();
-    let bps2 = emu
-        .post(
-            "/v1/billing_portal/sessions",
-            &format!("customer={}", other["id"].as_str().unwrap()),
-        )
-        .ok();
-    let r = emu.page_post(
-        &format!(
-            "{}/subscriptions/{sid}/cancel",
-            bps2["url"].as_str().unwrap()
-        ),
-        "",
-    );
+    let bps2 = emu.post("/v1/billing_portal/sessions", &format!("customer={}", other["id"].as_str().unwrap())).ok();
+    let r = emu.page_post(&format!("{}/subscriptions/{sid}/cancel", bps2["url"].as_str().unwrap()), "");
     assert_eq!(r.status, 404);
-    assert_eq!(
-        emu.post("/v1/billing_portal/sessions", "customer=cus_nope")
-            .status,
-        404
-    );
+    assert_eq!(emu.post("/v1/billing_portal/sessions", "customer=cus_nope").status, 404);
 }

@@ -27,7 +27,10 @@ fn nested_hashes_and_arrays() {
 
 #[test]
 fn percent_encoding_plus_and_brackets_encoded() {
-    let v = parse("name=Pro+plan%21&metadata%5Bkey%5D=a%26b&success_url=https%3A%2F%2Fx.test%2F%3Fs%3D%7BCHECKOUT_SESSION_ID%7D").unwrap();
+    let v = parse(
+        "name=Pro+plan%21&metadata%5Bkey%5D=a%26b&success_url=https%3A%2F%2Fx.test%2F%3Fs%3D%7BCHECKOUT_SESSION_ID%7D",
+    )
+    .unwrap();
     assert_eq!(v["name"], "Pro plan!");
     assert_eq!(v["metadata"]["key"], "a&b");
     assert_eq!(v["success_url"], "https://x.test/?s={CHECKOUT_SESSION_ID}");
@@ -55,12 +58,8 @@ fn empty_values_and_clearing() {
 
 #[test]
 fn push_arrays_of_hashes() {
-    let v =
-        parse("line_items[][price]=p1&line_items[][quantity]=1&line_items[][price]=p2").unwrap();
-    assert_eq!(
-        v["line_items"],
-        json!([{"price": "p1", "quantity": "1"}, {"price": "p2"}])
-    );
+    let v = parse("line_items[][price]=p1&line_items[][quantity]=1&line_items[][price]=p2").unwrap();
+    assert_eq!(v["line_items"], json!([{"price": "p1", "quantity": "1"}, {"price": "p2"}]));
 }
 
 #[test]
@@ -70,24 +69,14 @@ fn conflicting_and_malformed_keys_are_errors_not_panics() {
     assert!(parse("[x]=1").is_err());
     assert!(parse("a[]=1&a[x]=2").is_err());
     // Garbage never panics.
-    for s in [
-        "%",
-        "%zz=1",
-        "=",
-        "&&&",
-        "a[][][]=1",
-        "a[0][]=1&a[0][x]=2",
-        "a]=1",
-        "a[b]]=1",
-    ] {
+    for s in ["%", "%zz=1", "=", "&&&", "a[][][]=1", "a[0][]=1&a[0][x]=2", "a]=1", "a[b]]=1"] {
         let _ = parse(s);
     }
 }
 
 #[test]
 fn params_typing_and_errors_name_the_parameter() {
-    let p =
-        Params::new(parse("unit_amount=abc&recurring[interval]=month&active=maybe&n=5").unwrap());
+    let p = Params::new(parse("unit_amount=abc&recurring[interval]=month&active=maybe&n=5").unwrap());
     let e = p.int("unit_amount").unwrap_err();
     assert_eq!(e.param.as_deref(), Some("unit_amount"));
     assert_eq!(e.code, Some("parameter_invalid_integer"));
@@ -95,10 +84,7 @@ fn params_typing_and_errors_name_the_parameter() {
     let r = p.sub("recurring").unwrap().unwrap();
     assert_eq!(r.name("interval_count"), "recurring[interval_count]");
     assert_eq!(r.req_str("interval").unwrap(), "month");
-    assert_eq!(
-        r.req_str("nope").unwrap_err().message,
-        "Missing required param: recurring[nope]."
-    );
+    assert_eq!(r.req_str("nope").unwrap_err().message, "Missing required param: recurring[nope].");
     assert!(p.bool("active").is_err());
     assert_eq!(p.int("n").unwrap(), Some(5));
     let unknown = p.allow(&["unit_amount", "recurring", "n"]).unwrap_err();

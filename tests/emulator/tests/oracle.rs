@@ -23,14 +23,8 @@ fn run_oracle(program: &str, script: &Path) {
         .spawn()
         .expect("spawn emulator");
     let mut line = String::new();
-    BufReader::new(emu.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    let url = line
-        .trim()
-        .strip_prefix("stripe-emulator listening on ")
-        .expect("ready line format")
-        .to_string();
+    BufReader::new(emu.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    let url = line.trim().strip_prefix("stripe-emulator listening on ").expect("ready line format").to_string();
 
     let mut child = Command::new(program)
         .arg(script)
@@ -60,10 +54,7 @@ fn run_oracle(program: &str, script: &Path) {
     println!("{stdout}");
     eprintln!("{stderr}");
     let status = status.unwrap_or_else(|| panic!("{program} oracle timed out after 120 s"));
-    assert!(
-        status.success(),
-        "{program} official client oracle failed ({status}):\n{stdout}\n{stderr}"
-    );
+    assert!(status.success(), "{program} official client oracle failed ({status}):\n{stdout}\n{stderr}");
     assert!(stdout.contains("checks passed"));
 }
 
@@ -75,33 +66,15 @@ fn official_node_client_drives_the_emulator() {
         "npm package `stripe` is missing ({} not found): run `npm install` at the repository root",
         stripe_pkg.display()
     );
-    let node_ok = Command::new("node")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        node_ok,
-        "`node` is not on PATH: the official-client oracle needs Node.js"
-    );
-    run_oracle(
-        "node",
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oracle/official_client.mjs"),
-    );
+    let node_ok = Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success());
+    assert!(node_ok, "`node` is not on PATH: the official-client oracle needs Node.js");
+    run_oracle("node", &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oracle/official_client.mjs"));
 }
 
 #[test]
 fn official_python_client_drives_the_emulator() {
-    let has_stripe = Command::new("python3")
-        .args(["-c", "import stripe"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        has_stripe,
-        "PyPI `stripe` is not installed: run `cargo xtask setup` (it installs stripe==16.1.0)"
-    );
-    run_oracle(
-        "python3",
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oracle/official_client.py"),
-    );
+    let has_stripe =
+        Command::new("python3").args(["-c", "import stripe"]).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    assert!(has_stripe, "PyPI `stripe` is not installed: run `cargo xtask setup` (it installs stripe==16.1.0)");
+    run_oracle("python3", &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("oracle/official_client.py"));
 }

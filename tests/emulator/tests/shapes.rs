@@ -8,17 +8,12 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object()
-        .map(|m| m.keys().cloned().collect())
-        .unwrap_or_default()
+    v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }
 
 fn fixtures() -> Vec<Value> {
     let mut out = vec![serde_json::from_str(include_str!("../fixtures/templates.json")).unwrap()];
-    let shared = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/stripe/fixtures3.json"
-    );
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/stripe/fixtures3.json");
     if let Ok(text) = std::fs::read_to_string(shared) {
         let v: Value = serde_json::from_str(&text).unwrap();
         out.push(v["resources"].clone());
@@ -32,47 +27,26 @@ fn assert_shape(resource: &str, obj: &Value) {
         assert!(!want.is_empty(), "no fixture for {resource}");
         let got = keys(obj);
         let missing: Vec<_> = want.difference(&got).collect();
-        assert!(
-            missing.is_empty(),
-            "{resource} lacks Stripe fields {missing:?}"
-        );
-        let extra: Vec<_> = got
-            .difference(&want)
-            .filter(|k| !matches!(k.as_str(), "secret" | "line_items"))
-            .collect();
-        assert!(
-            extra.is_empty(),
-            "{resource} has fields Stripe's fixture does not: {extra:?}"
-        );
-        assert_eq!(
-            obj["object"], fx[resource]["object"],
-            "{resource} object tag"
-        );
+        assert!(missing.is_empty(), "{resource} lacks Stripe fields {missing:?}");
+        let extra: Vec<_> = got.difference(&want).filter(|k| !matches!(k.as_str(), "secret" | "line_items")).collect();
+        assert!(extra.is_empty(), "{resource} has fields Stripe's fixture does not: {extra:?}");
+        assert_eq!(obj["object"], fx[resource]["object"], "{resource} object tag");
     }
 }
 
 #[test]
 fn api_objects_have_stripes_fields() {
     let emu = Emulator::start(&[]);
-    let we = emu
-        .post(
-            "/v1/webhook_endpoints",
-            "url=http%3A%2F%2F127.0.0.1%3A9%2Fh&enabled_events[]=*",
-        )
-        .ok();
+    let we = emu.post("/v1/webhook_endpoints", "url=http%3A%2F%2F127.0.0.1%3A9%2Fh&enabled_events[]=*").ok();
     assert_shape("webhook_endpoint", &we);
     let price = emu.price("Pro", 900, Some("month"));
-    let p = emu
-        .get(&format!("/v1/prices/{price}?expand[]=product"))
-        .ok();
+    let p = emu.get(&format!("/v1/prices/{price}?expand[]=product")).ok();
     assert_shape("product", &p["product"]);
     let mut p_plain = p;
     p_plain["product"] = Value::Null;
     assert_shape("price", &p_plain);
-    let cs = emu.session(&format!(
-        "mode=subscription&line_items[0][price]={price}&success_url={}",
-        enc("http://x.test/")
-    ));
+    let cs =
+        emu.session(&format!("mode=subscription&line_items[0][price]={price}&success_url={}", enc("http://x.test/")));
     assert_shape("checkout.session", &cs);
     emu.pay(&cs, "4242424242424242", "s@x.test");
     let s = emu
@@ -85,46 +59,22 @@ fn api_objects_have_stripes_fields() {
     assert_shape("subscription", &s["subscription"]);
     assert_shape("subscription_item", &s["subscription"]["items"]["data"][0]);
     assert_shape("item", &s["line_items"]["data"][0]);
-    let inv = emu
-        .get(&format!(
-            "/v1/invoices/{}",
-            s["subscription"]["latest_invoice"].as_str().unwrap()
-        ))
-        .ok();
+    let inv = emu.get(&format!("/v1/invoices/{}", s["subscription"]["latest_invoice"].as_str().unwrap())).ok();
     assert_shape("invoice", &inv);
     assert_shape("line_item", &inv["lines"]["data"][0]);
     let ch = emu.get("/v1/charges").ok()["data"][0].clone();
     assert_shape("charge", &ch);
     assert_shape(
         "payment_intent",
-        &emu.get(&format!(
-            "/v1/payment_intents/{}",
-            ch["payment_intent"].as_str().unwrap()
-        ))
-        .ok(),
+        &emu.get(&format!("/v1/payment_intents/{}", ch["payment_intent"].as_str().unwrap())).ok(),
     );
     assert_shape(
         "payment_method",
-        &emu.get(&format!(
-            "/v1/payment_methods/{}",
-            ch["payment_method"].as_str().unwrap()
-        ))
-        .ok(),
+        &emu.get(&format!("/v1/payment_methods/{}", ch["payment_method"].as_str().unwrap())).ok(),
     );
-    assert_shape(
-        "refund",
-        &emu.post(
-            "/v1/refunds",
-            &format!("charge={}", ch["id"].as_str().unwrap()),
-        )
-        .ok(),
-    );
-    let bps = emu
-        .post(
-            "/v1/billing_portal/sessions",
-            &format!("customer={}", s["customer"]["id"].as_str().unwrap()),
-        )
-        .ok();
+    assert_shape("refund", &emu.post("/v1/refunds", &format!("charge={}", ch["id"].as_str().unwrap())).ok());
+    let bps =
+        emu.post("/v1/billing_portal/sessions", &format!("customer={}", s["customer"]["id"].as_str().unwrap())).ok();
     assert_shape("billing_portal.session", &bps);
     let ev = emu.get("/v1/events?limit=1").ok()["data"][0].clone();
     let mut ev_plain = ev;
@@ -133,26 +83,12 @@ fn api_objects_have_stripes_fields() {
     assert_shape("account", &emu.get("/v1/account").ok());
     assert_shape(
         "deleted_customer",
-        &emu.delete(&format!(
-            "/v1/customers/{}",
-            s["customer"]["id"].as_str().unwrap()
-        ))
-        .ok(),
+        &emu.delete(&format!("/v1/customers/{}", s["customer"]["id"].as_str().unwrap())).ok(),
     );
     let setup = emu.session("mode=setup&currency=usd");
     emu.pay(&setup, "4242424242424242", "u@x.test");
-    let setup = emu
-        .get(&format!(
-            "/v1/checkout/sessions/{}?expand[]=setup_intent",
-            setup["id"].as_str().unwrap()
-        ))
-        .ok();
+    let setup = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=setup_intent", setup["id"].as_str().unwrap())).ok();
     assert_shape("setup_intent", &setup["setup_intent"]);
-    let dp = emu
-        .control(
-            &format!("/_emulator/charges/{}/dispute", ch["id"].as_str().unwrap()),
-            "{}",
-        )
-        .ok();
+    let dp = emu.control(&format!("/_emulator/charges/{}/dispute", ch["id"].as_str().unwrap()), "{}").ok();
     assert_shape("dispute", &dp);
 }

@@ -13,11 +13,7 @@ const VECTORS: &[(&str, &str, &str)] = &[(
 )];
 
 fn t_of(header: &str) -> i64 {
-    header
-        .split(',')
-        .find_map(|p| p.strip_prefix("t="))
-        .and_then(|t| t.parse().ok())
-        .unwrap()
+    header.split(',').find_map(|p| p.strip_prefix("t=")).and_then(|t| t.parse().ok()).unwrap()
 }
 
 #[test]
@@ -26,26 +22,16 @@ fn signatures_match_stripes_vectors() {
         assert_eq!(signature_header(secret, t_of(header), payload), *header);
     }
     // And every valid single-v1 case of the shared file, when it is beside the repo.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/stripe/signature-vectors.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/stripe/signature-vectors.json");
     if let Ok(text) = std::fs::read_to_string(path) {
         let v: Value = serde_json::from_str(&text).unwrap();
         let mut checked = 0;
         for case in v["cases"].as_array().unwrap() {
             let header = case["header"].as_str().unwrap_or_default();
-            if case["kind"] == "valid"
-                && header.matches("v1=").count() == 1
-                && !header.contains("v0=")
-            {
+            if case["kind"] == "valid" && header.matches("v1=").count() == 1 && !header.contains("v0=") {
                 let t = t_of(header);
                 assert_eq!(
-                    signature_header(
-                        case["secret"].as_str().unwrap(),
-                        t,
-                        case["payload"].as_str().unwrap()
-                    ),
+                    signature_header(case["secret"].as_str().unwrap(), t, case["payload"].as_str().unwrap()),
                     header
                 );
                 checked += 1;
@@ -56,24 +42,12 @@ fn signatures_match_stripes_vectors() {
 }
 
 fn verify(secret: &str, r: &common::Received) -> Value {
-    let header = r
-        .header("stripe-signature")
-        .expect("Stripe-Signature header");
+    let header = r.header("stripe-signature").expect("Stripe-Signature header");
     let t = t_of(header);
-    let v1 = header
-        .split(',')
-        .find_map(|p| p.strip_prefix("v1="))
-        .unwrap();
+    let v1 = header.split(',').find_map(|p| p.strip_prefix("v1=")).unwrap();
     assert_eq!(v1, sign(secret, t, &r.body), "signature over the raw body");
-    assert!(
-        (t - latch_stripe_emulator::clock::real_now()).abs() < 60,
-        "t is real time"
-    );
-    assert!(
-        r.header("content-type")
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert!((t - latch_stripe_emulator::clock::real_now()).abs() < 60, "t is real time");
+    assert!(r.header("content-type").unwrap().starts_with("application/json"));
     r.json()
 }
 
@@ -83,19 +57,14 @@ fn cli_endpoint_gets_every_event_signed_in_order() {
     let secret = "whsec_cli_test_secret";
     let emu = Emulator::start(&["--webhook", &format!("{}={secret}", rx.url)]);
     let price = emu.price("Pro", 900, Some("month"));
-    let cs = emu.session(&format!(
-        "mode=subscription&line_items[0][price]={price}&metadata[k]=v"
-    ));
+    let cs = emu.session(&format!("mode=subscription&line_items[0][price]={price}&metadata[k]=v"));
     emu.pay(&cs, "4242424242424242", "w@x.test");
     emu.wait_deliveries();
     let got = rx.all();
     let events: Vec<Value> = got.iter().map(|r| verify(secret, r)).collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types, emu.event_types(), "every event, in order");
-    let completed = events
-        .iter()
-        .find(|e| e["type"] == "checkout.session.completed")
-        .unwrap();
+    let completed = events.iter().find(|e| e["type"] == "checkout.session.completed").unwrap();
     assert_eq!(completed["object"], "event");
     assert!(completed["id"].as_str().unwrap().starts_with("evt_"));
     assert_eq!(completed["livemode"], false);
@@ -103,72 +72,31 @@ fn cli_endpoint_gets_every_event_signed_in_order() {
     assert_eq!(completed["data"]["object"]["metadata"]["k"], "v");
     assert_eq!(completed["api_version"], latch_stripe_emulator::API_VERSION);
     assert!(completed.get("account").is_none());
-    assert_eq!(
-        completed["request"]["id"],
-        Value::Null,
-        "hosted page payments have no API request"
-    );
+    assert_eq!(completed["request"]["id"], Value::Null, "hosted page payments have no API request");
     let log = common::request("GET", &format!("{}/_emulator/deliveries", emu.url), &[], "").ok();
     assert_eq!(log.as_array().unwrap().len(), got.len());
-    assert!(
-        log.as_array()
-            .unwrap()
-            .iter()
-            .all(|d| d["ok"] == true && d["status"] == 200 && d["attempt"] == 1)
-    );
+    assert!(log.as_array().unwrap().iter().all(|d| d["ok"] == true && d["status"] == 200 && d["attempt"] == 1));
 }
 
 #[test]
 fn failed_deliveries_are_retried_with_backoff() {
     let rx = Receiver::start(3);
-    let emu = Emulator::start(&[
-        "--retry-base-ms",
-        "50",
-        "--webhook",
-        &format!("{}=whsec_retry", rx.url),
-    ]);
+    let emu = Emulator::start(&["--retry-base-ms", "50", "--webhook", &format!("{}=whsec_retry", rx.url)]);
     emu.post("/v1/customers", "email=a%40x.test").ok();
     emu.post("/v1/customers", "email=b%40x.test").ok();
     emu.wait_deliveries();
     let got = rx.all();
     assert_eq!(got.len(), 5, "3 failures + 2 successes");
-    let ids: Vec<String> = got
-        .iter()
-        .map(|r| r.json()["id"].as_str().unwrap().to_string())
-        .collect();
-    assert!(
-        ids[..4].iter().all(|i| *i == ids[0]),
-        "the first event is retried before the second goes"
-    );
+    let ids: Vec<String> = got.iter().map(|r| r.json()["id"].as_str().unwrap().to_string()).collect();
+    assert!(ids[..4].iter().all(|i| *i == ids[0]), "the first event is retried before the second goes");
     assert_ne!(ids[4], ids[0]);
     assert_eq!(got[0].body, got[3].body, "same body on retry");
-    let log = common::request(
-        "GET",
-        &format!("{}/_emulator/deliveries?event_id={}", emu.url, ids[0]),
-        &[],
-        "",
-    )
-    .ok();
-    let attempts: Vec<(i64, bool)> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| (d["attempt"].as_i64().unwrap(), d["ok"].as_bool().unwrap()))
-        .collect();
-    assert_eq!(
-        attempts,
-        vec![(1, false), (2, false), (3, false), (4, true)]
-    );
-    let at: Vec<i64> = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["at_ms"].as_i64().unwrap())
-        .collect();
-    assert!(
-        at[1] - at[0] >= 45 && at[2] - at[1] >= 95 && at[3] - at[2] >= 195,
-        "exponential backoff: {at:?}"
-    );
+    let log = common::request("GET", &format!("{}/_emulator/deliveries?event_id={}", emu.url, ids[0]), &[], "").ok();
+    let attempts: Vec<(i64, bool)> =
+        log.as_array().unwrap().iter().map(|d| (d["attempt"].as_i64().unwrap(), d["ok"].as_bool().unwrap())).collect();
+    assert_eq!(attempts, vec![(1, false), (2, false), (3, false), (4, true)]);
+    let at: Vec<i64> = log.as_array().unwrap().iter().map(|d| d["at_ms"].as_i64().unwrap()).collect();
+    assert!(at[1] - at[0] >= 45 && at[2] - at[1] >= 95 && at[3] - at[2] >= 195, "exponential backoff: {at:?}");
 }
 
 #[test]
@@ -189,10 +117,7 @@ fn gives_up_after_max_attempts_and_wait_times_out() {
     let log = common::request("GET", &format!("{}/_emulator/deliveries", emu.url), &[], "").ok();
     let log = log.as_array().unwrap();
     assert_eq!(log.len(), 3);
-    assert!(
-        log.iter()
-            .all(|d| d["ok"] == false && d["status"].is_null() && d["error"].is_string())
-    );
+    assert!(log.iter().all(|d| d["ok"] == false && d["status"].is_null() && d["error"].is_string()));
 }
 
 #[test]
@@ -202,29 +127,17 @@ fn api_endpoints_filter_events_and_redeliver_duplicates() {
     let we = emu
         .post(
             "/v1/webhook_endpoints",
-            &format!(
-                "url={}&enabled_events[]=checkout.session.completed&enabled_events[]=invoice.paid",
-                enc(&rx.url)
-            ),
+            &format!("url={}&enabled_events[]=checkout.session.completed&enabled_events[]=invoice.paid", enc(&rx.url)),
         )
         .ok();
     let secret = we["secret"].as_str().unwrap();
     let all_rx = Receiver::start(0);
-    let all = emu
-        .post(
-            "/v1/webhook_endpoints",
-            &format!("url={}&enabled_events[]=*", enc(&all_rx.url)),
-        )
-        .ok();
+    let all = emu.post("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=*", enc(&all_rx.url))).ok();
     let price = emu.price("Pro", 900, Some("month"));
     let cs = emu.session(&format!("mode=subscription&line_items[0][price]={price}"));
     emu.pay(&cs, "4242424242424242", "w@x.test");
     emu.wait_deliveries();
-    let types: Vec<String> = rx
-        .all()
-        .iter()
-        .map(|r| verify(secret, r)["type"].as_str().unwrap().to_string())
-        .collect();
+    let types: Vec<String> = rx.all().iter().map(|r| verify(secret, r)["type"].as_str().unwrap().to_string()).collect();
     assert_eq!(types, ["invoice.paid", "checkout.session.completed"]);
     assert_eq!(all_rx.all().len(), emu.event_types().len());
     verify(all["secret"].as_str().unwrap(), &all_rx.all()[0]);
@@ -237,25 +150,12 @@ fn api_endpoints_filter_events_and_redeliver_duplicates() {
     let again = rx.all()[2].clone();
     assert_eq!(again.body, first.body);
     verify(secret, &again);
-    assert_eq!(
-        emu.control("/_emulator/events/evt_nope/redeliver", "")
-            .status,
-        404
-    );
+    assert_eq!(emu.control("/_emulator/events/evt_nope/redeliver", "").status, 404);
     // Disabled and deleted endpoints get nothing more.
-    emu.post(
-        &format!("/v1/webhook_endpoints/{}", we["id"].as_str().unwrap()),
-        "disabled=true",
-    )
-    .ok();
-    emu.delete(&format!(
-        "/v1/webhook_endpoints/{}",
-        all["id"].as_str().unwrap()
-    ))
-    .ok();
+    emu.post(&format!("/v1/webhook_endpoints/{}", we["id"].as_str().unwrap()), "disabled=true").ok();
+    emu.delete(&format!("/v1/webhook_endpoints/{}", all["id"].as_str().unwrap())).ok();
     let n = (rx.all().len(), all_rx.all().len());
-    emu.control(&format!("/_emulator/events/{id}/redeliver"), "")
-        .ok();
+    emu.control(&format!("/_emulator/events/{id}/redeliver"), "").ok();
     emu.post("/v1/customers", "email=z%40x.test").ok();
     emu.wait_deliveries();
     assert_eq!((rx.all().len(), all_rx.all().len()), n);
@@ -268,27 +168,10 @@ fn connected_account_events_carry_account_and_reach_connect_endpoints() {
     let platform_rx = Receiver::start(0);
     let emu = Emulator::start(&[]);
     let acct = [("stripe-account", "acct_1SiteOwnerXYZ")];
-    emu.post_with(
-        "/v1/webhook_endpoints",
-        &format!("url={}&enabled_events[]=*", enc(&own_rx.url)),
-        &acct,
-    )
-    .ok();
-    emu.post(
-        "/v1/webhook_endpoints",
-        &format!(
-            "url={}&enabled_events[]=*&connect=true",
-            enc(&connect_rx.url)
-        ),
-    )
-    .ok();
-    emu.post(
-        "/v1/webhook_endpoints",
-        &format!("url={}&enabled_events[]=*", enc(&platform_rx.url)),
-    )
-    .ok();
-    emu.post_with("/v1/customers", "email=c%40x.test", &acct)
-        .ok();
+    emu.post_with("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=*", enc(&own_rx.url)), &acct).ok();
+    emu.post("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=*&connect=true", enc(&connect_rx.url))).ok();
+    emu.post("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=*", enc(&platform_rx.url))).ok();
+    emu.post_with("/v1/customers", "email=c%40x.test", &acct).ok();
     emu.post("/v1/customers", "email=p%40x.test").ok();
     emu.wait_deliveries();
     let own = own_rx.all();

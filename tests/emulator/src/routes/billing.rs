@@ -46,22 +46,14 @@ const UPDATE_FIELDS: &[&str] = &[
 ];
 
 /// `POST /v1/subscriptions/{id}`.
-pub(super) fn update_subscription(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn update_subscription(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(UPDATE_FIELDS)?;
     let now = store.now();
     let acct = store.account_mut(account);
     let sub = acct.get_mut(Kind::Subscription, id, "id")?;
     let canceled = sub["status"] == "canceled";
     if canceled
-        && let Some(k) = p
-            .raw()
-            .keys()
-            .find(|k| !matches!(k.as_str(), "metadata" | "cancellation_details" | "expand"))
+        && let Some(k) = p.raw().keys().find(|k| !matches!(k.as_str(), "metadata" | "cancellation_details" | "expand"))
     {
         return Err(ApiError::bad(
             "A canceled subscription can only update its cancellation_details and metadata.",
@@ -75,9 +67,7 @@ pub(super) fn update_subscription(
         ));
     }
     let before = sub.clone();
-    let period_end = sub["items"]["data"][0]["current_period_end"]
-        .as_i64()
-        .unwrap_or(now);
+    let period_end = sub["items"]["data"][0]["current_period_end"].as_i64().unwrap_or(now);
     if let Some(flag) = p.bool("cancel_at_period_end")? {
         if flag {
             sub["cancel_at_period_end"] = json!(true);
@@ -109,10 +99,7 @@ pub(super) fn update_subscription(
                 })?,
             };
             if at < now {
-                return Err(ApiError::bad(
-                    "cancel_at must be in the future.",
-                    Some("cancel_at"),
-                ));
+                return Err(ApiError::bad("cancel_at must be in the future.", Some("cancel_at")));
             }
             sub["cancel_at"] = json!(at);
             sub["cancel_at_period_end"] = json!(false);
@@ -123,8 +110,7 @@ pub(super) fn update_subscription(
     if let Some(cd) = p.sub("cancellation_details")? {
         cd.allow(&["comment", "feedback"])?;
         if let Some(c) = cd.str("comment")? {
-            sub["cancellation_details"]["comment"] =
-                if c.is_empty() { Value::Null } else { json!(c) };
+            sub["cancellation_details"]["comment"] = if c.is_empty() { Value::Null } else { json!(c) };
         }
         if let Some(f) = cd.one_of(
             "feedback",
@@ -151,21 +137,14 @@ pub(super) fn update_subscription(
     let mut end_trial_now = false;
     if let Some(t) = p.nonempty("trial_end")? {
         if sub["status"] != "trialing" && t != "now" {
-            return Err(ApiError::bad(
-                "Only trialing subscriptions can change trial_end.",
-                Some("trial_end"),
-            ));
+            return Err(ApiError::bad("Only trialing subscriptions can change trial_end.", Some("trial_end")));
         }
         if sub["status"] == "trialing" {
             let at = if t == "now" {
                 now
             } else {
                 t.parse::<i64>().map_err(|_| {
-                    ApiError::invalid(
-                        "parameter_invalid_integer",
-                        format!("Invalid timestamp: {t}"),
-                        Some("trial_end"),
-                    )
+                    ApiError::invalid("parameter_invalid_integer", format!("Invalid timestamp: {t}"), Some("trial_end"))
                 })?
             };
             if at < now {
@@ -193,12 +172,7 @@ pub(super) fn update_subscription(
         }
     }
     if !previous.is_empty() {
-        store.emit(
-            account,
-            "customer.subscription.updated",
-            &after,
-            Some(Value::Object(previous)),
-        );
+        store.emit(account, "customer.subscription.updated", &after, Some(Value::Object(previous)));
     }
     if end_trial_now {
         store.run_billing(now);
@@ -207,12 +181,7 @@ pub(super) fn update_subscription(
 }
 
 /// `DELETE /v1/subscriptions/{id}`: cancels at once.
-pub(super) fn cancel_subscription(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn cancel_subscription(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&["invoice_now", "prorate", "cancellation_details"])?;
     let acct = store.account_mut(account);
     let sub = acct.get_mut(Kind::Subscription, id, "id")?;
@@ -252,58 +221,35 @@ pub(super) fn list_subscriptions(store: &mut Store, account: &str, p: &Params) -
             "unpaid",
         ],
     )?;
-    list_where(
-        store,
-        account,
-        Kind::Subscription,
-        "/v1/subscriptions",
-        p,
-        |v| {
-            let s = v["status"].as_str().unwrap_or_default();
-            let status_ok = match status.as_deref() {
-                None => !matches!(s, "canceled" | "incomplete_expired"),
-                Some("all") => true,
-                Some("ended") => matches!(s, "canceled" | "incomplete_expired"),
-                Some(x) => s == x,
-            };
-            let price_ok = price.as_ref().is_none_or(|pr| {
-                v["items"]["data"]
-                    .as_array()
-                    .is_some_and(|items| items.iter().any(|it| it["price"]["id"] == pr.as_str()))
-            });
-            Ok(status_ok
-                && price_ok
-                && customer
-                    .as_ref()
-                    .is_none_or(|c| v["customer"] == c.as_str()))
-        },
-    )
+    list_where(store, account, Kind::Subscription, "/v1/subscriptions", p, |v| {
+        let s = v["status"].as_str().unwrap_or_default();
+        let status_ok = match status.as_deref() {
+            None => !matches!(s, "canceled" | "incomplete_expired"),
+            Some("all") => true,
+            Some("ended") => matches!(s, "canceled" | "incomplete_expired"),
+            Some(x) => s == x,
+        };
+        let price_ok = price.as_ref().is_none_or(|pr| {
+            v["items"]["data"].as_array().is_some_and(|items| items.iter().any(|it| it["price"]["id"] == pr.as_str()))
+        });
+        Ok(status_ok && price_ok && customer.as_ref().is_none_or(|c| v["customer"] == c.as_str()))
+    })
 }
 
 /// `GET /v1/invoices` with `customer`, `subscription`, `status`.
 pub(super) fn list_invoices(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     let customer = p.nonempty("customer")?;
     let sub = p.nonempty("subscription")?;
-    let status = p.one_of(
-        "status",
-        &["draft", "open", "paid", "uncollectible", "void"],
-    )?;
+    let status = p.one_of("status", &["draft", "open", "paid", "uncollectible", "void"])?;
     list_where(store, account, Kind::Invoice, "/v1/invoices", p, |v| {
-        Ok(customer
-            .as_ref()
-            .is_none_or(|c| v["customer"] == c.as_str())
+        Ok(customer.as_ref().is_none_or(|c| v["customer"] == c.as_str())
             && sub.as_ref().is_none_or(|s| v["subscription"] == s.as_str())
             && status.as_ref().is_none_or(|s| v["status"] == s.as_str()))
     })
 }
 
 /// `GET /v1/invoices/{id}/lines`.
-pub(super) fn invoice_lines(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn invoice_lines(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     let acct = store.account_mut(account);
     let inv = acct.get(Kind::Invoice, id, "invoice")?;
     let lines: Vec<Value> = inv["lines"]["data"].as_array().cloned().unwrap_or_default();
@@ -313,30 +259,14 @@ pub(super) fn invoice_lines(
 }
 
 /// `POST /v1/billing_portal/sessions`.
-pub(super) fn create_portal_session(
-    store: &mut Store,
-    account: &str,
-    p: &Params,
-) -> ApiResult<Value> {
-    p.allow(&[
-        "customer",
-        "return_url",
-        "configuration",
-        "flow_data",
-        "locale",
-        "on_behalf_of",
-        "customer_account",
-    ])?;
+pub(super) fn create_portal_session(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&["customer", "return_url", "configuration", "flow_data", "locale", "on_behalf_of", "customer_account"])?;
     let customer = p.req_str("customer")?;
     let return_url = p.nonempty("return_url")?;
     if let Some(u) = &return_url
         && !(u.starts_with("http://") || u.starts_with("https://"))
     {
-        return Err(ApiError::invalid(
-            "url_invalid",
-            "Not a valid URL",
-            Some("return_url"),
-        ));
+        return Err(ApiError::invalid("url_invalid", "Not a valid URL", Some("return_url")));
     }
     let now = store.now();
     let base = store.base_url.clone();

@@ -29,14 +29,7 @@ const PRODUCT_FIELDS: &[&str] = &[
 
 fn set_product_fields(prod: &mut Value, p: &Params) -> ApiResult<Value> {
     let mut previous = json!({});
-    for key in [
-        "name",
-        "description",
-        "url",
-        "unit_label",
-        "tax_code",
-        "statement_descriptor",
-    ] {
+    for key in ["name", "description", "url", "unit_label", "tax_code", "statement_descriptor"] {
         if p.has(key) {
             let v = match p.str(key)? {
                 Some(s) if s.is_empty() => Value::Null,
@@ -44,10 +37,7 @@ fn set_product_fields(prod: &mut Value, p: &Params) -> ApiResult<Value> {
                 None => Value::Null,
             };
             if key == "name" && v.is_null() {
-                return Err(ApiError::bad(
-                    "You must provide a non-empty name.",
-                    Some("name"),
-                ));
+                return Err(ApiError::bad("You must provide a non-empty name.", Some("name")));
             }
             if prod[key] != v {
                 previous[key] = prod[key].clone();
@@ -80,34 +70,18 @@ pub(super) fn create_product(store: &mut Store, account: &str, p: &Params) -> Ap
     let id = p.nonempty("id")?;
     let now = store.now();
     if let Some(i) = &id
-        && store
-            .account_mut(account)
-            .col(Kind::Product)
-            .get(i)
-            .is_some()
+        && store.account_mut(account).col(Kind::Product).get(i).is_some()
     {
-        return Err(ApiError::invalid(
-            "resource_already_exists",
-            "Product already exists.",
-            Some("id"),
-        ));
+        return Err(ApiError::invalid("resource_already_exists", "Product already exists.", Some("id")));
     }
     let mut prod = objects::product(id, &name, now);
     set_product_fields(&mut prod, p)?;
     let pid = prod["id"].as_str().unwrap_or_default().to_string();
     if let Some(dp) = p.sub("default_price_data")? {
-        dp.allow(&[
-            "currency",
-            "unit_amount",
-            "unit_amount_decimal",
-            "recurring",
-            "tax_behavior",
-            "metadata",
-        ])?;
+        dp.allow(&["currency", "unit_amount", "unit_amount_decimal", "recurring", "tax_behavior", "metadata"])?;
         let currency = dp.req_str("currency")?.to_lowercase();
-        let amount = dp
-            .amount("unit_amount")?
-            .ok_or_else(|| ApiError::param_missing("default_price_data[unit_amount]"))?;
+        let amount =
+            dp.amount("unit_amount")?.ok_or_else(|| ApiError::param_missing("default_price_data[unit_amount]"))?;
         let recurring = recurring_of(&dp)?;
         let price = objects::price(&pid, &currency, amount, recurring, now);
         prod["default_price"] = price["id"].clone();
@@ -123,32 +97,20 @@ pub(super) fn create_product(store: &mut Store, account: &str, p: &Params) -> Ap
 }
 
 /// `POST /v1/products/{id}`.
-pub(super) fn update_product(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn update_product(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(PRODUCT_FIELDS)?;
     let now = store.now();
     let acct = store.account_mut(account);
     if let Some(dp) = p.nonempty("default_price")? {
         let price = acct.get(Kind::Price, &dp, "default_price")?;
         if price["product"] != id {
-            return Err(ApiError::bad(
-                "The default price must belong to this product.",
-                Some("default_price"),
-            ));
+            return Err(ApiError::bad("The default price must belong to this product.", Some("default_price")));
         }
     }
     let prod = acct.get_mut(Kind::Product, id, "id")?;
     let mut previous = set_product_fields(prod, p)?;
     if let Some(dp) = p.str("default_price")? {
-        let v = if dp.is_empty() {
-            Value::Null
-        } else {
-            json!(dp)
-        };
+        let v = if dp.is_empty() { Value::Null } else { json!(dp) };
         if prod["default_price"] != v {
             previous["default_price"] = prod["default_price"].clone();
             prod["default_price"] = v;
@@ -166,11 +128,7 @@ pub(super) fn update_product(
 pub(super) fn delete_product(store: &mut Store, account: &str, id: &str) -> ApiResult<Value> {
     let acct = store.account_mut(account);
     let prod = acct.get(Kind::Product, id, "id")?.clone();
-    if acct
-        .col(Kind::Price)
-        .oldest_first()
-        .any(|pr| pr["product"] == id)
-    {
+    if acct.col(Kind::Price).oldest_first().any(|pr| pr["product"] == id) {
         return Err(ApiError::bad(
             "This product cannot be deleted because it has one or more user-created prices.",
             None,
@@ -199,14 +157,7 @@ fn recurring_of(p: &Params) -> ApiResult<Option<(String, i64, Option<i64>)>> {
     let Some(r) = p.sub("recurring")? else {
         return Ok(None);
     };
-    r.allow(&[
-        "interval",
-        "interval_count",
-        "trial_period_days",
-        "usage_type",
-        "meter",
-        "aggregate_usage",
-    ])?;
+    r.allow(&["interval", "interval_count", "trial_period_days", "usage_type", "meter", "aggregate_usage"])?;
     let interval = r
         .one_of("interval", &["day", "week", "month", "year"])?
         .ok_or_else(|| ApiError::param_missing(&r.name("interval")))?;
@@ -229,13 +180,7 @@ fn recurring_of(p: &Params) -> ApiResult<Option<(String, i64, Option<i64>)>> {
 }
 
 /// Moves or claims a lookup key for `price_id`, per Stripe's `transfer_lookup_key` rule.
-fn claim_lookup_key(
-    store: &mut Store,
-    account: &str,
-    price_id: &str,
-    key: &str,
-    transfer: bool,
-) -> ApiResult<()> {
+fn claim_lookup_key(store: &mut Store, account: &str, price_id: &str, key: &str, transfer: bool) -> ApiResult<()> {
     let acct = store.account_mut(account);
     let holder = acct
         .col(Kind::Price)
@@ -252,12 +197,7 @@ fn claim_lookup_key(
         if let Some(o) = acct.col_mut(Kind::Price).get_mut(&other) {
             o["lookup_key"] = Value::Null;
             let o = o.clone();
-            store.emit(
-                account,
-                "price.updated",
-                &o,
-                Some(json!({"lookup_key": key})),
-            );
+            store.emit(account, "price.updated", &o, Some(json!({"lookup_key": key})));
         }
     }
     Ok(())
@@ -289,10 +229,7 @@ pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiR
     p.allow(PRICE_FIELDS)?;
     let currency = p.req_str("currency")?.to_lowercase();
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(ApiError::bad(
-            format!("Invalid currency: {currency}."),
-            Some("currency"),
-        ));
+        return Err(ApiError::bad(format!("Invalid currency: {currency}."), Some("currency")));
     }
     let amount = match (p.amount("unit_amount")?, p.nonempty("unit_amount_decimal")?) {
         (Some(a), _) => a,
@@ -301,9 +238,7 @@ pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiR
             .ok()
             .filter(|f| (0.0..=99_999_999.0).contains(f))
             .map(|f| f.round() as i64)
-            .ok_or_else(|| {
-                ApiError::bad(format!("Invalid decimal: {d}"), Some("unit_amount_decimal"))
-            })?,
+            .ok_or_else(|| ApiError::bad(format!("Invalid decimal: {d}"), Some("unit_amount_decimal")))?,
         (None, None) => {
             if p.has("custom_unit_amount") {
                 0
@@ -324,15 +259,7 @@ pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiR
             pid
         }
         (None, Some(pd)) => {
-            pd.allow(&[
-                "name",
-                "active",
-                "metadata",
-                "id",
-                "statement_descriptor",
-                "tax_code",
-                "unit_label",
-            ])?;
+            pd.allow(&["name", "active", "metadata", "id", "statement_descriptor", "tax_code", "unit_label"])?;
             let mut prod = objects::product(pd.nonempty("id")?, &pd.req_str("name")?, now);
             pd.apply_metadata(&mut prod)?;
             let id = prod["id"].as_str().unwrap_or_default().to_string();
@@ -346,18 +273,9 @@ pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiR
     let price_id = price["id"].as_str().unwrap_or_default().to_string();
     if let Some(key) = p.nonempty("lookup_key")? {
         if key.len() > 200 {
-            return Err(ApiError::bad(
-                "lookup_key must be at most 200 characters.",
-                Some("lookup_key"),
-            ));
+            return Err(ApiError::bad("lookup_key must be at most 200 characters.", Some("lookup_key")));
         }
-        claim_lookup_key(
-            store,
-            account,
-            &price_id,
-            &key,
-            p.bool("transfer_lookup_key")?.unwrap_or(false),
-        )?;
+        claim_lookup_key(store, account, &price_id, &key, p.bool("transfer_lookup_key")?.unwrap_or(false))?;
         price["lookup_key"] = json!(key);
     }
     price["nickname"] = json!(p.nonempty("nickname")?);
@@ -374,12 +292,7 @@ pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiR
 }
 
 /// `POST /v1/prices/{id}`.
-pub(super) fn update_price(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn update_price(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[
         "active",
         "metadata",
@@ -391,13 +304,7 @@ pub(super) fn update_price(
     ])?;
     store.account_mut(account).get(Kind::Price, id, "id")?;
     if let Some(key) = p.nonempty("lookup_key")? {
-        claim_lookup_key(
-            store,
-            account,
-            id,
-            &key,
-            p.bool("transfer_lookup_key")?.unwrap_or(false),
-        )?;
+        claim_lookup_key(store, account, id, &key, p.bool("transfer_lookup_key")?.unwrap_or(false))?;
     }
     let acct = store.account_mut(account);
     let price = acct.get_mut(Kind::Price, id, "id")?;
@@ -439,19 +346,11 @@ pub(super) fn list_prices(store: &mut Store, account: &str, p: &Params) -> ApiRe
         None => None,
     };
     list_where(store, account, Kind::Price, "/v1/prices", p, |v| {
-        Ok(
-            (keys.is_empty() || keys.iter().any(|k| v["lookup_key"] == k.as_str()))
-                && product
-                    .as_ref()
-                    .is_none_or(|pr| v["product"] == pr.as_str())
-                && active.is_none_or(|a| v["active"] == a)
-                && kind.as_ref().is_none_or(|t| v["type"] == t.as_str())
-                && currency
-                    .as_ref()
-                    .is_none_or(|c| v["currency"] == c.as_str())
-                && interval
-                    .as_ref()
-                    .is_none_or(|i| v["recurring"]["interval"] == i.as_str()),
-        )
+        Ok((keys.is_empty() || keys.iter().any(|k| v["lookup_key"] == k.as_str()))
+            && product.as_ref().is_none_or(|pr| v["product"] == pr.as_str())
+            && active.is_none_or(|a| v["active"] == a)
+            && kind.as_ref().is_none_or(|t| v["type"] == t.as_str())
+            && currency.as_ref().is_none_or(|c| v["currency"] == c.as_str())
+            && interval.as_ref().is_none_or(|i| v["recurring"]["interval"] == i.as_str()))
     })
 }

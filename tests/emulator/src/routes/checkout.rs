@@ -22,27 +22,12 @@ pub(super) fn expire(store: &mut Store, account: &str, id: &str, p: &Params) -> 
 }
 
 /// `GET /v1/checkout/sessions/{id}/line_items`.
-pub(super) fn line_items(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn line_items(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     let acct = store.account_mut(account);
     acct.get(Kind::CheckoutSession, id, "session")?;
     let all = line_items_list(acct, id);
-    let items: Vec<Value> = all["data"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .rev()
-        .collect();
-    let mut out = page(
-        items.iter().rev(),
-        p,
-        &format!("/v1/checkout/sessions/{id}/line_items"),
-    )?;
+    let items: Vec<Value> = all["data"].as_array().cloned().unwrap_or_default().into_iter().rev().collect();
+    let mut out = page(items.iter().rev(), p, &format!("/v1/checkout/sessions/{id}/line_items"))?;
     expand(acct, &mut out, &p.expand()?)?;
     Ok(out)
 }
@@ -58,24 +43,11 @@ pub(super) fn list(store: &mut Store, account: &str, p: &Params) -> ApiResult<Va
         Some(d) => d.nonempty("email")?,
         None => None,
     };
-    list_where(
-        store,
-        account,
-        Kind::CheckoutSession,
-        "/v1/checkout/sessions",
-        p,
-        |v| {
-            Ok(customer
-                .as_ref()
-                .is_none_or(|c| v["customer"] == c.as_str())
-                && pi
-                    .as_ref()
-                    .is_none_or(|x| v["payment_intent"] == x.as_str())
-                && sub.as_ref().is_none_or(|x| v["subscription"] == x.as_str())
-                && status.as_ref().is_none_or(|x| v["status"] == x.as_str())
-                && email
-                    .as_ref()
-                    .is_none_or(|x| v["customer_details"]["email"] == x.as_str()))
-        },
-    )
+    list_where(store, account, Kind::CheckoutSession, "/v1/checkout/sessions", p, |v| {
+        Ok(customer.as_ref().is_none_or(|c| v["customer"] == c.as_str())
+            && pi.as_ref().is_none_or(|x| v["payment_intent"] == x.as_str())
+            && sub.as_ref().is_none_or(|x| v["subscription"] == x.as_str())
+            && status.as_ref().is_none_or(|x| v["status"] == x.as_str())
+            && email.as_ref().is_none_or(|x| v["customer_details"]["email"] == x.as_str()))
+    })
 }

@@ -40,11 +40,7 @@ fn set_fields(c: &mut Value, p: &Params) -> ApiResult<Value> {
     for key in ["email", "name", "description", "phone"] {
         if let Some(v) = p.str(key)? {
             if key == "email" && !v.is_empty() && (!v.contains('@') || v.len() > 512) {
-                return Err(ApiError::invalid(
-                    "email_invalid",
-                    format!("Invalid email address: {v}"),
-                    Some("email"),
-                ));
+                return Err(ApiError::invalid("email_invalid", format!("Invalid email address: {v}"), Some("email")));
             }
             let v = if v.is_empty() { Value::Null } else { json!(v) };
             if c[key] != v {
@@ -57,11 +53,7 @@ fn set_fields(c: &mut Value, p: &Params) -> ApiResult<Value> {
         && let Some(pm) = inv.str("default_payment_method")?
     {
         previous["invoice_settings"] = c["invoice_settings"].clone();
-        c["invoice_settings"]["default_payment_method"] = if pm.is_empty() {
-            Value::Null
-        } else {
-            json!(pm)
-        };
+        c["invoice_settings"]["default_payment_method"] = if pm.is_empty() { Value::Null } else { json!(pm) };
     }
     if let Some(old) = p.apply_metadata(c)? {
         previous["metadata"] = old;

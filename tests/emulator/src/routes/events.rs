@@ -25,18 +25,11 @@ pub(super) fn account(store: &mut Store, account: &str, _p: &Params) -> ApiResul
 /// `GET /v1/accounts/{id}`: the platform reads a connected account.
 pub(super) fn connected_account(store: &mut Store, account: &str, id: &str) -> ApiResult<Value> {
     let visible = account == store.platform || account == id;
-    match store
-        .account(id)
-        .filter(|a| visible && (a.id == account || !a.deauthorized))
-    {
+    match store.account(id).filter(|a| visible && (a.id == account || !a.deauthorized)) {
         Some(a) => Ok(account_object(a)),
         None => Err(ApiError {
             status: 404,
-            ..ApiError::invalid(
-                "account_invalid",
-                format!("No such account: '{id}'"),
-                Some("account"),
-            )
+            ..ApiError::invalid("account_invalid", format!("No such account: '{id}'"), Some("account"))
         }),
     }
 }
@@ -45,26 +38,18 @@ pub(super) fn connected_account(store: &mut Store, account: &str, id: &str) -> A
 pub(super) fn list_events(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     let kind = p.nonempty("type")?;
     let kinds = p.str_list("types")?;
-    let matches = |pattern: &str, t: &str| {
-        pattern == t
-            || pattern
-                .strip_suffix('*')
-                .is_some_and(|prefix| t.starts_with(prefix))
-    };
+    let matches =
+        |pattern: &str, t: &str| pattern == t || pattern.strip_suffix('*').is_some_and(|prefix| t.starts_with(prefix));
     list_where(store, account, Kind::Event, "/v1/events", p, |v| {
         let t = v["type"].as_str().unwrap_or_default();
-        Ok(kind.as_ref().is_none_or(|k| matches(k, t))
-            && (kinds.is_empty() || kinds.iter().any(|k| matches(k, t))))
+        Ok(kind.as_ref().is_none_or(|k| matches(k, t)) && (kinds.is_empty() || kinds.iter().any(|k| matches(k, t))))
     })
 }
 
 fn enabled_events(p: &Params) -> ApiResult<Vec<String>> {
     let events = p.str_list("enabled_events")?;
     for (i, e) in events.iter().enumerate() {
-        let ok = e == "*"
-            || (e.contains('.')
-                && e.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'));
+        let ok = e == "*" || (e.contains('.') && e.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'));
         if !ok {
             return Err(ApiError::bad(
                 format!("Invalid enabled_events[{i}]: '{e}' is not a valid event type."),
@@ -89,14 +74,7 @@ fn check_url(u: &str) -> ApiResult<()> {
 
 /// `POST /v1/webhook_endpoints` (answers the `secret`, only this once).
 pub(super) fn create_endpoint(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
-    p.allow(&[
-        "url",
-        "enabled_events",
-        "description",
-        "metadata",
-        "api_version",
-        "connect",
-    ])?;
+    p.allow(&["url", "enabled_events", "description", "metadata", "api_version", "connect"])?;
     let url = p.req_str("url")?;
     check_url(&url)?;
     let events = enabled_events(p)?;
@@ -113,9 +91,7 @@ pub(super) fn create_endpoint(store: &mut Store, account: &str, p: &Params) -> A
     p.apply_metadata(&mut we)?;
     let secret = crate::ids::webhook_secret();
     we["_secret"] = json!(secret);
-    store
-        .account_mut(account)
-        .put(Kind::WebhookEndpoint, we.clone());
+    store.account_mut(account).put(Kind::WebhookEndpoint, we.clone());
     let mut out = public(&we);
     out["secret"] = json!(secret);
     Ok(out)
@@ -132,24 +108,9 @@ pub(super) fn retrieve_endpoint(store: &mut Store, account: &str, id: &str) -> A
 }
 
 /// `POST /v1/webhook_endpoints/{id}`.
-pub(super) fn update_endpoint(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
-    p.allow(&[
-        "url",
-        "enabled_events",
-        "description",
-        "metadata",
-        "disabled",
-    ])?;
-    let events = if p.has("enabled_events") {
-        Some(enabled_events(p)?)
-    } else {
-        None
-    };
+pub(super) fn update_endpoint(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&["url", "enabled_events", "description", "metadata", "disabled"])?;
+    let events = if p.has("enabled_events") { Some(enabled_events(p)?) } else { None };
     let url = p.nonempty("url")?;
     if let Some(u) = &url {
         check_url(u)?;
@@ -180,20 +141,11 @@ pub(super) fn delete_endpoint(store: &mut Store, account: &str, id: &str) -> Api
     retrieve_endpoint(store, account, id)?;
     let mut stub = objects::template("deleted_webhook_endpoint");
     stub["id"] = json!(id);
-    store
-        .account_mut(account)
-        .put(Kind::WebhookEndpoint, stub.clone());
+    store.account_mut(account).put(Kind::WebhookEndpoint, stub.clone());
     Ok(stub)
 }
 
 /// `GET /v1/webhook_endpoints`.
 pub(super) fn list_endpoints(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
-    list_where(
-        store,
-        account,
-        Kind::WebhookEndpoint,
-        "/v1/webhook_endpoints",
-        p,
-        |_| Ok(true),
-    )
+    list_where(store, account, Kind::WebhookEndpoint, "/v1/webhook_endpoints", p, |_| Ok(true))
 }

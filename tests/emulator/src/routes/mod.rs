@@ -17,13 +17,7 @@ use crate::store::{Kind, Store};
 use serde_json::Value;
 
 /// Serves one API call for `account`. `path` is the URL path without the query string.
-pub fn dispatch(
-    store: &mut Store,
-    account: &str,
-    method: &str,
-    path: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub fn dispatch(store: &mut Store, account: &str, method: &str, path: &str, p: &Params) -> ApiResult<Value> {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     let not_found = || ApiError::unrecognized(method, path);
     match (method, segs.as_slice()) {
@@ -43,17 +37,11 @@ pub fn dispatch(
         ("GET", ["customers", id]) => retrieve(store, account, Kind::Customer, id, p),
         ("POST", ["customers", id]) => customers::update(store, account, id, p),
         ("DELETE", ["customers", id]) => customers::delete(store, account, id),
-        ("GET", ["customers", id, "payment_methods"]) => {
-            payments::customer_payment_methods(store, account, id, p)
-        }
+        ("GET", ["customers", id, "payment_methods"]) => payments::customer_payment_methods(store, account, id, p),
         ("POST", ["checkout", "sessions"]) => checkout::create(store, account, p),
         ("GET", ["checkout", "sessions"]) => checkout::list(store, account, p),
-        ("GET", ["checkout", "sessions", id]) => {
-            retrieve(store, account, Kind::CheckoutSession, id, p)
-        }
-        ("GET", ["checkout", "sessions", id, "line_items"]) => {
-            checkout::line_items(store, account, id, p)
-        }
+        ("GET", ["checkout", "sessions", id]) => retrieve(store, account, Kind::CheckoutSession, id, p),
+        ("GET", ["checkout", "sessions", id, "line_items"]) => checkout::line_items(store, account, id, p),
         ("POST", ["checkout", "sessions", id, "expire"]) => checkout::expire(store, account, id, p),
         ("GET", ["subscriptions"]) => billing::list_subscriptions(store, account, p),
         ("GET", ["subscriptions", id]) => retrieve(store, account, Kind::Subscription, id, p),
@@ -62,22 +50,12 @@ pub fn dispatch(
         ("GET", ["invoices"]) => billing::list_invoices(store, account, p),
         ("GET", ["invoices", id]) => retrieve(store, account, Kind::Invoice, id, p),
         ("GET", ["invoices", id, "lines"]) => billing::invoice_lines(store, account, id, p),
-        ("POST", ["billing_portal", "sessions"]) => {
-            billing::create_portal_session(store, account, p)
-        }
+        ("POST", ["billing_portal", "sessions"]) => billing::create_portal_session(store, account, p),
         ("GET", ["charges"]) => payments::list(store, account, Kind::Charge, "/v1/charges", p),
         ("GET", ["charges", id]) => retrieve(store, account, Kind::Charge, id, p),
-        ("GET", ["payment_intents"]) => payments::list(
-            store,
-            account,
-            Kind::PaymentIntent,
-            "/v1/payment_intents",
-            p,
-        ),
+        ("GET", ["payment_intents"]) => payments::list(store, account, Kind::PaymentIntent, "/v1/payment_intents", p),
         ("GET", ["payment_intents", id]) => retrieve(store, account, Kind::PaymentIntent, id, p),
-        ("GET", ["setup_intents"]) => {
-            payments::list(store, account, Kind::SetupIntent, "/v1/setup_intents", p)
-        }
+        ("GET", ["setup_intents"]) => payments::list(store, account, Kind::SetupIntent, "/v1/setup_intents", p),
         ("GET", ["setup_intents", id]) => retrieve(store, account, Kind::SetupIntent, id, p),
         ("GET", ["payment_methods", id]) => retrieve(store, account, Kind::PaymentMethod, id, p),
         ("POST", ["refunds"]) => payments::create_refund(store, account, p),
@@ -101,13 +79,7 @@ pub fn dispatch(
 }
 
 /// `GET /v1/{kind}/{id}` with `expand[]`.
-fn retrieve(
-    store: &mut Store,
-    account: &str,
-    kind: Kind,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+fn retrieve(store: &mut Store, account: &str, kind: Kind, id: &str, p: &Params) -> ApiResult<Value> {
     let acct = store.account_mut(account);
     let mut v = public(acct.get(kind, id, "id")?);
     expand(acct, &mut v, &p.expand()?)?;

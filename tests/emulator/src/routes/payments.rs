@@ -10,41 +10,22 @@ use serde_json::{Value, json};
 
 /// `GET /v1/charges`, `/v1/payment_intents`, `/v1/setup_intents`, `/v1/refunds` with `customer`,
 /// `payment_intent` and `charge` filters.
-pub(super) fn list(
-    store: &mut Store,
-    account: &str,
-    kind: Kind,
-    url: &str,
-    p: &Params,
-) -> ApiResult<Value> {
+pub(super) fn list(store: &mut Store, account: &str, kind: Kind, url: &str, p: &Params) -> ApiResult<Value> {
     let customer = p.nonempty("customer")?;
     let pi = p.nonempty("payment_intent")?;
     let charge = p.nonempty("charge")?;
     list_where(store, account, kind, url, p, |v| {
-        Ok(customer
-            .as_ref()
-            .is_none_or(|c| v["customer"] == c.as_str())
-            && pi
-                .as_ref()
-                .is_none_or(|x| v["payment_intent"] == x.as_str())
+        Ok(customer.as_ref().is_none_or(|c| v["customer"] == c.as_str())
+            && pi.as_ref().is_none_or(|x| v["payment_intent"] == x.as_str())
             && charge.as_ref().is_none_or(|x| v["charge"] == x.as_str()))
     })
 }
 
 /// `GET /v1/customers/{id}/payment_methods`.
-pub(super) fn customer_payment_methods(
-    store: &mut Store,
-    account: &str,
-    id: &str,
-    p: &Params,
-) -> ApiResult<Value> {
-    store
-        .account_mut(account)
-        .get(Kind::Customer, id, "customer")?;
+pub(super) fn customer_payment_methods(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
+    store.account_mut(account).get(Kind::Customer, id, "customer")?;
     let url = format!("/v1/customers/{id}/payment_methods");
-    list_where(store, account, Kind::PaymentMethod, &url, p, |v| {
-        Ok(v["customer"] == id)
-    })
+    list_where(store, account, Kind::PaymentMethod, &url, p, |v| Ok(v["customer"] == id))
 }
 
 /// `POST /v1/refunds`: full or partial refund of a charge (or a payment intent's charge).
@@ -70,17 +51,12 @@ pub(super) fn create_refund(store: &mut Store, account: &str, p: &Params) -> Api
         }
         (None, Some(pi)) => {
             let intent = acct.get(Kind::PaymentIntent, &pi, "payment_intent")?;
-            intent["latest_charge"]
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    ApiError::bad(
-                        format!(
-                            "This PaymentIntent ({pi}) does not have a successful charge to refund."
-                        ),
-                        Some("payment_intent"),
-                    )
-                })?
+            intent["latest_charge"].as_str().map(str::to_string).ok_or_else(|| {
+                ApiError::bad(
+                    format!("This PaymentIntent ({pi}) does not have a successful charge to refund."),
+                    Some("payment_intent"),
+                )
+            })?
         }
         (None, None) => {
             return Err(ApiError::bad(
@@ -89,10 +65,7 @@ pub(super) fn create_refund(store: &mut Store, account: &str, p: &Params) -> Api
             ));
         }
     };
-    let reason = p.one_of(
-        "reason",
-        &["duplicate", "fraudulent", "requested_by_customer"],
-    )?;
+    let reason = p.one_of("reason", &["duplicate", "fraudulent", "requested_by_customer"])?;
     let now = store.now();
     let acct = store.account_mut(account);
     let charge = acct.get(Kind::Charge, &charge_id, "charge")?.clone();
@@ -115,10 +88,7 @@ pub(super) fn create_refund(store: &mut Store, account: &str, p: &Params) -> Api
     }
     let amount = p.int("amount")?.unwrap_or(remaining);
     if amount <= 0 {
-        return Err(ApiError::bad(
-            "Refund amount must be greater than 0.",
-            Some("amount"),
-        ));
+        return Err(ApiError::bad("Refund amount must be greater than 0.", Some("amount")));
     }
     if amount > remaining {
         return Err(ApiError::invalid(
@@ -143,7 +113,8 @@ pub(super) fn create_refund(store: &mut Store, account: &str, p: &Params) -> Api
     p.apply_metadata(&mut re)?;
     acct.put(Kind::Refund, re.clone());
     let ch = acct.get_mut(Kind::Charge, &charge_id, "charge")?;
-    let previous = json!({"amount_refunded": ch["amount_refunded"], "refunded": ch["refunded"], "refunds": ch["refunds"]});
+    let previous =
+        json!({"amount_refunded": ch["amount_refunded"], "refunded": ch["refunded"], "refunds": ch["refunds"]});
     ch["amount_refunded"] = json!(refunded + amount);
     ch["refunded"] = json!(refunded + amount == amount_total);
     if let Some(list) = ch["refunds"]["data"].as_array_mut() {

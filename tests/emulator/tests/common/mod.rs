@@ -27,9 +27,7 @@ impl Emulator {
             .expect("spawn stripe-emulator");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read ready line");
+        BufReader::new(stdout).read_line(&mut line).expect("read ready line");
         let url = line
             .trim()
             .strip_prefix("stripe-emulator listening on ")
@@ -39,12 +37,7 @@ impl Emulator {
     }
 
     pub fn get(&self, path: &str) -> Resp {
-        request(
-            "GET",
-            &format!("{}{path}", self.url),
-            &[("authorization", &format!("Bearer {KEY}"))],
-            "",
-        )
+        request("GET", &format!("{}{path}", self.url), &[("authorization", &format!("Bearer {KEY}"))], "")
     }
 
     pub fn post(&self, path: &str, form: &str) -> Resp {
@@ -53,10 +46,8 @@ impl Emulator {
 
     pub fn post_with(&self, path: &str, form: &str, headers: &[(&str, &str)]) -> Resp {
         let auth = format!("Bearer {KEY}");
-        let mut h: Vec<(&str, &str)> = vec![
-            ("authorization", &auth),
-            ("content-type", "application/x-www-form-urlencoded"),
-        ];
+        let mut h: Vec<(&str, &str)> =
+            vec![("authorization", &auth), ("content-type", "application/x-www-form-urlencoded")];
         h.extend_from_slice(headers);
         request("POST", &format!("{}{path}", self.url), &h, form)
     }
@@ -69,40 +60,21 @@ impl Emulator {
     }
 
     pub fn delete(&self, path: &str) -> Resp {
-        request(
-            "DELETE",
-            &format!("{}{path}", self.url),
-            &[("authorization", &format!("Bearer {KEY}"))],
-            "",
-        )
+        request("DELETE", &format!("{}{path}", self.url), &[("authorization", &format!("Bearer {KEY}"))], "")
     }
 
     /// POST to the control API with a JSON body.
     pub fn control(&self, path: &str, body: &str) -> Resp {
-        request(
-            "POST",
-            &format!("{}{path}", self.url),
-            &[("content-type", "application/json")],
-            body,
-        )
+        request("POST", &format!("{}{path}", self.url), &[("content-type", "application/json")], body)
     }
 
     /// POST a browser form (no auth) to a hosted page.
     pub fn page_post(&self, url: &str, form: &str) -> Resp {
-        request(
-            "POST",
-            url,
-            &[("content-type", "application/x-www-form-urlencoded")],
-            form,
-        )
+        request("POST", url, &[("content-type", "application/x-www-form-urlencoded")], form)
     }
 
     pub fn advance(&self, seconds: i64) -> Value {
-        self.control(
-            "/_emulator/clock/advance",
-            &format!("{{\"seconds\": {seconds}}}"),
-        )
-        .ok()
+        self.control("/_emulator/clock/advance", &format!("{{\"seconds\": {seconds}}}")).ok()
     }
 
     pub fn wait_deliveries(&self) {
@@ -115,22 +87,14 @@ impl Emulator {
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let q = after
-                .as_ref()
-                .map(|a| format!("&starting_after={a}"))
-                .unwrap_or_default();
+            let q = after.as_ref().map(|a| format!("&starting_after={a}")).unwrap_or_default();
             let page = self.get(&format!("/v1/events?limit=100{q}")).ok();
             let data = page["data"].as_array().cloned().unwrap_or_default();
-            out.extend(
-                data.iter()
-                    .map(|e| e["type"].as_str().unwrap_or_default().to_string()),
-            );
+            out.extend(data.iter().map(|e| e["type"].as_str().unwrap_or_default().to_string()));
             if page["has_more"] != true {
                 break;
             }
-            after = data
-                .last()
-                .and_then(|e| e["id"].as_str().map(str::to_string));
+            after = data.last().and_then(|e| e["id"].as_str().map(str::to_string));
         }
         out.reverse();
         out
@@ -138,20 +102,12 @@ impl Emulator {
 
     /// Creates a product and a price; returns the price id.
     pub fn price(&self, name: &str, amount: i64, recurring: Option<&str>) -> String {
-        let prod = self
-            .post("/v1/products", &format!("name={}", enc(name)))
-            .ok();
-        let mut form = format!(
-            "product={}&currency=usd&unit_amount={amount}",
-            prod["id"].as_str().unwrap()
-        );
+        let prod = self.post("/v1/products", &format!("name={}", enc(name))).ok();
+        let mut form = format!("product={}&currency=usd&unit_amount={amount}", prod["id"].as_str().unwrap());
         if let Some(i) = recurring {
             form.push_str(&format!("&recurring[interval]={i}"));
         }
-        self.post("/v1/prices", &form).ok()["id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.post("/v1/prices", &form).ok()["id"].as_str().unwrap().to_string()
     }
 
     /// Creates a checkout session; returns it.
@@ -162,10 +118,7 @@ impl Emulator {
     /// Pays a session on the hosted page with a card; returns the page response.
     pub fn pay(&self, session: &Value, card: &str, email: &str) -> Resp {
         let url = session["url"].as_str().expect("session url");
-        self.page_post(
-            url,
-            &format!("email={}&cardNumber={}", enc(email), enc(card)),
-        )
+        self.page_post(url, &format!("email={}&cardNumber={}", enc(email), enc(card)))
     }
 }
 
@@ -195,19 +148,12 @@ impl Resp {
 
     /// The JSON body, asserting a 200.
     pub fn ok(&self) -> Value {
-        assert_eq!(
-            self.status, 200,
-            "expected 200, got {}: {}",
-            self.status, self.body
-        );
+        assert_eq!(self.status, 200, "expected 200, got {}: {}", self.status, self.body);
         self.json()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -239,30 +185,12 @@ fn parse_response(raw: &[u8]) -> Resp {
     let text = String::from_utf8_lossy(raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| {
-            l.split_once(':')
-                .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))
-        })
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_string()))).collect();
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    Resp { status, headers, body }
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -288,10 +216,7 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     pub fn json(&self) -> Value {
@@ -332,11 +257,7 @@ impl Receiver {
             if pred(&all) {
                 return all;
             }
-            assert!(
-                Instant::now() < deadline,
-                "receiver timed out; got {} requests",
-                all.len()
-            );
+            assert!(Instant::now() < deadline, "receiver timed out; got {} requests", all.len());
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -363,11 +284,8 @@ fn serve(stream: TcpStream, sink: Arc<Mutex<Vec<Received>>>, fail_first: usize) 
                 headers.push((k.trim().to_lowercase(), v.trim().to_string()));
             }
         }
-        let len: usize = headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
+        let len: usize =
+            headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
         let mut body = vec![0u8; len];
         if reader.read_exact(&mut body).is_err() {
             return;
@@ -375,15 +293,10 @@ fn serve(stream: TcpStream, sink: Arc<Mutex<Vec<Received>>>, fail_first: usize) 
         let status = {
             let mut got = sink.lock().unwrap();
             let status = if got.len() < fail_first { 500 } else { 200 };
-            got.push(Received {
-                headers,
-                body: String::from_utf8_lossy(&body).to_string(),
-                status_sent: status,
-            });
+            got.push(Received { headers, body: String::from_utf8_lossy(&body).to_string(), status_sent: status });
             status
         };
-        let reply =
-            format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
+        let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
         if reader.get_mut().write_all(reply.as_bytes()).is_err() {
             return;
         }
