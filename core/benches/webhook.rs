@@ -5,8 +5,7 @@
 //! Stripe's official `constructEvent` in `official_construct_event.mjs`), `webhook/verify`, `webhook/parse` and `webhook/apply`.
 //! Criterion writes `target/criterion/webhook/<id>/new/estimates.json` (mean.point_estimate in ns).
 //!
-//! The workspace's release profile (which `bench` inherits) is `opt-level = "z"` for the Worker's size; measure
-//! native speed with `CARGO_PROFILE_BENCH_OPT_LEVEL=3 cargo bench -p latch-core --bench webhook`.
+//! The bench profile is `opt-level = 3` (root Cargo.toml); the shipped wasm stays size-optimized (`release`).
 
 #[cfg(not(target_arch = "wasm32"))]
 mod bench {
