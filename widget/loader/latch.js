@@ -14,6 +14,7 @@
     q = [];
   let hide = [C + "]"],
     lock = L + "]",
+    fill = "",
     wasm;
   try {
     const k = "latch:" + site + ":",
@@ -30,6 +31,9 @@
           hide.push(C + '="!' + p + '"]');
         }
       hide.push(pos);
+      // The cached email shows in member fields until the widget writes the same text: no reflow.
+      const m = a.member && a.member.email;
+      if (typeof m == "string" && /^[^"\\\n\r<>]{1,200}$/.test(m)) fill = P + '[data-latch-member="email"]:empty::before{content:"' + m + '"}';
     }
   } catch (e) {}
   const css =
@@ -45,7 +49,8 @@
     ".latch-cta[disabled]{opacity:.7;cursor:progress}" +
     ".latch-unavailable,.latch-unavailable .latch-cta{cursor:not-allowed}" +
     ".latch-toast{position:fixed;z-index:99999;bottom:1em;left:50%;translate:-50%;padding:.7em 1.2em;border-radius:var(--latch-radius,.5em);background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff);animation:latch-toast 6s forwards}" +
-    "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}";
+    "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}" +
+    fill;
   try {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);

@@ -132,9 +132,14 @@ pub async fn axe_violations(client: &Client) -> Vec<String> {
     let run = r#"
         const done = arguments[arguments.length - 1];
         axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
-          .then(r => done(r.violations.map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", "))))
-          .catch(e => done(["axe failed: " + e]));
+          .then(r => done({ passes: r.passes.length,
+                            violations: r.violations.map(v => v.id + ": " + v.nodes.map(n => n.target.join(" ")).join(", ")) }))
+          .catch(e => done({ passes: 0, violations: ["axe failed: " + e] }));
     "#;
     let answer = client.execute_async(run, vec![]).await.expect("run axe-core");
-    answer.as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    let violations = answer["violations"].as_array().expect("axe-core answered").iter();
+    let violations: Vec<String> = violations.map(|v| v.as_str().unwrap_or_default().to_owned()).collect();
+    let passes = answer["passes"].as_u64().unwrap_or(0);
+    assert!(passes > 0 || !violations.is_empty(), "axe-core checked nothing: {answer}");
+    violations
 }

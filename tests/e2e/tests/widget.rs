@@ -55,7 +55,7 @@ async fn assert_no_layout_shift(client: &Client, what: &str) {
     // Layout-shift entries are delivered asynchronously: give the observer a frame or two.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let cls = eval(client, "window.__cls").await.as_f64().expect("shop.js measures CLS");
-    assert!(cls == 0.0, "{what}: cumulative layout shift {cls}, want 0");
+    assert!(cls == 0.0, "{what}: cumulative layout shift {cls}, want 0: {}", eval(client, "window.__shifts").await);
 }
 
 async fn assert_accessible(client: &Client, what: &str) {
@@ -198,12 +198,11 @@ async fn unreachable_edge_marks_error_keeps_non_member_content_and_buttons_lead_
 
     // A buy link follows its own href; a buy button its data-latch-fallback.
     click(&client, "#buy-pro").await;
-    wait_js(&client, "location.pathname === '/examples/shop/join.html'", SECS(10)).await;
+    wait_js(&client, "location.pathname === '/examples/shop/join'", SECS(10)).await;
     client.goto(&offline).await.expect("back");
     wait_js(&client, "document.documentElement.classList.contains('latch-error')", SECS(15)).await;
     click(&client, "#buy-course").await;
-    wait_js(&client, "location.pathname === '/examples/shop/join.html' && location.hash === '#masterclass'", SECS(10))
-        .await;
+    wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
     client.close().await.expect("close");
 }
 
@@ -243,7 +242,6 @@ async fn checkout_off_in_the_catalog_disables_the_cta_and_never_creates_a_sessio
 
     // The banner's button has a fallback of its own: it leads there instead of to Checkout.
     click(&client, "#buy-course").await;
-    wait_js(&client, "location.pathname === '/examples/shop/join.html' && location.hash === '#masterclass'", SECS(10))
-        .await;
+    wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
     client.close().await.expect("close");
 }

@@ -1,7 +1,8 @@
 // Hearth & Loaf's own script (an example site for Latch). Loaded early and synchronously from <head>, before
 // the Latch tags, so it sees everything. Besides the page's navigation it keeps records the end-to-end tests read:
 //   window.__cspViolations  every securitypolicyviolation ("directive blocked-uri")
-//   window.__cls            cumulative layout shift without recent input (PerformanceObserver)
+//   window.__cls            cumulative layout shift without recent input (PerformanceObserver), and
+//   window.__shifts         each such shift with the elements that moved
 //   window.__flash          what the gated elements showed at DOMContentLoaded and on every animation frame
 //                           until latch:ready (and once after it)
 (function () {
@@ -12,10 +13,20 @@
   });
 
   window.__cls = 0;
+  window.__shifts = [];
+  function describe(node) {
+    if (!node || !node.tagName) return String(node && node.nodeName);
+    return node.tagName.toLowerCase() + (node.id ? "#" + node.id : "") + (node.className ? "." + node.className : "");
+  }
   try {
     new PerformanceObserver(function (list) {
       list.getEntries().forEach(function (e) {
-        if (!e.hadRecentInput) window.__cls += e.value;
+        if (e.hadRecentInput) return;
+        window.__cls += e.value;
+        window.__shifts.push(
+          e.value.toFixed(4) + " at " + Math.round(e.startTime) + " ms: " +
+            e.sources.map(function (s) { return describe(s.node); }).join(", "),
+        );
       });
     }).observe({ type: "layout-shift", buffered: true });
   } catch (e) {
