@@ -76,7 +76,9 @@
       }),
     )
     .catch((e) => {
-      for (const el of d.querySelectorAll(C + "]")) if (el.getAttribute("data-latch-content").trim()[0] != "!") el.hidden = true;
+      // Only what the site shows to non-members stays: no member content, no portal, sign-out or member fields.
+      for (const el of d.querySelectorAll(C + "],[data-latch-portal],[data-latch-signout],[data-latch-member]"))
+        if ((el.getAttribute("data-latch-content") || "x").trim()[0] != "!") el.hidden = true;
       d.addEventListener("click", (ev) => {
         const b = ev.target.closest && ev.target.closest("[data-latch-fallback]");
         if (b) location.assign(b.getAttribute("data-latch-fallback"));

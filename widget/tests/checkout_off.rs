@@ -120,6 +120,9 @@ fn checkout_off_without_url_disables_the_cta_with_a_message() {
 #[wasm_bindgen_test]
 async fn checkout_off_clicks_never_call_the_edge_and_follow_the_purchase_url() {
     let d = fixture();
+    // A fallback on this page (a bare `#...` fallback is never followed): following it does not unload the test.
+    let path = web_sys::window().unwrap().location().pathname().unwrap();
+    el("off-buy-fallback").set_attribute("data-latch-fallback", &format!("{path}#elsewhere")).unwrap();
     count_fetch();
     let w = Widget::new(d.clone(), "site_off", "https://edge.test");
     w.attach();

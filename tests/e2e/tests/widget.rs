@@ -58,6 +58,22 @@ async fn assert_no_layout_shift(client: &Client, what: &str) {
     assert!(cls == 0.0, "{what}: cumulative layout shift {cls}, want 0: {}", eval(client, "window.__shifts").await);
 }
 
+/// CLS of a page without its own observer (the demo): a buffered PerformanceObserver added after the fact.
+async fn assert_no_layout_shift_buffered(client: &Client, what: &str) {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        let cls = 0; const shifts = [];
+        new PerformanceObserver(list => list.getEntries().forEach(e => {
+            if (e.hadRecentInput) return;
+            cls += e.value;
+            shifts.push(e.value.toFixed(4) + ": " + e.sources.map(s => s.node && (s.node.id || s.node.nodeName)).join(", "));
+        })).observe({ type: "layout-shift", buffered: true });
+        setTimeout(() => done({ cls, shifts }), 300);
+    "#;
+    let answer = client.execute_async(script, vec![]).await.expect("measure CLS");
+    assert!(answer["cls"].as_f64() == Some(0.0), "{what}: layout shifts {answer}");
+}
+
 async fn assert_accessible(client: &Client, what: &str) {
     let violations = axe_violations(client).await;
     assert!(violations.is_empty(), "{what}: axe-core WCAG 2 A/AA violations:\n{}", violations.join("\n"));
@@ -105,6 +121,7 @@ async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
     // Demo page, locked: accessible.
     client.goto(&format!("{base}/demo/")).await.expect("open demo");
     wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    assert_no_layout_shift_buffered(&client, "demo, locked").await;
     assert_accessible(&client, "demo, locked").await;
 
     // A visitor without a token: locked from the first sample on, member content never shown.
@@ -177,6 +194,7 @@ async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
     // Same origin, same site key: the demo is unlocked too, and accessible.
     client.goto(&format!("{base}/demo/")).await.expect("open demo");
     wait_js(&client, &unlocked("#pro-card", "#pro-content"), SECS(15)).await;
+    assert_no_layout_shift_buffered(&client, "demo, member").await;
     assert_accessible(&client, "demo, unlocked").await;
     client.close().await.expect("close");
 }
@@ -193,6 +211,10 @@ async fn unreachable_edge_marks_error_keeps_non_member_content_and_buttons_lead_
     assert!(holds(&client, "document.documentElement.classList.contains('latch-ready')").await);
     assert!(holds(&client, "getComputedStyle(document.querySelector('#pro-content')).display === 'none'").await);
     assert!(holds(&client, "getComputedStyle(document.querySelector('#pro-pitch')).display !== 'none'").await);
+    for member_only in ["#portal", "#signout", "#pro-welcome"] {
+        let css = format!("getComputedStyle(document.querySelector('{member_only}')).display === 'none'");
+        assert!(holds(&client, &css).await, "{member_only} stays hidden when the widget cannot load");
+    }
     assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "a network failure, not a CSP block");
     screenshot(&client, "shop-error", ".banner").await;
 
