@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CustomEvent, CustomEventInit, Document, RequestInit, Response, Storage};
 
-use crate::model::{Access, Catalog, Grant, Price, Product, ends_at_to_ms};
+use crate::model::{Access, Catalog, Grant, Price, Product, ends_at_to_ms, is_purchase_url};
 
 /// Property `key` of `value` (`undefined` when absent or when `value` is not an object).
 pub fn get(value: &JsValue, key: &str) -> JsValue {
@@ -36,6 +36,16 @@ pub fn object(pairs: &[(&str, &str)]) -> Object {
         set(&obj, k, &JsValue::from_str(v));
     }
     obj
+}
+
+/// `performance.mark(name)`: lets a page (and `cargo xtask bench`) time the widget.
+pub fn mark(name: &str) {
+    let perf = Reflect::get(&js_sys::global(), &JsValue::from_str("performance")).unwrap_or(JsValue::UNDEFINED);
+    if let Ok(mark) = Reflect::get(&perf, &JsValue::from_str("mark")).map(JsCast::unchecked_into::<js_sys::Function>)
+        && mark.is_function()
+    {
+        let _ = mark.call1(&perf, &JsValue::from_str(name));
+    }
 }
 
 /// `value` as an array, if it is one.
@@ -68,7 +78,13 @@ pub fn parse_catalog(value: &JsValue) -> Option<Catalog> {
                 prices.extend(parse_price(&price));
             }
         }
-        products.push(Product { slug, name: get_str(&p, "name").unwrap_or_default(), prices });
+        products.push(Product {
+            slug,
+            name: get_str(&p, "name").unwrap_or_default(),
+            prices,
+            checkout_off: get(&p, "checkout").as_bool() == Some(false),
+            purchase_url: get_str(&p, "purchase_url").filter(|u| is_purchase_url(u)),
+        });
     }
     Some(Catalog { products })
 }

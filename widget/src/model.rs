@@ -29,6 +29,12 @@ pub struct Product {
     pub name: String,
     /// Prices, in the edge's order; the first one is the one a locked card offers.
     pub prices: Vec<Price>,
+    /// The catalog's `checkout: false`: the site sells this product elsewhere (or not now), so the widget
+    /// never creates a Checkout Session for it.
+    pub checkout_off: bool,
+    /// Where the product is bought instead when checkout is off (the catalog's `purchase_url`, http(s) or a
+    /// path); without one, CTAs for the product are shown disabled with [`unavailable_label`].
+    pub purchase_url: Option<String>,
 }
 
 /// The products of one site (`GET /v1/sites/{site}/catalog`).
@@ -171,6 +177,7 @@ struct Texts {
     complete: &'static str,
     is_unlocked: &'static str,
     are_unlocked: &'static str,
+    unavailable: &'static str,
     /// Decimal and thousands separators.
     decimal: char,
     group: char,
@@ -188,6 +195,7 @@ const EN: Texts = Texts {
     complete: "Your purchase is complete.",
     is_unlocked: " is unlocked.",
     are_unlocked: " are unlocked.",
+    unavailable: "Not available for purchase right now.",
     decimal: '.',
     group: ',',
     symbol_after: false,
@@ -202,6 +210,7 @@ const DE: Texts = Texts {
     complete: "Ihr Kauf ist abgeschlossen.",
     is_unlocked: " ist freigeschaltet.",
     are_unlocked: " sind freigeschaltet.",
+    unavailable: "Derzeit nicht erhältlich.",
     decimal: ',',
     group: '.',
     symbol_after: true,
@@ -291,6 +300,16 @@ pub fn cta_aria_label(product: Option<&Product>, lang: Lang) -> String {
         out.push_str(&product.name);
     }
     out
+}
+
+/// The short message on a locked card whose product has checkout off and no purchase URL.
+pub fn unavailable_label(lang: Lang) -> &'static str {
+    lang.texts().unavailable
+}
+
+/// Whether `url` may be followed as a purchase URL: `https://`, `http://` or a site path (never `javascript:`).
+pub fn is_purchase_url(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://") || (url.starts_with("/") && !url.starts_with("//"))
 }
 
 /// The trial line under a CTA: `7-day free trial`, or `None` without a trial.
@@ -480,10 +499,13 @@ mod tests {
         let p = price(900, "usd", Some("month"));
         assert_eq!(cta_label(Some(&p), Lang::En), "Unlock for $9.00/month");
         assert_eq!(cta_label(None, Lang::En), "Unlock");
-        let product = Product { slug: "pro".into(), name: "Pro".into(), prices: vec![p.clone()] };
+        let product = Product { slug: "pro".into(), name: "Pro".into(), prices: vec![p.clone()], ..Product::default() };
         assert_eq!(cta_aria_label(Some(&product), Lang::En), "Unlock for $9.00/month – Pro");
         assert_eq!(cta_aria_label(None, Lang::En), "Unlock");
         assert_eq!(trial_label(Some(&p), Lang::En), None);
+        assert_eq!(unavailable_label(Lang::De), "Derzeit nicht erhältlich.");
+        assert!(is_purchase_url("https://shop.example/pro") && is_purchase_url("/join"));
+        assert!(!is_purchase_url("javascript:alert(1)") && !is_purchase_url("//evil.example") && !is_purchase_url(""));
         let trial = Price { trial_days: 7, ..p };
         assert_eq!(trial_label(Some(&trial), Lang::En).as_deref(), Some("7-day free trial"));
         assert_eq!(trial_label(None, Lang::En), None);
@@ -590,6 +612,7 @@ mod tests {
                 slug: "pro".into(),
                 name: "Pro".into(),
                 prices: vec![price(900, "usd", Some("month"))],
+                ..Product::default()
             }],
         };
         assert_eq!(catalog.product("pro").map(|p| p.name.as_str()), Some("Pro"));

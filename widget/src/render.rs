@@ -16,7 +16,7 @@
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
 
-use crate::model::{Access, Catalog, Lang, cta_aria_label, cta_label, trial_label};
+use crate::model::{Access, Catalog, Lang, cta_aria_label, cta_label, trial_label, unavailable_label};
 
 /// Class of the overlay element the widget adds inside locked cards.
 pub const OVERLAY_CLASS: &str = "latch-overlay";
@@ -131,14 +131,18 @@ fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool
     let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
     let product = catalog.product(&slug);
     let price = product.and_then(|p| p.first_price());
+    // Checkout off and nowhere else to buy: the CTA is disabled and the trial line says why.
+    let unavailable = product.is_some_and(|p| p.checkout_off && p.purchase_url.is_none());
+    toggle_class(card, "latch-unavailable", unavailable);
     if let Some(trial) = child_with_class(&overlay, "latch-trial") {
-        let text = trial_label(price, lang);
+        let text = if unavailable { Some(unavailable_label(lang).into()) } else { trial_label(price, lang) };
         toggle_attr(&trial, "hidden", text.is_none());
         set_text(&trial, text.as_deref().unwrap_or(""));
     }
     if let Some(button) = child_with_class(&overlay, CTA_CLASS) {
         set_text(&button, &cta_label(price, lang));
         set_attr(&button, "aria-label", &cta_aria_label(product, lang));
+        toggle_attr(&button, "disabled", unavailable);
     }
 }
 
@@ -167,8 +171,21 @@ pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     }
     for el in all(doc, "[data-latch-buy]") {
         let key = el.get_attribute("data-latch-buy").unwrap_or_default();
-        let owned = catalog.product_for_price(key.trim_ascii()).is_some_and(|p| access.has(&p.slug, now_ms));
+        let product = catalog.product_for_price(key.trim_ascii());
+        let owned = product.is_some_and(|p| access.has(&p.slug, now_ms));
         toggle_class(&el, "latch-unlocked", owned);
+        // Checkout off, no purchase URL and no fallback of the site's own: nothing to buy here.
+        let own_fallback = el.has_attribute("data-latch-fallback") || el.has_attribute("href");
+        let unavailable = !own_fallback && product.is_some_and(|p| p.checkout_off && p.purchase_url.is_none());
+        if unavailable || el.class_list().contains("latch-unavailable") {
+            toggle_class(&el, "latch-unavailable", unavailable);
+            set_attr(&el, "aria-disabled", if unavailable { "true" } else { "false" });
+            if unavailable {
+                set_attr(&el, "title", unavailable_label(lang));
+            } else {
+                let _ = el.remove_attribute("title");
+            }
+        }
     }
     for el in all(doc, "[data-latch-portal],[data-latch-signout]") {
         toggle_attr(&el, "hidden", !access.signed_in);

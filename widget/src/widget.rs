@@ -384,8 +384,10 @@ impl Widget {
         self.root_class("latch-loading", true);
         let known = self.load_cache();
         let session = session_to_claim(url);
-        if known && session.is_none() {
+        let early = known && session.is_none();
+        if early {
             self.render();
+            js::mark("latch:resolved");
         }
         // Both requests go out at once.
         let catalog = self.catalog_request();
@@ -408,6 +410,9 @@ impl Widget {
             _ => {}
         }
         self.render();
+        if !early {
+            js::mark("latch:resolved");
+        }
         self.root_class("latch-loading", false);
         let first = !std::mem::replace(&mut self.0.state.borrow_mut().ready_sent, true);
         if first {
@@ -499,6 +504,27 @@ impl Widget {
             return;
         }
         let portal = key.is_empty();
+        let fallback = || {
+            el.get_attribute("data-latch-fallback")
+                .or_else(|| el.get_attribute("href"))
+                .filter(|h| !portal && !h.is_empty() && !h.starts_with("#"))
+        };
+        // The catalog's `checkout: false`: go to the product's purchase URL (or the element's own fallback);
+        // with neither the CTA is disabled and a click does nothing.
+        let off = if portal {
+            None
+        } else {
+            let state = self.0.state.borrow();
+            let product =
+                if key == "price" { state.catalog.product_for_price(value) } else { state.catalog.product(value) };
+            product.filter(|p| p.checkout_off).map(|p| p.purchase_url.clone())
+        };
+        if let Some(url) = off {
+            if let (Some(url), Some(window)) = (url.or_else(fallback), web_sys::window()) {
+                let _ = window.location().assign(&url);
+            }
+            return;
+        }
         let token = self.0.state.borrow().token.clone();
         if portal && token.is_none() {
             js::warn("portal: not signed in");
@@ -532,11 +558,7 @@ impl Widget {
                 self.sign_out();
             }
             self.fail(if portal { "portal" } else { "checkout" }, reply.as_ref());
-            let fallback = el
-                .get_attribute("data-latch-fallback")
-                .or_else(|| el.get_attribute("href"))
-                .filter(|h| !portal && !h.is_empty() && !h.starts_with("#"));
-            if let (Some(url), Some(window)) = (fallback, web_sys::window()) {
+            if let (Some(url), Some(window)) = (fallback(), web_sys::window()) {
                 let _ = window.location().assign(&url);
             }
             return;

@@ -102,6 +102,7 @@ fn catalog() -> Catalog {
                     interval: Some("month".into()),
                     trial_days: 7,
                 }],
+                ..Product::default()
             },
             Product {
                 slug: "course".into(),
@@ -114,6 +115,7 @@ fn catalog() -> Catalog {
                     interval: None,
                     trial_days: 0,
                 }],
+                ..Product::default()
             },
         ],
     }

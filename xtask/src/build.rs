@@ -12,26 +12,82 @@ pub(crate) fn all() -> Step {
     edge()
 }
 
-/// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`.
+/// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`;
+/// then content-hashed names (`pkg/latch_widget.<hash>.js`, `pkg/latch_widget_bg.<hash>.wasm`, cacheable for a
+/// year) and the stable loader `www/latch.js`, generated from `widget/loader/latch.js` with those names and the
+/// wasm's SRI hash. Prints the loader's SRI hash for sites that pin it with `integrity="sha384-..."`.
 pub(crate) fn widget() -> Step {
     exec(cargo().args(["build", "-p", "latch-widget", "--target", "wasm32-unknown-unknown", "--release"]))?;
+    let root = repo_root();
+    let pkg = root.join("www/pkg");
+    // Old hashed files would pile up (and be deployed) otherwise.
+    let _ = std::fs::remove_dir_all(&pkg);
     exec(
         cmd("wasm-bindgen")
             .args(["--target", "web", "--no-typescript", "--out-dir", "www/pkg", "--out-name", "latch_widget"])
             .arg("target/wasm32-unknown-unknown/release/latch_widget.wasm"),
     )?;
-    let root = repo_root();
-    exec(
-        cmd(&root.join("node_modules/@esbuild/linux-x64/bin/esbuild").display().to_string())
-            .args(["www/pkg/latch_widget.js", "--minify", "--format=esm", "--target=es2020"])
-            .args(["--outfile=www/pkg/latch_widget.js", "--allow-overwrite", "--log-level=warning"]),
-    )?;
+    let esbuild = root.join("node_modules/@esbuild/linux-x64/bin/esbuild").display().to_string();
+    exec(cmd(&esbuild).args(["www/pkg/latch_widget.js", "--minify", "--format=esm", "--target=es2020"]).args([
+        "--outfile=www/pkg/latch_widget.js",
+        "--allow-overwrite",
+        "--log-level=warning",
+    ]))?;
     let wasm = "www/pkg/latch_widget_bg.wasm";
     exec(
         cmd(&repo_root().join("node_modules/.bin/wasm-opt").display().to_string())
             .args(["-Oz", "--enable-bulk-memory", "--enable-nontrapping-float-to-int", "--enable-sign-ext"])
             .args(["--enable-mutable-globals", "--enable-reference-types", "-o", wasm, wasm]),
-    )
+    )?;
+    let glue = hashed(&pkg, "latch_widget", "js")?;
+    let (wasm, wasm_sri) = {
+        let name = hashed(&pkg, "latch_widget_bg", "wasm")?;
+        let sri = sri(&std::fs::read(pkg.join(&name)).map_err(|e| format!("{name}: {e}"))?);
+        (name, sri)
+    };
+    let template_path = root.join("widget/loader/latch.js");
+    let template = std::fs::read_to_string(&template_path).map_err(|e| format!("{}: {e}", template_path.display()))?;
+    let mut loader = template;
+    for (placeholder, value) in [("@GLUE@", glue.as_str()), ("@WASM@", wasm.as_str()), ("@WASM_SRI@", &wasm_sri)] {
+        if loader.matches(placeholder).count() != 1 {
+            return Err(format!("widget/loader/latch.js must contain {placeholder} exactly once"));
+        }
+        loader = loader.replace(placeholder, value);
+    }
+    let unminified = root.join("target/latch.js");
+    std::fs::write(&unminified, loader).map_err(|e| format!("{}: {e}", unminified.display()))?;
+    exec(cmd(&esbuild).arg(&unminified).args([
+        "--minify",
+        "--target=es2020",
+        "--outfile=www/latch.js",
+        "--log-level=warning",
+    ]))?;
+    let loader = std::fs::read(root.join("www/latch.js")).map_err(|e| format!("www/latch.js: {e}"))?;
+    println!(
+        "
+widget: www/latch.js -> pkg/{glue}, pkg/{wasm}"
+    );
+    println!("  <script src=\"https://EDGE/latch.js\" integrity=\"{}\" crossorigin=\"anonymous\" ...>", sri(&loader));
+    Ok(())
+}
+
+/// Renames `pkg/<stem>.<ext>` to `pkg/<stem>.<first 16 hex digits of its SHA-256>.<ext>`; returns the new name.
+fn hashed(pkg: &std::path::Path, stem: &str, ext: &str) -> Result<String, String> {
+    use sha2::Digest;
+    let from = pkg.join(format!("{stem}.{ext}"));
+    let bytes = std::fs::read(&from).map_err(|e| format!("{}: {e}", from.display()))?;
+    let digest = sha2::Sha256::digest(&bytes);
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let name = format!("{stem}.{hex}.{ext}");
+    std::fs::rename(&from, pkg.join(&name)).map_err(|e| format!("{}: {e}", from.display()))?;
+    Ok(name)
+}
+
+/// The Subresource Integrity value (`sha384-<base64>`) of `bytes`.
+pub(crate) fn sri(bytes: &[u8]) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(bytes)))
 }
 
 /// The Worker: `worker-build --release` in edge/ (output in edge/build, which wrangler.toml points at).

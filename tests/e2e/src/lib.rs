@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+pub mod browser;
+
 /// Public key of the seeded demo site (www/demo uses it).
 pub const DEMO_SITE: &str = "site_demo";
 /// API key the emulator accepts and the Worker uses offline.

@@ -2,121 +2,16 @@
 //! the Stripe emulator. Buy, come back unlocked, reload, duplicate webhooks, decline, cancel in the portal and
 //! lock at period end. Screenshots go to target/e2e-screenshots/.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use latch_e2e::{Stack, StackOptions, free_port, repo_root};
+use fantoccini::Client;
+use latch_e2e::browser::{browser, click, fill, holds, screenshot, start_driver, wait_js};
+use latch_e2e::{Stack, StackOptions};
 use serde_json::{Value, json};
 
 const PAYS: &str = "4242 4242 4242 4242";
 const DECLINES: &str = "4000 0000 0000 0002";
 const DAY: i64 = 24 * 3600;
-
-/// chromedriver, stopped on drop.
-struct Driver(Child, u16);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_driver() -> Driver {
-    let port = free_port();
-    let child = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (cargo xtask setup)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Driver(child, port)
-}
-
-async fn browser(driver: &Driver) -> Client {
-    let profile = repo_root().join("target/e2e-chromium").join(free_port().to_string());
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", "--window-size=1200,900",
-                     format!("--user-data-dir={}", profile.display())]
-        }
-    });
-    let Value::Object(caps) = caps else { unreachable!() };
-    ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.1))
-        .await
-        .expect("WebDriver session")
-}
-
-/// Whether a JavaScript condition holds now.
-async fn holds(client: &Client, condition: &str) -> bool {
-    let script = format!("return !!({condition});");
-    let answer = tokio::time::timeout(Duration::from_secs(5), client.execute(&script, vec![])).await;
-    answer.ok().and_then(Result::ok).and_then(|v| v.as_bool()) == Some(true)
-}
-
-/// Polls a JavaScript condition until true.
-async fn wait_js(client: &Client, condition: &str, timeout: Duration) {
-    eprintln!("[e2e] wait for {}", &condition[..condition.len().min(90)]);
-    let deadline = Instant::now() + timeout;
-    loop {
-        if holds(client, condition).await {
-            return;
-        }
-        if Instant::now() > deadline {
-            let html = client.source().await.unwrap_or_default();
-            let url = client.current_url().await.map(|u| u.to_string()).unwrap_or_default();
-            panic!("timed out after {timeout:?} waiting for `{condition}` at {url}\n{}", &html[..html.len().min(3000)]);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Saves a PNG of the viewport with `css` scrolled into view.
-async fn screenshot(client: &Client, name: &str, css: &str) {
-    let scroll = format!("document.querySelector('{css}').scrollIntoView({{block: 'center'}})");
-    let _ = client.execute(&scroll, vec![]).await;
-    let dir = repo_root().join("target/e2e-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    let png = client.screenshot().await.expect("screenshot");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
-}
-
-/// Clicks the element matching `css`, finding it again if the page replaced it (stale element) meanwhile.
-async fn click(client: &Client, css: &str) {
-    eprintln!("[e2e] click {css}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let found = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await;
-        match found {
-            Ok(el) => match el.click().await {
-                Ok(()) => return,
-                Err(e) if Instant::now() < deadline => {
-                    eprintln!("[e2e] retrying click on {css}: {e}")
-                }
-                Err(e) => panic!("click {css}: {e}"),
-            },
-            Err(e) => panic!("find {css}: {e}"),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-async fn fill(client: &Client, css: &str, text: &str) {
-    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
-    el.clear().await.expect(css);
-    el.send_keys(text).await.expect(css);
-}
 
 const UNLOCKED: fn(&str) -> String = |slug| {
     format!(

@@ -1,4 +1,6 @@
 /*! Latch loader. Usage, CSP and API: widget/README.md */
+// Template: `cargo xtask build` (xtask/src/build.rs) writes the minified www/latch.js from it, with the
+// placeholders set to the content-hashed file names in pkg/ and the wasm's SRI hash.
 ((w, d) => {
   if (w.Latch) return;
   const s = d.currentScript || d.querySelector("script[data-site]"),
@@ -12,6 +14,7 @@
     q = [];
   let hide = [C + "]"],
     lock = L + "]",
+    fill = "",
     wasm;
   try {
     const k = "latch:" + site + ":",
@@ -28,6 +31,9 @@
           hide.push(C + '="!' + p + '"]');
         }
       hide.push(pos);
+      // The cached email shows in member fields until the widget writes the same text: no reflow.
+      const m = a.member && a.member.email;
+      if (typeof m == "string" && /^[^"\\\n\r<>]{1,200}$/.test(m)) fill = P + '[data-latch-member="email"]:empty::before{content:"' + m + '"}';
     }
   } catch (e) {}
   const css =
@@ -41,8 +47,10 @@
     ".latch-trial{margin:0;font-size:.875em;opacity:.8}" +
     ".latch-cta{font:inherit;font-weight:600;cursor:pointer;border:0;border-radius:var(--latch-radius,.5em);padding:.6em 1.2em;background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff)}" +
     ".latch-cta[disabled]{opacity:.7;cursor:progress}" +
+    ".latch-unavailable,.latch-unavailable .latch-cta{cursor:not-allowed}" +
     ".latch-toast{position:fixed;z-index:99999;bottom:1em;left:50%;translate:-50%;padding:.7em 1.2em;border-radius:var(--latch-radius,.5em);background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff);animation:latch-toast 6s forwards}" +
-    "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}";
+    "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}" +
+    fill;
   try {
     const sheet = new CSSStyleSheet();
     sheet.replaceSync(css);
@@ -57,9 +65,9 @@
     signOut: () => later(() => wasm.signOut()),
   };
   root.classList.add("latch-loading");
-  const bin = fetch(edge + "/pkg/latch_widget_bg.wasm");
+  const bin = fetch(edge + "/pkg/@WASM@", { integrity: "@WASM_SRI@" });
   bin.catch(() => {});
-  import(edge + "/pkg/latch_widget.js")
+  import(edge + "/pkg/@GLUE@")
     .then((m) =>
       m.default({ module_or_path: bin }).then(() => {
         wasm = m;
@@ -68,7 +76,9 @@
       }),
     )
     .catch((e) => {
-      for (const el of d.querySelectorAll(C + "]")) if (el.getAttribute("data-latch-content").trim()[0] != "!") el.hidden = true;
+      // Only what the site shows to non-members stays: no member content, no portal, sign-out or member fields.
+      for (const el of d.querySelectorAll(C + "],[data-latch-portal],[data-latch-signout],[data-latch-member]"))
+        if ((el.getAttribute("data-latch-content") || "x").trim()[0] != "!") el.hidden = true;
       d.addEventListener("click", (ev) => {
         const b = ev.target.closest && ev.target.closest("[data-latch-fallback]");
         if (b) location.assign(b.getAttribute("data-latch-fallback"));

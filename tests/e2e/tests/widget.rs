@@ -1,0 +1,269 @@
+//! The widget on a page that imitates a real site (www/examples/shop: its own CSS and layout, a strict CSP from
+//! www/_headers, two Latch tags in classic and module form, a section its own script loads late) and on the demo,
+//! in headless Chromium against `wrangler dev` and the Stripe emulator: buy and unlock, no CSP violations, no
+//! double wiring, no flash of the wrong state with a cached token, no layout shift, graceful failure when the
+//! edge is unreachable, the catalog's `checkout: false`, and axe-core's WCAG 2 A/AA rules.
+//! Screenshots go to target/e2e-screenshots/.
+
+use std::time::Duration;
+
+use fantoccini::Client;
+use latch_e2e::browser::{axe_violations, browser, click, eval, fill, holds, screenshot, start_driver, wait_js};
+use latch_e2e::{Stack, StackOptions};
+use serde_json::Value;
+
+const PAYS: &str = "4242 4242 4242 4242";
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+fn locked(card: &str, content: &str) -> String {
+    format!(
+        "document.querySelector('{card}') && document.querySelector('{card}').classList.contains('latch-locked') \
+         && document.querySelectorAll('{card} > .latch-overlay').length === 1 \
+         && getComputedStyle(document.querySelector('{content}')).display === 'none'"
+    )
+}
+
+fn unlocked(card: &str, content: &str) -> String {
+    format!(
+        "document.querySelector('{card}').classList.contains('latch-unlocked') \
+         && !document.querySelector('{card} .latch-overlay') \
+         && getComputedStyle(document.querySelector('{content}')).display !== 'none'"
+    )
+}
+
+fn start_stack() -> Stack {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    stack.seed_demo().expect("seed the demo site");
+    stack
+}
+
+/// The response headers of a GET, lower-cased names.
+fn headers(url: &str) -> Vec<(String, String)> {
+    let resp = ureq::get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    resp.headers_names().into_iter().map(|n| (n.to_ascii_lowercase(), resp.header(&n).unwrap_or("").into())).collect()
+}
+
+fn header(list: &[(String, String)], name: &str) -> String {
+    list.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
+}
+
+async fn csp_violations(client: &Client) -> Vec<Value> {
+    eval(client, "window.__cspViolations").await.as_array().cloned().expect("shop.js records CSP violations")
+}
+
+async fn assert_no_layout_shift(client: &Client, what: &str) {
+    // Layout-shift entries are delivered asynchronously: give the observer a frame or two.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cls = eval(client, "window.__cls").await.as_f64().expect("shop.js measures CLS");
+    assert!(cls == 0.0, "{what}: cumulative layout shift {cls}, want 0: {}", eval(client, "window.__shifts").await);
+}
+
+/// CLS of a page without its own observer (the demo): a buffered PerformanceObserver added after the fact.
+async fn assert_no_layout_shift_buffered(client: &Client, what: &str) {
+    let script = r#"
+        const done = arguments[arguments.length - 1];
+        let cls = 0; const shifts = [];
+        new PerformanceObserver(list => list.getEntries().forEach(e => {
+            if (e.hadRecentInput) return;
+            cls += e.value;
+            shifts.push(e.value.toFixed(4) + ": " + e.sources.map(s => s.node && (s.node.id || s.node.nodeName)).join(", "));
+        })).observe({ type: "layout-shift", buffered: true });
+        setTimeout(() => done({ cls, shifts }), 300);
+    "#;
+    let answer = client.execute_async(script, vec![]).await.expect("measure CLS");
+    assert!(answer["cls"].as_f64() == Some(0.0), "{what}: layout shifts {answer}");
+}
+
+async fn assert_accessible(client: &Client, what: &str) {
+    let violations = axe_violations(client).await;
+    assert!(violations.is_empty(), "{what}: axe-core WCAG 2 A/AA violations:\n{}", violations.join("\n"));
+}
+
+async fn pay(client: &Client, email: &str) {
+    wait_js(client, "document.querySelector('#cardNumber')", SECS(15)).await;
+    fill(client, "#email", email).await;
+    fill(client, "#cardNumber", PAYS).await;
+    click(client, "#submit").await;
+}
+
+/// Samples shop.js took of the gated elements from DOMContentLoaded to latch:ready.
+async fn flash_samples(client: &Client) -> Vec<Value> {
+    wait_js(client, "window.__flash && window.__flash.ready", SECS(15)).await;
+    let samples = eval(client, "window.__flash.samples").await.as_array().cloned().expect("samples");
+    assert!(samples.len() >= 2, "sampled at DOMContentLoaded and at latch:ready at least: {samples:?}");
+    assert_eq!(samples[0]["phase"], "domcontentloaded", "the first sample is at DOMContentLoaded");
+    samples
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
+    let stack = start_stack();
+    let base = &stack.edge_url;
+
+    // wrangler dev serves www/_headers: the strict CSP, immutable hashed files, a short-lived loader.
+    let page = headers(&format!("{base}/examples/shop/"));
+    let csp = header(&page, "content-security-policy");
+    for part in ["script-src 'self' 'wasm-unsafe-eval'", "connect-src 'self'", "style-src 'self'", "default-src 'none'"]
+    {
+        assert!(csp.contains(part), "the shop's CSP has {part}: {csp:?}");
+    }
+    let loader = ureq::get(&format!("{base}/latch.js")).call().expect("latch.js").into_string().expect("text");
+    assert!(header(&headers(&format!("{base}/latch.js")), "cache-control").contains("max-age=300"));
+    let glue = loader.split("/pkg/").nth(2).and_then(|s| s.split('"').next()).expect("latch.js names the glue");
+    assert!(glue.starts_with("latch_widget.") && glue.ends_with(".js") && glue.len() == "latch_widget..js".len() + 16);
+    let pkg = headers(&format!("{base}/pkg/{glue}"));
+    assert_eq!(header(&pkg, "cache-control"), "public, max-age=31536000, immutable");
+
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    let shop = format!("{base}/examples/shop/");
+
+    // Demo page, locked: accessible.
+    client.goto(&format!("{base}/demo/")).await.expect("open demo");
+    wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    assert_no_layout_shift_buffered(&client, "demo, locked").await;
+    assert_accessible(&client, "demo, locked").await;
+
+    // A visitor without a token: locked from the first sample on, member content never shown.
+    client.goto(&shop).await.expect("open shop");
+    wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    for s in flash_samples(&client).await {
+        assert_eq!((&s["proContent"], &s["proWelcome"]), (&Value::Bool(false), &Value::Bool(false)), "{s}");
+    }
+    // Two tags, one widget: one overlay per card (checked by `locked`), one `Latch`.
+    assert!(holds(&client, "document.querySelectorAll('script[src=\"/latch.js\"]').length === 2").await);
+    assert_no_layout_shift(&client, "shop, first load").await;
+
+    // The section the page's own script loads late gets wired.
+    click(&client, "#nav-classes").await;
+    wait_js(&client, &locked("#course-card", "#course-content"), SECS(10)).await;
+    let cta = eval(&client, "document.querySelector('#course-card .latch-cta').textContent").await;
+    assert_eq!(cta, "Unlock for $49.00", "the late card shows the catalog's price");
+    screenshot(&client, "shop-locked", "#pro-card").await;
+
+    // One request per click, even with two tags: count checkouts and cancel the navigation.
+    eval(
+        &client,
+        "(window.__checkouts = 0, document.addEventListener('latch:checkout', e => { e.preventDefault(); window.__checkouts++; }), 0)",
+    )
+    .await;
+    click(&client, "#buy-course-late").await;
+    wait_js(&client, "window.__checkouts === 1 && !document.querySelector('#buy-course-late.latch-loading')", SECS(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let requests =
+        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
+            .await;
+    assert_eq!(requests, 1, "one POST /v1/checkout per click");
+    assert_eq!(eval(&client, "window.__checkouts").await, 1, "one latch:checkout per click");
+
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations while locked");
+    assert_accessible(&client, "shop, locked").await;
+
+    // Buy the membership at the emulator and come back unlocked.
+    client.goto(&shop).await.expect("reopen shop");
+    wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    click(&client, "#buy-pro").await;
+    pay(&client, "baker@example.com").await;
+    wait_js(&client, &unlocked("#pro-card", "#pro-content"), SECS(20)).await;
+    wait_js(
+        &client,
+        "document.querySelector('[data-latch-member=email]').textContent === 'baker@example.com'",
+        SECS(5),
+    )
+    .await;
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations on the return trip");
+    screenshot(&client, "shop-unlocked", "#pro-card").await;
+    assert_accessible(&client, "shop, unlocked").await;
+
+    // Reload with the cached token: the page never shows the locked state, not even for a frame.
+    client.refresh().await.expect("reload");
+    wait_js(&client, &unlocked("#pro-card", "#pro-content"), SECS(15)).await;
+    for s in flash_samples(&client).await {
+        assert_eq!(s["proContent"], true, "member content shown from the first frame: {s}");
+        assert_eq!(s["proPitch"], false, "the non-member pitch never shows to a member: {s}");
+        assert_eq!(s["cardLocked"], false, "the card never shows locked to a member: {s}");
+    }
+    assert!(
+        eval(&client, "performance.getEntriesByName('latch:resolved').length").await == 1,
+        "the widget marks when access is resolved"
+    );
+    assert_no_layout_shift(&client, "shop, member reload").await;
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations for a member");
+
+    // Same origin, same site key: the demo is unlocked too, and accessible.
+    client.goto(&format!("{base}/demo/")).await.expect("open demo");
+    wait_js(&client, &unlocked("#pro-card", "#pro-content"), SECS(15)).await;
+    assert_no_layout_shift_buffered(&client, "demo, member").await;
+    assert_accessible(&client, "demo, unlocked").await;
+    client.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_edge_marks_error_keeps_non_member_content_and_buttons_lead_somewhere() {
+    let stack = start_stack();
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    let offline = format!("{}/examples/offline/", stack.edge_url);
+
+    client.goto(&offline).await.expect("open the offline copy");
+    wait_js(&client, "document.documentElement.classList.contains('latch-error')", SECS(15)).await;
+    assert!(holds(&client, "document.documentElement.classList.contains('latch-ready')").await);
+    assert!(holds(&client, "getComputedStyle(document.querySelector('#pro-content')).display === 'none'").await);
+    assert!(holds(&client, "getComputedStyle(document.querySelector('#pro-pitch')).display !== 'none'").await);
+    for member_only in ["#portal", "#signout", "#pro-welcome"] {
+        let css = format!("getComputedStyle(document.querySelector('{member_only}')).display === 'none'");
+        assert!(holds(&client, &css).await, "{member_only} stays hidden when the widget cannot load");
+    }
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "a network failure, not a CSP block");
+    screenshot(&client, "shop-error", ".banner").await;
+
+    // A buy link follows its own href; a buy button its data-latch-fallback.
+    click(&client, "#buy-pro").await;
+    wait_js(&client, "location.pathname === '/examples/shop/join'", SECS(10)).await;
+    client.goto(&offline).await.expect("back");
+    wait_js(&client, "document.documentElement.classList.contains('latch-error')", SECS(15)).await;
+    click(&client, "#buy-course").await;
+    wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
+    client.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn checkout_off_in_the_catalog_disables_the_cta_and_never_creates_a_session() {
+    let stack = start_stack();
+    stack.sql("UPDATE products SET checkout_enabled = 0 WHERE slug = 'course'").expect("turn checkout off");
+    let driver = start_driver();
+    let client = browser(&driver).await;
+
+    client.goto(&format!("{}/examples/shop/", stack.edge_url)).await.expect("open shop");
+    wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    click(&client, "#nav-classes").await;
+    wait_js(&client, &locked("#course-card", "#course-content"), SECS(10)).await;
+    let card = "document.querySelector('#course-card')";
+    wait_js(&client, &format!("{card}.classList.contains('latch-unavailable')"), SECS(5)).await;
+    assert!(holds(&client, &format!("{card}.querySelector('.latch-cta').disabled")).await, "the CTA is disabled");
+    assert_eq!(
+        eval(&client, &format!("{card}.querySelector('.latch-trial').textContent")).await,
+        "Not available for purchase right now."
+    );
+    assert!(holds(&client, &format!("!{card}.querySelector('.latch-trial').hidden")).await, "the message shows");
+    // The late buy button (no fallback of its own) is marked unavailable; a click creates no session.
+    assert!(
+        holds(&client, "document.querySelector('#buy-course-late').getAttribute('aria-disabled') === 'true'").await
+    );
+    click(&client, "#course-card h3").await;
+    click(&client, "#buy-course-late").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let requests =
+        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
+            .await;
+    assert_eq!(requests, 0, "checkout off: no POST /v1/checkout");
+    assert!(holds(&client, "location.pathname === '/examples/shop/'").await, "nothing to follow: the page stays");
+    screenshot(&client, "shop-checkout-off", "#course-card").await;
+    assert_accessible(&client, "shop, checkout off").await;
+
+    // The banner's button has a fallback of its own: it leads there instead of to Checkout.
+    click(&client, "#buy-course").await;
+    wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
+    client.close().await.expect("close");
+}
