@@ -3,6 +3,7 @@
 //! No I/O, no clock, no randomness: time and random bytes come in as arguments, requests and effects go out as
 //! values. Compiles natively (unit tests) and to wasm32 (the Worker and the widget).
 
+pub mod connect;
 pub mod engine;
 pub mod event;
 pub mod stripe_request;

@@ -229,6 +229,8 @@ pub struct NewPrice<'a> {
     pub interval: Option<&'a str>,
     /// Lookup key the script tag can name (`data-latch-buy="pro-monthly"`).
     pub lookup_key: Option<&'a str>,
+    /// Free trial days for recurring prices (`recurring[trial_period_days]`); ignored for one-time prices.
+    pub trial_days: Option<u32>,
 }
 
 /// `POST /v1/prices`.
@@ -239,6 +241,44 @@ pub fn create_price(p: &NewPrice<'_>) -> StripeRequest {
         .param("currency", p.currency)
         .param_opt("recurring[interval]", p.interval)
         .param_opt("lookup_key", p.lookup_key)
+        .param_opt(
+            "recurring[trial_period_days]",
+            p.interval.and(p.trial_days).filter(|d| *d > 0).map(|d| d.to_string()).as_deref(),
+        )
+}
+
+/// `GET /v1/products/{id}`.
+pub fn retrieve_product(id: &str) -> StripeRequest {
+    StripeRequest::new(Method::Get, format!("/v1/products/{id}"))
+}
+
+/// `GET /v1/prices?product=…&limit=100`: a product's prices (active and archived) to copy when linking it; the
+/// archived ones are kept inactive so their subscribers are imported too.
+pub fn list_prices(product: &str) -> StripeRequest {
+    StripeRequest::new(Method::Get, "/v1/prices").param("product", product).param("limit", "100")
+}
+
+/// `GET /v1/subscriptions?price=…&status=all&limit=100[&starting_after=…]` with customers expanded: one page of an
+/// import.
+pub fn list_subscriptions_page(price: &str, starting_after: Option<&str>) -> StripeRequest {
+    StripeRequest::new(Method::Get, "/v1/subscriptions")
+        .param("price", price)
+        .param("status", "all")
+        .param("limit", "100")
+        .param("expand[]", "data.customer")
+        .param_opt("starting_after", starting_after)
+}
+
+/// `POST /oauth/token` (on the Connect base): exchanges an authorization code for the connected account.
+pub fn oauth_token(code: &str) -> StripeRequest {
+    StripeRequest::new(Method::Post, "/oauth/token").param("grant_type", "authorization_code").param("code", code)
+}
+
+/// `POST /oauth/deauthorize` (on the Connect base): disconnects an account from the platform.
+pub fn oauth_deauthorize(client_id: &str, account: &str) -> StripeRequest {
+    StripeRequest::new(Method::Post, "/oauth/deauthorize")
+        .param("client_id", client_id)
+        .param("stripe_user_id", account)
 }
 
 /// The `error` object of a Stripe error answer.
@@ -378,6 +418,25 @@ mod tests {
         let post = create_portal_session("cus_1", "https://e.com/a b");
         assert_eq!(post.path_and_query(), "/v1/billing_portal/sessions");
         assert_eq!(post.encoded_params(), "customer=cus_1&return_url=https%3A%2F%2Fe.com%2Fa+b");
+    }
+
+    #[test]
+    fn prices_carry_trials_only_when_recurring() {
+        let base = NewPrice {
+            product: "prod_1",
+            unit_amount: 900,
+            currency: "usd",
+            interval: Some("month"),
+            lookup_key: Some("pro"),
+            trial_days: Some(7),
+        };
+        assert_eq!(get(&create_price(&base), "recurring[trial_period_days]"), Some("7"));
+        let once = create_price(&NewPrice { interval: None, ..base });
+        assert_eq!(get(&once, "recurring[trial_period_days]"), None);
+        let page = list_subscriptions_page("price_1", Some("sub_9"));
+        assert!(page.path_and_query().contains("status=all"));
+        assert_eq!(get(&page, "starting_after"), Some("sub_9"));
+        assert_eq!(get(&oauth_deauthorize("ca_1", "acct_1"), "stripe_user_id"), Some("acct_1"));
     }
 
     #[test]

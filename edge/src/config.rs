@@ -16,6 +16,10 @@ pub(crate) struct Config {
     pub(crate) token_secret: String,
     /// Operator bearer token for `/admin/v1`.
     pub(crate) admin_token: String,
+    /// The platform's Stripe Connect client id (`ca_...`); `None` = single-account mode only.
+    pub(crate) connect_client_id: Option<String>,
+    /// Where Stripe's OAuth lives (`https://connect.stripe.com`, the emulator offline).
+    pub(crate) connect_base: String,
 }
 
 fn read(env: &Env, name: &str) -> ApiResult<String> {
@@ -43,6 +47,11 @@ impl Config {
                 .collect(),
             token_secret,
             admin_token: read(env, "ADMIN_TOKEN")?,
+            connect_client_id: read(env, "STRIPE_CONNECT_CLIENT_ID").ok().filter(|s| !s.is_empty()),
+            connect_base: read(env, "STRIPE_CONNECT_BASE")
+                .unwrap_or_else(|_| "https://connect.stripe.com".into())
+                .trim_end_matches('/')
+                .to_owned(),
         })
     }
 }

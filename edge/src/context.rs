@@ -21,6 +21,8 @@ pub(crate) struct Ctx {
     pub(crate) origin: Option<String>,
     /// Allowed origins of the site this request turned out to concern; drives the CORS headers.
     pub(crate) cors_origins: RefCell<Vec<String>>,
+    /// The Worker's execution context (for `wait_until`), when the request came through `fetch`.
+    pub(crate) worker: Option<worker::Context>,
 }
 
 impl Ctx {
@@ -31,7 +33,13 @@ impl Ctx {
         #[allow(clippy::cast_possible_truncation)]
         // milliseconds since 1970 fit i64 for a very long time
         let now = (worker::Date::now().as_millis() / 1000) as i64;
-        Ok(Self { config, db, now, origin, cors_origins: RefCell::new(Vec::new()) })
+        Ok(Self { config, db, now, origin, cors_origins: RefCell::new(Vec::new()), worker: None })
+    }
+
+    /// Keeps the Worker's execution context, so handlers can schedule work after the answer (`wait_until`).
+    pub(crate) fn with_worker(mut self, worker: worker::Context) -> Self {
+        self.worker = Some(worker);
+        self
     }
 
     /// Loads the site a public API call names. Refuses calls from browsers on origins the site has not allowed

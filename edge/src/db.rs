@@ -75,9 +75,24 @@ pub(crate) struct Site {
     pub(crate) stripe_account: Option<String>,
     /// 1 for live mode, 0 for test mode.
     pub(crate) livemode: i64,
+    /// `connected`, `disconnected`, or `None` (never connected).
+    #[serde(default)]
+    pub(crate) stripe_status: Option<String>,
 }
 
 impl Site {
+    /// Refuses Stripe work for a site whose owner disconnected its Stripe account.
+    pub(crate) fn require_stripe(&self) -> crate::error::ApiResult<()> {
+        if self.stripe_status.as_deref() == Some("disconnected") {
+            return Err(crate::error::ApiError::new(
+                409,
+                "stripe_disconnected",
+                "this site's Stripe account is disconnected; the owner must connect Stripe again",
+            ));
+        }
+        Ok(())
+    }
+
     /// The origins this site allows for CORS and redirects.
     pub(crate) fn allowed_origins(&self) -> Vec<String> {
         serde_json::from_str(&self.allowed_origins).unwrap_or_default()
@@ -86,14 +101,19 @@ impl Site {
 
 /// Loads a site by public key.
 pub(crate) async fn site(db: &D1Database, id: &str) -> worker::Result<Option<Site>> {
-    row(db, "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE id = ?1", &[Arg::Text(id)]).await
+    row(
+        db,
+        "SELECT id, allowed_origins, stripe_account, livemode, stripe_status FROM sites WHERE id = ?1",
+        &[Arg::Text(id)],
+    )
+    .await
 }
 
 /// The site a connected account belongs to.
 pub(crate) async fn site_by_account(db: &D1Database, account: &str) -> worker::Result<Option<Site>> {
     row(
         db,
-        "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE stripe_account = ?1",
+        "SELECT id, allowed_origins, stripe_account, livemode, stripe_status FROM sites WHERE stripe_account = ?1",
         &[Arg::Text(account)],
     )
     .await
@@ -109,7 +129,7 @@ pub(crate) async fn site_by_customer_or_source(
     let sources_json = serde_json::to_string(sources).unwrap_or_else(|_| "[]".into());
     row(
         db,
-        "SELECT id, allowed_origins, stripe_account, livemode FROM sites WHERE stripe_account IS NULL AND id IN ( \
+        "SELECT id, allowed_origins, stripe_account, livemode, stripe_status FROM sites WHERE stripe_account IS NULL AND id IN ( \
            SELECT site_id FROM member_customers WHERE customer = ?1 \
            UNION SELECT site_id FROM grants WHERE customer = ?1 OR source IN (SELECT value FROM json_each(?2))) \
          LIMIT 1",
@@ -131,13 +151,32 @@ pub(crate) struct Product {
     pub(crate) checkout_enabled: i64,
     /// Per-product access policy (JSON for latch-core).
     pub(crate) policy: String,
+    /// `stripe_checkout`, `sales_page` or `external`.
+    #[serde(default = "default_purchase_method")]
+    pub(crate) purchase_method: String,
+    /// The sales page or external URL, if any.
+    #[serde(default)]
+    pub(crate) purchase_url: Option<String>,
+    /// 0 once the Stripe product was archived or deleted.
+    #[serde(default = "one")]
+    pub(crate) active: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn default_purchase_method() -> String {
+    "stripe_checkout".into()
 }
 
 /// Every product of a site.
 pub(crate) async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product>> {
     rows(
         db,
-        "SELECT slug, name, stripe_product, checkout_enabled, policy FROM products WHERE site_id = ?1 ORDER BY created_at, slug",
+        "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active \
+         FROM products \
+         WHERE site_id = ?1 ORDER BY created_at, slug",
         &[Arg::Text(site)],
     )
     .await

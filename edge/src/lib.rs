@@ -1,12 +1,14 @@
 //! Latch's Cloudflare Worker: the route table. Handlers parse, call latch-core, and carry out its effects;
 //! every error becomes `{"error": {"code", "message"}}` with CORS headers for the site concerned.
 
+mod auth;
 mod config;
 mod context;
 mod db;
 mod error;
 mod grants;
 mod http;
+mod imports;
 mod routes;
 mod stripe;
 
@@ -14,16 +16,16 @@ use worker::{Context, Env, Method, Request, Response, event};
 
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::{access, admin, catalog, checkout, claim, portal, webhook};
+use crate::routes::{access, admin, catalog, checkout, claim, connect, portal, products, webhook};
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Result<Response> {
     let origin = req.headers().get("Origin").ok().flatten();
     if req.method() == Method::Options {
         return http::preflight(origin.as_deref());
     }
     let ctx = match Ctx::new(env, origin) {
-        Ok(ctx) => ctx,
+        Ok(ctx) => ctx.with_worker(worker_ctx),
         Err(err) => return http::error_response(&err),
     };
     let mut response = match route(&ctx, &mut req).await {
@@ -46,7 +48,22 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "portal"]) => portal::post(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
-        (Method::Post, ["admin", "v1", "sites", site, "products"]) => admin::create_product(ctx, req, site).await,
+        (Method::Post, ["admin", "v1", "sites", site, "products"]) => products::create(ctx, req, site).await,
+        (Method::Post, ["admin", "v1", "sites", site, "products", "link"]) => products::link(ctx, req, site).await,
+        (Method::Post, ["admin", "v1", "sites", site, "products", slug, "prices"]) => {
+            products::add_price(ctx, req, site, slug).await
+        }
+        (Method::Patch, ["admin", "v1", "sites", site, "products", slug]) => {
+            products::patch(ctx, req, site, slug).await
+        }
+        (Method::Get, ["admin", "v1", "sites", site, "imports"]) => products::list_imports(ctx, req, site).await,
+        (Method::Post, ["admin", "v1", "sites", site, "imports", id, "resume"]) => {
+            products::resume_import(ctx, req, site, id).await
+        }
+        (Method::Post, ["internal", "v1", "imports", id, "step"]) => imports::step_route(ctx, req, id).await,
+        (Method::Post, ["admin", "v1", "sites", site, "connect"]) => connect::start(ctx, req, site).await,
+        (Method::Post, ["admin", "v1", "sites", site, "disconnect"]) => connect::disconnect(ctx, req, site).await,
+        (Method::Get, ["connect", "callback"]) => connect::callback(ctx, req).await,
         _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
     }
 }

@@ -26,7 +26,7 @@ pub(crate) async fn send_raw(config: &Config, req: &StripeRequest) -> Result<Str
         if attempt > 0 {
             Delay::from(Duration::from_millis(200 * 2u64.pow(attempt))).await;
         }
-        match send_once(config, req).await {
+        match send_once(config, &config.stripe_api_base, req).await {
             Ok((status, body)) => match parse_response::<serde::de::IgnoredAny>(status, &body) {
                 Err(e) if e.is_retryable() => last = e,
                 Err(e) => return Err(e),
@@ -41,7 +41,24 @@ pub(crate) async fn send_raw(config: &Config, req: &StripeRequest) -> Result<Str
     Err(last)
 }
 
-async fn send_once(config: &Config, req: &StripeRequest) -> worker::Result<(u16, String)> {
+/// Sends an OAuth request (`/oauth/token`, `/oauth/deauthorize`) to the Connect base with the platform key and
+/// answers `(status, body)` for `latch_core::connect::parse_oauth`. Retries network errors, 429 and 5xx.
+pub(crate) async fn send_connect(config: &Config, req: &StripeRequest) -> (u16, String) {
+    let mut last = (503, String::new());
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            Delay::from(Duration::from_millis(200 * 2u64.pow(attempt))).await;
+        }
+        match send_once(config, &config.connect_base, req).await {
+            Ok((status, body)) if status == 429 || status >= 500 => last = (status, body),
+            Ok(answer) => return answer,
+            Err(e) => worker::console_warn!("Stripe OAuth call {} failed: {e}", req.path),
+        }
+    }
+    last
+}
+
+async fn send_once(config: &Config, base: &str, req: &StripeRequest) -> worker::Result<(u16, String)> {
     let headers = Headers::new();
     headers.set("Authorization", &format!("Bearer {}", config.stripe_key))?;
     headers.set("Stripe-Version", API_VERSION)?;
@@ -63,7 +80,7 @@ async fn send_once(config: &Config, req: &StripeRequest) -> worker::Result<(u16,
         init.with_body(Some(req.encoded_params().into()));
     }
     init.with_headers(headers);
-    let url = format!("{}{}", config.stripe_api_base, req.path_and_query());
+    let url = format!("{base}{}", req.path_and_query());
     let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
     Ok((resp.status_code(), resp.text().await?))
 }

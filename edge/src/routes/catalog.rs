@@ -19,6 +19,10 @@ struct CatalogProduct {
     slug: String,
     name: String,
     checkout: bool,
+    /// `stripe_checkout`, `sales_page` or `external`.
+    purchase_method: String,
+    /// Where buttons go when the purchase method is not Stripe Checkout.
+    purchase_url: Option<String>,
     prices: Vec<Price>,
 }
 
@@ -29,10 +33,18 @@ pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
     let products = db::products(&ctx.db, &site.id)
         .await?
         .into_iter()
+        .filter(|p| p.active != 0)
         .map(|p| {
             let (mine, rest): (Vec<_>, Vec<_>) = prices.drain(..).partition(|price| price.product_slug == p.slug);
             prices = rest;
-            CatalogProduct { slug: p.slug, name: p.name, checkout: p.checkout_enabled != 0, prices: mine }
+            CatalogProduct {
+                slug: p.slug,
+                name: p.name,
+                checkout: p.checkout_enabled != 0,
+                purchase_method: p.purchase_method,
+                purchase_url: p.purchase_url,
+                prices: mine,
+            }
         })
         .collect();
     http::json(200, &Catalog { site: site.id, products })

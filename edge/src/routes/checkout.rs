@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::context::Ctx;
-use crate::db;
+use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::routes::access::authenticate;
 use crate::{http, stripe};
 
 #[derive(Deserialize)]
@@ -20,6 +21,9 @@ struct CheckoutBody {
     product: Option<String>,
     return_url: String,
     email: Option<String>,
+    /// `"setup"` saves a card to the signed-in member's customer; otherwise the price decides (payment or
+    /// subscription).
+    mode: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -41,6 +45,23 @@ const IDEMPOTENCY_WINDOW_SECS: i64 = 60;
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: CheckoutBody = http::json_body(req).await?;
     let site = ctx.site(&body.site).await?;
+    site.require_stripe()?;
+    // A signed-in member (Bearer member token for this site) buys with their known Stripe customer.
+    let customer = match http::bearer(req) {
+        Some(_) => {
+            let (member_site, member) = authenticate(ctx, req).await?;
+            if member_site.id != site.id {
+                return Err(ApiError::new(401, "invalid_token", "the member token is for another site"));
+            }
+            db::customer_of(&ctx.db, &site.id, &member.id).await?
+        }
+        None => None,
+    };
+    match body.mode.as_deref() {
+        None | Some("payment" | "subscription") => {}
+        Some("setup") => return setup(ctx, &site, customer.as_deref(), &body).await,
+        Some(other) => return Err(ApiError::bad_request(format!("mode must be `setup` or absent, not `{other}`"))),
+    }
     let price = match (&body.price, &body.product) {
         (Some(price), _) => db::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?,
         (None, Some(product)) => db::default_price(&ctx.db, &site.id, validate::slug(product)?)
@@ -68,7 +89,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         cancel_url: &cancel_url,
         site: &site.id,
         product: &product.slug,
-        customer: None,
+        customer: customer.as_deref(),
         customer_email: email.as_deref(),
         trial_days: u32::try_from(price.trial_days).ok(),
         allow_promotion_codes: true,
@@ -77,6 +98,35 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let request = stripe_request::create_checkout_session(&params)
         .on_account(site.stripe_account.as_deref())
         .idempotent(&format!("checkout:{}", ctx.now / IDEMPOTENCY_WINDOW_SECS));
+    let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
+    http::json(200, &CheckoutAnswer { id: session.id, url: session.url })
+}
+
+/// Setup mode: a session that saves a payment method to the signed-in member's customer (no charge).
+async fn setup(ctx: &Ctx, site: &Site, customer: Option<&str>, body: &CheckoutBody) -> ApiResult<Response> {
+    let customer = customer.ok_or_else(|| {
+        ApiError::new(401, "member_required", "saving a card needs a signed-in member with a billing account")
+    })?;
+    validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
+    let success_url = validate::checkout_success_url(&body.return_url);
+    let cancel_url = validate::return_page(&body.return_url);
+    let params = CheckoutParams {
+        mode: CheckoutMode::Setup,
+        price: "",
+        quantity: 1,
+        success_url: &success_url,
+        cancel_url: &cancel_url,
+        site: &site.id,
+        product: "",
+        customer: Some(customer),
+        customer_email: None,
+        trial_days: None,
+        allow_promotion_codes: false,
+        require_billing_address: false,
+    };
+    let request = stripe_request::create_checkout_session(&params)
+        .on_account(site.stripe_account.as_deref())
+        .idempotent(&format!("checkout-setup:{}", ctx.now / IDEMPOTENCY_WINDOW_SECS));
     let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
     http::json(200, &CheckoutAnswer { id: session.id, url: session.url })
 }

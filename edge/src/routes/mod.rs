@@ -3,7 +3,10 @@
 pub(crate) mod access;
 pub(crate) mod admin;
 pub(crate) mod catalog;
+pub(crate) mod catalog_sync;
 pub(crate) mod checkout;
 pub(crate) mod claim;
+pub(crate) mod connect;
 pub(crate) mod portal;
+pub(crate) mod products;
 pub(crate) mod webhook;

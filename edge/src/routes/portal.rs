@@ -23,6 +23,7 @@ struct PortalSession {
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
+    site.require_stripe()?;
     let body: PortalBody = http::json_body(req).await?;
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
     let customer = db::customer_of(&ctx.db, &site.id, &member.id)

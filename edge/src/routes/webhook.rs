@@ -37,6 +37,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     if db::event_processed(&ctx.db, &event.id).await? {
         return http::json(200, &serde_json::json!({ "received": true, "duplicate": true }));
     }
+    if let Some(update) = latch_core::connect::catalog_update(&body) {
+        return crate::routes::catalog_sync::apply(ctx, &event, update).await;
+    }
     let input = Input::Event(&event);
     let Some(site) = site_for(ctx, &event, &input).await? else {
         // Not ours to act on (no site knows this account, metadata or customer): remember it so retries are no-ops.

@@ -17,7 +17,9 @@ pub mod browser;
 
 /// Public key of the seeded demo site (www/demo uses it).
 pub const DEMO_SITE: &str = "site_demo";
-/// API key the emulator accepts and the Worker uses offline.
+/// The platform's Stripe Connect client id (emulator `--client-id`, Worker `STRIPE_CONNECT_CLIENT_ID`).
+pub const CONNECT_CLIENT_ID: &str = "ca_latch_local_platform";
+/// The platform's Stripe secret key in the emulator (also the Worker's `STRIPE_SECRET_KEY`).
 pub const STRIPE_TEST_KEY: &str = "sk_test_latch_local_emulator";
 
 /// The repository root.
@@ -164,6 +166,7 @@ impl Stack {
             .args(["--port", &opts.emulator_port.to_string(), "--api-key", STRIPE_TEST_KEY])
             .args(["--webhook", &format!("{edge_url}/v1/webhooks/stripe={webhook_secret}")])
             .args(["--retry-base-ms", &opts.retry_base_ms.to_string()])
+            .args(["--client-id", CONNECT_CLIENT_ID, "--oauth-redirect-uri", &format!("{edge_url}/connect/callback")])
             .stdout(Stdio::piped())
             .stderr(output_mode(opts.verbose));
         let mut child = emulator.spawn().map_err(|e| format!("cannot start the Stripe emulator: {e}"))?;
@@ -194,6 +197,8 @@ impl Stack {
             .args(["--var", &var("STRIPE_WEBHOOK_SECRETS", &webhook_secret)])
             .args(["--var", &var("TOKEN_SECRET", &token_secret)])
             .args(["--var", &var("ADMIN_TOKEN", &admin_token)])
+            .args(["--var", &var("STRIPE_CONNECT_CLIENT_ID", CONNECT_CLIENT_ID)])
+            .args(["--var", &var("STRIPE_CONNECT_BASE", &emulator_url)])
             .stdin(Stdio::null())
             .stdout(output_mode(opts.verbose))
             .stderr(output_mode(opts.verbose))

@@ -1,0 +1,437 @@
+//! Stripe Connect OAuth and catalog sync, decided here: the authorize URL, the rules for the single-use `state`,
+//! the token answer, which subscriptions an import takes, and the catalog changes Stripe tells about.
+//!
+//! The edge stores and sends; it never decides whether a state is good or what a product event changes.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::event::SubscriptionStatus;
+
+/// How long a Connect `state` stays usable after the owner asked for the authorize URL.
+pub const STATE_TTL_SECS: i64 = 15 * 60;
+
+/// The cookie that binds a Connect `state` to the browser that asked for it.
+pub const OAUTH_COOKIE: &str = "__Host-latch_oauth";
+
+/// What Latch needs to build Stripe's OAuth authorize URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizeParams<'a> {
+    /// `https://connect.stripe.com` in production, the emulator offline.
+    pub connect_base: &'a str,
+    /// The platform's Connect client id (`ca_...`).
+    pub client_id: &'a str,
+    /// The single-use random state (sent in clear; stored hashed).
+    pub state: &'a str,
+    /// `{EDGE}/connect/callback`.
+    pub redirect_uri: &'a str,
+}
+
+/// `GET {connect_base}/oauth/authorize?response_type=code&client_id&scope=read_write&state&redirect_uri`.
+pub fn authorize_url(p: &AuthorizeParams<'_>) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", p.client_id)
+        .append_pair("scope", "read_write")
+        .append_pair("state", p.state)
+        .append_pair("redirect_uri", p.redirect_uri)
+        .finish();
+    format!("{}/oauth/authorize?{query}", p.connect_base.trim_end_matches('/'))
+}
+
+/// SHA-256 hex of a secret (states and cookie nonces are stored only hashed).
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A stored `state`, as the edge loaded it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StoredState {
+    /// The site being connected.
+    pub site_id: String,
+    /// Hash of the nonce the requester's browser holds in [`OAUTH_COOKIE`].
+    pub binding: String,
+    /// Unix seconds after which the state is dead.
+    pub expires_at: i64,
+    /// Set once the state was used (success or not).
+    pub used_at: Option<i64>,
+}
+
+/// Why a callback is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// No such state (forged, or from another deployment).
+    #[error("this Connect link is unknown; start again from Settings > Payments")]
+    Unknown,
+    /// The state was already used.
+    #[error("this Connect link was already used; start again from Settings > Payments")]
+    Replayed,
+    /// Too old.
+    #[error("this Connect link expired; start again from Settings > Payments")]
+    Expired,
+    /// The browser finishing the flow is not the one that started it.
+    #[error("this Connect link was started in another browser; start again from Settings > Payments")]
+    WrongBrowser,
+}
+
+/// Checks a callback's state: known, unused, fresh, and finished by the browser that started it (`cookie_nonce`
+/// is the raw value of [`OAUTH_COOKIE`], if the browser sent one).
+pub fn check_state(stored: Option<&StoredState>, cookie_nonce: Option<&str>, now: i64) -> Result<(), StateError> {
+    let stored = stored.ok_or(StateError::Unknown)?;
+    if stored.used_at.is_some() {
+        return Err(StateError::Replayed);
+    }
+    if now >= stored.expires_at {
+        return Err(StateError::Expired);
+    }
+    let presented = cookie_nonce.map(hash_secret).unwrap_or_default();
+    let same: bool = subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), stored.binding.as_bytes()).into();
+    if same { Ok(()) } else { Err(StateError::WrongBrowser) }
+}
+
+/// The `Set-Cookie` value binding a Connect flow to a browser. `Secure` except on loopback `http` (local dev),
+/// where browsers would drop it; the `__Host-` prefix needs `Secure`, so loopback uses a plain name.
+pub fn oauth_cookie(nonce: &str, secure: bool) -> String {
+    if secure {
+        format!("{OAUTH_COOKIE}={nonce}; Path=/; Max-Age={STATE_TTL_SECS}; HttpOnly; Secure; SameSite=Lax")
+    } else {
+        format!("{}={nonce}; Path=/; Max-Age={STATE_TTL_SECS}; HttpOnly; SameSite=Lax", cookie_name(false))
+    }
+}
+
+/// The cookie's name: `__Host-latch_oauth` over https, `latch_oauth` on loopback http.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure { OAUTH_COOKIE } else { "latch_oauth" }
+}
+
+/// A cookie's value from a `Cookie` header.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Stripe's answer to `POST /oauth/token`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OAuthToken {
+    /// The connected account (`acct_...`).
+    pub stripe_user_id: String,
+    /// Live or test account.
+    #[serde(default)]
+    pub livemode: bool,
+    /// Granted scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// Why the token exchange failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OAuthError {
+    /// Stripe refused the code (`invalid_grant`, ...).
+    #[error("Stripe refused the connection: {0}")]
+    Refused(String),
+    /// Stripe is failing or rate limiting: try again.
+    #[error("Stripe is not answering right now ({0})")]
+    Unavailable(u16),
+    /// Not the JSON expected.
+    #[error("unexpected answer from Stripe's OAuth endpoint: {0}")]
+    Malformed(String),
+}
+
+/// Parses an `/oauth/token` or `/oauth/deauthorize` answer (OAuth errors are `{"error": "...",
+/// "error_description"}`, not the API's error object).
+pub fn parse_oauth<T: serde::de::DeserializeOwned>(status: u16, body: &str) -> Result<T, OAuthError> {
+    #[derive(Deserialize)]
+    struct OAuthErrorBody {
+        error: serde_json::Value,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    match status {
+        200..=299 => serde_json::from_str(body).map_err(|e| OAuthError::Malformed(e.to_string())),
+        429 | 500..=599 => Err(OAuthError::Unavailable(status)),
+        _ => match serde_json::from_str::<OAuthErrorBody>(body) {
+            Ok(e) => Err(OAuthError::Refused(e.error_description.unwrap_or_else(|| match e.error {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Object(o) => o.get("message").and_then(|m| m.as_str()).unwrap_or("").to_owned(),
+                other => other.to_string(),
+            }))),
+            Err(e) => Err(OAuthError::Malformed(format!("status {status}: {e}"))),
+        },
+    }
+}
+
+/// Whether a linked product's existing subscription is imported (its subscriber gets access): active and
+/// trialing ones. Past-due, canceled and the rest are left to webhooks.
+pub fn importable(status: &SubscriptionStatus) -> bool {
+    matches!(status, SubscriptionStatus::Active | SubscriptionStatus::Trialing)
+}
+
+/// A change to Latch's copy of the catalog or connection, read from a Stripe event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogUpdate {
+    /// `product.updated` (or created/deleted): name and active flag.
+    Product {
+        /// `prod_...`
+        id: String,
+        /// Current name.
+        name: String,
+        /// Whether it is still sold.
+        active: bool,
+    },
+    /// `price.updated` (or created/deleted): the price as it now is (`active` false once deleted).
+    Price {
+        /// `prod_...`
+        product: String,
+        /// The price.
+        price: StripePrice,
+    },
+    /// `account.application.deauthorized`: the account disconnected Latch.
+    Deauthorized {
+        /// `acct_...`
+        account: String,
+    },
+}
+
+/// Reads a catalog or Connect event (`None` for any other type). `body` is the verified event JSON.
+pub fn catalog_update(body: &[u8]) -> Option<CatalogUpdate> {
+    #[derive(Deserialize)]
+    struct Ev {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        account: Option<String>,
+        data: Data,
+    }
+    #[derive(Deserialize)]
+    struct Data {
+        object: Obj,
+    }
+    #[derive(Deserialize)]
+    struct Obj {
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        active: Option<bool>,
+        #[serde(default)]
+        deleted: Option<bool>,
+        #[serde(default)]
+        product: Option<serde_json::Value>,
+        #[serde(default)]
+        unit_amount: Option<i64>,
+        #[serde(default)]
+        lookup_key: Option<String>,
+        #[serde(default)]
+        currency: Option<String>,
+        #[serde(default)]
+        recurring: Option<serde_json::Value>,
+    }
+    let ev: Ev = serde_json::from_slice(body).ok()?;
+    let o = ev.data.object;
+    let active = o.active.unwrap_or(false) && o.deleted != Some(true) && !ev.kind.ends_with(".deleted");
+    match ev.kind.as_str() {
+        "product.created" | "product.updated" | "product.deleted" => {
+            Some(CatalogUpdate::Product { id: o.id?, name: o.name.unwrap_or_default(), active })
+        }
+        "price.created" | "price.updated" | "price.deleted" => {
+            let product = match o.product? {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Object(m) => m.get("id")?.as_str()?.to_owned(),
+                _ => return None,
+            };
+            let recurring = o.recurring.and_then(|r| serde_json::from_value::<Recurring>(r).ok());
+            let price = StripePrice {
+                id: o.id?,
+                active,
+                unit_amount: o.unit_amount,
+                currency: o.currency.unwrap_or_default(),
+                lookup_key: o.lookup_key,
+                recurring,
+            };
+            Some(CatalogUpdate::Price { product, price })
+        }
+        "account.application.deauthorized" => Some(CatalogUpdate::Deauthorized { account: ev.account? }),
+        _ => None,
+    }
+}
+
+/// A Stripe `price` as Latch copies it (linking a product, `price.*` events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripePrice {
+    /// `price_...`
+    pub id: String,
+    /// Whether it is still sold.
+    #[serde(default)]
+    pub active: bool,
+    /// Amount in the smallest unit (`None` for tiered prices, which Latch does not sell).
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    /// Currency code.
+    #[serde(default)]
+    pub currency: String,
+    /// Lookup key.
+    #[serde(default)]
+    pub lookup_key: Option<String>,
+    /// Recurrence; `None` for one-time prices.
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
+}
+
+/// A price's `recurring` hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    /// Default trial length.
+    #[serde(default)]
+    pub trial_period_days: Option<i64>,
+}
+
+/// Intervals an owner may choose for a new recurring price.
+pub fn price_interval(interval: Option<&str>) -> Result<Option<&str>, String> {
+    match interval {
+        None => Ok(None),
+        Some(i @ ("month" | "year")) => Ok(Some(i)),
+        Some(other) => {
+            Err(format!("interval must be `month` or `year` (or absent for a one-time price), not `{other}`"))
+        }
+    }
+}
+
+/// How a product is sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurchaseMethod {
+    /// Latch opens Stripe Checkout.
+    StripeCheckout,
+    /// Buttons go to the owner's sales page.
+    SalesPage,
+    /// Buttons go to an external shop.
+    External,
+}
+
+impl PurchaseMethod {
+    /// The stored and public name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StripeCheckout => "stripe_checkout",
+            Self::SalesPage => "sales_page",
+            Self::External => "external",
+        }
+    }
+}
+
+/// Checks a purchase method and its URL: `stripe_checkout` takes none, the others need an `https` URL (or `http`
+/// on loopback, for local development).
+pub fn purchase_method(method: &str, url: Option<&str>) -> Result<(PurchaseMethod, Option<String>), String> {
+    let m = match method {
+        "stripe_checkout" => return Ok((PurchaseMethod::StripeCheckout, None)),
+        "sales_page" => PurchaseMethod::SalesPage,
+        "external" => PurchaseMethod::External,
+        other => return Err(format!("purchase_method must be stripe_checkout, sales_page or external, not `{other}`")),
+    };
+    let url = url.ok_or_else(|| format!("purchase_method {method} needs a purchase_url"))?;
+    crate::validate::origin_of(url).map_err(|e| format!("purchase_url: {e}"))?;
+    Ok((m, Some(url.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(nonce: &str) -> StoredState {
+        StoredState { site_id: "site_a".into(), binding: hash_secret(nonce), expires_at: 1000, used_at: None }
+    }
+
+    #[test]
+    fn authorize_url_is_encoded() {
+        let url = authorize_url(&AuthorizeParams {
+            connect_base: "https://connect.stripe.com/",
+            client_id: "ca_1",
+            state: "s t",
+            redirect_uri: "https://edge.example/connect/callback",
+        });
+        assert_eq!(
+            url,
+            "https://connect.stripe.com/oauth/authorize?response_type=code&client_id=ca_1&scope=read_write&state=s+t\
+             &redirect_uri=https%3A%2F%2Fedge.example%2Fconnect%2Fcallback"
+        );
+    }
+
+    #[test]
+    fn state_rules() {
+        let s = stored("n1");
+        assert_eq!(check_state(Some(&s), Some("n1"), 999), Ok(()));
+        assert_eq!(check_state(None, Some("n1"), 999), Err(StateError::Unknown));
+        assert_eq!(check_state(Some(&s), Some("n1"), 1000), Err(StateError::Expired));
+        assert_eq!(check_state(Some(&s), Some("n2"), 10), Err(StateError::WrongBrowser));
+        assert_eq!(check_state(Some(&s), None, 10), Err(StateError::WrongBrowser));
+        let used = StoredState { used_at: Some(5), ..s };
+        assert_eq!(check_state(Some(&used), Some("n1"), 10), Err(StateError::Replayed));
+    }
+
+    #[test]
+    fn cookies() {
+        assert!(oauth_cookie("abc", true).starts_with("__Host-latch_oauth=abc; Path=/;"));
+        assert!(oauth_cookie("abc", true).contains("Secure"));
+        assert!(!oauth_cookie("abc", false).contains("Secure"));
+        assert_eq!(cookie_value("a=1; latch_oauth=xyz; b=2", "latch_oauth"), Some("xyz"));
+        assert_eq!(cookie_value("xlatch_oauth=1", "latch_oauth"), None);
+    }
+
+    #[test]
+    fn oauth_answers() {
+        let t: OAuthToken =
+            parse_oauth(200, r#"{"stripe_user_id":"acct_1","livemode":false,"scope":"read_write"}"#).unwrap();
+        assert_eq!(t.stripe_user_id, "acct_1");
+        let e = parse_oauth::<OAuthToken>(400, r#"{"error":"invalid_grant","error_description":"used code"}"#);
+        assert_eq!(e, Err(OAuthError::Refused("used code".into())));
+        assert_eq!(parse_oauth::<OAuthToken>(503, ""), Err(OAuthError::Unavailable(503)));
+    }
+
+    #[test]
+    fn catalog_events() {
+        let p = br#"{"type":"product.updated","data":{"object":{"id":"prod_1","object":"product","name":"New","active":true}}}"#;
+        assert_eq!(
+            catalog_update(p),
+            Some(CatalogUpdate::Product { id: "prod_1".into(), name: "New".into(), active: true })
+        );
+        let pr = br#"{"type":"price.updated","data":{"object":{"id":"price_1","product":"prod_1","active":false,"unit_amount":500,"lookup_key":null}}}"#;
+        let Some(CatalogUpdate::Price { product, price }) = catalog_update(pr) else { panic!("a price update") };
+        assert_eq!(
+            (product.as_str(), price.id.as_str(), price.active, price.unit_amount),
+            ("prod_1", "price_1", false, Some(500))
+        );
+        let d = br#"{"type":"account.application.deauthorized","account":"acct_9","data":{"object":{"id":"ca_1"}}}"#;
+        assert_eq!(catalog_update(d), Some(CatalogUpdate::Deauthorized { account: "acct_9".into() }));
+        assert_eq!(catalog_update(br#"{"type":"invoice.paid","data":{"object":{}}}"#), None);
+    }
+
+    #[test]
+    fn purchase_methods_and_intervals() {
+        assert_eq!(
+            purchase_method("stripe_checkout", Some("https://x.com")),
+            Ok((PurchaseMethod::StripeCheckout, None))
+        );
+        assert!(purchase_method("sales_page", None).is_err());
+        assert!(purchase_method("sales_page", Some("javascript:alert(1)")).is_err());
+        assert_eq!(
+            purchase_method("external", Some("https://shop.example/p")).map(|(m, _)| m.as_str()),
+            Ok("external")
+        );
+        assert!(purchase_method("gift", None).is_err());
+        assert_eq!(price_interval(Some("year")), Ok(Some("year")));
+        assert!(price_interval(Some("fortnight")).is_err());
+        let p: StripePrice = serde_json::from_str(
+            r#"{"id":"price_1","active":true,"unit_amount":900,"currency":"usd","recurring":{"interval":"month","trial_period_days":7}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.recurring.map(|r| r.interval), Some("month".into()));
+    }
+
+    #[test]
+    fn import_takes_active_and_trialing() {
+        assert!(importable(&SubscriptionStatus::Active));
+        assert!(importable(&SubscriptionStatus::Trialing));
+        assert!(!importable(&SubscriptionStatus::Canceled));
+    }
+}

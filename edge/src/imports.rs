@@ -1,0 +1,232 @@
+//! Imports of a linked product's existing subscribers, in steps small enough for a Worker invocation.
+//!
+//! A job (`import_jobs`) walks every price of the product and, for each, Stripe's subscription list one page
+//! (up to 100) at a time with `starting_after`. Each step applies one page through the access engine
+//! (`grants::apply` with `Input::Fetched`, so grants and activity rows are written like for any fetched object),
+//! creates members from the expanded customers' emails, stores the new cursor, and schedules the next step as a
+//! fresh request: a `wait_until` self-call to `POST /internal/v1/imports/{id}/step` carrying the operator token.
+//! Steps are idempotent (grants are keyed by customer, product and subscription; members by email) and the
+//! cursor only moves forward from the value the step read, so a lost or repeated step is harmless and
+//! `POST /admin/v1/sites/{site}/imports/{id}/resume` continues an interrupted job.
+
+use latch_core::connect;
+use latch_core::engine::Input;
+use latch_core::event::StripeObject;
+use latch_core::stripe_request;
+use latch_core::validate;
+use serde::{Deserialize, Serialize};
+use worker::{Fetch, Headers, Request, RequestInit, Response};
+
+use crate::auth::require_operator;
+use crate::context::{Ctx, random_id};
+use crate::db::{self, Arg, Site};
+use crate::error::{ApiError, ApiResult};
+use crate::grants::{self, Origin};
+use crate::routes::connect::edge_origin;
+use crate::{http, stripe};
+
+/// An import job, as stored and as shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Job {
+    /// `imp_...`
+    pub(crate) id: String,
+    /// Latch product slug.
+    pub(crate) product: String,
+    /// Stripe price being paged; `None` once done.
+    pub(crate) price: Option<String>,
+    /// Last subscription seen on that price.
+    pub(crate) cursor: Option<String>,
+    /// Active and trialing subscriptions applied.
+    pub(crate) imported: i64,
+    /// Subscriptions in other states, left to webhooks.
+    pub(crate) skipped: i64,
+    /// 1 once every price was paged through.
+    pub(crate) done: i64,
+    /// The last step's error, if it failed (resume to retry).
+    pub(crate) error: Option<String>,
+    /// Unix seconds.
+    pub(crate) created_at: i64,
+    /// Unix seconds of the last step.
+    pub(crate) updated_at: i64,
+}
+
+const JOB_COLUMNS: &str = "id, product, price, cursor, imported, skipped, done, error, created_at, updated_at";
+
+/// The first price (by id) of `slug` after `after`, in the order steps walk them.
+async fn next_price(ctx: &Ctx, site: &str, slug: &str, after: &str) -> ApiResult<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        id: String,
+    }
+    let row: Option<Row> = db::row(
+        &ctx.db,
+        "SELECT id FROM prices WHERE site_id = ?1 AND product_slug = ?2 AND id > ?3 ORDER BY id LIMIT 1",
+        &[Arg::Text(site), Arg::Text(slug), Arg::Text(after)],
+    )
+    .await?;
+    Ok(row.map(|r| r.id))
+}
+
+/// Creates a job for a freshly linked product and schedules its first step.
+pub(crate) async fn create(ctx: &Ctx, site: &Site, slug: &str, edge: &str) -> ApiResult<Job> {
+    let id = random_id("imp")?;
+    let first = next_price(ctx, &site.id, slug, "").await?;
+    db::statement(
+        &ctx.db,
+        "INSERT INTO import_jobs (id, site_id, product, price, done, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        &[
+            Arg::Text(&id),
+            Arg::Text(&site.id),
+            Arg::Text(slug),
+            Arg::OptText(first.as_deref()),
+            Arg::Int(i64::from(first.is_none())),
+            Arg::Int(ctx.now),
+        ],
+    )?
+    .run()
+    .await?;
+    if first.is_some() {
+        schedule(ctx, edge, &id)?;
+    }
+    get(ctx, &site.id, &id).await?.ok_or_else(|| ApiError::internal("import job vanished"))
+}
+
+/// One job of a site.
+pub(crate) async fn get(ctx: &Ctx, site: &str, id: &str) -> ApiResult<Option<Job>> {
+    Ok(db::row(
+        &ctx.db,
+        &format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE site_id = ?1 AND id = ?2"),
+        &[Arg::Text(site), Arg::Text(id)],
+    )
+    .await?)
+}
+
+/// A site's jobs, newest first.
+pub(crate) async fn list(ctx: &Ctx, site: &str) -> ApiResult<Vec<Job>> {
+    Ok(db::rows(
+        &ctx.db,
+        &format!(
+            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE site_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 50"
+        ),
+        &[Arg::Text(site)],
+    )
+    .await?)
+}
+
+/// Runs the job's next step in a fresh request after this one answers.
+pub(crate) fn schedule(ctx: &Ctx, edge: &str, id: &str) -> ApiResult<()> {
+    let worker = ctx.worker.as_ref().ok_or_else(|| ApiError::internal("no execution context to continue an import"))?;
+    let url = format!("{edge}/internal/v1/imports/{id}/step");
+    let token = ctx.config.admin_token.clone();
+    worker.wait_until(async move {
+        let send = async {
+            let headers = Headers::new();
+            headers.set("Authorization", &format!("Bearer {token}"))?;
+            let mut init = RequestInit::new();
+            init.with_method(worker::Method::Post).with_headers(headers);
+            let resp = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
+            Ok::<u16, worker::Error>(resp.status_code())
+        };
+        match send.await {
+            Ok(status) if status < 300 => {}
+            Ok(status) => worker::console_warn!("import step {url} answered {status}; resume it from the dashboard"),
+            Err(e) => worker::console_warn!("import step {url} failed: {e}; resume it from the dashboard"),
+        }
+    });
+    Ok(())
+}
+
+/// `POST /internal/v1/imports/{id}/step` (operator token): one page of one job.
+pub(crate) async fn step_route(ctx: &Ctx, req: &Request, id: &str) -> ApiResult<Response> {
+    require_operator(ctx, req)?;
+    let edge = edge_origin(req)?;
+    #[derive(Deserialize)]
+    struct SiteOf {
+        site_id: String,
+    }
+    let owner: SiteOf = db::row(&ctx.db, "SELECT site_id FROM import_jobs WHERE id = ?1", &[Arg::Text(id)])
+        .await?
+        .ok_or_else(|| ApiError::not_found("import"))?;
+    let site = db::site(&ctx.db, &owner.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    let job = get(ctx, &site.id, id).await?.ok_or_else(|| ApiError::not_found("import"))?;
+    match step(ctx, &site, &job).await {
+        Ok(Some(next)) => {
+            if next.done == 0 {
+                schedule(ctx, &edge, &next.id)?;
+            }
+            http::json(200, &next)
+        }
+        Ok(None) => http::json(200, &job),
+        Err(e) => {
+            db::statement(
+                &ctx.db,
+                "UPDATE import_jobs SET error = ?2, updated_at = ?3 WHERE id = ?1",
+                &[Arg::Text(&job.id), Arg::Text(&e.message), Arg::Int(ctx.now)],
+            )?
+            .run()
+            .await?;
+            Err(e)
+        }
+    }
+}
+
+/// Applies one page; answers the job as it now stands, or `None` if it was done or another step moved it first.
+async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
+    let Some(price) = job.price.as_deref().filter(|_| job.done == 0) else { return Ok(None) };
+    site.require_stripe()?;
+    let request = stripe_request::list_subscriptions_page(price, job.cursor.as_deref())
+        .on_account(site.stripe_account.as_deref());
+    let body = stripe::send_raw(&ctx.config, &request).await?;
+    let page: serde_json::Value = serde_json::from_str(&body).map_err(ApiError::internal)?;
+    let items = page["data"].as_array().cloned().unwrap_or_default();
+    let catalog = grants::catalog(ctx, site).await?;
+    let (mut imported, mut skipped) = (0i64, 0i64);
+    for item in &items {
+        let bytes = serde_json::to_vec(item).map_err(ApiError::internal)?;
+        let object = StripeObject::parse(&bytes).map_err(|e| ApiError::internal(format!("subscription: {e}")))?;
+        let StripeObject::Subscription(sub) = &object else { continue };
+        if !connect::importable(&sub.status) {
+            skipped += 1;
+            continue;
+        }
+        let email = item["customer"]["email"].as_str().and_then(|e| validate::email(e).ok());
+        let extra = match (email, sub.customer.as_deref()) {
+            (Some(email), Some(customer)) => {
+                db::upsert_member(&ctx.db, &site.id, &email, customer, &random_id("mem")?, ctx.now)?
+            }
+            _ => Vec::new(),
+        };
+        let input = Input::Fetched { object: &object, fetched_at: ctx.now };
+        grants::apply(ctx, site, &catalog, input, &Origin { event_id: None, kind: "import" }, extra).await?;
+        imported += 1;
+    }
+    let last = items.last().and_then(|i| i["id"].as_str()).map(str::to_owned);
+    let (next_price, cursor) = if page["has_more"].as_bool() == Some(true) && last.is_some() {
+        (Some(price.to_owned()), last)
+    } else {
+        (next_price(ctx, &site.id, &job.product, price).await?, None)
+    };
+    let moved = db::statement(
+        &ctx.db,
+        "UPDATE import_jobs SET price = ?2, cursor = ?3, imported = imported + ?4, skipped = skipped + ?5, done = ?6, \
+         error = NULL, updated_at = ?7 WHERE id = ?1 AND price IS ?8 AND cursor IS ?9 AND done = 0",
+        &[
+            Arg::Text(&job.id),
+            Arg::OptText(next_price.as_deref()),
+            Arg::OptText(cursor.as_deref()),
+            Arg::Int(imported),
+            Arg::Int(skipped),
+            Arg::Int(i64::from(next_price.is_none())),
+            Arg::Int(ctx.now),
+            Arg::Text(price),
+            Arg::OptText(job.cursor.as_deref()),
+        ],
+    )?
+    .run()
+    .await?;
+    if moved.meta()?.and_then(|m| m.changes).unwrap_or(0) == 0 {
+        return Ok(None);
+    }
+    get(ctx, &site.id, &job.id).await
+}

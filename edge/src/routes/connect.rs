@@ -1,0 +1,229 @@
+//! Stripe Connect (Settings > Payments): the authorize URL, the OAuth callback, and disconnecting.
+//!
+//! The `state` is single-use, expires after [`connect::STATE_TTL_SECS`], is stored only hashed, and is bound to
+//! the browser that asked for it: owner sessions are not in this edge yet, so the binding is a random nonce the
+//! edge sets as an HttpOnly cookie (`__Host-latch_oauth`, `Secure`, `SameSite=Lax` so it rides along on Stripe's
+//! top-level redirect back; plain `latch_oauth` without `Secure` on loopback http, where browsers would drop a
+//! `Secure` cookie). A state carried to another browser, forged, replayed or expired is refused with 400 and
+//! nothing is stored. When owner sessions arrive, the binding can become the session id instead.
+
+use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, StateError, StoredState};
+use latch_core::stripe_request;
+use serde::Deserialize;
+use worker::{Request, Response};
+
+use crate::auth::require_site_admin;
+use crate::context::{Ctx, random_id};
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::{http, stripe};
+
+/// The edge's own origin (`https://edge.example`), from the request.
+pub(crate) fn edge_origin(req: &Request) -> ApiResult<String> {
+    Ok(req.url()?.origin().ascii_serialization())
+}
+
+/// Whether cookies for this request must be `Secure` (anything but loopback http).
+fn secure(req: &Request) -> ApiResult<bool> {
+    let url = req.url()?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    Ok(!(url.scheme() == "http" && loopback))
+}
+
+fn client_id(ctx: &Ctx) -> ApiResult<&str> {
+    ctx.config.connect_client_id.as_deref().ok_or_else(|| {
+        ApiError::new(
+            409,
+            "connect_not_configured",
+            "Stripe Connect is not configured on this Latch (STRIPE_CONNECT_CLIENT_ID); it runs in single-account mode",
+        )
+    })
+}
+
+/// `POST /admin/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state, and the cookie
+/// binding that state to this browser.
+pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let client_id = client_id(ctx)?;
+    let state = format!("{}{}", random_id("st")?, random_id("")?);
+    let nonce = format!("{}{}", random_id("n")?, random_id("")?);
+    let redirect_uri = format!("{}/connect/callback", edge_origin(req)?);
+    db::statement(
+        &ctx.db,
+        "INSERT INTO oauth_states (state_hash, site_id, binding, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[
+            Arg::Text(&connect::hash_secret(&state)),
+            Arg::Text(&site.id),
+            Arg::Text(&connect::hash_secret(&nonce)),
+            Arg::Int(ctx.now + connect::STATE_TTL_SECS),
+            Arg::Int(ctx.now),
+        ],
+    )?
+    .run()
+    .await?;
+    let url = connect::authorize_url(&AuthorizeParams {
+        connect_base: &ctx.config.connect_base,
+        client_id,
+        state: &state,
+        redirect_uri: &redirect_uri,
+    });
+    let mut response = http::json(200, &serde_json::json!({ "url": url, "expires_in": connect::STATE_TTL_SECS }))?;
+    response.headers_mut().set("Set-Cookie", &connect::oauth_cookie(&nonce, secure(req)?))?;
+    response.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(response)
+}
+
+fn page(status: u16, title: &str, body: &str) -> ApiResult<Response> {
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
+         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem\">\
+         <h1 id=\"title\">{title}</h1>{body}</body></html>"
+    );
+    let mut response = Response::from_html(html)?.with_status(status);
+    response.headers_mut().set("Cache-Control", "no-store")?;
+    response.headers_mut().set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")?;
+    Ok(response)
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn refused(message: &str) -> ApiResult<Response> {
+    page(400, "Stripe was not connected", &format!("<p id=\"status\" data-status=\"refused\">{}</p>", esc(message)))
+}
+
+/// `GET /connect/callback?code&state` (or `?error&state` when the owner denied): checks the state, exchanges
+/// the code, stores the connected account and its mode, and shows the status.
+pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
+    let url = req.url()?;
+    let query = |k: &str| url.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
+    let Some(state) = query("state") else { return refused("The link has no state; start again from Settings.") };
+    let state_hash = connect::hash_secret(&state);
+    let stored: Option<StoredState> = db::row(
+        &ctx.db,
+        "SELECT site_id, binding, expires_at, used_at FROM oauth_states WHERE state_hash = ?1",
+        &[Arg::Text(&state_hash)],
+    )
+    .await?;
+    let cookies = req.headers().get("Cookie")?.unwrap_or_default();
+    let nonce = connect::cookie_value(&cookies, connect::cookie_name(secure(req)?));
+    if let Err(e) = connect::check_state(stored.as_ref(), nonce, ctx.now) {
+        return refused(&e.to_string());
+    }
+    let Some(stored) = stored else { return refused(&StateError::Unknown.to_string()) };
+    // Single use, even under a race: only the request that flips used_at goes on.
+    let claimed = db::statement(
+        &ctx.db,
+        "UPDATE oauth_states SET used_at = ?2 WHERE state_hash = ?1 AND used_at IS NULL",
+        &[Arg::Text(&state_hash), Arg::Int(ctx.now)],
+    )?
+    .run()
+    .await?;
+    if claimed.meta()?.and_then(|m| m.changes).unwrap_or(0) != 1 {
+        return refused(&StateError::Replayed.to_string());
+    }
+    if let Some(error) = query("error") {
+        let why = query("error_description").unwrap_or(error);
+        return refused(&format!("Stripe said: {why}"));
+    }
+    let Some(code) = query("code") else { return refused("Stripe sent no authorization code.") };
+    let (status, body) = stripe::send_connect(&ctx.config, &stripe_request::oauth_token(&code)).await;
+    let token: OAuthToken = match connect::parse_oauth(status, &body) {
+        Ok(t) => t,
+        Err(OAuthError::Unavailable(_)) => {
+            return page(
+                503,
+                "Stripe is not answering",
+                "<p id=\"status\" data-status=\"retry\">Try again shortly.</p>",
+            );
+        }
+        Err(e) => return refused(&e.to_string()),
+    };
+    if let Some(other) = db::site_by_account(&ctx.db, &token.stripe_user_id).await?
+        && other.id != stored.site_id
+    {
+        return page(
+            409,
+            "Stripe account already in use",
+            "<p id=\"status\" data-status=\"conflict\">This Stripe account is connected to another site.</p>",
+        );
+    }
+    db::statement(
+        &ctx.db,
+        "UPDATE sites SET stripe_account = ?2, livemode = ?3, stripe_status = 'connected', connected_at = ?4 \
+         WHERE id = ?1",
+        &[
+            Arg::Text(&stored.site_id),
+            Arg::Text(&token.stripe_user_id),
+            Arg::Int(i64::from(token.livemode)),
+            Arg::Int(ctx.now),
+        ],
+    )?
+    .run()
+    .await?;
+    let mode = if token.livemode { "live" } else { "test" };
+    let mut response = page(
+        200,
+        "Stripe connected",
+        &format!(
+            "<p id=\"status\" data-status=\"connected\">Site <b>{}</b> is connected to Stripe account \
+             <code id=\"account\">{}</code> in <b id=\"mode\">{mode}</b> mode.</p>\
+             <p>You can close this tab and go back to Settings.</p>",
+            esc(&stored.site_id),
+            esc(&token.stripe_user_id)
+        ),
+    )?;
+    let expired = format!("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax", connect::cookie_name(secure(req)?));
+    response.headers_mut().set("Set-Cookie", &(expired + if secure(req)? { "; Secure" } else { "" }))?;
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct Deauthorized {
+    #[allow(dead_code)] // Stripe's confirmation; only success matters
+    stripe_user_id: String,
+}
+
+/// `POST /admin/v1/sites/{site}/disconnect`: deauthorizes the account at Stripe and marks the site
+/// disconnected. Subscriptions on the account are not cancelled (the answer says so).
+pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let client_id = client_id(ctx)?;
+    let account = site
+        .stripe_account
+        .clone()
+        .filter(|_| site.stripe_status.as_deref() == Some("connected"))
+        .ok_or_else(|| ApiError::new(409, "not_connected", "this site has no connected Stripe account"))?;
+    let (status, body) =
+        stripe::send_connect(&ctx.config, &stripe_request::oauth_deauthorize(client_id, &account)).await;
+    match connect::parse_oauth::<Deauthorized>(status, &body) {
+        // Refused: Stripe no longer knows the connection (already deauthorized from Stripe's side).
+        Ok(_) | Err(OAuthError::Refused(_)) => {}
+        Err(e) => return Err(ApiError::new(503, "stripe_unavailable", e.to_string())),
+    }
+    mark_disconnected(ctx, &account).await?;
+    http::json(
+        200,
+        &serde_json::json!({
+            "site": site.id,
+            "stripe_account": account,
+            "status": "disconnected",
+            "subscriptions": "Active subscriptions on the Stripe account are not cancelled: Stripe keeps billing them \
+                              until they are cancelled in Stripe. Members keep the access they have.",
+        }),
+    )
+}
+
+/// Marks every site on `account` disconnected (owner's request or `account.application.deauthorized`).
+pub(crate) async fn mark_disconnected(ctx: &Ctx, account: &str) -> ApiResult<()> {
+    db::statement(
+        &ctx.db,
+        "UPDATE sites SET stripe_status = 'disconnected' WHERE stripe_account = ?1",
+        &[Arg::Text(account)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}

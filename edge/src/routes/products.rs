@@ -1,0 +1,331 @@
+//! Settings > Products: create products and prices in the site's Stripe account, set how a product is sold,
+//! link an existing Stripe product (copying its prices and importing its subscribers), and watch imports.
+
+use latch_core::connect::{self, StripePrice};
+use latch_core::engine::Grant;
+use latch_core::stripe_request::{self, NewPrice};
+use latch_core::validate;
+use serde::{Deserialize, Serialize};
+use worker::{D1PreparedStatement, Request, Response};
+
+use crate::auth::require_site_admin;
+use crate::context::Ctx;
+use crate::db::{self, Arg, Site};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::connect::edge_origin;
+use crate::{http, imports, stripe};
+
+#[derive(Deserialize)]
+struct NewProduct {
+    slug: String,
+    name: String,
+    #[serde(default)]
+    prices: Vec<NewProductPrice>,
+}
+
+#[derive(Deserialize)]
+struct NewProductPrice {
+    unit_amount: u64,
+    currency: String,
+    interval: Option<String>,
+    lookup_key: Option<String>,
+    #[serde(default)]
+    trial_days: u32,
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+/// The product row of a site, or 404.
+async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<db::Product> {
+    db::products(&ctx.db, &site.id)
+        .await?
+        .into_iter()
+        .find(|p| p.slug == slug)
+        .ok_or_else(|| ApiError::not_found("product"))
+}
+
+/// `POST /admin/v1/sites/{site}/products` `{slug, name, prices: [...]}`: creates the product and its prices in
+/// the site's Stripe account, then records them.
+pub(crate) async fn create(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    site.require_stripe()?;
+    let body: NewProduct = http::json_body(req).await?;
+    validate::slug(&body.slug)?;
+    let account = site.stripe_account.as_deref();
+    let scope = format!("admin:{}:{}", site.id, body.slug);
+    let created: Created = stripe::send(
+        &ctx.config,
+        &stripe_request::create_product(&body.name, &body.slug).on_account(account).idempotent(&scope),
+    )
+    .await?;
+    let mut statements = vec![db::statement(
+        &ctx.db,
+        "INSERT INTO products (site_id, slug, name, stripe_product, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (site_id, slug) DO UPDATE SET name = excluded.name, stripe_product = excluded.stripe_product",
+        &[Arg::Text(&site.id), Arg::Text(&body.slug), Arg::Text(&body.name), Arg::Text(&created.id), Arg::Int(ctx.now)],
+    )?];
+    let mut prices = Vec::new();
+    for p in &body.prices {
+        let (price, statement) = create_price(ctx, &site, &body.slug, &created.id, p, &scope).await?;
+        statements.push(statement);
+        prices.push(price);
+    }
+    db::batch(&ctx.db, statements).await?;
+    http::json(200, &serde_json::json!({ "slug": body.slug, "stripe_product": created.id, "prices": prices }))
+}
+
+/// Creates one price at Stripe and answers it with the statement recording it.
+async fn create_price(
+    ctx: &Ctx,
+    site: &Site,
+    slug: &str,
+    stripe_product: &str,
+    p: &NewProductPrice,
+    scope: &str,
+) -> ApiResult<(StripePrice, D1PreparedStatement)> {
+    if let Some(key) = &p.lookup_key {
+        validate::slug(key)?;
+    }
+    let interval = connect::price_interval(p.interval.as_deref()).map_err(ApiError::bad_request)?;
+    if p.unit_amount == 0 || i64::try_from(p.unit_amount).is_err() {
+        return Err(ApiError::bad_request("unit_amount must be a positive amount in the currency's smallest unit"));
+    }
+    let currency = p.currency.to_ascii_lowercase();
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
+        return Err(ApiError::bad_request("currency must be a three-letter ISO code such as usd"));
+    }
+    let request = stripe_request::create_price(&NewPrice {
+        product: stripe_product,
+        unit_amount: p.unit_amount,
+        currency: &currency,
+        interval,
+        lookup_key: p.lookup_key.as_deref(),
+        trial_days: Some(p.trial_days),
+    });
+    let price: StripePrice =
+        stripe::send(&ctx.config, &request.on_account(site.stripe_account.as_deref()).idempotent(scope)).await?;
+    let statement = upsert_price(ctx, &site.id, slug, &price)?;
+    Ok((price, statement))
+}
+
+/// Statement recording a Stripe price for a product (insert or refresh).
+pub(crate) fn upsert_price(ctx: &Ctx, site: &str, slug: &str, price: &StripePrice) -> ApiResult<D1PreparedStatement> {
+    let recurring = price.recurring.as_ref();
+    Ok(db::statement(
+        &ctx.db,
+        "INSERT INTO prices (site_id, id, product_slug, lookup_key, unit_amount, currency, interval, trial_days, active) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (site_id, id) DO UPDATE SET \
+           product_slug = excluded.product_slug, lookup_key = excluded.lookup_key, unit_amount = excluded.unit_amount, \
+           interval = excluded.interval, trial_days = excluded.trial_days, active = excluded.active",
+        &[
+            Arg::Text(site),
+            Arg::Text(&price.id),
+            Arg::Text(slug),
+            Arg::OptText(price.lookup_key.as_deref()),
+            Arg::Int(price.unit_amount.unwrap_or(0)),
+            Arg::Text(&price.currency),
+            Arg::OptText(recurring.map(|r| r.interval.as_str())),
+            Arg::Int(recurring.and_then(|r| r.trial_period_days).unwrap_or(0)),
+            Arg::Int(i64::from(price.active && price.unit_amount.is_some())),
+        ],
+    )?)
+}
+
+/// `POST /admin/v1/sites/{site}/products/{slug}/prices` `{unit_amount, currency, interval?, trial_days?,
+/// lookup_key?}`: adds a price (one-time, or recurring monthly/yearly with an optional trial).
+pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    site.require_stripe()?;
+    let body: NewProductPrice = http::json_body(req).await?;
+    let product = product(ctx, &site, slug).await?;
+    let scope = format!("admin:{}:{}:price", site.id, product.slug);
+    let (price, statement) = create_price(ctx, &site, &product.slug, &product.stripe_product, &body, &scope).await?;
+    db::batch(&ctx.db, vec![statement]).await?;
+    http::json(
+        200,
+        &serde_json::json!({
+            "id": price.id, "product": product.slug, "unit_amount": price.unit_amount, "currency": price.currency,
+            "interval": price.recurring.as_ref().map(|r| r.interval.clone()),
+            "trial_days": price.recurring.as_ref().and_then(|r| r.trial_period_days).unwrap_or(0),
+            "lookup_key": price.lookup_key,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct ProductSettings {
+    checkout_enabled: Option<bool>,
+    purchase_method: Option<String>,
+    purchase_url: Option<String>,
+}
+
+/// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?}`.
+pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let body: ProductSettings = http::json_body(req).await?;
+    let product = product(ctx, &site, slug).await?;
+    let method = body.purchase_method.as_deref().unwrap_or(&product.purchase_method);
+    let url = body.purchase_url.as_deref().or(product.purchase_url.as_deref());
+    let (method, url) = connect::purchase_method(method, url).map_err(ApiError::bad_request)?;
+    let checkout = body.checkout_enabled.map_or(product.checkout_enabled, i64::from);
+    db::statement(
+        &ctx.db,
+        "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5 \
+         WHERE site_id = ?1 AND slug = ?2",
+        &[
+            Arg::Text(&site.id),
+            Arg::Text(&product.slug),
+            Arg::Int(checkout),
+            Arg::Text(method.as_str()),
+            Arg::OptText(url.as_deref()),
+        ],
+    )?
+    .run()
+    .await?;
+    http::json(
+        200,
+        &serde_json::json!({
+            "slug": product.slug, "checkout_enabled": checkout != 0, "purchase_method": method.as_str(),
+            "purchase_url": url,
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct LinkBody {
+    stripe_product: String,
+    slug: String,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct StripeProduct {
+    id: String,
+    name: String,
+    #[serde(default)]
+    active: bool,
+}
+
+#[derive(Deserialize)]
+struct PriceList {
+    data: Vec<StripePrice>,
+}
+
+#[derive(Serialize)]
+struct LinkAnswer {
+    slug: String,
+    stripe_product: String,
+    name: String,
+    prices: Vec<StripePrice>,
+    import: imports::Job,
+}
+
+/// Whether any grant of a product still gives access.
+async fn has_active_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<bool> {
+    let rows: Vec<db::GrantRow> = db::rows(
+        &ctx.db,
+        "SELECT data FROM grants WHERE site_id = ?1 AND product = ?2",
+        &[Arg::Text(site), Arg::Text(slug)],
+    )
+    .await?;
+    Ok(rows.iter().filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok()).any(|g| g.is_active(ctx.now)))
+}
+
+/// `POST /admin/v1/sites/{site}/products/link` `{stripe_product, slug, name?}`: links an existing Stripe product,
+/// copies its prices (archived ones stay inactive) and starts importing its active and trialing subscribers. Linking a Latch product
+/// to another Stripe product is refused (409) while members still have access through it.
+pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    site.require_stripe()?;
+    let body: LinkBody = http::json_body(req).await?;
+    validate::slug(&body.slug)?;
+    if !body.stripe_product.starts_with("prod_") || body.stripe_product.len() > 255 {
+        return Err(ApiError::bad_request("stripe_product must be a Stripe product id (prod_...)"));
+    }
+    let account = site.stripe_account.as_deref();
+    let existing = db::products(&ctx.db, &site.id).await?;
+    if let Some(other) = existing.iter().find(|p| p.stripe_product == body.stripe_product && p.slug != body.slug) {
+        return Err(ApiError::new(
+            409,
+            "already_linked",
+            format!("this Stripe product is already linked to the product `{}`", other.slug),
+        ));
+    }
+    if let Some(current) = existing.iter().find(|p| p.slug == body.slug)
+        && current.stripe_product != body.stripe_product
+        && has_active_grants(ctx, &site.id, &current.slug).await?
+    {
+        return Err(ApiError::new(
+            409,
+            "product_has_subscribers",
+            format!(
+                "`{}` is linked to {} and members still have access through it; it cannot be linked to another \
+                 Stripe product until their subscriptions have ended. Create a new product instead.",
+                current.slug, current.stripe_product
+            ),
+        ));
+    }
+    let stripe_product: StripeProduct =
+        stripe::send(&ctx.config, &stripe_request::retrieve_product(&body.stripe_product).on_account(account)).await?;
+    if !stripe_product.active {
+        return Err(ApiError::new(409, "product_inactive", "this Stripe product is archived; unarchive it first"));
+    }
+    let prices: PriceList =
+        stripe::send(&ctx.config, &stripe_request::list_prices(&stripe_product.id).on_account(account)).await?;
+    let name = body.name.clone().unwrap_or_else(|| stripe_product.name.clone());
+    let mut statements = vec![
+        db::statement(
+            &ctx.db,
+            "INSERT INTO products (site_id, slug, name, stripe_product, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+             ON CONFLICT (site_id, slug) DO UPDATE SET name = excluded.name, stripe_product = excluded.stripe_product",
+            &[
+                Arg::Text(&site.id),
+                Arg::Text(&body.slug),
+                Arg::Text(&name),
+                Arg::Text(&stripe_product.id),
+                Arg::Int(ctx.now),
+            ],
+        )?,
+        // Prices of a previously linked Stripe product stop being sold.
+        db::statement(
+            &ctx.db,
+            "UPDATE prices SET active = 0 WHERE site_id = ?1 AND product_slug = ?2",
+            &[Arg::Text(&site.id), Arg::Text(&body.slug)],
+        )?,
+    ];
+    for price in &prices.data {
+        statements.push(upsert_price(ctx, &site.id, &body.slug, price)?);
+    }
+    db::batch(&ctx.db, statements).await?;
+    let job = imports::create(ctx, &site, &body.slug, &edge_origin(req)?).await?;
+    http::json(
+        200,
+        &LinkAnswer {
+            slug: body.slug,
+            stripe_product: stripe_product.id,
+            name,
+            prices: prices.data.into_iter().filter(|p| p.active).collect(),
+            import: job,
+        },
+    )
+}
+
+/// `GET /admin/v1/sites/{site}/imports`: every import of the site, newest first, with its progress.
+pub(crate) async fn list_imports(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    http::json(200, &serde_json::json!({ "imports": imports::list(ctx, &site.id).await? }))
+}
+
+/// `POST /admin/v1/sites/{site}/imports/{id}/resume`: schedules the next step of an unfinished import again
+/// (after an error, or if a continuation was lost).
+pub(crate) async fn resume_import(ctx: &Ctx, req: &Request, site_id: &str, id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let job = imports::get(ctx, &site.id, id).await?.ok_or_else(|| ApiError::not_found("import"))?;
+    if job.done == 0 {
+        imports::schedule(ctx, &edge_origin(req)?, &job.id)?;
+    }
+    http::json(200, &job)
+}
