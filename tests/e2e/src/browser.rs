@@ -1,6 +1,7 @@
 //! Headless Chromium over WebDriver (chromedriver + fantoccini) for the end-to-end tests and `cargo xtask bench`:
 //! start the driver, open a browser, wait for JavaScript conditions, click, fill, take screenshots.
 
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -9,11 +10,14 @@ use serde_json::{Value, json};
 
 use crate::{free_port, repo_root};
 
-/// chromedriver, stopped on drop.
+/// chromedriver in its own process group, stopped with the Chromium it started (same group) on drop, so a test
+/// that panics before closing its session leaves no browser behind.
 pub struct Driver(Child, u16);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // `-s SIG -- -PGID`: procps' kill can misread a bare `-PGID` after the signal.
+        let _ = Command::new("kill").args(["-s", "TERM", "--", &format!("-{}", self.0.id())]).status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -23,6 +27,7 @@ impl Drop for Driver {
 pub fn start_driver() -> Driver {
     let port = free_port();
     let child = Command::new("/usr/bin/chromedriver")
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

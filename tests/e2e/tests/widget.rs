@@ -113,6 +113,11 @@ async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
     assert!(glue.starts_with("latch_widget.") && glue.ends_with(".js") && glue.len() == "latch_widget..js".len() + 16);
     let pkg = headers(&format!("{base}/pkg/{glue}"));
     assert_eq!(header(&pkg, "cache-control"), "public, max-age=31536000, immutable");
+    assert_eq!(header(&pkg, "access-control-allow-origin"), "*", "other sites import the glue module");
+    match ureq::get(&format!("{base}/_headers")).call() {
+        Err(ureq::Error::Status(404, _)) => {}
+        other => panic!("www/_headers is configuration, not a public file: {:?}", other.map(|r| r.status())),
+    }
 
     let driver = start_driver();
     let client = browser(&driver).await;
