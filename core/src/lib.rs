@@ -4,8 +4,8 @@
 //! values. Compiles natively (unit tests) and to wasm32 (the Worker and the widget).
 
 pub mod engine;
-pub mod signin;
 pub mod event;
+pub mod signin;
 pub mod stripe_request;
 pub mod token;
 pub mod validate;

@@ -1,6 +1,6 @@
 //! Per-request context: bindings, configuration, the time, and the site the request concerns (for CORS).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::JsCast;
 use worker::{D1Database, Env};
@@ -21,6 +21,10 @@ pub(crate) struct Ctx {
     pub(crate) origin: Option<String>,
     /// Allowed origins of the site this request turned out to concern; drives the CORS headers.
     pub(crate) cors_origins: RefCell<Vec<String>>,
+    /// The Worker's bindings, for work that outlives the request (outbox delivery).
+    pub(crate) env: Env,
+    /// Set by handlers that queued emails: the shell then delivers the outbox after answering.
+    pub(crate) mail_pending: Cell<bool>,
 }
 
 impl Ctx {
@@ -31,7 +35,15 @@ impl Ctx {
         #[allow(clippy::cast_possible_truncation)]
         // milliseconds since 1970 fit i64 for a very long time
         let now = (worker::Date::now().as_millis() / 1000) as i64;
-        Ok(Self { config, db, now, origin, cors_origins: RefCell::new(Vec::new()) })
+        Ok(Self {
+            config,
+            db,
+            now,
+            origin,
+            cors_origins: RefCell::new(Vec::new()),
+            env,
+            mail_pending: Cell::new(false),
+        })
     }
 
     /// Loads the site a public API call names. Refuses calls from browsers on origins the site has not allowed

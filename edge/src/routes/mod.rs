@@ -6,4 +6,5 @@ pub(crate) mod catalog;
 pub(crate) mod checkout;
 pub(crate) mod claim;
 pub(crate) mod portal;
+pub(crate) mod signin;
 pub(crate) mod webhook;

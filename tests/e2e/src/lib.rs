@@ -192,6 +192,7 @@ impl Stack {
             .args(["--var", &var("STRIPE_WEBHOOK_SECRETS", &webhook_secret)])
             .args(["--var", &var("TOKEN_SECRET", &token_secret)])
             .args(["--var", &var("ADMIN_TOKEN", &admin_token)])
+            .args(["--var", &var("DEV_OUTBOX", "1")])
             .stdin(Stdio::null())
             .stdout(output_mode(opts.verbose))
             .stderr(output_mode(opts.verbose))
