@@ -1,10 +1,13 @@
-//! Member sign-in end to end against real `wrangler dev` (workerd + local D1) and the Stripe emulator: codes by
-//! email through the dev outbox, and the attacks (reused code, burned code, unknown email, another site's token,
-//! sign-out everywhere, rate limits).
+//! Member sign-in end to end against real `wrangler dev` (workerd + local D1) and the Stripe emulator: a member
+//! who bought in one browser signs in through the widget's dialog in a fresh one, with the code read from the dev
+//! outbox; and the attacks over HTTP (reused code, burned code, unknown email, another site's token, sign-out
+//! everywhere, rate limits). Screenshots go to target/e2e-screenshots/.
 
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
+use fantoccini::{Client, ClientBuilder, Locator};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, free_port, read_json, repo_root};
 use serde_json::{Value, json};
 
 const OTHER_SITE: &str = "site_other";
@@ -237,4 +240,163 @@ fn base64_url_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
+}
+
+// Browser helpers, as in spine.rs.
+
+/// chromedriver, stopped on drop.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (cargo xtask setup)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver(child, port)
+}
+
+/// A browser with a fresh profile (its own localStorage).
+async fn browser(driver: &Driver) -> Client {
+    let profile = repo_root().join("target/e2e-chromium").join(free_port().to_string());
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--window-size=1200,900",
+                     format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    let Value::Object(caps) = caps else { unreachable!() };
+    ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("WebDriver session")
+}
+
+async fn holds(client: &Client, condition: &str) -> bool {
+    let script = format!("return !!({condition});");
+    let answer = tokio::time::timeout(Duration::from_secs(5), client.execute(&script, vec![])).await;
+    answer.ok().and_then(Result::ok).and_then(|v| v.as_bool()) == Some(true)
+}
+
+async fn wait_js(client: &Client, condition: &str, timeout: Duration) {
+    eprintln!("[e2e] wait for {}", &condition[..condition.len().min(90)]);
+    let deadline = Instant::now() + timeout;
+    while !holds(client, condition).await {
+        if Instant::now() > deadline {
+            let html = client.source().await.unwrap_or_default();
+            panic!("timed out after {timeout:?} waiting for `{condition}`\n{}", &html[..html.len().min(3000)]);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = repo_root().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn click(client: &Client, css: &str) {
+    eprintln!("[e2e] click {css}");
+    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+    el.click().await.expect(css);
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+    el.clear().await.expect(css);
+    el.send_keys(text).await.expect(css);
+}
+
+const UNLOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-unlocked') && getComputedStyle(document.querySelector('#course-content')).display !== 'none'";
+const LOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-locked') && getComputedStyle(document.querySelector('#course-content')).display === 'none'";
+const DIALOG_OPEN: &str = "document.querySelector('#latch-signin:modal')";
+
+/// The code in the newest sent email to `email`, once there is one.
+fn code_from_outbox(stack: &Stack, email: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let emails = outbox(stack, email);
+        if let Some(newest) = emails.first().filter(|e| e["status"] == "sent") {
+            return newest["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
+        }
+        assert!(Instant::now() < deadline, "no sign-in email for {email}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
+    let stack = start_stack();
+    let driver = start_driver();
+    let demo = format!("{}/demo/", stack.edge_url);
+    let member = "learner@example.com";
+
+    // Profile A buys the course.
+    let a = browser(&driver).await;
+    a.goto(&demo).await.expect("open demo");
+    wait_js(&a, LOCKED_COURSE, Duration::from_secs(15)).await;
+    click(&a, "#buy-course").await;
+    wait_js(&a, "document.querySelector('#cardNumber')", Duration::from_secs(15)).await;
+    fill(&a, "#email", member).await;
+    fill(&a, "#cardNumber", "4242 4242 4242 4242").await;
+    click(&a, "#submit").await;
+    wait_js(&a, UNLOCKED_COURSE, Duration::from_secs(20)).await;
+    assert!(holds(&a, "document.querySelector('#signin').hidden").await, "no Sign in link for a member");
+    a.close().await.expect("close A");
+
+    // Profile B knows nothing: locked, with a Sign in link.
+    let b = browser(&driver).await;
+    b.goto(&demo).await.expect("open demo");
+    wait_js(&b, LOCKED_COURSE, Duration::from_secs(15)).await;
+    assert!(holds(&b, "!document.querySelector('#signin').hidden").await);
+
+    // The dialog opens, takes focus, and Escape closes it.
+    click(&b, "#signin").await;
+    wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
+    wait_js(&b, "document.activeElement.id === 'latch-signin-email'", Duration::from_secs(5)).await;
+    b.active_element().await.expect("focused").send_keys("\u{e00c}").await.expect("Escape");
+    wait_js(&b, "!document.querySelector('#latch-signin').open", Duration::from_secs(5)).await;
+
+    // Email, then the code from the email.
+    click(&b, "#signin").await;
+    wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
+    fill(&b, "#latch-signin-email", member).await;
+    screenshot(&b, "10-signin-dialog-email").await;
+    click(&b, "#latch-signin-submit").await;
+    wait_js(&b, "document.querySelector('#latch-signin-code').offsetParent !== null", Duration::from_secs(10)).await;
+    let code = code_from_outbox(&stack, member);
+    assert_eq!(code.len(), 6);
+    fill(&b, "#latch-signin-code", &code).await;
+    screenshot(&b, "11-signin-dialog-code").await;
+    click(&b, "#latch-signin-submit").await;
+    wait_js(&b, "!document.querySelector('#latch-signin').open", Duration::from_secs(10)).await;
+    wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
+    assert!(holds(&b, "localStorage.getItem('latch:site_demo:token')").await, "the token is kept");
+    screenshot(&b, "12-signed-in-unlocked").await;
+
+    // Reload keeps the session; the used code cannot sign in again.
+    b.refresh().await.expect("reload");
+    wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
+    assert_eq!(verify(&stack, DEMO_SITE, member, &code).status, 401);
+    b.close().await.expect("close B");
 }
