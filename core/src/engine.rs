@@ -32,7 +32,10 @@
 //!   cancellation, or brings back a product the plan moved away from.
 //! - Final states are absorbing, whatever the versions say: a canceled or `incomplete_expired` subscription, a
 //!   refunded payment, a lost dispute and a deleted customer are final for their row (Stripe never revives them), so
-//!   no snapshot, however dated, resurrects them.
+//!   no snapshot, however dated, resurrects them. The end of a subscription is final for the whole subscription:
+//!   once a row of it is canceled or expired, every later subscription or invoice snapshot of it is ignored, even at
+//!   an equal version, so a same-second snapshot from before the end never brings back a product the plan moved
+//!   away from (the tie rule below would otherwise let its later period end win).
 //! - Ties on `created` (Stripe often emits several events in one second): at equal versions a final snapshot wins,
 //!   then the later end, then the status granting more. When same-second snapshots disagree on the status or on the
 //!   products, the engine also asks the edge to re-fetch the subscription ([`Effect::Fetch`]); the answer, versioned
@@ -910,6 +913,10 @@ impl Cx<'_> {
             return;
         }
         let sub_id = sub_ref.id().to_owned();
+        if self.source_ended(&sub_id) {
+            self.ignore(Some(customer), None, "the subscription has ended; no provisional access".into());
+            return;
+        }
         self.fetch(FetchObject::Subscription, &sub_id);
         let Some(slug) = fallback.map(str::to_owned) else {
             self.activity(
@@ -1157,9 +1164,26 @@ impl Cx<'_> {
             .max()
     }
 
+    /// Whether a row of the source records the end of the subscription (`canceled` or `incomplete_expired`).
+    fn source_ended(&self, source: &str) -> bool {
+        self.grants.iter().any(|g| {
+            g.livemode == self.livemode
+                && g.source == source
+                && !g.is_tombstone()
+                && matches!(g.status, GrantStatus::Canceled | GrantStatus::Expired)
+        })
+    }
+
     /// A snapshot older than what a source's rows already reflect is ignored as a whole: this also keeps an old
-    /// snapshot from re-creating a product the subscription has since moved away from.
+    /// snapshot from re-creating a product the subscription has since moved away from. So is any snapshot of a
+    /// subscription already seen ended, whatever its version: the end is final for the whole subscription, not only
+    /// for the product rows it names, so a same-second snapshot from before the end (or a late invoice) never
+    /// brings back a product the plan moved away from, nor creates a row for it.
     fn stale_source(&mut self, source: &str, customer: &str) -> bool {
+        if self.source_ended(source) {
+            self.ignore(Some(customer), None, "the subscription has ended; no snapshot revives it".into());
+            return true;
+        }
         if self.source_version(source).is_some_and(|v| self.version < v) {
             self.ignore(Some(customer), None, "an older snapshot arrived after a newer one; nothing changes".into());
             return true;

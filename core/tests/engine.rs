@@ -623,3 +623,62 @@ fn each_start_is_reported_once_in_either_order() {
         assert_eq!(st.grants[0].ends_at, Some(p.1));
     }
 }
+
+#[test]
+fn an_ended_subscription_never_brings_back_a_product_the_plan_moved_away_from() {
+    // Seed `2fe1939e` of the property test: in one second (t1) the member resumes (`pro`), changes plan to `course`,
+    // schedules the cancellation and cancels now. Stripe's last word is "canceled, `course`": `pro` was removed.
+    let (p, t1) = ((T0, T0 + 30 * DAY), T0 + 10 * DAY);
+    let with = |product: &str, cape: bool| {
+        let mut s = subscription("active", p.0, p.1);
+        set(&mut s, "items.data.0.price.product", json!(product));
+        set(&mut s, "cancel_at_period_end", json!(cape));
+        s
+    };
+    let mut ended = with(PROD_COURSE, false);
+    set(&mut ended, "status", json!("canceled"));
+    set(&mut ended, "ended_at", json!(t1));
+    set(&mut ended, "canceled_at", json!(t1));
+    let mut pro_paid = invoice("paid", t1, p.1 + 30 * DAY);
+    set(&mut pro_paid, "lines.data.0.pricing.price_details.product", json!(PROD_PRO));
+    let events = [
+        event("customer.subscription.created", T0, with(PROD_PRO, true)), // 0
+        event("invoice.paid", T0, invoice("paid", p.0, p.1)),             // 1
+        event("customer.subscription.updated", t1, with(PROD_PRO, false)), // 2: resume
+        event("customer.subscription.updated", t1, with(PROD_COURSE, false)), // 3: plan change
+        event("customer.subscription.updated", t1, with(PROD_COURSE, true)), // 4: cancel at period end
+        event("customer.subscription.deleted", t1, ended),                // 5: cancel now
+        event("invoice.paid", t1, pro_paid),                              // 6: a same-second invoice naming `pro`
+        event("checkout.session.completed", t1, checkout_session("subscription", "paid")), // 7: late, stale metadata
+    ];
+    // Delivery orders (indices into `events`); the engine is not told the truth by a fetch in between.
+    let table: &[(&str, &[usize])] = &[
+        ("true order, then the same second replayed backwards", &[0, 1, 2, 3, 4, 5, 4, 3, 2]),
+        ("the end first, then the same second", &[0, 1, 5, 2, 3, 4]),
+        ("the end before anything else", &[5, 2, 0, 1, 7, 6]),
+        ("plan change, end, then the resume and a pro invoice", &[0, 1, 3, 5, 2, 6]),
+        ("checkout without the subscription after the end", &[5, 7, 0, 2, 1]),
+    ];
+    for &(label, order) in table {
+        let mut st = AccessState::default();
+        for &i in order {
+            let t = step(&st, &events[i], t1);
+            assert!(
+                !t.effects.iter().any(|e| matches!(e, Effect::Fetch(_)))
+                    || !st.grants.iter().any(|g| g.status == GrantStatus::Canceled),
+                "{label}: event {i} fetched although the subscription had ended"
+            );
+            st = t.state;
+        }
+        for now in [t1, t1 + DAY, p.1 - 1, p.1 + DAY] {
+            assert_eq!(st.active_products(CUS, now), Vec::<&str>::new(), "{label}: access at {now}");
+        }
+        for g in &st.grants {
+            let want = if g.product == "course" { GrantStatus::Canceled } else { GrantStatus::Removed };
+            assert_eq!(g.status, want, "{label}: {} row {:#?}", g.product, st.grants);
+        }
+        // Replaying every event once more, in either order, changes no row.
+        let again = events.iter().rev().chain(events.iter()).fold(st.clone(), |s, e| step(&s, e, t1 + 100).state);
+        assert_eq!(again, st, "{label}: replay");
+    }
+}

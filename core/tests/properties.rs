@@ -289,7 +289,8 @@ fn check(h: &History, state: &AccessState) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases; `PROPTEST_CASES` raises it (an explicit `cases:` here would silently override the variable).
+    #![proptest_config(ProptestConfig::default())]
 
     #[test]
     fn any_delivery_order_converges_to_the_true_state(

@@ -1,6 +1,6 @@
 //! Per-request context: bindings, configuration, the time, and the site the request concerns (for CORS).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use wasm_bindgen::JsCast;
 use worker::{D1Database, Env};
@@ -23,6 +23,10 @@ pub(crate) struct Ctx {
     pub(crate) cors_origins: RefCell<Vec<String>>,
     /// The Worker's execution context (for `wait_until`), when the request came through `fetch`.
     pub(crate) worker: Option<worker::Context>,
+    /// The Worker's bindings, for work that outlives the request (outbox delivery).
+    pub(crate) env: Env,
+    /// Set by handlers that queued emails: the shell then delivers the outbox after answering.
+    pub(crate) mail_pending: Cell<bool>,
 }
 
 impl Ctx {
@@ -33,7 +37,16 @@ impl Ctx {
         #[allow(clippy::cast_possible_truncation)]
         // milliseconds since 1970 fit i64 for a very long time
         let now = (worker::Date::now().as_millis() / 1000) as i64;
-        Ok(Self { config, db, now, origin, cors_origins: RefCell::new(Vec::new()), worker: None })
+        Ok(Self {
+            config,
+            db,
+            now,
+            origin,
+            cors_origins: RefCell::new(Vec::new()),
+            worker: None,
+            env,
+            mail_pending: Cell::new(false),
+        })
     }
 
     /// Keeps the Worker's execution context, so handlers can schedule work after the answer (`wait_until`).

@@ -9,14 +9,16 @@ mod error;
 mod grants;
 mod http;
 mod imports;
+mod outbox;
+mod ratelimit;
 mod routes;
 mod stripe;
 
-use worker::{Context, Env, Method, Request, Response, event};
+use worker::{Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent, event};
 
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::{access, admin, catalog, checkout, claim, connect, portal, products, webhook};
+use crate::routes::{access, admin, catalog, checkout, claim, connect, portal, products, signin, webhook};
 
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Result<Response> {
@@ -33,7 +35,32 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
         Err(err) => http::error_response(&err)?,
     };
     http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
+    if ctx.mail_pending.get()
+        && let Some(worker) = &ctx.worker
+    {
+        let (env, now) = (ctx.env.clone(), ctx.now);
+        worker.wait_until(async move {
+            if let Err(e) = outbox::deliver(&env, now).await {
+                worker::console_error!("outbox delivery failed: {e}");
+            }
+        });
+    }
     Ok(response)
+}
+
+/// The cron trigger (every minute): retries the outbox, prunes old rate-limit windows and sign-in codes.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit i64 for a very long time
+    let now = (worker::Date::now().as_millis() / 1000) as i64;
+    if let Err(e) = outbox::deliver(&env, now).await {
+        worker::console_error!("outbox delivery failed: {e}");
+    }
+    if let Ok(db) = env.d1("DB")
+        && let Err(e) = ratelimit::prune(&db, now).await
+    {
+        worker::console_error!("pruning rate limits and old sign-in codes failed: {e}");
+    }
 }
 
 async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
@@ -46,6 +73,11 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "claim"]) => claim::post(ctx, req).await,
         (Method::Get, ["v1", "access"]) => access::get(ctx, req).await,
         (Method::Post, ["v1", "portal"]) => portal::post(ctx, req).await,
+        (Method::Post, ["v1", "signin"]) => signin::post(ctx, req).await,
+        (Method::Post, ["v1", "signin", "verify"]) => signin::verify(ctx, req).await,
+        (Method::Post, ["v1", "token", "refresh"]) => signin::refresh(ctx, req).await,
+        (Method::Post, ["v1", "signout"]) => signin::signout(ctx, req).await,
+        (Method::Get, ["dev", "outbox"]) => outbox::dev_get(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites", site, "products"]) => products::create(ctx, req, site).await,

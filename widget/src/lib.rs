@@ -8,6 +8,7 @@
 pub mod js;
 pub mod model;
 pub mod render;
+pub mod signin;
 pub mod widget;
 
 use std::cell::RefCell;

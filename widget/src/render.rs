@@ -8,8 +8,8 @@
 //!   icon, an optional trial line and a `<button class="latch-cta">Unlock for $9.00/month</button>`. With access:
 //!   `latch-unlocked`, overlay removed. The site's own markup is never touched.
 //! - `[data-latch-buy]` gets `latch-unlocked` when the visitor already has its product.
-//! - `[data-latch-portal]`, `[data-latch-signout]` are `hidden` unless signed in; `[data-latch-member="email"]`
-//!   shows the member's email.
+//! - `[data-latch-portal]`, `[data-latch-signout]` are `hidden` unless signed in, `[data-latch-signin]` while
+//!   signed in; `[data-latch-member="email"]` shows the member's email.
 //! - `<html>` gets `latch-ready` (lifts the loader's "hide gated content until resolved" rule) and `latch-member`
 //!   while signed in.
 
@@ -23,7 +23,7 @@ pub const OVERLAY_CLASS: &str = "latch-overlay";
 /// Class of the call-to-action button inside the overlay.
 pub const CTA_CLASS: &str = "latch-cta";
 /// Every attribute the widget acts on, as one selector (used to notice elements added later).
-pub const WIRED_SELECTOR: &str = "[data-latch-buy],[data-latch-locked],[data-latch-content],[data-latch-portal],[data-latch-signout],[data-latch-member]";
+pub const WIRED_SELECTOR: &str = "[data-latch-buy],[data-latch-locked],[data-latch-content],[data-latch-portal],[data-latch-signout],[data-latch-member],[data-latch-signin]";
 
 /// Elements matching `selector`, in document order.
 pub fn all(doc: &Document, selector: &str) -> Vec<Element> {
@@ -189,6 +189,9 @@ pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     }
     for el in all(doc, "[data-latch-portal],[data-latch-signout]") {
         toggle_attr(&el, "hidden", !access.signed_in);
+    }
+    for el in all(doc, "[data-latch-signin]") {
+        toggle_attr(&el, "hidden", access.signed_in);
     }
     for el in all(doc, "[data-latch-member]") {
         if el.get_attribute("data-latch-member").as_deref() == Some("email") {

@@ -71,7 +71,18 @@ impl Widget {
         concat(&["latch:", &self.0.site, ":", what])
     }
 
-    fn url(&self, path: &str) -> String {
+    /// The document this widget is bound to.
+    pub fn doc(&self) -> &Document {
+        &self.0.doc
+    }
+
+    /// The site's public key.
+    pub fn site(&self) -> &str {
+        &self.0.site
+    }
+
+    /// The edge URL of `path`.
+    pub fn url(&self, path: &str) -> String {
         concat(&[&self.0.edge, path])
     }
 
@@ -93,7 +104,9 @@ impl Widget {
                 Self(inner).on_event(&event);
             }
         });
-        let _ = self.0.doc.add_event_listener_with_callback("click", click.as_ref().unchecked_ref());
+        for name in ["click", "submit"] {
+            let _ = self.0.doc.add_event_listener_with_callback(name, click.as_ref().unchecked_ref());
+        }
         if let Some(window) = web_sys::window() {
             let _ = window.add_event_listener_with_callback("pageshow", click.as_ref().unchecked_ref());
         }
@@ -139,7 +152,9 @@ impl Widget {
     /// Detaches from the page (removes the click listener, disconnects the observer).
     pub fn stop(&self) {
         if let Some(l) = self.0.listeners.borrow_mut().take() {
-            let _ = self.0.doc.remove_event_listener_with_callback("click", l.click.as_ref().unchecked_ref());
+            for name in ["click", "submit"] {
+                let _ = self.0.doc.remove_event_listener_with_callback(name, l.click.as_ref().unchecked_ref());
+            }
             if let Some(window) = web_sys::window() {
                 let _ = window.remove_event_listener_with_callback("pageshow", l.click.as_ref().unchecked_ref());
             }
@@ -197,6 +212,17 @@ impl Widget {
             state.access = Access::default();
         }
         self.render();
+    }
+
+    /// Keeps the token and access of a sign-in answer (`{token, member, access}`) and re-renders; false when the
+    /// answer is not one.
+    pub fn signed_in(&self, body: &JsValue) -> bool {
+        let (Some(token), Some(access)) = (js::get_str(body, "token"), js::parse_access(body)) else {
+            return false;
+        };
+        self.keep_access(Some(token), body, access);
+        self.render();
+        true
     }
 
     /// Marks the page as failed (`latch-error` on `<html>`), logs, and dispatches `latch:error`.
@@ -431,7 +457,8 @@ impl Widget {
         self.render();
     }
 
-    /// Handles a click anywhere in the document, and `pageshow` (coming back with the Back button).
+    /// Handles a click anywhere in the document, the sign-in dialog's `submit`, and `pageshow` (coming back with the
+    /// Back button).
     fn on_event(&self, event: &Event) {
         if event.type_() == "pageshow" {
             // A page restored from the back/forward cache may still show a button as busy.
@@ -446,6 +473,10 @@ impl Widget {
         let Some(target) = event.target().and_then(|t| t.dyn_into::<Element>().ok()) else {
             return;
         };
+        if crate::signin::on_event(self, event, &target) {
+            event.prevent_default();
+            return;
+        }
         let closest = |sel: &str| target.closest(sel).ok().flatten();
         let (el, key, value, path) = if let Some(el) = closest("[data-latch-buy]") {
             let price = el.get_attribute("data-latch-buy").unwrap_or_default();

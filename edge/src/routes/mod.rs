@@ -9,4 +9,5 @@ pub(crate) mod claim;
 pub(crate) mod connect;
 pub(crate) mod portal;
 pub(crate) mod products;
+pub(crate) mod signin;
 pub(crate) mod webhook;

@@ -199,6 +199,7 @@ impl Stack {
             .args(["--var", &var("ADMIN_TOKEN", &admin_token)])
             .args(["--var", &var("STRIPE_CONNECT_CLIENT_ID", CONNECT_CLIENT_ID)])
             .args(["--var", &var("STRIPE_CONNECT_BASE", &emulator_url)])
+            .args(["--var", &var("DEV_OUTBOX", "1")])
             .stdin(Stdio::null())
             .stdout(output_mode(opts.verbose))
             .stderr(output_mode(opts.verbose))

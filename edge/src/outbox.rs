@@ -1,0 +1,198 @@
+//! The email outbox: emails are rows (table `outbox`) written in the same D1 batch as whatever caused them, and a
+//! sender delivers them off the request path (`wait_until` after the response, and the cron trigger for anything
+//! left over or failed).
+//!
+//! Senders: an HTTP provider (`EMAIL_API_URL`, `EMAIL_API_KEY`, `EMAIL_FROM`; a Resend-style JSON POST of
+//! `{from, to, subject, text}` with a bearer key) in production, or the dev outbox (`DEV_OUTBOX = "1"`), where
+//! emails are only stored and `GET /dev/outbox?to=email` shows them.
+
+use serde::{Deserialize, Serialize};
+use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Request, RequestInit, Response};
+
+use crate::context::Ctx;
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+
+/// Tries per email before it is marked `failed`.
+const MAX_ATTEMPTS: i64 = 8;
+/// A claim older than this (a sender that died mid-send) is retried.
+const STALE_CLAIM_SECS: i64 = 300;
+/// Emails one delivery run takes on.
+const BATCH: i64 = 25;
+
+/// One email to send.
+pub(crate) struct Email<'a> {
+    /// Site it concerns, if any.
+    pub(crate) site: Option<&'a str>,
+    /// Recipient address.
+    pub(crate) to: &'a str,
+    /// Subject line.
+    pub(crate) subject: &'a str,
+    /// Plain-text body.
+    pub(crate) text: &'a str,
+}
+
+/// Statement adding `email` to the outbox; put it in the same batch as what caused the email.
+pub(crate) fn enqueue(db: &D1Database, id: &str, email: &Email<'_>, now: i64) -> worker::Result<D1PreparedStatement> {
+    db::statement(
+        db,
+        "INSERT INTO outbox (id, site_id, to_email, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        &[
+            Arg::Text(id),
+            Arg::OptText(email.site),
+            Arg::Text(email.to),
+            Arg::Text(email.subject),
+            Arg::Text(email.text),
+            Arg::Int(now),
+        ],
+    )
+}
+
+/// How emails leave the outbox.
+enum Sender {
+    /// A Resend-style HTTP API.
+    Http { url: String, key: String, from: String },
+    /// Development: emails stay readable at `/dev/outbox`; delivering only marks them sent.
+    Dev,
+}
+
+fn setting(env: &Env, name: &str) -> Option<String> {
+    env.secret(name)
+        .map(|s| s.to_string())
+        .or_else(|_| env.var(name).map(|v| v.to_string()))
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+}
+
+/// Whether the dev outbox is on (`DEV_OUTBOX = "1"`).
+pub(crate) fn dev_enabled(env: &Env) -> bool {
+    setting(env, "DEV_OUTBOX").as_deref() == Some("1")
+}
+
+impl Sender {
+    fn from_env(env: &Env) -> Option<Self> {
+        if let Some(url) = setting(env, "EMAIL_API_URL") {
+            return Some(Self::Http {
+                url,
+                key: setting(env, "EMAIL_API_KEY").unwrap_or_default(),
+                from: setting(env, "EMAIL_FROM").unwrap_or_else(|| "Latch <no-reply@latch.invalid>".into()),
+            });
+        }
+        dev_enabled(env).then_some(Self::Dev)
+    }
+
+    async fn send(&self, row: &Pending) -> Result<(), String> {
+        let Self::Http { url, key, from } = self else { return Ok(()) };
+        let body = serde_json::json!({ "from": from, "to": row.to_email, "subject": row.subject, "text": row.body });
+        let headers = Headers::new();
+        let attempt = async {
+            headers.set("Authorization", &format!("Bearer {key}"))?;
+            headers.set("Content-Type", "application/json")?;
+            headers.set("Idempotency-Key", &row.id)?;
+            let mut init = RequestInit::new();
+            init.with_method(worker::Method::Post)
+                .with_headers(headers.clone())
+                .with_body(Some(body.to_string().into()));
+            let mut resp = Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
+            Ok::<_, worker::Error>((resp.status_code(), resp.text().await.unwrap_or_default()))
+        };
+        match attempt.await {
+            Ok((status, _)) if (200..300).contains(&status) => Ok(()),
+            Ok((status, text)) => {
+                Err(format!("provider answered {status}: {}", text.chars().take(200).collect::<String>()))
+            }
+            Err(e) => Err(format!("provider unreachable: {e}")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Pending {
+    id: String,
+    to_email: String,
+    subject: String,
+    body: String,
+    attempts: i64,
+}
+
+/// Delivers what is due in the outbox: pending emails and stale claims, each claimed atomically so two runs never
+/// send the same email. Failures are recorded and retried by a later run, up to [`MAX_ATTEMPTS`].
+pub(crate) async fn deliver(env: &Env, now: i64) -> worker::Result<()> {
+    let Some(sender) = Sender::from_env(env) else {
+        worker::console_warn!("outbox: no email sender configured (EMAIL_API_URL or DEV_OUTBOX); emails wait");
+        return Ok(());
+    };
+    let db = env.d1("DB")?;
+    let due: Vec<Pending> = db::rows(
+        &db,
+        "SELECT id, to_email, subject, body, attempts FROM outbox \
+         WHERE status = 'pending' OR (status = 'sending' AND claimed_at < ?1) ORDER BY created_at LIMIT ?2",
+        &[Arg::Int(now - STALE_CLAIM_SECS), Arg::Int(BATCH)],
+    )
+    .await?;
+    for row in due {
+        #[derive(Deserialize)]
+        struct Claimed {
+            #[allow(dead_code)] // only the row's existence matters
+            id: String,
+        }
+        let claimed: Option<Claimed> = db::row(
+            &db,
+            "UPDATE outbox SET status = 'sending', claimed_at = ?2, attempts = attempts + 1 \
+             WHERE id = ?1 AND attempts = ?3 AND (status = 'pending' OR (status = 'sending' AND claimed_at < ?4)) \
+             RETURNING id",
+            &[Arg::Text(&row.id), Arg::Int(now), Arg::Int(row.attempts), Arg::Int(now - STALE_CLAIM_SECS)],
+        )
+        .await?;
+        if claimed.is_none() {
+            continue; // another run took it
+        }
+        let done = match sender.send(&row).await {
+            Ok(()) => db::statement(
+                &db,
+                "UPDATE outbox SET status = 'sent', sent_at = ?2, last_error = NULL WHERE id = ?1",
+                &[Arg::Text(&row.id), Arg::Int(now)],
+            )?,
+            Err(e) => {
+                worker::console_warn!("outbox: sending {} failed (try {}): {e}", row.id, row.attempts + 1);
+                let status = if row.attempts + 1 >= MAX_ATTEMPTS { "failed" } else { "pending" };
+                db::statement(
+                    &db,
+                    "UPDATE outbox SET status = ?2, last_error = ?3 WHERE id = ?1",
+                    &[Arg::Text(&row.id), Arg::Text(status), Arg::Text(&e)],
+                )?
+            }
+        };
+        done.run().await?;
+    }
+    Ok(())
+}
+
+#[derive(Serialize, Deserialize)]
+struct DevEmail {
+    id: String,
+    to: String,
+    subject: String,
+    text: String,
+    status: String,
+    created_at: i64,
+}
+
+/// `GET /dev/outbox?to=email`: the latest emails to an address, newest first. 404 unless `DEV_OUTBOX = "1"`.
+pub(crate) async fn dev_get(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
+    if !dev_enabled(&ctx.env) {
+        return Err(ApiError::not_found("GET /dev/outbox"));
+    }
+    let url = req.url()?;
+    let raw = url.query_pairs().find(|(k, _)| k == "to").map(|(_, v)| v.into_owned());
+    let to = latch_core::validate::email(&raw.ok_or_else(|| ApiError::bad_request("?to=email is required"))?)?;
+    let emails: Vec<DevEmail> = db::rows(
+        &ctx.db,
+        "SELECT id, to_email AS \"to\", subject, body AS text, status, created_at FROM outbox \
+         WHERE to_email = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 20",
+        &[Arg::Text(&to)],
+    )
+    .await?;
+    http::json(200, &serde_json::json!({ "emails": emails }))
+}

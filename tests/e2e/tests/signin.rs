@@ -1,0 +1,401 @@
+//! Member sign-in end to end against real `wrangler dev` (workerd + local D1) and the Stripe emulator: a member
+//! who bought in one browser signs in through the widget's dialog in a fresh one, with the code read from the dev
+//! outbox; and the attacks over HTTP (reused code, burned code, unknown email, another site's token, sign-out
+//! everywhere, rate limits). Screenshots go to target/e2e-screenshots/.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, free_port, read_json, repo_root};
+use serde_json::{Value, json};
+
+const OTHER_SITE: &str = "site_other";
+const OTHER_ORIGIN: &str = "https://other.example";
+
+/// A raw answer: status and body bytes.
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("JSON answer ({e}): {}", self.body))
+    }
+}
+
+fn call(req: ureq::Request, body: Option<&Value>) -> Answer {
+    let resp = match body {
+        Some(b) => req.set("Content-Type", "application/json").send_string(&b.to_string()),
+        None => req.call(),
+    };
+    match resp {
+        Ok(r) => Answer { status: r.status(), body: r.into_string().expect("body") },
+        Err(ureq::Error::Status(status, r)) => Answer { status, body: r.into_string().expect("body") },
+        Err(e) => panic!("request failed: {e}"),
+    }
+}
+
+fn post(stack: &Stack, path: &str, body: &Value) -> Answer {
+    call(ureq::post(&format!("{}{path}", stack.edge_url)), Some(body))
+}
+
+fn post_bearer(stack: &Stack, path: &str, token: &str, body: &Value) -> Answer {
+    call(ureq::post(&format!("{}{path}", stack.edge_url)).set("Authorization", &format!("Bearer {token}")), Some(body))
+}
+
+fn access(stack: &Stack, token: &str, origin: Option<&str>) -> Answer {
+    let mut req = ureq::get(&format!("{}/v1/access", stack.edge_url)).set("Authorization", &format!("Bearer {token}"));
+    if let Some(origin) = origin {
+        req = req.set("Origin", origin);
+    }
+    call(req, None)
+}
+
+/// Buys the one-time course over HTTP (checkout, pay on the emulator, claim): `email` becomes a member.
+fn buy_course(stack: &Stack, email: &str) -> String {
+    let created = post(
+        stack,
+        "/v1/checkout",
+        &json!({ "site": DEMO_SITE, "price": "course-lifetime", "return_url": format!("{}/demo/", stack.edge_url) }),
+    );
+    assert_eq!(created.status, 200, "{}", created.body);
+    let session = created.json()["id"].as_str().expect("session id").to_owned();
+    stack
+        .emulator_control(&format!("/checkout/sessions/{session}/pay"), &json!({ "email": email }))
+        .expect("pay on the emulator");
+    let claimed = post(stack, "/v1/claim", &json!({ "site": DEMO_SITE, "checkout_session_id": session }));
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    claimed.json()["token"].as_str().expect("token").to_owned()
+}
+
+/// The newest emails to `email` in the dev outbox.
+fn outbox(stack: &Stack, email: &str) -> Vec<Value> {
+    let url = format!("{}/dev/outbox?to={email}", stack.edge_url);
+    let answer = read_json(ureq::get(&url).call()).expect("dev outbox");
+    answer["emails"].as_array().expect("emails").clone()
+}
+
+/// Asks for a code and reads it from the newest email (waiting for the sender to mark it sent).
+fn request_code(stack: &Stack, site: &str, email: &str) -> String {
+    let before = outbox(stack, email).len();
+    let asked = post(stack, "/v1/signin", &json!({ "site": site, "email": email }));
+    assert_eq!((asked.status, asked.body.as_str()), (202, r#"{"sent":true}"#));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let emails = outbox(stack, email);
+        if emails.len() > before && emails[0]["status"] == "sent" {
+            let subject = emails[0]["subject"].as_str().expect("subject");
+            let code: String = subject.chars().take_while(char::is_ascii_digit).collect();
+            assert_eq!(code.len(), 6, "the subject starts with the code: {subject}");
+            assert!(emails[0]["text"].as_str().expect("text").contains(&code), "the body carries the code");
+            return code;
+        }
+        assert!(Instant::now() < deadline, "no sent email for {email}: {emails:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn verify(stack: &Stack, site: &str, email: &str, code: &str) -> Answer {
+    post(stack, "/v1/signin/verify", &json!({ "site": site, "email": email, "code": code }))
+}
+
+fn wrong(code: &str) -> String {
+    code.chars().map(|c| if c == '9' { '0' } else { char::from(c as u8 + 1) }).collect()
+}
+
+fn start_stack() -> Stack {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    stack.seed_demo().expect("seed the demo site");
+    stack
+        .admin("/sites", &json!({ "id": OTHER_SITE, "name": "Another site", "allowed_origins": [OTHER_ORIGIN] }))
+        .expect("seed a second site");
+    stack
+}
+
+#[test]
+fn codes_are_single_use_burn_after_five_wrong_and_tokens_stay_on_their_site() {
+    let stack = start_stack();
+    let member = "reader@example.com";
+    buy_course(&stack, member);
+
+    // Sign in with the emailed code: a token and the member's access.
+    let code = request_code(&stack, DEMO_SITE, member);
+    let signed_in = verify(&stack, DEMO_SITE, member, &code);
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+    let body = signed_in.json();
+    assert_eq!(body["member"]["email"], member);
+    assert_eq!(body["access"][0]["product"], "course");
+    let token = body["token"].as_str().expect("token").to_owned();
+    assert_eq!(access(&stack, &token, None).status, 200);
+
+    // A reused code fails.
+    let reused = verify(&stack, DEMO_SITE, member, &code);
+    assert_eq!((reused.status, reused.json()["error"]["code"].as_str()), (401, Some("invalid_code")));
+
+    // Five wrong codes burn it: the right one then fails too. A newer code works again.
+    let code = request_code(&stack, DEMO_SITE, member);
+    for _ in 0..5 {
+        assert_eq!(verify(&stack, DEMO_SITE, member, &wrong(&code)).status, 401);
+    }
+    let burned = verify(&stack, DEMO_SITE, member, &code);
+    assert_eq!((burned.status, burned.json()["error"]["code"].as_str()), (401, Some("invalid_code")));
+    let code = request_code(&stack, DEMO_SITE, member);
+    // Spaces are forgiven; the code is bound to its site: the other site refuses it.
+    assert_eq!(verify(&stack, OTHER_SITE, member, &code).status, 401);
+    let spaced = format!("{} {}", &code[..3], &code[3..]);
+    let again = verify(&stack, DEMO_SITE, member, &spaced);
+    assert_eq!(again.status, 200, "{}", again.body);
+    let second_token = again.json()["token"].as_str().expect("token").to_owned();
+
+    // The code is stored only as a hash.
+    let stored = stack.sql("SELECT code_hash FROM signin_codes").expect("codes");
+    assert!(stored.as_array().expect("rows").iter().all(|r| !r["code_hash"].as_str().unwrap().contains(&code)));
+
+    // An unknown email gets the byte-identical answer, and no email.
+    let known = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": member }));
+    let unknown = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": "stranger@example.com" }));
+    assert_eq!((known.status, known.body.as_bytes()), (unknown.status, unknown.body.as_bytes()));
+    assert!(outbox(&stack, "stranger@example.com").is_empty());
+    assert_eq!(verify(&stack, DEMO_SITE, "stranger@example.com", "123456").status, 401);
+
+    // A token of one site is refused on another: from the other site's origin, and with the site swapped.
+    let foreign = access(&stack, &token, Some(OTHER_ORIGIN));
+    assert_eq!(foreign.status, 403, "{}", foreign.body);
+    let (signed, mac) = token.rsplit_once('.').expect("token shape");
+    let payload = signed.strip_prefix("v1.").expect("v1 token");
+    let swapped =
+        String::from_utf8(base64_url_decode(payload).expect("payload")).expect("utf8").replace(DEMO_SITE, OTHER_SITE);
+    let forged = format!("v1.{}.{mac}", base64_url_encode(swapped.as_bytes()));
+    assert_eq!(access(&stack, &forged, None).status, 401);
+
+    // Refresh answers a fresh token that works.
+    let refreshed = post_bearer(&stack, "/v1/token/refresh", &token, &json!({}));
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let fresh = refreshed.json()["token"].as_str().expect("token").to_owned();
+    assert_eq!(access(&stack, &fresh, None).status, 200);
+
+    // Sign-out without `everywhere` revokes nothing; with it, every older token is refused.
+    assert_eq!(post_bearer(&stack, "/v1/signout", &token, &json!({ "everywhere": false })).status, 200);
+    assert_eq!(access(&stack, &token, None).status, 200);
+    assert_eq!(post_bearer(&stack, "/v1/signout", &fresh, &json!({ "everywhere": true })).status, 200);
+    for old in [&token, &second_token, &fresh] {
+        let refused = access(&stack, old, None);
+        assert_eq!(refused.status, 401, "{}", refused.body);
+    }
+    assert_eq!(post_bearer(&stack, "/v1/token/refresh", &token, &json!({})).status, 401);
+    // Signing in again works after that.
+    let code = request_code(&stack, DEMO_SITE, member);
+    let back = verify(&stack, DEMO_SITE, member, &code);
+    assert_eq!(back.status, 200, "{}", back.body);
+    assert_eq!(access(&stack, back.json()["token"].as_str().expect("token"), None).status, 200);
+}
+
+#[test]
+fn signin_is_rate_limited_per_email_and_the_dev_outbox_is_dev_only() {
+    let stack = start_stack();
+    let email = "flood@example.com";
+    for _ in 0..5 {
+        assert_eq!(post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": email })).status, 202);
+    }
+    let limited = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": email }));
+    assert_eq!(limited.status, 429, "{}", limited.body);
+    assert_eq!(limited.json()["error"]["code"], "rate_limited");
+    // Another address is not affected.
+    assert_eq!(post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": "calm@example.com" })).status, 202);
+    // Bad input is a clear 400.
+    let bad = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": "not-an-email" }));
+    assert_eq!((bad.status, bad.json()["error"]["code"].as_str()), (400, Some("invalid_request")));
+    // No GET signs in.
+    let get = call(ureq::get(&format!("{}/v1/signin/verify", stack.edge_url)), None);
+    assert_eq!(get.status, 404);
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn base64_url_encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn base64_url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        bits = bits << 6 | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count & 0xff) as u8);
+        }
+    }
+    Some(out)
+}
+
+// Browser helpers, as in spine.rs.
+
+/// chromedriver, stopped on drop.
+struct Driver(Child, u16);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_driver() -> Driver {
+    let port = free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver is installed (cargo xtask setup)");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver(child, port)
+}
+
+/// A browser with a fresh profile (its own localStorage).
+async fn browser(driver: &Driver) -> Client {
+    let profile = repo_root().join("target/e2e-chromium").join(free_port().to_string());
+    let caps = json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-dev-shm-usage", "--window-size=1200,900",
+                     format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    let Value::Object(caps) = caps else { unreachable!() };
+    ClientBuilder::native()
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.1))
+        .await
+        .expect("WebDriver session")
+}
+
+async fn holds(client: &Client, condition: &str) -> bool {
+    let script = format!("return !!({condition});");
+    let answer = tokio::time::timeout(Duration::from_secs(5), client.execute(&script, vec![])).await;
+    answer.ok().and_then(Result::ok).and_then(|v| v.as_bool()) == Some(true)
+}
+
+async fn wait_js(client: &Client, condition: &str, timeout: Duration) {
+    eprintln!("[e2e] wait for {}", &condition[..condition.len().min(90)]);
+    let deadline = Instant::now() + timeout;
+    while !holds(client, condition).await {
+        if Instant::now() > deadline {
+            let html = client.source().await.unwrap_or_default();
+            panic!("timed out after {timeout:?} waiting for `{condition}`\n{}", &html[..html.len().min(3000)]);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn screenshot(client: &Client, name: &str) {
+    let dir = repo_root().join("target/e2e-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let png = client.screenshot().await.expect("screenshot");
+    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
+}
+
+async fn click(client: &Client, css: &str) {
+    eprintln!("[e2e] click {css}");
+    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+    el.click().await.expect(css);
+}
+
+async fn fill(client: &Client, css: &str, text: &str) {
+    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
+    el.clear().await.expect(css);
+    el.send_keys(text).await.expect(css);
+}
+
+const UNLOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-unlocked') && getComputedStyle(document.querySelector('#course-content')).display !== 'none'";
+const LOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-locked') && getComputedStyle(document.querySelector('#course-content')).display === 'none'";
+const DIALOG_OPEN: &str = "document.querySelector('#latch-signin:modal')";
+
+/// The code in the newest sent email to `email`, once there is one.
+fn code_from_outbox(stack: &Stack, email: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let emails = outbox(stack, email);
+        if let Some(newest) = emails.first().filter(|e| e["status"] == "sent") {
+            return newest["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
+        }
+        assert!(Instant::now() < deadline, "no sign-in email for {email}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
+    let stack = start_stack();
+    let driver = start_driver();
+    let demo = format!("{}/demo/", stack.edge_url);
+    let member = "learner@example.com";
+
+    // Profile A buys the course.
+    let a = browser(&driver).await;
+    a.goto(&demo).await.expect("open demo");
+    wait_js(&a, LOCKED_COURSE, Duration::from_secs(15)).await;
+    click(&a, "#buy-course").await;
+    wait_js(&a, "document.querySelector('#cardNumber')", Duration::from_secs(15)).await;
+    fill(&a, "#email", member).await;
+    fill(&a, "#cardNumber", "4242 4242 4242 4242").await;
+    click(&a, "#submit").await;
+    wait_js(&a, UNLOCKED_COURSE, Duration::from_secs(20)).await;
+    assert!(holds(&a, "document.querySelector('#signin').hidden").await, "no Sign in link for a member");
+    a.close().await.expect("close A");
+
+    // Profile B knows nothing: locked, with a Sign in link.
+    let b = browser(&driver).await;
+    b.goto(&demo).await.expect("open demo");
+    wait_js(&b, LOCKED_COURSE, Duration::from_secs(15)).await;
+    assert!(holds(&b, "!document.querySelector('#signin').hidden").await);
+
+    // The dialog opens, takes focus, and Escape closes it.
+    click(&b, "#signin").await;
+    wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
+    wait_js(&b, "document.activeElement.id === 'latch-signin-email'", Duration::from_secs(5)).await;
+    b.active_element().await.expect("focused").send_keys("\u{e00c}").await.expect("Escape");
+    wait_js(&b, "!document.querySelector('#latch-signin').open", Duration::from_secs(5)).await;
+
+    // Email, then the code from the email.
+    click(&b, "#signin").await;
+    wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
+    fill(&b, "#latch-signin-email", member).await;
+    screenshot(&b, "10-signin-dialog-email").await;
+    click(&b, "#latch-signin-submit").await;
+    wait_js(&b, "document.querySelector('#latch-signin-code').offsetParent !== null", Duration::from_secs(10)).await;
+    let code = code_from_outbox(&stack, member);
+    assert_eq!(code.len(), 6);
+    fill(&b, "#latch-signin-code", &code).await;
+    screenshot(&b, "11-signin-dialog-code").await;
+    click(&b, "#latch-signin-submit").await;
+    wait_js(&b, "!document.querySelector('#latch-signin').open", Duration::from_secs(10)).await;
+    wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
+    assert!(holds(&b, "localStorage.getItem('latch:site_demo:token')").await, "the token is kept");
+    screenshot(&b, "12-signed-in-unlocked").await;
+
+    // Reload keeps the session; the used code cannot sign in again.
+    b.refresh().await.expect("reload");
+    wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
+    assert_eq!(verify(&stack, DEMO_SITE, member, &code).status, 401);
+    b.close().await.expect("close B");
+}
