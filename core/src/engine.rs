@@ -39,7 +39,11 @@
 //! - Ties on `created` (Stripe often emits several events in one second): at equal versions a final snapshot wins,
 //!   then the later end, then the status granting more. When same-second snapshots disagree on the status or on the
 //!   products, the engine also asks the edge to re-fetch the subscription ([`Effect::Fetch`]); the answer, versioned
-//!   with `fetched_at`, settles it. An unknown subscription status is never guessed: it triggers a fetch too.
+//!   with `fetched_at`, settles it, also when it lands in the same second: at an equal version a fetched answer
+//!   replaces the rows outright (no tie rule, no new fetch) and marks them [`Grant::fetched`], and an event of that
+//!   same second is then ignored as already reflected, so a late or replayed same-second snapshot never undoes the
+//!   settlement (a product the plan moved away from does not come back). An unknown subscription status is never
+//!   guessed: it triggers a fetch too.
 //! - A checkout session whose subscription is not expanded gets a provisional row (version 0, one day) plus a fetch
 //!   of the subscription; any real subscription snapshot replaces it. The claim fetches the session with
 //!   `expand[]=subscription` and gets the real row directly.
@@ -326,6 +330,10 @@ pub struct Grant {
     pub email: Option<String>,
     /// An open dispute on the source's payment (`dp_...`).
     pub dispute: Option<String>,
+    /// Whether [`Self::version`] comes from a re-fetched subscription (`fetched_at`) rather than an event: at that
+    /// version the row outranks events, which the fetched answer already reflects (absent in older rows: false).
+    #[serde(default)]
+    pub fetched: bool,
 }
 
 impl Grant {
@@ -606,6 +614,7 @@ pub fn apply(input: &Input<'_>, state: &AccessState, catalog: &Catalog, now: i64
         effects: Vec::new(),
         catalog,
         version: input.version(),
+        fetched: matches!(input, Input::Fetched { .. }),
         livemode: catalog.livemode,
         object_id: object.id().to_owned(),
         now,
@@ -653,6 +662,8 @@ struct Cx<'c> {
     effects: Vec<Effect>,
     catalog: &'c Catalog,
     version: i64,
+    /// The input is a re-fetched object: at an equal version it outranks events.
+    fetched: bool,
     livemode: bool,
     object_id: String,
     now: i64,
@@ -871,6 +882,7 @@ impl Cx<'_> {
                         version: self.version,
                         email: cs.email().map(str::to_owned),
                         dispute: None,
+                        fetched: false,
                     });
                     self.activity(
                         ActivityKind::ProductPurchased,
@@ -946,6 +958,7 @@ impl Cx<'_> {
             version: 0,
             email: cs.email().map(str::to_owned),
             dispute: None,
+            fetched: false,
         });
         self.activity(
             ActivityKind::SubscriptionStarted,
@@ -1072,6 +1085,7 @@ impl Cx<'_> {
             g.status = GrantStatus::Removed;
             g.ends_at = Some(g.ends_at.map_or(self.version, |e| e.min(self.version)));
             g.version = self.version;
+            g.fetched = self.fetched;
             let (c, p) = (g.customer.clone(), g.product.clone());
             self.activity(
                 ActivityKind::SubscriptionUpdated,
@@ -1111,6 +1125,7 @@ impl Cx<'_> {
                         version: self.version,
                         email: None,
                         dispute: None,
+                        fetched: self.fetched,
                     });
                     self.report_subscription(&customer, &slug, None, d, false);
                 }
@@ -1131,7 +1146,8 @@ impl Cx<'_> {
                         );
                         continue;
                     }
-                    if self.version == row_version && old != d {
+                    // A fetched answer settles a tie instead of joining it.
+                    if self.version == row_version && old != d && !self.fetched {
                         if old.status != d.status {
                             self.fetch(FetchObject::Subscription, &sub.id);
                         }
@@ -1146,6 +1162,7 @@ impl Cx<'_> {
                         g.status = d.status;
                         g.ends_at = d.ends_at;
                         g.version = self.version;
+                        g.fetched = self.fetched;
                     }
                     if old != d {
                         self.report_subscription(&customer, &slug, Some(old), d, row_version == 0);
@@ -1188,12 +1205,35 @@ impl Cx<'_> {
             self.ignore(Some(customer), None, "an older snapshot arrived after a newer one; nothing changes".into());
             return true;
         }
+        if !self.fetched && self.source_settled(source) {
+            self.ignore(
+                Some(customer),
+                None,
+                "a fetched snapshot of the same second already reflects this event; nothing changes".into(),
+            );
+            return true;
+        }
         false
+    }
+
+    /// Whether the source's rows at this version come from a fetched answer, which reflects every event of its
+    /// second.
+    fn source_settled(&self, source: &str) -> bool {
+        self.grants.iter().any(|g| {
+            g.livemode == self.livemode
+                && g.source == source
+                && !g.is_tombstone()
+                && g.fetched
+                && g.version == self.version
+        })
     }
 
     /// At a tie on versions, a snapshot naming other products than the rows at that version is ambiguous (two
     /// changes in one second): ask for the subscription itself.
     fn check_tie_products(&mut self, source: &str, slugs: &[String]) {
+        if self.fetched {
+            return; // the fetched answer is the subscription itself
+        }
         let at_tie: Vec<&Grant> = self
             .grants
             .iter()
@@ -1346,6 +1386,7 @@ impl Cx<'_> {
                         version: self.version,
                         email: None,
                         dispute: None,
+                        fetched: false,
                     });
                     self.report_subscription(&customer, &slug, None, d, false);
                 }
@@ -1375,6 +1416,7 @@ impl Cx<'_> {
                         g.status = status;
                         g.ends_at = ends_at;
                         g.version = self.version;
+                        g.fetched = false;
                     }
                     if new != old {
                         self.report_subscription(&customer, &slug, Some(old), new, provisional);
@@ -1455,6 +1497,7 @@ impl Cx<'_> {
             version: self.version,
             email: None,
             dispute: None,
+            fetched: false,
         });
     }
 

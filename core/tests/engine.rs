@@ -682,3 +682,62 @@ fn an_ended_subscription_never_brings_back_a_product_the_plan_moved_away_from() 
         assert_eq!(again, st, "{label}: replay");
     }
 }
+
+#[test]
+fn a_fetch_in_the_same_second_settles_the_tie_for_good() {
+    // Seeds `e8b1ea67` / `4862ec16` of the property test: the plan changes from `pro` to `course` in the second the
+    // subscription starts, and the edge's fetch is answered in that same second (fetched_at == created).
+    let p = (T0, T0 + 30 * DAY);
+    let course = |cape: bool| {
+        let mut s = subscription("active", p.0, p.1);
+        set(&mut s, "items.data.0.price.product", json!(PROD_COURSE));
+        set(&mut s, "cancel_at_period_end", json!(cape));
+        s
+    };
+    let events = [
+        event("customer.subscription.created", T0, subscription("active", p.0, p.1)), // 0: pro
+        event("invoice.paid", T0, invoice("paid", p.0, p.1)),                         // 1: pro
+        event("checkout.session.completed", T0, checkout_session("subscription", "paid")), // 2: pro metadata
+        event("customer.subscription.updated", T0, course(false)),                    // 3: plan change
+    ];
+    // (label, events delivered before the fetch, the true subscription the fetch returns, events delivered after,
+    //  the product expected, its status)
+    type Case<'a> = (&'a str, &'a [usize], bool, &'a [usize], &'a str, GrantStatus);
+    let table: &[Case<'_>] = &[
+        (
+            "plan change last, then the older snapshots again",
+            &[0, 3],
+            false,
+            &[0, 1, 2, 3],
+            "course",
+            GrantStatus::Active,
+        ),
+        ("plan change first, then the older snapshots", &[3, 0], false, &[1, 2, 0], "course", GrantStatus::Active),
+        ("the fetch outranks a tie it would lose", &[3], true, &[3, 0], "course", GrantStatus::Canceling),
+    ];
+    for &(label, before, cape, after, want, status) in table {
+        let mut st = AccessState::default();
+        for &i in before {
+            st = step(&st, &events[i], T0).state;
+        }
+        let obj = object(course(cape));
+        let t = apply(&Input::Fetched { object: &obj, fetched_at: T0 }, &st, &catalog(), T0);
+        assert!(!t.effects.iter().any(|e| matches!(e, Effect::Fetch(_))), "{label}: the answer asked again");
+        st = t.state;
+        let settled = st.clone();
+        for &i in after {
+            let t = step(&st, &events[i], T0);
+            // (The checkout without its subscription always asks for it; the snapshots must not.)
+            let fetch = t.effects.iter().any(|e| matches!(e, Effect::Fetch(_)));
+            assert!(i == 2 || !fetch, "{label}: event {i} reopened the tie");
+            st = t.state;
+        }
+        assert_eq!(st, settled, "{label}: a same-second event changed a settled row");
+        assert_eq!(st.active_products(CUS, T0 + DAY), vec![want], "{label}");
+        let row = st.grants.iter().find(|g| g.product == want).unwrap_or_else(|| panic!("{label}: no {want} row"));
+        assert_eq!(row.status, status, "{label}");
+        // The same answer applied twice changes nothing.
+        let again = apply(&Input::Fetched { object: &obj, fetched_at: T0 }, &st, &catalog(), T0);
+        assert_eq!(again.state, st, "{label}: second application of the fetch");
+    }
+}

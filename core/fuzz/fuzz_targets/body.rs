@@ -68,6 +68,7 @@ fn exercise(input: &Input<'_>, catalog: &Catalog, now: i64) {
                 version: now.wrapping_sub(i64::try_from(i).unwrap_or(0)),
                 email: None,
                 dispute: None,
+                fetched: false,
             });
         }
     }
