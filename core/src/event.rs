@@ -73,7 +73,7 @@ pub struct Event {
 impl Event {
     /// Parses a webhook body (verify its signature first with [`crate::webhook::verify`]).
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let raw: RawEvent = serde_json::from_slice(body).map_err(classify)?;
+        let raw: RawEvent = serde_json::from_str(utf8(body)?).map_err(classify)?;
         if raw.object != "event" {
             return Err(EventError::NotAnEvent(raw.object));
         }
@@ -92,6 +92,12 @@ impl Event {
 
 /// Marks a serde error raised while reading a known object kind, so it becomes [`EventError::Object`].
 const OBJECT_ERROR_MARK: &str = "\u{1f}latch-object\u{1f}";
+
+/// The body as text. Validating UTF-8 once up front (vectorized in std) lets serde_json read strings without
+/// checking each one again: measurably faster than `from_slice` on Stripe's 3 KB events.
+fn utf8(body: &[u8]) -> Result<&str, EventError> {
+    std::str::from_utf8(body).map_err(|e| EventError::Malformed(format!("the body is not UTF-8: {e}")))
+}
 
 fn classify(e: serde_json::Error) -> EventError {
     let text = e.to_string();
@@ -176,7 +182,7 @@ impl StripeObject {
     /// Parses one Stripe object (for example the body of `GET /v1/subscriptions/{id}`), dispatching on its
     /// `object` field.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        serde_json::from_slice(body).map_err(classify)
+        serde_json::from_str(utf8(body)?).map_err(classify)
     }
 
     /// The object's `object` field as Stripe names it.
