@@ -75,13 +75,19 @@ impl Ctx {
     }
 }
 
-/// A random identifier `prefix_` + 24 hex digits from the platform's CSPRNG.
-pub(crate) fn random_id(prefix: &str) -> ApiResult<String> {
-    let mut bytes = [0u8; 12];
+/// `N` random bytes from the platform's CSPRNG.
+pub(crate) fn random_bytes<const N: usize>() -> ApiResult<[u8; N]> {
+    let mut bytes = [0u8; N];
     let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
     scope
         .crypto()
         .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
         .map_err(|_| ApiError::internal("crypto.getRandomValues failed"))?;
+    Ok(bytes)
+}
+
+/// A random identifier `prefix_` + 24 hex digits from the platform's CSPRNG.
+pub(crate) fn random_id(prefix: &str) -> ApiResult<String> {
+    let bytes: [u8; 12] = random_bytes()?;
     Ok(format!("{prefix}_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }

@@ -1,6 +1,6 @@
 //! `GET /v1/access`: the calling member's active grants. Also the member-token check every member route uses.
 
-use latch_core::token::{self, WIDGET_AUDIENCE};
+use latch_core::token::{self, Claims, WIDGET_AUDIENCE};
 use serde::Serialize;
 use worker::{Request, Response};
 
@@ -48,4 +48,27 @@ pub(crate) async fn answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult
 pub(crate) async fn get(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
     http::json(200, &answer(ctx, &site, &member).await?)
+}
+
+/// A member token with the member's access: what claim, sign-in and refresh answer.
+#[derive(Serialize)]
+struct TokenAnswer {
+    token: String,
+    #[serde(flatten)]
+    access: AccessAnswer,
+}
+
+/// Issues a fresh member token (current generation, default lifetime) and answers it with the member's access.
+pub(crate) async fn token_answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult<Response> {
+    let claims = Claims {
+        site: site.id.clone(),
+        sub: member.id.clone(),
+        aud: WIDGET_AUDIENCE.into(),
+        iat: ctx.now,
+        exp: ctx.now + token::DEFAULT_TTL_SECS,
+        generation: member.token_generation,
+    };
+    let token = token::sign(&claims, ctx.config.token_secret.as_bytes());
+    let access = answer(ctx, site, member).await?;
+    http::json(200, &TokenAnswer { token, access })
 }

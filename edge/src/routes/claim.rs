@@ -4,28 +4,20 @@
 
 use latch_core::engine::{FetchObject, FetchRequest, Input};
 use latch_core::event::StripeObject;
-use latch_core::token::{self, Claims, WIDGET_AUDIENCE};
 use latch_core::validate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use worker::{Request, Response};
 
 use crate::context::{Ctx, random_id};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, Origin};
-use crate::routes::access::{self, AccessAnswer};
+use crate::routes::access;
 use crate::{db, http, stripe};
 
 #[derive(Deserialize)]
 struct ClaimBody {
     site: String,
     checkout_session_id: String,
-}
-
-#[derive(Serialize)]
-struct ClaimAnswer {
-    token: String,
-    #[serde(flatten)]
-    access: AccessAnswer,
 }
 
 /// Handles the request.
@@ -79,15 +71,5 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let member = db::member_by_email(&ctx.db, &site.id, &email)
         .await?
         .ok_or_else(|| ApiError::internal("member missing right after upsert"))?;
-    let claims = Claims {
-        site: site.id.clone(),
-        sub: member.id.clone(),
-        aud: WIDGET_AUDIENCE.into(),
-        iat: ctx.now,
-        exp: ctx.now + token::DEFAULT_TTL_SECS,
-        generation: member.token_generation,
-    };
-    let token = token::sign(&claims, ctx.config.token_secret.as_bytes());
-    let access = access::answer(ctx, &site, &member).await?;
-    http::json(200, &ClaimAnswer { token, access })
+    access::token_answer(ctx, &site, &member).await
 }

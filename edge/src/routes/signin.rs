@@ -6,19 +6,18 @@
 //! burn or use a code. `POST /v1/token/refresh` and `POST /v1/signout {everywhere}` take the bearer member token.
 
 use latch_core::signin::{self, Attempt, StoredCode};
-use latch_core::token::{self, Claims, WIDGET_AUDIENCE};
+use latch_core::token::WIDGET_AUDIENCE;
 use latch_core::validate;
-use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsCast;
+use serde::Deserialize;
 use worker::{Request, Response};
 
-use crate::context::{Ctx, random_id};
-use crate::db::{self, Arg, Member, Site};
+use crate::context::{Ctx, random_bytes, random_id};
+use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::outbox::{self, Email};
 use crate::ratelimit::{self, Limit};
-use crate::routes::access::{self, AccessAnswer};
+use crate::routes::access;
 
 /// Codes asked for one email of one site.
 const PER_EMAIL: Limit = Limit { scope: "signin-email", max: 5, window_secs: 15 * 60 };
@@ -46,24 +45,6 @@ struct SignoutBody {
     everywhere: bool,
 }
 
-/// A member token with the member's access: what claim, verify and refresh answer.
-#[derive(Serialize)]
-struct TokenAnswer {
-    token: String,
-    #[serde(flatten)]
-    access: AccessAnswer,
-}
-
-fn random_bytes() -> ApiResult<[u8; signin::RANDOM_BYTES]> {
-    let mut bytes = [0u8; signin::RANDOM_BYTES];
-    let scope: web_sys::WorkerGlobalScope = js_sys::global().unchecked_into();
-    scope
-        .crypto()
-        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes))
-        .map_err(|_| ApiError::internal("crypto.getRandomValues failed"))?;
-    Ok(bytes)
-}
-
 #[derive(Deserialize)]
 struct SiteName {
     name: String,
@@ -84,10 +65,24 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
 
 async fn send_code(ctx: &Ctx, site: &Site, email: &str) -> ApiResult<()> {
     let secret = ctx.config.token_secret.as_bytes();
-    let issued = match signin::issue(secret, &site.id, WIDGET_AUDIENCE, email, &random_bytes()?, ctx.now) {
+    let issued = match signin::issue(
+        secret,
+        &site.id,
+        WIDGET_AUDIENCE,
+        email,
+        &random_bytes::<{ signin::RANDOM_BYTES }>()?,
+        ctx.now,
+    ) {
         Some(issued) => issued,
-        None => signin::issue(secret, &site.id, WIDGET_AUDIENCE, email, &random_bytes()?, ctx.now)
-            .ok_or_else(|| ApiError::internal("no usable random draw twice in a row"))?,
+        None => signin::issue(
+            secret,
+            &site.id,
+            WIDGET_AUDIENCE,
+            email,
+            &random_bytes::<{ signin::RANDOM_BYTES }>()?,
+            ctx.now,
+        )
+        .ok_or_else(|| ApiError::internal("no usable random draw twice in a row"))?,
     };
     let name: Option<SiteName> =
         db::row(&ctx.db, "SELECT name FROM sites WHERE id = ?1", &[Arg::Text(&site.id)]).await?;
@@ -196,27 +191,13 @@ pub(crate) async fn verify(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> 
         return Err(invalid_code()); // used by a parallel request
     }
     let member = db::member_by_email(&ctx.db, &site.id, &email).await?.ok_or_else(invalid_code)?;
-    token_answer(ctx, &site, &member).await
-}
-
-async fn token_answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult<Response> {
-    let claims = Claims {
-        site: site.id.clone(),
-        sub: member.id.clone(),
-        aud: WIDGET_AUDIENCE.into(),
-        iat: ctx.now,
-        exp: ctx.now + token::DEFAULT_TTL_SECS,
-        generation: member.token_generation,
-    };
-    let token = token::sign(&claims, ctx.config.token_secret.as_bytes());
-    let access = access::answer(ctx, site, member).await?;
-    http::json(200, &TokenAnswer { token, access })
+    access::token_answer(ctx, &site, &member).await
 }
 
 /// `POST /v1/token/refresh` (bearer) -> `{token, member, access}` with a fresh expiry.
 pub(crate) async fn refresh(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let (site, member) = access::authenticate(ctx, req).await?;
-    token_answer(ctx, &site, &member).await
+    access::token_answer(ctx, &site, &member).await
 }
 
 /// `POST /v1/signout {everywhere}` (bearer). With `everywhere`, every token issued so far is revoked; without, the
