@@ -35,10 +35,12 @@
       const m = a.member && a.member.email;
       if (typeof m == "string" && /^[^"\\\n\r<>]{1,200}$/.test(m)) fill = P + '[data-latch-member="email"]:empty::before{content:"' + m + '"}';
     }
+    // A signed-in member never sees the sign-in link, not even for the first frames.
+    if (localStorage.getItem(k + "token")) hide.push("[data-latch-signin]");
   } catch (e) {}
   const css =
     hide.map((x) => P + x) +
-    "{display:none!important}[hidden]:is(" + C + "],[data-latch-portal],[data-latch-signout],[data-latch-member],.latch-trial){display:none!important}" +
+    "{display:none!important}[hidden]:is(" + C + "],[data-latch-portal],[data-latch-signout],[data-latch-signin],[data-latch-member],.latch-trial){display:none!important}" +
     P + lock + "::after{content:'';display:block;height:var(--latch-overlay-height,9em)}" +
     ".latch-locked{cursor:pointer}" +
     ".latch-overlay{position:relative;box-sizing:border-box;height:var(--latch-overlay-height,9em);display:flex;flex-direction:column;align-items:center;justify-content:center;gap:.5em;padding:.5em;text-align:center;cursor:default}" +

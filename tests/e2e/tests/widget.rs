@@ -66,7 +66,7 @@ async fn assert_no_layout_shift_buffered(client: &Client, what: &str) {
         new PerformanceObserver(list => list.getEntries().forEach(e => {
             if (e.hadRecentInput) return;
             cls += e.value;
-            shifts.push(e.value.toFixed(4) + ": " + e.sources.map(s => s.node && (s.node.id || s.node.nodeName)).join(", "));
+            shifts.push(e.value.toFixed(4) + ": " + e.sources.map(s => s.node && (s.node.id || s.node.nodeName + "." + s.node.className) + " " + JSON.stringify(s.previousRect) + " -> " + JSON.stringify(s.currentRect)).join(", "));
         })).observe({ type: "layout-shift", buffered: true });
         setTimeout(() => done({ cls, shifts }), 300);
     "#;
