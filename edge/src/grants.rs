@@ -175,8 +175,9 @@ async fn apply_once(
     }
     for effect in &transition.effects {
         if let Effect::Notify(n) = effect {
-            // Emails go through the outbox, which the edge platform issue adds; until then they are logged.
-            worker::console_log!("notification not sent (no outbox yet): {:?}", n.kind);
+            // Member and owner notification emails (access granted or revoked, payment failed, disconnected) are
+            // not written to the outbox yet; they are logged so nothing is silently dropped.
+            worker::console_log!("notification not sent (notification emails are not built yet): {:?}", n.kind);
         }
     }
     db::batch(&ctx.db, statements).await?;
