@@ -3,11 +3,10 @@
 //! outbox; and the attacks over HTTP (reused code, burned code, unknown email, another site's token, sign-out
 //! everywhere, rate limits). Screenshots go to target/e2e-screenshots/.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder, Locator};
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, free_port, read_json, repo_root};
+use latch_e2e::browser::{browser, click, fill, holds, screenshot, start_driver, wait_js};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
 use serde_json::{Value, json};
 
 const OTHER_SITE: &str = "site_other";
@@ -241,91 +240,6 @@ fn base64_url_decode(text: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-// Browser helpers, as in spine.rs.
-
-/// chromedriver, stopped on drop.
-struct Driver(Child, u16);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_driver() -> Driver {
-    let port = free_port();
-    let child = Command::new("/usr/bin/chromedriver")
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver is installed (cargo xtask setup)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Driver(child, port)
-}
-
-/// A browser with a fresh profile (its own localStorage).
-async fn browser(driver: &Driver) -> Client {
-    let profile = repo_root().join("target/e2e-chromium").join(free_port().to_string());
-    let caps = json!({
-        "goog:chromeOptions": {
-            "binary": "/usr/bin/chromium",
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--disable-dev-shm-usage", "--window-size=1200,900",
-                     format!("--user-data-dir={}", profile.display())]
-        }
-    });
-    let Value::Object(caps) = caps else { unreachable!() };
-    ClientBuilder::native()
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.1))
-        .await
-        .expect("WebDriver session")
-}
-
-async fn holds(client: &Client, condition: &str) -> bool {
-    let script = format!("return !!({condition});");
-    let answer = tokio::time::timeout(Duration::from_secs(5), client.execute(&script, vec![])).await;
-    answer.ok().and_then(Result::ok).and_then(|v| v.as_bool()) == Some(true)
-}
-
-async fn wait_js(client: &Client, condition: &str, timeout: Duration) {
-    eprintln!("[e2e] wait for {}", &condition[..condition.len().min(90)]);
-    let deadline = Instant::now() + timeout;
-    while !holds(client, condition).await {
-        if Instant::now() > deadline {
-            let html = client.source().await.unwrap_or_default();
-            panic!("timed out after {timeout:?} waiting for `{condition}`\n{}", &html[..html.len().min(3000)]);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn screenshot(client: &Client, name: &str) {
-    let dir = repo_root().join("target/e2e-screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    let png = client.screenshot().await.expect("screenshot");
-    std::fs::write(dir.join(format!("{name}.png")), png).expect("write screenshot");
-}
-
-async fn click(client: &Client, css: &str) {
-    eprintln!("[e2e] click {css}");
-    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
-    el.click().await.expect(css);
-}
-
-async fn fill(client: &Client, css: &str, text: &str) {
-    let el = client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css(css)).await.expect(css);
-    el.clear().await.expect(css);
-    el.send_keys(text).await.expect(css);
-}
-
 const UNLOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-unlocked') && getComputedStyle(document.querySelector('#course-content')).display !== 'none'";
 const LOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-locked') && getComputedStyle(document.querySelector('#course-content')).display === 'none'";
 const DIALOG_OPEN: &str = "document.querySelector('#latch-signin:modal')";
@@ -380,18 +294,18 @@ async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
     click(&b, "#signin").await;
     wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
     fill(&b, "#latch-signin-email", member).await;
-    screenshot(&b, "10-signin-dialog-email").await;
+    screenshot(&b, "10-signin-dialog-email", "#latch-signin").await;
     click(&b, "#latch-signin-submit").await;
     wait_js(&b, "document.querySelector('#latch-signin-code').offsetParent !== null", Duration::from_secs(10)).await;
     let code = code_from_outbox(&stack, member);
     assert_eq!(code.len(), 6);
     fill(&b, "#latch-signin-code", &code).await;
-    screenshot(&b, "11-signin-dialog-code").await;
+    screenshot(&b, "11-signin-dialog-code", "#latch-signin").await;
     click(&b, "#latch-signin-submit").await;
     wait_js(&b, "!document.querySelector('#latch-signin').open", Duration::from_secs(10)).await;
     wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
     assert!(holds(&b, "localStorage.getItem('latch:site_demo:token')").await, "the token is kept");
-    screenshot(&b, "12-signed-in-unlocked").await;
+    screenshot(&b, "12-signed-in-unlocked", "#course-card").await;
 
     // Reload keeps the session; the used code cannot sign in again.
     b.refresh().await.expect("reload");
