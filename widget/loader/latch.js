@@ -4,7 +4,8 @@
 ((w, d) => {
   if (w.Latch) return;
   const s = d.currentScript || d.querySelector("script[data-site]"),
-    site = s && s.getAttribute("data-site");
+    site = s && s.getAttribute("data-site"),
+    id = s && s.getAttribute("data-identity");
   if (!site) return;
   const edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, ""),
     root = d.documentElement,
@@ -19,10 +20,12 @@
   try {
     const k = "latch:" + site + ":",
       now = Date.now(),
+      t = localStorage.getItem(k + "token"),
       a = JSON.parse(localStorage.getItem(k + "access") || "null");
     let pos = C + "]:not(" + C + '^="!"])';
-    if (!localStorage.getItem(k + "token")) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
-    else if (a && now - a.t < 864e5) {
+    // A host identity (data-identity) the cached token did not come from: access waits for /v1/identify.
+    if (!t && !id) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
+    else if (t && (!id || id == localStorage.getItem(k + "identity")) && a && now - a.t < 864e5) {
       hide = [];
       for (const { product: p, ends_at: e } of a.access || [])
         if (/^[\w-]+$/.test(p) && (e == null || (e < 1e11 ? e * 1e3 : e) > now)) {
@@ -35,8 +38,8 @@
       const m = a.member && a.member.email;
       if (typeof m == "string" && /^[^"\\\n\r<>]{1,200}$/.test(m)) fill = P + '[data-latch-member="email"]:empty::before{content:"' + m + '"}';
     }
-    // A signed-in member never sees the sign-in link, not even for the first frames.
-    if (localStorage.getItem(k + "token")) hide.push("[data-latch-signin]");
+    // A signed-in member (or one the host site signs in) never sees the sign-in link, not even for a frame.
+    if (t || id) hide.push("[data-latch-signin]");
   } catch (e) {}
   const css =
     hide.map((x) => P + x) +
@@ -74,7 +77,7 @@
     .then((m) =>
       m.default({ module_or_path: bin }).then(() => {
         wasm = m;
-        m.start(site, edge);
+        m.start(site, edge, id);
         q.forEach((f) => f());
       }),
     )

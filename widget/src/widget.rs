@@ -40,6 +40,8 @@ struct Inner {
     site: String,
     edge: String,
     doc: Document,
+    /// The host site's signed identity (`data-identity="v1.<payload>.<sig>"`), if the page carries one.
+    identity: RefCell<Option<String>>,
     state: RefCell<State>,
     listeners: RefCell<Option<Listeners>>,
 }
@@ -62,9 +64,16 @@ impl Widget {
                 edge
             },
             doc,
+            identity: RefCell::default(),
             state: RefCell::default(),
             listeners: RefCell::default(),
         }))
+    }
+
+    /// Sets the host site's signed identity (the script tag's `data-identity`): [`boot`](Self::boot) exchanges it
+    /// for a member token at `POST /v1/identify` unless the cached token came from this same value.
+    pub fn set_identity(&self, identity: Option<String>) {
+        *self.0.identity.borrow_mut() = identity.filter(|i| !i.is_empty());
     }
 
     fn key(&self, what: &str) -> String {
@@ -204,8 +213,9 @@ impl Widget {
 
     /// Forgets the member token and cached access, and locks the page.
     pub fn sign_out(&self) {
-        js::remove(&self.key("token"));
-        js::remove(&self.key("access"));
+        for what in ["token", "access", "identity"] {
+            js::remove(&self.key(what));
+        }
         {
             let mut state = self.0.state.borrow_mut();
             state.token = None;
@@ -246,15 +256,19 @@ impl Widget {
         js::dispatch(&self.0.doc, "latch:error", &JsValue::from_str(&message), false);
     }
 
-    /// Reads the cached catalog, token and access. Returns whether access is known without the network.
+    /// Reads the cached catalog, token and access. Returns whether catalog and access are both known without the
+    /// network. Without a cached catalog the page waits for the edge (the loader keeps the overlay's space), so a
+    /// locked card never shows a CTA without its price that then changes: no layout shift.
     fn load_cache(&self) -> bool {
         let mut state = self.0.state.borrow_mut();
-        if let Some(catalog) = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v)) {
+        let catalog = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v));
+        let has_catalog = catalog.is_some();
+        if let Some(catalog) = catalog {
             state.catalog = catalog;
         }
         state.token = js::load(&self.key("token")).filter(|t| !t.is_empty());
         if state.token.is_none() {
-            return true;
+            return has_catalog;
         }
         // Signed in, access not known yet.
         state.access.signed_in = true;
@@ -266,7 +280,7 @@ impl Widget {
         };
         let age = js::now_ms() - js::get(&cached, "t").as_f64().unwrap_or(0.0);
         state.access = access;
-        (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
+        has_catalog && (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
     }
 
     /// Keeps a member token and its access answer (`{member, access}`), in memory and in localStorage.
@@ -294,6 +308,37 @@ impl Widget {
     fn access_request(&self) -> Option<Result<js_sys::Promise, JsValue>> {
         let token = self.0.state.borrow().token.clone()?;
         Some(js::send("GET", &self.url("/v1/access"), None, Some(&token)))
+    }
+
+    /// The host identity to exchange at `POST /v1/identify`: the page's `data-identity` when no token is cached or
+    /// the cached token was not obtained with this same value (another host account signed in).
+    fn identity_to_send(&self) -> Option<String> {
+        let identity = self.0.identity.borrow().clone()?;
+        let same = self.0.state.borrow().token.is_some() && js::load(&self.key("identity")) == Some(identity.clone());
+        (!same).then_some(identity)
+    }
+
+    fn identify_request(&self, identity: &str) -> Result<js_sys::Promise, JsValue> {
+        let body = js::object(&[("site", &self.0.site), ("identity", identity)]);
+        js::send("POST", &self.url("/v1/identify"), Some(&body.into()), None)
+    }
+
+    /// Applies an identify answer (the claim's shape); any failure leaves the visitor signed out (401
+    /// `invalid_identity`: a console message; anything else also marks the page `latch-error`).
+    async fn finish_identify(&self, identity: &str, sent: Result<js_sys::Promise, JsValue>) {
+        let reply = js::reply(sent).await.ok();
+        if let Some(body) = reply.as_ref().and_then(Reply::ok_body)
+            && self.signed_in(body)
+        {
+            js::store(&self.key("identity"), identity);
+            return;
+        }
+        self.sign_out();
+        if reply.as_ref().is_some_and(|r| r.status == 401) {
+            js::warn("identify: the site's data-identity was refused; signed out");
+        } else {
+            self.fail("identify", reply.as_ref());
+        }
     }
 
     fn claim_request(&self, session: &str) -> Result<js_sys::Promise, JsValue> {
@@ -410,16 +455,18 @@ impl Widget {
         self.root_class("latch-loading", true);
         let known = self.load_cache();
         let session = session_to_claim(url);
-        let early = known && session.is_none();
+        let identity = self.identity_to_send();
+        let early = known && session.is_none() && identity.is_none();
         if early {
             self.render();
             js::mark("latch:resolved");
         }
         // Both requests go out at once.
         let catalog = self.catalog_request();
-        let second = match session {
-            Some(session) => Some(self.claim_request(session)),
-            None => self.access_request(),
+        let second = match (session, &identity) {
+            (Some(session), _) => Some(self.claim_request(session)),
+            (None, Some(identity)) => Some(self.identify_request(identity)),
+            (None, None) => self.access_request(),
         };
         self.finish_catalog(catalog).await;
         self.render();
@@ -432,7 +479,10 @@ impl Widget {
                     self.finish_access(access).await;
                 }
             }
-            (None, Some(access)) => self.finish_access(access).await,
+            (None, Some(sent)) => match identity {
+                Some(identity) => self.finish_identify(&identity, sent).await,
+                None => self.finish_access(sent).await,
+            },
             _ => {}
         }
         self.render();

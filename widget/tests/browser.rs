@@ -468,6 +468,7 @@ async fn cached_token_renders_before_network_then_refreshes() {
     clear_site(site);
     fixture(PAGE);
     storage().set_item(&format!("latch:{site}:token"), "tok_cached").unwrap();
+    storage().set_item(&format!("latch:{site}:catalog"), &catalog_json()).unwrap();
     storage()
         .set_item(
             &format!("latch:{site}:access"),

@@ -272,3 +272,61 @@ async fn checkout_off_in_the_catalog_disables_the_cta_and_never_creates_a_sessio
     wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
     client.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latch_tags_the_page_adds_after_domcontentloaded_work_and_wire_once() {
+    let stack = start_stack();
+    let base = &stack.edge_url;
+    let csp = header(&headers(&format!("{base}/examples/late/")), "content-security-policy");
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && csp.contains("default-src 'none'"), "{csp:?}");
+    let driver = start_driver();
+    let client = browser(&driver).await;
+
+    // www/examples/late: no Latch tag in the markup; late.js adds a classic and a module tag after
+    // DOMContentLoaded. The site's own CSS (late.css) keeps member content hidden and the overlay's room until then.
+    client.goto(&format!("{base}/examples/late/")).await.expect("open the late page");
+    wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    assert!(
+        holds(&client, "document.querySelectorAll('script[src=\"/latch.js\"][data-site]').length === 2").await,
+        "both tags were added"
+    );
+    assert!(
+        holds(&client, "performance.getEntriesByName('latch:resolved')[0].startTime > performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd").await,
+        "the widget started after DOMContentLoaded"
+    );
+    for s in flash_samples(&client).await {
+        assert_eq!((&s["proContent"], &s["proWelcome"]), (&Value::Bool(false), &Value::Bool(false)), "{s}");
+    }
+    assert_eq!(eval(&client, "document.querySelectorAll('.latch-overlay').length").await, 1, "one overlay");
+    assert_eq!(
+        eval(&client, "document.querySelector('#pro-card .latch-cta').textContent").await,
+        "Unlock for $9.00/month"
+    );
+    assert_no_layout_shift(&client, "late tags, visitor").await;
+
+    // One request and one latch:checkout per click, though two tags ran.
+    eval(
+        &client,
+        "(window.__checkouts = 0, document.addEventListener('latch:checkout', e => { e.preventDefault(); window.__checkouts++; }), 0)",
+    )
+    .await;
+    click(&client, "#buy-pro").await;
+    wait_js(&client, "window.__checkouts === 1 && !document.querySelector('#buy-pro.latch-loading')", SECS(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let requests =
+        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
+            .await;
+    assert_eq!(requests, 1, "one POST /v1/checkout per click");
+    assert_eq!(eval(&client, "window.__checkouts").await, 1, "one latch:checkout per click");
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations");
+    assert_accessible(&client, "late tags, locked").await;
+
+    // The JS API of the first tag answers: a visitor is nobody, and refresh resolves.
+    assert_eq!(eval(&client, "Latch.member()").await, Value::Null);
+    let refreshed = client
+        .execute_async("const done = arguments[arguments.length - 1]; Latch.refresh().then(m => done(m));", vec![])
+        .await
+        .expect("Latch.refresh()");
+    assert_eq!(refreshed, Value::Null);
+    client.close().await.expect("close");
+}
