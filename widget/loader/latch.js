@@ -1,13 +1,13 @@
-/*! Latch loader. Usage, CSP and API: widget/README.md */
+/*! Latch loader, see widget/README.md */
 // Template: `cargo xtask build` (xtask/src/build.rs) writes the minified www/latch.js from it, with the
 // placeholders set to the content-hashed file names in pkg/ and the wasm's SRI hash.
 ((w, d) => {
   if (w.Latch) return;
   const s = d.currentScript || d.querySelector("script[data-site]"),
-    site = s && s.getAttribute("data-site"),
-    id = s && s.getAttribute("data-identity");
+    site = s && s.getAttribute("data-site");
   if (!site) return;
-  const edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, ""),
+  const id = s.getAttribute("data-identity"),
+    edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, ""),
     root = d.documentElement,
     C = "[data-latch-content",
     L = "[data-latch-locked",

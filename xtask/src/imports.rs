@@ -1,13 +1,24 @@
 //! Short import names for the widget: wasm-bindgen names every import the wasm takes from its glue
 //! `__wbg_<name>_<16 hex digits>`; the hex digits are noise gzip cannot shrink, and each name is written twice (in
 //! the wasm's import section and as a key in the glue). Renaming them to `a`, `b`, ... in both files saves about
-//! 3.5 KB gzip. Only the import section's names change; every other byte of the wasm is kept.
+//! 3.5 KB gzip. The module they come from (`./latch_widget_bg.js`, written before each of them) becomes `a` too.
+//! Only the import section's names change; every other byte of the wasm is kept.
 
 /// Renames every import of `wasm` (a WebAssembly binary) to a short name and the matching keys in `glue` (the
 /// minified JS module that defines them). Fails when the glue does not name each import exactly once, so a
 /// wasm-bindgen that references imports elsewhere is noticed instead of broken.
 pub(crate) fn shorten(wasm: &[u8], glue: &str) -> Result<(Vec<u8>, String), String> {
-    let (wasm, renames) = rename_imports(wasm)?;
+    let (wasm, modules, renames) = rename_imports(wasm)?;
+    let mut glue = glue.to_string();
+    for (old, new) in modules {
+        let (old, new) = (format!("\"{old}\""), format!("\"{new}\""));
+        let count = glue.matches(&old).count();
+        if count != 1 {
+            return Err(format!("the widget glue names import module {old} {count} times, expected once"));
+        }
+        glue = glue.replace(&old, &new);
+    }
+    let glue = glue.as_str();
     let mut counts = vec![0usize; renames.len()];
     let mut out = String::with_capacity(glue.len());
     let mut rest = glue;
@@ -77,13 +88,14 @@ fn take<'a>(bytes: &'a [u8], at: &mut usize, len: usize) -> Result<&'a [u8], Str
 /// (old, new) import names, in import order.
 type Renames = Vec<(String, String)>;
 
-/// The wasm with its function imports renamed, and the renames.
-fn rename_imports(wasm: &[u8]) -> Result<(Vec<u8>, Renames), String> {
+/// The wasm with its function imports and their modules renamed, and the module and import renames.
+fn rename_imports(wasm: &[u8]) -> Result<(Vec<u8>, Renames, Renames), String> {
     if wasm.get(..8) != Some(b"\0asm\x01\0\0\0".as_slice()) {
         return Err("not a WebAssembly 1.0 binary".into());
     }
     let mut out = wasm[..8].to_vec();
     let mut renames = Vec::new();
+    let mut modules: Renames = Vec::new();
     let mut at = 8;
     while at < wasm.len() {
         let id = wasm[at];
@@ -102,7 +114,15 @@ fn rename_imports(wasm: &[u8]) -> Result<(Vec<u8>, Renames), String> {
         write_u32(&mut section, count);
         for i in 0..count as usize {
             let module_len = read_u32(body, &mut pos)? as usize;
-            let module = take(body, &mut pos, module_len)?;
+            let module = std::str::from_utf8(take(body, &mut pos, module_len)?).map_err(|e| format!("wasm: {e}"))?;
+            let module = match modules.iter().find(|(old, _)| old == module) {
+                Some((_, new)) => new.clone(),
+                None => {
+                    let new = short_name(modules.len());
+                    modules.push((module.to_string(), new.clone()));
+                    new
+                }
+            };
             let name_len = read_u32(body, &mut pos)? as usize;
             let name = std::str::from_utf8(take(body, &mut pos, name_len)?).map_err(|e| format!("wasm: {e}"))?;
             if body.get(pos) != Some(&0) {
@@ -112,8 +132,8 @@ fn rename_imports(wasm: &[u8]) -> Result<(Vec<u8>, Renames), String> {
             pos += 1;
             read_u32(body, &mut pos)?;
             let short = short_name(i);
-            write_u32(&mut section, module_len as u32);
-            section.extend_from_slice(module);
+            write_u32(&mut section, module.len() as u32);
+            section.extend_from_slice(module.as_bytes());
             write_u32(&mut section, short.len() as u32);
             section.extend_from_slice(short.as_bytes());
             section.extend_from_slice(&body[kind_start..pos]);
@@ -126,20 +146,20 @@ fn rename_imports(wasm: &[u8]) -> Result<(Vec<u8>, Renames), String> {
         write_u32(&mut out, section.len() as u32);
         out.extend_from_slice(&section);
     }
-    Ok((out, renames))
+    Ok((out, modules, renames))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// A module importing two functions from "./m.js" (type 0) and with a one-type type section.
-    fn module(names: &[&str]) -> Vec<u8> {
+    /// A module importing functions (type 0) from `from`, with a one-type type section.
+    fn module(from: &str, names: &[&str]) -> Vec<u8> {
         let mut imports = Vec::new();
         write_u32(&mut imports, names.len() as u32);
         for name in names {
-            imports.push(6);
-            imports.extend_from_slice(b"./m.js");
+            write_u32(&mut imports, from.len() as u32);
+            imports.extend_from_slice(from.as_bytes());
             write_u32(&mut imports, name.len() as u32);
             imports.extend_from_slice(name.as_bytes());
             imports.extend_from_slice(&[0, 0]);
@@ -155,19 +175,19 @@ mod tests {
     #[test]
     fn renames_imports_in_both_files() {
         let long = "__wbg_setAttribute_0123456789abcdef";
-        let wasm = module(&[long, "__wbindgen_throw_fedcba9876543210"]);
-        let glue =
-            "x={__wbg_setAttribute_0123456789abcdef:function(e){e.__wbg_set()},__wbindgen_throw_fedcba9876543210:f}";
+        let wasm = module("./m_bg.js", &[long, "__wbindgen_throw_fedcba9876543210"]);
+        let glue = r#"x={"./m_bg.js":{__wbg_setAttribute_0123456789abcdef:function(e){e.__wbg_set()},__wbindgen_throw_fedcba9876543210:f}}"#;
         let (short_wasm, short_glue) = shorten(&wasm, glue).expect("shortened");
-        assert_eq!(short_glue, "x={a:function(e){e.__wbg_set()},b:f}");
-        assert_eq!(short_wasm, module(&["a", "b"]));
+        assert_eq!(short_glue, r#"x={"a":{a:function(e){e.__wbg_set()},b:f}}"#);
+        assert_eq!(short_wasm, module("a", &["a", "b"]));
     }
 
     #[test]
     fn refuses_glue_that_names_an_import_twice_or_never() {
-        let wasm = module(&["__wbg_x_00"]);
-        assert!(shorten(&wasm, "{__wbg_x_00:1,y:__wbg_x_00}").is_err());
-        assert!(shorten(&wasm, "{__wbg_x_001:1}").is_err());
+        let wasm = module("m", &["__wbg_x_00"]);
+        assert!(shorten(&wasm, r#"{"m":{__wbg_x_00:1,y:__wbg_x_00}}"#).is_err());
+        assert!(shorten(&wasm, r#"{"m":{__wbg_x_001:1}}"#).is_err());
+        assert!(shorten(&wasm, "{m:{__wbg_x_00:1}}").is_err(), "the module is named once, quoted");
         assert!(shorten(b"not wasm", "").is_err());
     }
 
