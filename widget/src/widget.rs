@@ -256,19 +256,15 @@ impl Widget {
         js::dispatch(&self.0.doc, "latch:error", &JsValue::from_str(&message), false);
     }
 
-    /// Reads the cached catalog, token and access. Returns whether catalog and access are both known without the
-    /// network. Without a cached catalog the page waits for the edge (the loader keeps the overlay's space), so a
-    /// locked card never shows a CTA without its price that then changes: no layout shift.
+    /// Reads the cached catalog, token and access. Returns whether access is known without the network.
     fn load_cache(&self) -> bool {
         let mut state = self.0.state.borrow_mut();
-        let catalog = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v));
-        let has_catalog = catalog.is_some();
-        if let Some(catalog) = catalog {
+        if let Some(catalog) = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v)) {
             state.catalog = catalog;
         }
         state.token = js::load(&self.key("token")).filter(|t| !t.is_empty());
         if state.token.is_none() {
-            return has_catalog;
+            return true;
         }
         // Signed in, access not known yet.
         state.access.signed_in = true;
@@ -280,7 +276,7 @@ impl Widget {
         };
         let age = js::now_ms() - js::get(&cached, "t").as_f64().unwrap_or(0.0);
         state.access = access;
-        has_catalog && (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
+        (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
     }
 
     /// Keeps a member token and its access answer (`{member, access}`), in memory and in localStorage.
