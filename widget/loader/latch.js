@@ -1,4 +1,4 @@
-/*! Latch loader, see widget/README.md */
+// Latch loader (usage, CSP and API: widget/README.md).
 // Template: `cargo xtask build` (xtask/src/build.rs) writes the minified www/latch.js from it, with the
 // placeholders set to the content-hashed file names in pkg/ and the wasm's SRI hash.
 ((w, d) => {
@@ -16,16 +16,23 @@
   let hide = [C + "]"],
     lock = L + "]",
     fill = "",
-    wasm;
+    wasm,
+    send = id;
   try {
     const k = "latch:" + site + ":",
       now = Date.now(),
-      t = localStorage.getItem(k + "token"),
-      a = JSON.parse(localStorage.getItem(k + "access") || "null");
-    let pos = C + "]:not(" + C + '^="!"])';
-    // A host identity (data-identity) the cached token did not come from: access waits for /v1/identify.
+      a = JSON.parse(localStorage.getItem(k + "access") || "null"),
+      m = a && a.member && a.member.email;
+    let t = localStorage.getItem(k + "token"),
+      pos = C + "]:not(" + C + '^="!"])';
+    // The host site's identity (data-identity, base64url JSON payload) for the cached member: the cached token
+    // serves. For anyone else the widget exchanges it at /v1/identify, and access waits for that (an unreadable
+    // payload throws: everything gated waits too).
+    if (id && t)
+      if (JSON.parse(atob(id.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).email.toLowerCase() == m) send = null;
+      else t = 0;
     if (!t && !id) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
-    else if (t && (!id || id == localStorage.getItem(k + "identity")) && a && now - a.t < 864e5) {
+    else if (t && a && now - a.t < 864e5) {
       hide = [];
       for (const { product: p, ends_at: e } of a.access || [])
         if (/^[\w-]+$/.test(p) && (e == null || (e < 1e11 ? e * 1e3 : e) > now)) {
@@ -35,7 +42,6 @@
         }
       hide.push(pos);
       // The cached email shows in member fields until the widget writes the same text: no reflow.
-      const m = a.member && a.member.email;
       if (typeof m == "string" && /^[^"\\\n\r<>]{1,200}$/.test(m)) fill = P + '[data-latch-member="email"]:empty::before{content:"' + m + '"}';
     }
     // A signed-in member (or one the host site signs in) never sees the sign-in link, not even for a frame.
@@ -77,7 +83,7 @@
     .then((m) =>
       m.default({ module_or_path: bin }).then(() => {
         wasm = m;
-        m.start(site, edge, id);
+        m.start(site, edge, send);
         q.forEach((f) => f());
       }),
     )

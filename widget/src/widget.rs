@@ -40,7 +40,7 @@ struct Inner {
     site: String,
     edge: String,
     doc: Document,
-    /// The host site's signed identity (`data-identity="v1.<payload>.<sig>"`), if the page carries one.
+    /// The host site's signed identity (`data-identity="v1.<payload>.<sig>"`) to exchange for a member token.
     identity: RefCell<Option<String>>,
     state: RefCell<State>,
     listeners: RefCell<Option<Listeners>>,
@@ -70,8 +70,9 @@ impl Widget {
         }))
     }
 
-    /// Sets the host site's signed identity (the script tag's `data-identity`): [`boot`](Self::boot) exchanges it
-    /// for a member token at `POST /v1/identify` unless the cached token came from this same value.
+    /// Sets the host site's signed identity (the script tag's `data-identity`), which [`boot`](Self::boot)
+    /// exchanges for a member token at `POST /v1/identify` instead of asking for the cached token's access. latch.js
+    /// passes it only when the cached token is not the identity's member (by the payload's email).
     pub fn set_identity(&self, identity: Option<String>) {
         *self.0.identity.borrow_mut() = identity.filter(|i| !i.is_empty());
     }
@@ -213,9 +214,8 @@ impl Widget {
 
     /// Forgets the member token and cached access, and locks the page.
     pub fn sign_out(&self) {
-        for what in ["token", "access", "identity"] {
-            js::remove(&self.key(what));
-        }
+        js::remove(&self.key("token"));
+        js::remove(&self.key("access"));
         {
             let mut state = self.0.state.borrow_mut();
             state.token = None;
@@ -256,15 +256,19 @@ impl Widget {
         js::dispatch(&self.0.doc, "latch:error", &JsValue::from_str(&message), false);
     }
 
-    /// Reads the cached catalog, token and access. Returns whether access is known without the network.
+    /// Reads the cached catalog, token and access. Returns whether catalog and access are both known without the
+    /// network. Without a cached catalog the page waits for the edge (the loader keeps the overlay's space), so a
+    /// locked card never shows a CTA without its price that then changes: no layout shift.
     fn load_cache(&self) -> bool {
         let mut state = self.0.state.borrow_mut();
-        if let Some(catalog) = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v)) {
+        let catalog = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v));
+        let has_catalog = catalog.is_some();
+        if let Some(catalog) = catalog {
             state.catalog = catalog;
         }
         state.token = js::load(&self.key("token")).filter(|t| !t.is_empty());
         if state.token.is_none() {
-            return true;
+            return has_catalog;
         }
         // Signed in, access not known yet.
         state.access.signed_in = true;
@@ -276,7 +280,7 @@ impl Widget {
         };
         let age = js::now_ms() - js::get(&cached, "t").as_f64().unwrap_or(0.0);
         state.access = access;
-        (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
+        has_catalog && (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
     }
 
     /// Keeps a member token and its access answer (`{member, access}`), in memory and in localStorage.
@@ -306,14 +310,6 @@ impl Widget {
         Some(js::send("GET", &self.url("/v1/access"), None, Some(&token)))
     }
 
-    /// The host identity to exchange at `POST /v1/identify`: the page's `data-identity` when no token is cached or
-    /// the cached token was not obtained with this same value (another host account signed in).
-    fn identity_to_send(&self) -> Option<String> {
-        let identity = self.0.identity.borrow().clone()?;
-        let same = self.0.state.borrow().token.is_some() && js::load(&self.key("identity")) == Some(identity.clone());
-        (!same).then_some(identity)
-    }
-
     fn identify_request(&self, identity: &str) -> Result<js_sys::Promise, JsValue> {
         let body = js::object(&[("site", &self.0.site), ("identity", identity)]);
         js::send("POST", &self.url("/v1/identify"), Some(&body.into()), None)
@@ -321,12 +317,9 @@ impl Widget {
 
     /// Applies an identify answer (the claim's shape); any failure leaves the visitor signed out (401
     /// `invalid_identity`: a console message; anything else also marks the page `latch-error`).
-    async fn finish_identify(&self, identity: &str, sent: Result<js_sys::Promise, JsValue>) {
+    async fn finish_identify(&self, sent: Result<js_sys::Promise, JsValue>) {
         let reply = js::reply(sent).await.ok();
-        if let Some(body) = reply.as_ref().and_then(Reply::ok_body)
-            && self.signed_in(body)
-        {
-            js::store(&self.key("identity"), identity);
+        if reply.as_ref().and_then(Reply::ok_body).is_some_and(|body| self.signed_in(body)) {
             return;
         }
         self.sign_out();
@@ -451,7 +444,7 @@ impl Widget {
         self.root_class("latch-loading", true);
         let known = self.load_cache();
         let session = session_to_claim(url);
-        let identity = self.identity_to_send();
+        let identity = self.0.identity.borrow().clone();
         let early = known && session.is_none() && identity.is_none();
         if early {
             self.render();
@@ -475,10 +468,8 @@ impl Widget {
                     self.finish_access(access).await;
                 }
             }
-            (None, Some(sent)) => match identity {
-                Some(identity) => self.finish_identify(&identity, sent).await,
-                None => self.finish_access(sent).await,
-            },
+            (None, Some(sent)) if identity.is_some() => self.finish_identify(sent).await,
+            (None, Some(access)) => self.finish_access(access).await,
             _ => {}
         }
         self.render();

@@ -330,3 +330,46 @@ async fn latch_tags_the_page_adds_after_domcontentloaded_work_and_wire_once() {
     assert_eq!(refreshed, Value::Null);
     client.close().await.expect("close");
 }
+
+/// Adds a Latch tag with `data-identity` for `email` (an unsigned stand-in: only its payload matters to latch.js)
+/// to the current page, after caching a member token and fresh access for ana@example.com; waits for
+/// `latch:ready` and returns the API paths the widget called.
+async fn tag_with_identity(client: &Client, email: &str) -> Vec<String> {
+    let script = r#"
+        const [email, done] = arguments;
+        localStorage.setItem('latch:site_demo:token', 'tok_cached');
+        localStorage.setItem('latch:site_demo:access', JSON.stringify({t: Date.now(),
+            member: {email: 'ana@example.com'}, access: [{product: 'pro', ends_at: null}]}));
+        const payload = btoa(JSON.stringify({email, exp: 4102444800})).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+        document.addEventListener('latch:ready', () => setTimeout(() => done(performance.getEntriesByType('resource')
+            .map(e => new URL(e.name).pathname).filter(p => p.startsWith('/v1/') && !p.includes('/catalog'))), 100));
+        const tag = document.createElement('script');
+        tag.src = '/latch.js';
+        tag.setAttribute('data-site', 'site_demo');
+        tag.setAttribute('data-identity', 'v1.' + payload + '.c2ln');
+        document.head.appendChild(tag);
+    "#;
+    let answer = client.execute_async(script, vec![Value::from(email)]).await.expect("add the tag");
+    answer.as_array().expect("paths").iter().map(|p| p.as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_identity_is_exchanged_only_when_the_cached_token_is_another_members() {
+    let stack = start_stack();
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    // A page of the shop without a Latch tag; the test adds one as a host site's server would render it.
+    let page = format!("{}/examples/shop/join", stack.edge_url);
+
+    // The identity names the cached member (case aside): the cached token serves, no /v1/identify.
+    client.goto(&page).await.expect("open page");
+    assert_eq!(tag_with_identity(&client, "Ana@Example.com").await, vec!["/v1/access".to_string()]);
+
+    // Another member signed in on the host site: the widget exchanges the identity instead of using the token.
+    // (This stand-in is not signed, so the edge refuses it and the visitor ends up signed out.)
+    client.goto(&page).await.expect("reopen page");
+    assert_eq!(tag_with_identity(&client, "ben@example.com").await, vec!["/v1/identify".to_string()]);
+    assert_eq!(eval(&client, "Latch.member()").await, Value::Null);
+    assert!(holds(&client, "localStorage.getItem('latch:site_demo:token') === null").await, "the old token is gone");
+    client.close().await.expect("close");
+}
