@@ -445,6 +445,13 @@ impl Widget {
         let known = self.load_cache();
         let session = session_to_claim(url);
         let identity = self.0.identity.borrow().clone();
+        if identity.is_some() {
+            // latch.js passes an identity only when the cached token is not its member's: that token and its access
+            // serve nothing and show nothing while the identity is exchanged.
+            let mut state = self.0.state.borrow_mut();
+            state.token = None;
+            state.access = Access::default();
+        }
         let early = known && session.is_none() && identity.is_none();
         if early {
             self.render();
@@ -458,7 +465,9 @@ impl Widget {
             (None, None) => self.access_request(),
         };
         self.finish_catalog(catalog).await;
-        self.render();
+        if identity.is_none() {
+            self.render();
+        }
         match (session, second) {
             (Some(session), Some(claim)) => {
                 if self.claim(session, claim).await {

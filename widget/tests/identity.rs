@@ -4,6 +4,9 @@
 //! signed out when the edge refuses it. latch.js's choice itself is tested end to end (tests/e2e/tests/widget.rs).
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use latch_widget::js::get_str;
 use latch_widget::widget::Widget;
 use wasm_bindgen::prelude::*;
@@ -19,6 +22,7 @@ export function stub_fetch(routes) {
   window.fetch = async (url, init) => {
     const key = ((init && init.method) || "GET") + " " + new URL(url, location.href).pathname;
     window.__idCalls.push({ key, body: init && init.body ? init.body : null, auth: (init && init.headers && init.headers.Authorization) || null });
+    if (key === "POST /v1/identify" && window.__idDelay) await new Promise((r) => setTimeout(r, window.__idDelay));
     const list = routes[key];
     if (!list) throw new TypeError("Failed to fetch");
     const [status, body] = list.length > 1 ? list.shift() : list[0];
@@ -27,13 +31,15 @@ export function stub_fetch(routes) {
   window.__warns = [];
   console.warn = (...a) => { window.__warns.push(a.join(" ")); origWarn.apply(console, a); };
 }
-export function restore() { window.fetch = orig; console.warn = origWarn; }
+export function restore() { window.fetch = orig; console.warn = origWarn; window.__idDelay = 0; }
+export function delay_identify(ms) { window.__idDelay = ms; }
 export function calls() { return JSON.stringify(window.__idCalls || []); }
 export function warnings() { return (window.__warns || []).join("\n"); }
 "##)]
 extern "C" {
     fn stub_fetch(routes: &JsValue);
     fn restore();
+    fn delay_identify(ms: u32);
     fn calls() -> String;
     fn warnings() -> String;
 }
@@ -146,9 +152,26 @@ async fn identity_signs_in_and_replaces_another_members_token() {
     assert!(unlocked());
     w.stop();
 
-    // Another host account signs in on this browser: its identity replaces the cached token.
+    // Another host account signs in on this browser: its identity replaces the cached token. While it is being
+    // exchanged, the page shows nothing of the cached member's (no render before the answer).
     page();
-    let w = boot(site, Some(BEN)).await;
+    delay_identify(300);
+    let w = Widget::new(doc(), site, EDGE);
+    w.set_identity(Some(BEN.into()));
+    w.attach();
+    let done = Rc::new(Cell::new(false));
+    let (w2, flag) = (w.clone(), done.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        w2.boot("https://host.test/account").await;
+        flag.set(true);
+    });
+    latch_widget::js::sleep(100).await;
+    assert!(!unlocked(), "ana's access is not shown while ben's identity is exchanged");
+    assert!(!doc().document_element().unwrap().class_list().contains("latch-ready"));
+    assert!(w.member().is_null());
+    while !done.get() {
+        latch_widget::js::sleep(20).await;
+    }
     assert_eq!(recorded().iter().filter(|(k, _)| k == "POST /v1/identify").count(), 2);
     assert_eq!(stored(site, "token").as_deref(), Some("tok_ben"));
     assert_eq!(get_str(&w.member(), "email").as_deref(), Some("ben@example.com"));
