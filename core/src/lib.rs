@@ -6,6 +6,8 @@
 pub mod connect;
 pub mod engine;
 pub mod event;
+pub mod notify;
+pub mod portal;
 pub mod signin;
 pub mod stripe_request;
 pub mod token;

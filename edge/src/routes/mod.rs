@@ -8,6 +8,7 @@ pub(crate) mod checkout;
 pub(crate) mod claim;
 pub(crate) mod connect;
 pub(crate) mod portal;
+pub(crate) mod portal_settings;
 pub(crate) mod products;
 pub(crate) mod signin;
 pub(crate) mod webhook;
