@@ -146,7 +146,8 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
         &[Arg::Text(&job.id), Arg::Int(ctx.now)],
     )
     .map_err(ApiError::from)?;
-    let origin = Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true };
+    let origin =
+        Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true, email: None };
     grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object, fetched_at: ctx.now }, &origin, vec![done])
         .await?;
     Ok(())

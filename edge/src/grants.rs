@@ -86,6 +86,8 @@ pub(crate) struct Origin<'a> {
     pub(crate) round: i64,
     /// Whether the engine's notifications become emails (imports of existing subscribers stay quiet).
     pub(crate) notify: bool,
+    /// The member's email when the caller knows it and may be linking it in this very batch (the claim).
+    pub(crate) email: Option<&'a str>,
 }
 
 /// Applies one input for `site`: loads the scope, runs the engine, and writes everything in one batch (plus
@@ -145,7 +147,7 @@ pub(crate) async fn apply(
     }
     statements.extend(fetches::queue(ctx, &site.id, &transition, origin.cause, origin.round)?);
     if origin.notify {
-        statements.extend(notifications(ctx, site, &transition, origin.cause).await?);
+        statements.extend(notifications(ctx, site, &transition, origin).await?);
     }
     db::batch(&ctx.db, statements).await?;
     Ok(transition)
@@ -176,14 +178,16 @@ fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedSta
 }
 
 /// Outbox statements for the engine's notifications: each rendered by latch-core and addressed to the member
-/// (the email the source told, else the member owning the customer). Owner notifications are skipped: sites have
+/// (the email the source told, else the member owning the customer, else the email the caller knows). A
+/// notification about a customer with no known email yet (a subscription event before its checkout) is logged and
+/// not sent. Owner notifications are skipped: sites have
 /// no owner account with an email yet (owner sign-in comes with site owners, issue 4 capability 1); plug the
 /// owner's address in here, under [`Audience::Owner`].
 async fn notifications(
     ctx: &Ctx,
     site: &Site,
     transition: &Transition,
-    cause: &str,
+    origin: &Origin<'_>,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
     let notes: Vec<_> = transition
         .effects
@@ -221,13 +225,14 @@ async fn notifications(
                 .filter(|g| Some(g.customer.as_str()) == n.customer.as_deref())
                 .find_map(|g| g.email.as_deref().and_then(|e| latch_core::validate::email(e).ok()))
         };
-        let Some(to) = told.or(known).or_else(from_grant) else {
+        let caller = || origin.email.and_then(|e| latch_core::validate::email(e).ok());
+        let Some(to) = told.or(known).or_else(caller).or_else(from_grant) else {
             worker::console_warn!("{} not emailed: no email known for the customer", notify::kind_name(n.kind));
             continue;
         };
         let product = n.product.as_deref().and_then(|slug| products.iter().find(|p| p.slug == slug));
         let email = notify::render(n, &site_name, product.map(|p| p.name.as_str()));
-        let id = notify::outbox_id(cause, n, &to);
+        let id = notify::outbox_id(origin.cause, n, &to);
         let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
         statements.push(outbox::enqueue(&ctx.db, &id, &row, ctx.now)?);
         ctx.mail_pending.set(true);
