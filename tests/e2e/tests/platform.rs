@@ -109,19 +109,6 @@ fn grant_status(stack: &Stack, subscription: &str) -> String {
     rows[0]["status"].as_str().unwrap_or_default().to_owned()
 }
 
-/// Stops the emulator's deliveries to the edge (after the pending ones), so a change in Stripe goes unnoticed.
-fn pause_webhooks(stack: &Stack) {
-    stack.wait_webhooks().expect("webhooks delivered");
-    for we in stripe(stack, "GET", "/v1/webhook_endpoints", "")["data"].as_array().cloned().unwrap_or_default() {
-        stripe(
-            stack,
-            "POST",
-            &format!("/v1/webhook_endpoints/{}", we["id"].as_str().unwrap_or_default()),
-            "disabled=true",
-        );
-    }
-}
-
 #[test]
 fn portal_settings_shape_the_members_portal() {
     let stack = stack();
