@@ -636,6 +636,17 @@ pub fn scope(input: &Input<'_>) -> Scope {
     s
 }
 
+/// The buyer a completed checkout session names: its Stripe customer and email. The edge links them to a member
+/// even when the session changes no row (the subscription's own events got there first), so notifications and
+/// sign-in find the member. `None` for other inputs and for sessions without a Stripe customer or an email.
+pub fn buyer(input: &Input<'_>) -> Option<(String, String)> {
+    let StripeObject::CheckoutSession(cs) = input.object() else { return None };
+    if cs.status.as_deref() != Some("complete") {
+        return None;
+    }
+    Some((cs.customer.clone()?, cs.email()?.trim().to_lowercase()))
+}
+
 /// Applies one input to the loaded rows. Pure: same arguments, same answer.
 pub fn apply(input: &Input<'_>, state: &AccessState, catalog: &Catalog, now: i64) -> Transition {
     let object = input.object();

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use latch_core::engine::{AccessState, ActivityKind, Effect, FetchObject, GrantStatus, Input, apply, scope};
+use latch_core::engine::{AccessState, ActivityKind, Effect, FetchObject, GrantStatus, Input, apply, buyer, scope};
 use serde_json::{Value, json};
 
 /// Runs events in order from an empty state; returns the final state.
@@ -740,4 +740,20 @@ fn a_fetch_in_the_same_second_settles_the_tie_for_good() {
         let again = apply(&Input::Fetched { object: &obj, fetched_at: T0 }, &st, &catalog(), T0);
         assert_eq!(again.state, st, "{label}: second application of the fetch");
     }
+}
+
+#[test]
+fn a_completed_checkout_names_its_buyer_whatever_it_changes() {
+    let checkout = event("checkout.session.completed", T0, checkout_session("subscription", "paid"));
+    let (customer, email) = buyer(&Input::Event(&checkout)).expect("a buyer");
+    assert_eq!(customer, CUS);
+    assert!(email.contains('@') && email == email.to_lowercase(), "{email}");
+    let mut open = checkout_session("subscription", "unpaid");
+    set(&mut open, "status", json!("open"));
+    assert_eq!(buyer(&Input::Event(&event("checkout.session.completed", T0, open))), None);
+    let mut guest = checkout_session("payment", "paid");
+    set(&mut guest, "customer", Value::Null);
+    assert_eq!(buyer(&Input::Event(&event("checkout.session.completed", T0, guest))), None);
+    let created = event("customer.subscription.created", T0, subscription("active", T0, T0 + 30 * DAY));
+    assert_eq!(buyer(&Input::Event(&created)), None);
 }

@@ -73,9 +73,20 @@ struct Job {
     attempts: i64,
 }
 
-/// Performs the fetches that are due: pending rows whose backoff has passed and stale claims.
+/// Performs the fetches that are due: pending rows whose backoff has passed and stale claims. A fetched answer
+/// that queues one more round has it performed in the same run.
 pub(crate) async fn run(env: &Env) -> ApiResult<()> {
     let ctx = Ctx::new(env.clone(), None)?;
+    for _ in 0..MAX_ROUNDS {
+        run_due(&ctx).await?;
+        if !ctx.fetch_pending.replace(false) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+async fn run_due(ctx: &Ctx) -> ApiResult<()> {
     let due: Vec<Job> = db::rows(
         &ctx.db,
         "SELECT id, site_id, object, stripe_id, round, attempts FROM pending_fetches \
@@ -85,11 +96,11 @@ pub(crate) async fn run(env: &Env) -> ApiResult<()> {
     )
     .await?;
     for job in due {
-        if !claim(&ctx, &job).await? {
+        if !claim(ctx, &job).await? {
             continue; // another run took it
         }
-        if let Err(failure) = perform(&ctx, &job).await {
-            release(&ctx, &job, &failure).await?;
+        if let Err(failure) = perform(ctx, &job).await {
+            release(ctx, &job, &failure).await?;
         }
     }
     Ok(())
@@ -146,8 +157,7 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
         &[Arg::Text(&job.id), Arg::Int(ctx.now)],
     )
     .map_err(ApiError::from)?;
-    let origin =
-        Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true, email: None };
+    let origin = Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true };
     grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object, fetched_at: ctx.now }, &origin, vec![done])
         .await?;
     Ok(())

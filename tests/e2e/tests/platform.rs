@@ -55,13 +55,7 @@ fn admin(stack: &Stack, method: &str, path: &str, body: Option<&Value>) -> Answe
 /// Buys `price` as `email` (checkout, pay on the emulator, claim): the member token and the checkout session.
 fn buy(stack: &Stack, price: &str, email: &str) -> (String, Value) {
     let own = &stack.edge_url;
-    let created =
-        answer(ureq::post(&format!("{own}/v1/checkout")).set("Origin", own).send_json(
-            json!({ "site": DEMO_SITE, "price": price, "email": email, "return_url": format!("{own}/demo/") }),
-        ));
-    assert_eq!(created.status, 200, "{}", created.body);
-    let id = created.body["id"].as_str().expect("session id").to_owned();
-    stack.emulator_control(&format!("/checkout/sessions/{id}/pay"), &json!({ "email": email })).expect("pay");
+    let id = pay_only(stack, price, email);
     let claimed = answer(
         ureq::post(&format!("{own}/v1/claim"))
             .set("Origin", own)
@@ -70,6 +64,19 @@ fn buy(stack: &Stack, price: &str, email: &str) -> (String, Value) {
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     let token = claimed.body["token"].as_str().expect("token").to_owned();
     (token, stripe(stack, "GET", &format!("/v1/checkout/sessions/{id}"), ""))
+}
+
+/// Checkout and pay on the emulator, never coming back to claim (only webhooks tell the edge): the session id.
+fn pay_only(stack: &Stack, price: &str, email: &str) -> String {
+    let own = &stack.edge_url;
+    let created =
+        answer(ureq::post(&format!("{own}/v1/checkout")).set("Origin", own).send_json(
+            json!({ "site": DEMO_SITE, "price": price, "email": email, "return_url": format!("{own}/demo/") }),
+        ));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["id"].as_str().expect("session id").to_owned();
+    stack.emulator_control(&format!("/checkout/sessions/{id}/pay"), &json!({ "email": email })).expect("pay");
+    id
 }
 
 fn open_portal(stack: &Stack, token: &str, body: &Value) -> Answer {
@@ -195,13 +202,19 @@ fn portal_settings_shape_the_members_portal() {
 fn notifications_are_emailed_once_each() {
     let stack = stack();
     let email = "notify@example.com";
-    let (_, session) = buy(&stack, "pro-monthly", email);
+    // Only webhooks tell the edge (no claim): whichever event comes first, the email reaches the member once the
+    // checkout links the customer to them.
+    let id = pay_only(&stack, "pro-monthly", email);
+    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{id}"), "");
     let (sub, customer) = (session["subscription"].as_str().expect("sub"), session["customer"].as_str().expect("cus"));
     stack.wait_webhooks().expect("webhooks");
     eventually("the access email", || {
         subjects(&stack, email).contains(&"Your access to Pro membership is ready".into())
     });
     let ready = outbox(&stack, email);
+    assert_eq!(ready.len(), 1, "one email so far: {ready:?}");
+    let held = stack.sql("SELECT count(*) AS n FROM outbox WHERE status = 'held'").expect("held");
+    assert_eq!(held[0]["n"], 0, "nothing left waiting for a recipient");
     let text = ready[0]["text"].as_str().unwrap_or_default();
     assert!(text.contains("The Rust Weekly (demo)") && text.contains("Sign in"), "{text}");
 
@@ -230,6 +243,45 @@ fn notifications_are_emailed_once_each() {
     assert_eq!(all.iter().filter(|s| **s == failed).count(), 1, "{all:?}");
     assert_eq!(all.iter().filter(|s| **s == ended).count(), 1, "{all:?}");
     eventually("every email sent", || outbox(&stack, email).iter().all(|e| e["status"] == "sent"));
+}
+
+#[test]
+fn a_notification_for_an_unlinked_customer_waits_until_the_member_is_known() {
+    let stack = stack();
+    let email = "held@example.com";
+    let id = pay_only(&stack, "course-lifetime", email);
+    stack.wait_webhooks().expect("webhooks");
+    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{id}"), "");
+    let (customer, payment) =
+        (session["customer"].as_str().expect("cus"), session["payment_intent"].as_str().expect("pi"));
+    // As if the edge had only ever seen Stripe's events about this customer, never its checkout.
+    stack.sql(&format!("DELETE FROM member_customers WHERE customer = '{customer}'")).expect("unlink");
+    stack
+        .sql(&format!("UPDATE grants SET data = json_set(data, '$.email', NULL) WHERE customer = '{customer}'"))
+        .expect("forget the buyer's email");
+
+    stripe(&stack, "POST", "/v1/refunds", &format!("payment_intent={payment}"));
+    stack.wait_webhooks().expect("webhooks");
+    let held = format!("SELECT count(*) AS n FROM outbox WHERE status = 'held' AND customer = '{customer}'");
+
+    eventually("the email waits for its recipient", || stack.sql(&held).expect("held")[0]["n"] == 1);
+    let ended = "Your access to Async Rust course has ended".to_owned();
+    assert!(!subjects(&stack, email).contains(&ended));
+
+    // The member comes back to claim: the customer is linked, and the waiting email goes out, once.
+    let claimed = answer(
+        ureq::post(&format!("{}/v1/claim", stack.edge_url))
+            .set("Origin", &stack.edge_url)
+            .send_json(json!({ "site": DEMO_SITE, "checkout_session_id": id })),
+    );
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    assert_eq!(stack.sql(&held).expect("held")[0]["n"], 0);
+    let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
+    assert_eq!(cron.status(), 200);
+    eventually("the waiting email is sent", || {
+        outbox(&stack, email).iter().any(|e| e["subject"] == ended.as_str() && e["status"] == "sent")
+    });
+    assert_eq!(subjects(&stack, email).iter().filter(|s| **s == ended).count(), 1);
 }
 
 /// Makes the edge's copy of a subscription's grant stale (past due, oldest version), as if it had missed events.
