@@ -122,7 +122,7 @@ pub(crate) async fn apply(
             )?);
         }
     }
-    if let Some((customer, email)) = engine::buyer(&input)
+    if let Some((customer, email)) = engine::buyer(&input, &transition)
         && latch_core::validate::email(&email).is_ok()
     {
         statements.extend(db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?);
