@@ -86,6 +86,7 @@
 //! subscription (or keep the paid period).
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::event::{CheckoutSession, Event, Invoice, StripeObject, Subscription, SubscriptionStatus};
 use crate::stripe_request::{Method, StripeRequest};
@@ -552,6 +553,35 @@ pub enum FetchObject {
 }
 
 impl FetchRequest {
+    /// The object kind's stored name (`subscription`, `checkout_session`), for a durable fetch job.
+    pub fn object_name(&self) -> &'static str {
+        match self.object {
+            FetchObject::Subscription => "subscription",
+            FetchObject::CheckoutSession => "checkout_session",
+        }
+    }
+
+    /// A fetch read back from a durable job (`object_name`, id); `None` for an unknown kind.
+    pub fn from_stored(object: &str, id: &str) -> Option<Self> {
+        let object = match object {
+            "subscription" => FetchObject::Subscription,
+            "checkout_session" => FetchObject::CheckoutSession,
+            _ => return None,
+        };
+        Some(Self { object, id: id.to_owned() })
+    }
+
+    /// The id of the durable job that performs this fetch for `site` because of `cause` (an event id, or the job
+    /// that asked for it): the same cause always gives the same id, so a replay queues nothing new.
+    pub fn job_id(&self, site: &str, cause: &str) -> String {
+        let mut hash = Sha256::new();
+        for part in [site, self.object_name(), &self.id, cause] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        format!("fet_{}", hex::encode(&hash.finalize()[..12]))
+    }
+
     /// The GET request (add the `Stripe-Account` with [`StripeRequest::on_account`]).
     pub fn to_stripe_request(&self) -> StripeRequest {
         let (path, params) = match self.object {
@@ -604,6 +634,20 @@ pub fn scope(input: &Input<'_>) -> Scope {
         StripeObject::Other { .. } => {}
     }
     s
+}
+
+/// The buyer a completed checkout session names, when the session concerns rows of `t` (it bought something this
+/// site grants): its Stripe customer and email. The edge links them to a member even when the session changed no
+/// row (the subscription's own events got there first), so notifications and sign-in find the member. `None` for
+/// other inputs, for sessions without a Stripe customer or an email, and for purchases that grant nothing here.
+pub fn buyer(input: &Input<'_>, t: &Transition) -> Option<(String, String)> {
+    let StripeObject::CheckoutSession(cs) = input.object() else { return None };
+    let customer = cs.customer.clone()?;
+    let granted = t.state.grants.iter().any(|g| g.customer == customer && !g.is_tombstone());
+    if cs.status.as_deref() != Some("complete") || !granted {
+        return None;
+    }
+    Some((customer, cs.email()?.trim().to_lowercase()))
 }
 
 /// Applies one input to the loaded rows. Pure: same arguments, same answer.
@@ -1705,5 +1749,24 @@ fn tie_wins(new: Derived, old: Derived) -> bool {
 fn push_unique(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
         v.push(s.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod fetch_job_tests {
+    use super::*;
+
+    #[test]
+    fn fetch_jobs_round_trip_and_have_deterministic_ids() {
+        let f = FetchRequest { object: FetchObject::CheckoutSession, id: "cs_1".into() };
+        assert_eq!(FetchRequest::from_stored(f.object_name(), &f.id), Some(f.clone()));
+        assert_eq!(FetchRequest::from_stored("invoice", "in_1"), None);
+        let id = f.job_id("site_a", "evt_1");
+        assert!(id.starts_with("fet_") && id.len() == 28);
+        assert_eq!(id, f.job_id("site_a", "evt_1"));
+        assert_ne!(id, f.job_id("site_b", "evt_1"));
+        assert_ne!(id, f.job_id("site_a", "evt_2"));
+        let sub = FetchRequest { object: FetchObject::Subscription, id: "cs_1".into() };
+        assert_ne!(id, sub.job_id("site_a", "evt_1"));
     }
 }

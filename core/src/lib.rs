@@ -9,6 +9,8 @@ pub mod engine;
 pub mod event;
 pub mod identity;
 pub mod owner;
+pub mod notify;
+pub mod portal;
 pub mod signin;
 pub mod stripe_request;
 pub mod token;
