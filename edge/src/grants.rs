@@ -13,7 +13,7 @@ use worker::D1PreparedStatement;
 use crate::context::{Ctx, random_id};
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::{fetches, outbox};
+use crate::{fetches, outbox, owners};
 
 /// One product a member can see now.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -183,8 +183,7 @@ fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedSta
 /// Outbox statements for the engine's notifications, each rendered by latch-core, in the batch of the change they
 /// report. The recipient is the email the source told, else the member owning the customer: known now, or linked
 /// later by the checkout or claim (a subscription event often comes first), when the held email is addressed.
-/// Owner notifications are skipped: sites have no owner account with an email yet (site owners come with issue 4
-/// capability 1); plug the owner's address in here, under [`Audience::Owner`].
+/// Owner notifications go to every owner of the site (none for an operator-made site without owners: logged).
 async fn notifications(
     ctx: &Ctx,
     site: &Site,
@@ -206,16 +205,24 @@ async fn notifications(
     let products = db::products(&ctx.db, &site.id).await?;
     let mut statements = Vec::new();
     for n in notes {
-        if notify::audience(n.kind) == Audience::Owner {
-            worker::console_log!(
-                "{} for site {} not emailed: sites have no owner email yet",
-                notify::kind_name(n.kind),
-                site.id
-            );
-            continue;
-        }
         let product = n.product.as_deref().and_then(|slug| products.iter().find(|p| p.slug == slug));
         let email = notify::render(n, &site_name, product.map(|p| p.name.as_str()));
+        if notify::audience(n.kind) == Audience::Owner {
+            let owners = owners::emails_of_site(ctx, &site.id).await?;
+            if owners.is_empty() {
+                worker::console_log!(
+                    "{} for site {} not emailed: the site has no owner",
+                    notify::kind_name(n.kind),
+                    site.id
+                );
+            }
+            for to in owners {
+                let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
+                statements.push(outbox::enqueue(&ctx.db, &notify::outbox_id(cause, n, &to), &row, ctx.now)?);
+                ctx.mail_pending.set(true);
+            }
+            continue;
+        }
         // An `email:` customer key (no Stripe customer) is the address itself.
         let told = n.email.as_deref().or_else(|| n.customer.as_deref().and_then(|c| c.strip_prefix("email:")));
         let statement = match (told.and_then(|e| latch_core::validate::email(e).ok()), n.customer.as_deref()) {

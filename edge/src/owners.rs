@@ -203,6 +203,22 @@ pub(crate) async fn owns(ctx: &Ctx, owner: &Owner, site_id: &str) -> ApiResult<b
     Ok(row.is_some())
 }
 
+/// The email addresses of everyone who manages `site_id` (for owner notifications), oldest owner first.
+pub(crate) async fn emails_of_site(ctx: &Ctx, site_id: &str) -> ApiResult<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        email: String,
+    }
+    let rows: Vec<Row> = db::rows(
+        &ctx.db,
+        "SELECT o.email FROM owners o JOIN site_owners so ON so.owner_id = o.id \
+         WHERE so.site_id = ?1 ORDER BY so.created_at, o.id",
+        &[Arg::Text(site_id)],
+    )
+    .await?;
+    Ok(rows.into_iter().map(|r| r.email).collect())
+}
+
 /// Creates a site with a fresh public key (`site_` + 24 hex digits) and makes `owner` its owner. Validates the
 /// name and origins (400), at most 20 new sites per owner a day (429).
 pub(crate) async fn create_site(ctx: &Ctx, owner: &Owner, name: &str, origins: &[String]) -> ApiResult<SiteSummary> {

@@ -1,6 +1,6 @@
 //! Catalog and connection events from Stripe, handled beside the access engine: `product.*` and `price.*` keep
-//! Latch's copy of names, active flags and amounts in sync; `account.application.deauthorized` marks the site
-//! disconnected. Each is recorded as processed with its changes in one D1 batch.
+//! Latch's copy of names, active flags and amounts in sync. Each is recorded as processed with its changes in one
+//! D1 batch. (`account.application.deauthorized` goes through the access engine: see routes/webhook.rs.)
 
 use latch_core::connect::CatalogUpdate;
 use latch_core::event::Event;
@@ -21,13 +21,8 @@ pub(crate) async fn apply(ctx: &Ctx, event: &Event, update: CatalogUpdate) -> Ap
     let mut statements = Vec::new();
     let mut site: Option<String> = None;
     match &update {
-        CatalogUpdate::Deauthorized { account } => {
-            statements.push(db::statement(
-                &ctx.db,
-                "UPDATE sites SET stripe_status = 'disconnected' WHERE stripe_account = ?1",
-                &[Arg::Text(account)],
-            )?);
-        }
+        // The webhook route batches the disconnection with the access engine's activity and owner email.
+        CatalogUpdate::Deauthorized { .. } => {}
         CatalogUpdate::Product { id, name, active } => {
             statements.push(db::statement(
                 &ctx.db,

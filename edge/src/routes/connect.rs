@@ -10,7 +10,7 @@
 use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, StateError, StoredState};
 use latch_core::{cookie, stripe_request};
 use serde::Deserialize;
-use worker::{Request, Response};
+use worker::{D1PreparedStatement, Request, Response};
 
 use crate::auth::require_site_admin;
 use crate::context::{Ctx, random_id};
@@ -208,14 +208,17 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiRe
     )
 }
 
-/// Marks every site on `account` disconnected (owner's request or `account.application.deauthorized`).
+/// Marks every site on `account` disconnected (the owner's request).
 pub(crate) async fn mark_disconnected(ctx: &Ctx, account: &str) -> ApiResult<()> {
-    db::statement(
+    disconnected_statement(ctx, account)?.run().await?;
+    Ok(())
+}
+
+/// The statement marking every site on `account` disconnected (also batched with `account.application.deauthorized`).
+pub(crate) fn disconnected_statement(ctx: &Ctx, account: &str) -> ApiResult<D1PreparedStatement> {
+    Ok(db::statement(
         &ctx.db,
         "UPDATE sites SET stripe_status = 'disconnected' WHERE stripe_account = ?1",
         &[Arg::Text(account)],
-    )?
-    .run()
-    .await?;
-    Ok(())
+    )?)
 }

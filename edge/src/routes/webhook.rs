@@ -2,6 +2,7 @@
 //! signature against every configured secret and parses the event; the event is routed to its site, deduplicated
 //! by id, and applied by the engine with everything written in one D1 batch.
 
+use latch_core::connect::CatalogUpdate;
 use latch_core::engine::META_SITE;
 use latch_core::engine::{self, Input};
 use latch_core::event::{Event, StripeObject};
@@ -13,6 +14,7 @@ use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, Origin};
 use crate::http;
+use crate::routes::{catalog_sync, connect};
 
 /// Largest webhook body accepted (Stripe's events are far smaller).
 const MAX_EVENT_BYTES: usize = 512 * 1024;
@@ -37,8 +39,12 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     if db::event_processed(&ctx.db, &event.id).await? {
         return http::json(200, &serde_json::json!({ "received": true, "duplicate": true }));
     }
-    if let Some(update) = latch_core::connect::catalog_update(&body) {
-        return crate::routes::catalog_sync::apply(ctx, &event, update).await;
+    let mut extra = Vec::new();
+    match latch_core::connect::catalog_update(&body) {
+        // Disconnection: the site is marked in the same batch as the engine's activity and the owners' email.
+        Some(CatalogUpdate::Deauthorized { account }) => extra.push(connect::disconnected_statement(ctx, &account)?),
+        Some(update) => return catalog_sync::apply(ctx, &event, update).await,
+        None => {}
     }
     let input = Input::Event(&event);
     let Some(site) = site_for(ctx, &event, &input).await? else {
@@ -48,7 +54,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     };
     let catalog = grants::catalog(ctx, &site).await?;
     let origin = Origin { event_id: Some(&event.id), kind: &event.kind, cause: &event.id, round: 0, notify: true };
-    grants::apply(ctx, &site, &catalog, input, &origin, Vec::new()).await?;
+    grants::apply(ctx, &site, &catalog, input, &origin, extra).await?;
     http::json(200, &serde_json::json!({ "received": true }))
 }
 

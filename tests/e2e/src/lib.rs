@@ -290,6 +290,12 @@ impl Stack {
         self.emulator_control("/deliveries/wait", &json!({ "timeout_ms": 20000 }))
     }
 
+    /// The emails to `to` in the dev outbox (`GET /dev/outbox`), newest first.
+    pub fn outbox(&self, to: &str) -> StackResult<Vec<Value>> {
+        let all = read_json(ureq::get(&format!("{}/dev/outbox?to={to}", self.edge_url)).call())?;
+        Ok(all["emails"].as_array().cloned().unwrap_or_default())
+    }
+
     /// The emulator's delivery log.
     pub fn deliveries(&self) -> StackResult<Value> {
         read_json(ureq::get(&format!("{}/_emulator/deliveries", self.emulator_url)).call())

@@ -477,6 +477,13 @@ fn connect_products_import_checkout_and_disconnect() {
         .admin("/sites", &json!({ "id": "site_second", "name": "Second", "allowed_origins": [stack.edge_url] }))
         .expect("second site");
     let second = connect(&stack, "site_second");
+    // The second site has an owner, who is told by email when Stripe's side disconnects.
+    stack
+        .sql(
+            "INSERT INTO owners (id, email, created_at) VALUES ('own_second', 'owner@second.example', 0); \
+             INSERT INTO site_owners (site_id, owner_id, role, created_at) VALUES ('site_second', 'own_second', 'owner', 0);",
+        )
+        .expect("owner of the second site");
     let (status, _) = stripe(
         &stack,
         "POST",
@@ -491,4 +498,8 @@ fn connect_products_import_checkout_and_disconnect() {
         Some("disconnected"),
         "account.application.deauthorized"
     );
+    let told = stack.outbox("owner@second.example").expect("dev outbox");
+    assert_eq!(told.len(), 1, "one email to the owner: {told:?}");
+    assert_eq!(told[0]["subject"], "Stripe was disconnected from Second");
+    assert!(told[0]["text"].as_str().unwrap_or_default().contains("not cancelled"), "{told:?}");
 }

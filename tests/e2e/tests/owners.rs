@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use latch_core::identity;
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, command, read_json, repo_root};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, command, repo_root};
 use serde_json::{Value, json};
 
 /// A raw answer: status, body, and the `Set-Cookie` header.
@@ -65,20 +65,14 @@ fn post(stack: &Stack, path: &str, body: &Value) -> Answer {
     call(stack, "POST", path, None, Some(body), &[])
 }
 
-/// The newest emails to `email` in the dev outbox.
-fn outbox(stack: &Stack, email: &str) -> Vec<Value> {
-    let url = format!("{}/dev/outbox?to={email}", stack.edge_url);
-    read_json(ureq::get(&url).call()).expect("dev outbox")["emails"].as_array().expect("emails").clone()
-}
-
 /// Asks for a code at `path` with `body` and reads it from the newest sent email to `email`.
 fn code_by_email(stack: &Stack, path: &str, body: &Value, email: &str) -> String {
-    let before = outbox(stack, email).len();
+    let before = stack.outbox(email).expect("dev outbox").len();
     let asked = post(stack, path, body);
     assert_eq!((asked.status, asked.body.as_str()), (202, r#"{"sent":true}"#));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let emails = outbox(stack, email);
+        let emails = stack.outbox(email).expect("dev outbox");
         if emails.len() > before && emails[0]["status"] == "sent" {
             let code: String =
                 emails[0]["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();

@@ -92,14 +92,8 @@ fn page(url: &str) -> String {
     ureq::get(url).call().expect("portal page").into_string().expect("page text")
 }
 
-/// The emails to `to` in the dev outbox, newest first.
-fn outbox(stack: &Stack, to: &str) -> Vec<Value> {
-    let all = read_json(ureq::get(&format!("{}/dev/outbox?to={to}", stack.edge_url)).call()).expect("dev outbox");
-    all["emails"].as_array().cloned().unwrap_or_default()
-}
-
 fn subjects(stack: &Stack, to: &str) -> Vec<String> {
-    outbox(stack, to).iter().filter_map(|e| e["subject"].as_str().map(str::to_owned)).collect()
+    stack.outbox(to).expect("dev outbox").iter().filter_map(|e| e["subject"].as_str().map(str::to_owned)).collect()
 }
 
 /// Polls `check` until it holds (the work under test runs after the answer).
@@ -211,7 +205,7 @@ fn notifications_are_emailed_once_each() {
     eventually("the access email", || {
         subjects(&stack, email).contains(&"Your access to Pro membership is ready".into())
     });
-    let ready = outbox(&stack, email);
+    let ready = stack.outbox(email).expect("dev outbox");
     assert_eq!(ready.len(), 1, "one email so far: {ready:?}");
     let held = stack.sql("SELECT count(*) AS n FROM outbox WHERE status = 'held'").expect("held");
     assert_eq!(held[0]["n"], 0, "nothing left waiting for a recipient");
@@ -242,7 +236,7 @@ fn notifications_are_emailed_once_each() {
     let all = subjects(&stack, email);
     assert_eq!(all.iter().filter(|s| **s == failed).count(), 1, "{all:?}");
     assert_eq!(all.iter().filter(|s| **s == ended).count(), 1, "{all:?}");
-    eventually("every email sent", || outbox(&stack, email).iter().all(|e| e["status"] == "sent"));
+    eventually("every email sent", || stack.outbox(email).expect("dev outbox").iter().all(|e| e["status"] == "sent"));
 }
 
 #[test]
@@ -279,7 +273,7 @@ fn a_notification_for_an_unlinked_customer_waits_until_the_member_is_known() {
     let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
     assert_eq!(cron.status(), 200);
     eventually("the waiting email is sent", || {
-        outbox(&stack, email).iter().any(|e| e["subject"] == ended.as_str() && e["status"] == "sent")
+        stack.outbox(email).expect("dev outbox").iter().any(|e| e["subject"] == ended.as_str() && e["status"] == "sent")
     });
     assert_eq!(subjects(&stack, email).iter().filter(|s| **s == ended).count(), 1);
 }

@@ -69,21 +69,14 @@ fn buy_course(stack: &Stack, email: &str) -> String {
     claimed.json()["token"].as_str().expect("token").to_owned()
 }
 
-/// The newest emails to `email` in the dev outbox.
-fn outbox(stack: &Stack, email: &str) -> Vec<Value> {
-    let url = format!("{}/dev/outbox?to={email}", stack.edge_url);
-    let answer = read_json(ureq::get(&url).call()).expect("dev outbox");
-    answer["emails"].as_array().expect("emails").clone()
-}
-
 /// Asks for a code and reads it from the newest email (waiting for the sender to mark it sent).
 fn request_code(stack: &Stack, site: &str, email: &str) -> String {
-    let before = outbox(stack, email).len();
+    let before = stack.outbox(email).expect("dev outbox").len();
     let asked = post(stack, "/v1/signin", &json!({ "site": site, "email": email }));
     assert_eq!((asked.status, asked.body.as_str()), (202, r#"{"sent":true}"#));
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let emails = outbox(stack, email);
+        let emails = stack.outbox(email).expect("dev outbox");
         if emails.len() > before && emails[0]["status"] == "sent" {
             let subject = emails[0]["subject"].as_str().expect("subject");
             let code: String = subject.chars().take_while(char::is_ascii_digit).collect();
@@ -156,7 +149,7 @@ fn codes_are_single_use_burn_after_five_wrong_and_tokens_stay_on_their_site() {
     let known = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": member }));
     let unknown = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": "stranger@example.com" }));
     assert_eq!((known.status, known.body.as_bytes()), (unknown.status, unknown.body.as_bytes()));
-    assert!(outbox(&stack, "stranger@example.com").is_empty());
+    assert!(stack.outbox("stranger@example.com").expect("dev outbox").is_empty());
     assert_eq!(verify(&stack, DEMO_SITE, "stranger@example.com", "123456").status, 401);
 
     // A token of one site is refused on another: from the other site's origin, and with the site swapped.
@@ -254,7 +247,7 @@ async fn assert_accessible(client: &fantoccini::Client, what: &str) {
 fn code_from_outbox(stack: &Stack, email: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let emails = outbox(stack, email);
+        let emails = stack.outbox(email).expect("dev outbox");
         if let Some(newest) = emails.first().filter(|e| e["status"] == "sent") {
             return newest["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
         }
