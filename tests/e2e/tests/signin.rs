@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use latch_e2e::browser::{axe_violations, browser, click, fill, holds, screenshot, start_driver, wait_js};
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions};
 use serde_json::{Value, json};
 
 const OTHER_SITE: &str = "site_other";
