@@ -11,8 +11,9 @@ use crate::event::SubscriptionStatus;
 /// How long a Connect `state` stays usable after the owner asked for the authorize URL.
 pub const STATE_TTL_SECS: i64 = 15 * 60;
 
-/// The cookie that binds a Connect `state` to the browser that asked for it.
-pub const OAUTH_COOKIE: &str = "__Host-latch_oauth";
+/// The cookie that binds a Connect `state` to the browser that asked for it (base name: `__Host-latch_oauth` over
+/// https, `latch_oauth` on loopback http).
+pub const OAUTH_COOKIE: &str = "latch_oauth";
 
 /// What Latch needs to build Stripe's OAuth authorize URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,24 +90,9 @@ pub fn check_state(stored: Option<&StoredState>, cookie_nonce: Option<&str>, now
     if same { Ok(()) } else { Err(StateError::WrongBrowser) }
 }
 
-/// The `Set-Cookie` value binding a Connect flow to a browser. `Secure` except on loopback `http` (local dev),
-/// where browsers would drop it; the `__Host-` prefix needs `Secure`, so loopback uses a plain name.
+/// The `Set-Cookie` value binding a Connect flow to a browser (see [`crate::cookie`]).
 pub fn oauth_cookie(nonce: &str, secure: bool) -> String {
-    if secure {
-        format!("{OAUTH_COOKIE}={nonce}; Path=/; Max-Age={STATE_TTL_SECS}; HttpOnly; Secure; SameSite=Lax")
-    } else {
-        format!("{}={nonce}; Path=/; Max-Age={STATE_TTL_SECS}; HttpOnly; SameSite=Lax", cookie_name(false))
-    }
-}
-
-/// The cookie's name: `__Host-latch_oauth` over https, `latch_oauth` on loopback http.
-pub fn cookie_name(secure: bool) -> &'static str {
-    if secure { OAUTH_COOKIE } else { "latch_oauth" }
-}
-
-/// A cookie's value from a `Cookie` header.
-pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split(';').map(str::trim).find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+    crate::cookie::set(OAUTH_COOKIE, nonce, STATE_TTL_SECS, secure)
 }
 
 /// Stripe's answer to `POST /oauth/token`.
@@ -374,8 +360,6 @@ mod tests {
         assert!(oauth_cookie("abc", true).starts_with("__Host-latch_oauth=abc; Path=/;"));
         assert!(oauth_cookie("abc", true).contains("Secure"));
         assert!(!oauth_cookie("abc", false).contains("Secure"));
-        assert_eq!(cookie_value("a=1; latch_oauth=xyz; b=2", "latch_oauth"), Some("xyz"));
-        assert_eq!(cookie_value("xlatch_oauth=1", "latch_oauth"), None);
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! values. Compiles natively (unit tests) and to wasm32 (the Worker and the widget).
 
 pub mod connect;
+pub mod cookie;
 pub mod engine;
 pub mod event;
+pub mod identity;
 pub mod notify;
+pub mod owner;
 pub mod portal;
 pub mod signin;
 pub mod stripe_request;

@@ -19,7 +19,19 @@ pub enum ValidationError {
     /// Not a valid slug (lowercase letters, digits, `-`, `_`, 1 to 64 characters).
     #[error("`{0}` is not a valid identifier (use a-z, 0-9, - and _)")]
     BadSlug(String),
+    /// A site name that is empty, too long or holds control characters.
+    #[error("a site name is 1 to {MAX_NAME} characters without control characters")]
+    BadName,
+    /// More allowed origins than a site may have.
+    #[error("a site may have at most {MAX_ORIGINS} allowed origins")]
+    TooManyOrigins,
 }
+
+/// Longest site name.
+pub const MAX_NAME: usize = 100;
+
+/// Most allowed origins per site.
+pub const MAX_ORIGINS: usize = 20;
 
 /// The origin (`scheme://host[:port]`, lowercase) of an absolute URL. `http` is allowed only for loopback hosts,
 /// for local development.
@@ -85,6 +97,29 @@ pub fn slug(raw: &str) -> Result<&str, ValidationError> {
     let ok = (1..=64).contains(&raw.len())
         && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok { Ok(raw) } else { Err(ValidationError::BadSlug(raw.chars().take(64).collect())) }
+}
+
+/// A site's display name, trimmed.
+pub fn site_name(raw: &str) -> Result<&str, ValidationError> {
+    let name = raw.trim();
+    let ok = !name.is_empty() && name.chars().count() <= MAX_NAME && !name.chars().any(char::is_control);
+    if ok { Ok(name) } else { Err(ValidationError::BadName) }
+}
+
+/// A site's allowed origins as the owner typed them (full URLs are fine): normalized to origins, deduplicated, at
+/// most [`MAX_ORIGINS`].
+pub fn allowed_origins(raw: &[String]) -> Result<Vec<String>, ValidationError> {
+    if raw.len() > MAX_ORIGINS {
+        return Err(ValidationError::TooManyOrigins);
+    }
+    let mut origins = Vec::with_capacity(raw.len());
+    for url in raw {
+        let origin = origin_of(url)?;
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
 }
 
 /// Query parameter that carries the Checkout Session id back to the site.
@@ -154,6 +189,27 @@ mod tests {
         for bad in ["", "Pro", "a b", "a/b", &"x".repeat(65)] {
             assert!(slug(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn site_names_and_origin_lists() {
+        assert_eq!(site_name("  My blog ").unwrap(), "My blog");
+        for bad in ["", "   ", "a\nb", &"x".repeat(MAX_NAME + 1)] {
+            assert!(site_name(bad).is_err(), "{bad:?}");
+        }
+        let typed = vec![
+            "https://Blog.example/page".to_string(),
+            "https://blog.example".into(),
+            "http://localhost:3000".into(),
+        ];
+        assert_eq!(allowed_origins(&typed).unwrap(), vec!["https://blog.example", "http://localhost:3000"]);
+        assert!(allowed_origins(&["http://blog.example".to_string()]).is_err(), "plain http only on loopback");
+        assert!(allowed_origins(&["https://a.com@evil.com".to_string()]).is_err());
+        assert_eq!(
+            allowed_origins(&vec!["https://a.com".to_string(); MAX_ORIGINS + 1]),
+            Err(ValidationError::TooManyOrigins)
+        );
+        assert_eq!(allowed_origins(&[]).unwrap(), Vec::<String>::new());
     }
 
     #[test]

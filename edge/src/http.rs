@@ -34,6 +34,14 @@ pub(crate) fn bearer(req: &Request) -> Option<String> {
     value.strip_prefix("Bearer ").map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
+/// Whether cookies set in answer to this request must be `Secure` (anything but loopback http), which also picks
+/// their name (`latch_core::cookie`).
+pub(crate) fn secure_cookies(req: &Request) -> ApiResult<bool> {
+    let url = req.url()?;
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+    Ok(!(url.scheme() == "http" && loopback))
+}
+
 /// CORS headers for a site's public API: the caller's origin is echoed only if the site allows it.
 /// No credentials (the widget API uses bearer tokens, never cookies).
 pub(crate) fn cors_headers(headers: &Headers, origin: Option<&str>, allowed: &[String]) -> worker::Result<()> {

@@ -2,6 +2,7 @@
 //! every error becomes `{"error": {"code", "message"}}` with CORS headers for the site concerned.
 
 mod auth;
+mod codes;
 mod config;
 mod context;
 mod db;
@@ -11,6 +12,7 @@ mod grants;
 mod http;
 mod imports;
 mod outbox;
+mod owners;
 mod ratelimit;
 mod routes;
 mod stripe;
@@ -20,7 +22,8 @@ use worker::{Context, Env, Method, Request, Response, ScheduleContext, Scheduled
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::{
-    access, admin, catalog, checkout, claim, connect, portal, portal_settings, products, signin, webhook,
+    access, admin, catalog, checkout, claim, connect, identify, owner, portal, portal_settings, products, signin,
+    webhook,
 };
 
 #[event(fetch)]
@@ -91,6 +94,7 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "signin", "verify"]) => signin::verify(ctx, req).await,
         (Method::Post, ["v1", "token", "refresh"]) => signin::refresh(ctx, req).await,
         (Method::Post, ["v1", "signout"]) => signin::signout(ctx, req).await,
+        (Method::Post, ["v1", "identify"]) => identify::post(ctx, req).await,
         (Method::Get, ["dev", "outbox"]) => outbox::dev_get(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
@@ -112,6 +116,17 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["admin", "v1", "sites", site, "connect"]) => connect::start(ctx, req, site).await,
         (Method::Post, ["admin", "v1", "sites", site, "disconnect"]) => connect::disconnect(ctx, req, site).await,
         (Method::Get, ["connect", "callback"]) => connect::callback(ctx, req).await,
+        (Method::Post, ["owner", "v1", "signin"]) => owner::signin(ctx, req).await,
+        (Method::Post, ["owner", "v1", "signin", "verify"]) => owner::verify(ctx, req).await,
+        (Method::Post, ["owner", "v1", "signout"]) => owner::signout(ctx, req).await,
+        (Method::Get, ["owner", "v1", "sites"]) => owner::list_sites(ctx, req).await,
+        (Method::Post, ["owner", "v1", "sites"]) => owner::create_site(ctx, req).await,
+        (Method::Get, ["owner", "v1", "sites", site]) => owner::get_site(ctx, req, site).await,
+        (Method::Patch, ["owner", "v1", "sites", site]) => owner::patch_site(ctx, req, site).await,
+        (Method::Get, ["owner", "v1", "sites", site, "secret"]) => owner::get_secret(ctx, req, site).await,
+        (Method::Post, ["owner", "v1", "sites", site, "secret", "rotate"]) => {
+            owner::rotate_secret(ctx, req, site).await
+        }
         _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
     }
 }

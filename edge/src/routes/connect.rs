@@ -8,7 +8,7 @@
 //! nothing is stored. When owner sessions arrive, the binding can become the session id instead.
 
 use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, StateError, StoredState};
-use latch_core::stripe_request;
+use latch_core::{cookie, stripe_request};
 use serde::Deserialize;
 use worker::{Request, Response};
 
@@ -21,13 +21,6 @@ use crate::{http, stripe};
 /// The edge's own origin (`https://edge.example`), from the request.
 pub(crate) fn edge_origin(req: &Request) -> ApiResult<String> {
     Ok(req.url()?.origin().ascii_serialization())
-}
-
-/// Whether cookies for this request must be `Secure` (anything but loopback http).
-fn secure(req: &Request) -> ApiResult<bool> {
-    let url = req.url()?;
-    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-    Ok(!(url.scheme() == "http" && loopback))
 }
 
 fn client_id(ctx: &Ctx) -> ApiResult<&str> {
@@ -68,7 +61,7 @@ pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<
         redirect_uri: &redirect_uri,
     });
     let mut response = http::json(200, &serde_json::json!({ "url": url, "expires_in": connect::STATE_TTL_SECS }))?;
-    response.headers_mut().set("Set-Cookie", &connect::oauth_cookie(&nonce, secure(req)?))?;
+    response.headers_mut().set("Set-Cookie", &connect::oauth_cookie(&nonce, http::secure_cookies(req)?))?;
     response.headers_mut().set("Cache-Control", "no-store")?;
     Ok(response)
 }
@@ -108,7 +101,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     )
     .await?;
     let cookies = req.headers().get("Cookie")?.unwrap_or_default();
-    let nonce = connect::cookie_value(&cookies, connect::cookie_name(secure(req)?));
+    let nonce = cookie::value(&cookies, &cookie::name(connect::OAUTH_COOKIE, http::secure_cookies(req)?));
     if let Err(e) = connect::check_state(stored.as_ref(), nonce, ctx.now) {
         return refused(&e.to_string());
     }
@@ -175,8 +168,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
             esc(&token.stripe_user_id)
         ),
     )?;
-    let expired = format!("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax", connect::cookie_name(secure(req)?));
-    response.headers_mut().set("Set-Cookie", &(expired + if secure(req)? { "; Secure" } else { "" }))?;
+    response.headers_mut().set("Set-Cookie", &cookie::clear(connect::OAUTH_COOKIE, http::secure_cookies(req)?))?;
     Ok(response)
 }
 

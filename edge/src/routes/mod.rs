@@ -7,6 +7,8 @@ pub(crate) mod catalog_sync;
 pub(crate) mod checkout;
 pub(crate) mod claim;
 pub(crate) mod connect;
+pub(crate) mod identify;
+pub(crate) mod owner;
 pub(crate) mod portal;
 pub(crate) mod portal_settings;
 pub(crate) mod products;

@@ -1,0 +1,279 @@
+//! Site owners: sign-in by emailed code (sign-up = sign-in), sessions, and the sites an owner manages.
+//!
+//! Owner codes use the members' mechanism (`codes.rs`, latch-core `signin`) with audience `owner` and the scope
+//! `latch_core::owner::CODE_SCOPE`, so a member's code never signs an owner in. The first successful verify creates
+//! the owner account. A session is 32 random bytes (base64url); D1 keeps only its SHA-256 in `owner_sessions`.
+//! The JSON APIs take the session as a bearer token (`auth.rs`); the dashboard reads it from the cookie made by
+//! [`session_cookie`].
+
+use latch_core::identity;
+use latch_core::owner::{self, StoredSession};
+use latch_core::validate;
+use serde::{Deserialize, Serialize};
+use worker::Request;
+
+use crate::codes::{self, Scope};
+use crate::context::{Ctx, random_bytes, random_id};
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::http;
+use crate::ratelimit::{self, Limit};
+
+/// Sites one owner may create per day.
+const SITES_PER_OWNER: Limit = Limit { scope: "owner-site-create", max: 20, window_secs: 24 * 3600 };
+
+/// A signed-in site owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Owner {
+    /// `own_...`.
+    pub(crate) id: String,
+    /// Normalized email address.
+    pub(crate) email: String,
+}
+
+/// A site as its owner sees it (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SiteSummary {
+    /// Public key, for the script tag's `data-site`.
+    pub(crate) id: String,
+    /// Display name.
+    pub(crate) name: String,
+    /// Origins allowed for CORS and redirects.
+    pub(crate) allowed_origins: Vec<String>,
+    /// `connected`, `disconnected` or `not_connected`.
+    pub(crate) stripe_status: String,
+    /// Connected Stripe account, if any.
+    pub(crate) stripe_account: Option<String>,
+    /// Whether the connected account is in live mode.
+    pub(crate) livemode: bool,
+    /// Unix seconds.
+    pub(crate) created_at: i64,
+}
+
+#[derive(Deserialize)]
+struct SiteRow {
+    id: String,
+    name: String,
+    allowed_origins: String,
+    stripe_status: Option<String>,
+    stripe_account: Option<String>,
+    livemode: i64,
+    created_at: i64,
+}
+
+impl From<SiteRow> for SiteSummary {
+    fn from(r: SiteRow) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            allowed_origins: serde_json::from_str(&r.allowed_origins).unwrap_or_default(),
+            stripe_status: r.stripe_status.unwrap_or_else(|| "not_connected".into()),
+            stripe_account: r.stripe_account,
+            livemode: r.livemode != 0,
+            created_at: r.created_at,
+        }
+    }
+}
+
+const SITE_COLUMNS: &str =
+    "s.id, s.name, s.allowed_origins, s.stripe_status, s.stripe_account, s.livemode, s.created_at";
+
+/// The code scope of owners: one for all of Latch, the email says "your Latch dashboard".
+const SCOPE: Scope<'static> =
+    Scope { site: owner::CODE_SCOPE, audience: owner::AUDIENCE, email_site: None, place: "your Latch dashboard" };
+
+/// Emails a sign-in code to `email` (anyone may ask: signing in the first time creates the account). Rate-limited
+/// per client address and per email like members' codes.
+pub(crate) async fn send_owner_code(ctx: &Ctx, req: &Request, email: &str) -> ApiResult<()> {
+    let email = validate::email(email)?;
+    codes::limit_request(ctx, req, SCOPE, &email).await?;
+    codes::send(ctx, SCOPE, &email).await
+}
+
+/// Trades an emailed code for a new session: the owner (created on first sign-in) and the session token.
+/// 401 `invalid_code` for a wrong, used, burned or expired code, or a member's code.
+pub(crate) async fn verify_owner_code(ctx: &Ctx, req: &Request, email: &str, code: &str) -> ApiResult<(Owner, String)> {
+    let email = validate::email(email)?;
+    codes::consume(ctx, req, SCOPE, &email, code).await?;
+    let owner: Option<Owner> = db::row(
+        &ctx.db,
+        "INSERT INTO owners (id, email, created_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id, email",
+        &[Arg::Text(&random_id("own")?), Arg::Text(&email), Arg::Int(ctx.now)],
+    )
+    .await?;
+    let owner = owner.ok_or_else(|| ApiError::internal("the owner upsert returned no row"))?;
+    let token = owner::session_token(&random_bytes::<{ owner::SESSION_BYTES }>()?);
+    db::statement(
+        &ctx.db,
+        "INSERT INTO owner_sessions (token_hash, owner_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        &[
+            Arg::Text(&owner::session_hash(&token)),
+            Arg::Text(&owner.id),
+            Arg::Int(ctx.now),
+            Arg::Int(ctx.now + owner::SESSION_TTL_SECS),
+        ],
+    )?
+    .run()
+    .await?;
+    Ok((owner, token))
+}
+
+/// The owner a session token signs in, if the session is known, unexpired and not revoked.
+pub(crate) async fn owner_of_session(ctx: &Ctx, token: &str) -> ApiResult<Option<Owner>> {
+    if !owner::is_session_token(token) {
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Row {
+        owner_id: String,
+        email: String,
+        expires_at: i64,
+        revoked_at: Option<i64>,
+    }
+    let row: Option<Row> = db::row(
+        &ctx.db,
+        "SELECT s.owner_id, o.email, s.expires_at, s.revoked_at FROM owner_sessions s \
+         JOIN owners o ON o.id = s.owner_id WHERE s.token_hash = ?1",
+        &[Arg::Text(&owner::session_hash(token))],
+    )
+    .await?;
+    Ok(row.and_then(|r| {
+        let stored = StoredSession { owner_id: r.owner_id, expires_at: r.expires_at, revoked_at: r.revoked_at };
+        owner::session_live(&stored, ctx.now).then_some(Owner { id: stored.owner_id, email: r.email })
+    }))
+}
+
+/// Revokes a session (sign-out): the token stops working at once.
+pub(crate) async fn revoke_session(ctx: &Ctx, token: &str) -> ApiResult<()> {
+    db::statement(
+        &ctx.db,
+        "UPDATE owner_sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
+        &[Arg::Text(&owner::session_hash(token)), Arg::Int(ctx.now)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// `Set-Cookie` value carrying `token` to the dashboard: HttpOnly, `SameSite=Lax`, `Path=/`, 30 days;
+/// `__Host-latch_owner` + `Secure` over https, `latch_owner` on loopback http.
+pub(crate) fn session_cookie(req: &Request, token: &str) -> ApiResult<String> {
+    Ok(owner::session_cookie(token, http::secure_cookies(req)?))
+}
+
+/// `Set-Cookie` value deleting the session cookie.
+pub(crate) fn clear_session_cookie(req: &Request) -> ApiResult<String> {
+    Ok(owner::clear_session_cookie(http::secure_cookies(req)?))
+}
+
+/// The sites `owner` manages, oldest first.
+pub(crate) async fn sites_of(ctx: &Ctx, owner: &Owner) -> ApiResult<Vec<SiteSummary>> {
+    let rows: Vec<SiteRow> = db::rows(
+        &ctx.db,
+        &format!(
+            "SELECT {SITE_COLUMNS} FROM sites s JOIN site_owners so ON so.site_id = s.id \
+             WHERE so.owner_id = ?1 ORDER BY s.created_at, s.id"
+        ),
+        &[Arg::Text(&owner.id)],
+    )
+    .await?;
+    Ok(rows.into_iter().map(SiteSummary::from).collect())
+}
+
+/// One site's summary (the caller has checked who may see it).
+pub(crate) async fn site_summary(ctx: &Ctx, site_id: &str) -> ApiResult<SiteSummary> {
+    let row: Option<SiteRow> =
+        db::row(&ctx.db, &format!("SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = ?1"), &[Arg::Text(site_id)]).await?;
+    row.map(SiteSummary::from).ok_or_else(|| ApiError::not_found("site"))
+}
+
+/// Whether `owner` manages `site_id`.
+pub(crate) async fn owns(ctx: &Ctx, owner: &Owner, site_id: &str) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Row {
+        #[allow(dead_code)] // only the row's existence matters
+        role: String,
+    }
+    let row: Option<Row> = db::row(
+        &ctx.db,
+        "SELECT role FROM site_owners WHERE site_id = ?1 AND owner_id = ?2",
+        &[Arg::Text(site_id), Arg::Text(&owner.id)],
+    )
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Creates a site with a fresh public key (`site_` + 24 hex digits) and makes `owner` its owner. Validates the
+/// name and origins (400), at most 20 new sites per owner a day (429).
+pub(crate) async fn create_site(ctx: &Ctx, owner: &Owner, name: &str, origins: &[String]) -> ApiResult<SiteSummary> {
+    let name = validate::site_name(name)?;
+    let origins = validate::allowed_origins(origins)?;
+    ratelimit::hit(ctx, SITES_PER_OWNER, &owner.id).await?;
+    let id = random_id("site")?;
+    let origins_json = serde_json::to_string(&origins).map_err(ApiError::internal)?;
+    db::batch(
+        &ctx.db,
+        vec![
+            db::statement(
+                &ctx.db,
+                "INSERT INTO sites (id, name, allowed_origins, created_at) VALUES (?1, ?2, ?3, ?4)",
+                &[Arg::Text(&id), Arg::Text(name), Arg::Text(&origins_json), Arg::Int(ctx.now)],
+            )?,
+            db::statement(
+                &ctx.db,
+                "INSERT INTO site_owners (site_id, owner_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
+                &[Arg::Text(&id), Arg::Text(&owner.id), Arg::Int(ctx.now)],
+            )?,
+        ],
+    )
+    .await?;
+    site_summary(ctx, &id).await
+}
+
+/// Renames a site and/or replaces its allowed origins (each validated; 400 otherwise). The caller has checked who
+/// may. Sites' origins are read from D1 on every request (there is no KV copy), so a change applies at once.
+pub(crate) async fn update_site(
+    ctx: &Ctx,
+    site_id: &str,
+    name: Option<&str>,
+    origins: Option<&[String]>,
+) -> ApiResult<SiteSummary> {
+    let name = name.map(validate::site_name).transpose()?;
+    let origins = origins.map(validate::allowed_origins).transpose()?;
+    let origins_json = origins.map(|o| serde_json::to_string(&o)).transpose().map_err(ApiError::internal)?;
+    db::statement(
+        &ctx.db,
+        "UPDATE sites SET name = COALESCE(?2, name), allowed_origins = COALESCE(?3, allowed_origins) WHERE id = ?1",
+        &[Arg::Text(site_id), Arg::OptText(name), Arg::OptText(origins_json.as_deref())],
+    )?
+    .run()
+    .await?;
+    site_summary(ctx, site_id).await
+}
+
+#[derive(Deserialize)]
+struct Generation {
+    secret_generation: i64,
+}
+
+/// A site's current secret and its generation. Derived from `TOKEN_SECRET` (latch-core `identity::site_secret`);
+/// D1 holds only the generation.
+pub(crate) async fn site_secret(ctx: &Ctx, site_id: &str) -> ApiResult<(String, i64)> {
+    let row: Option<Generation> =
+        db::row(&ctx.db, "SELECT secret_generation FROM sites WHERE id = ?1", &[Arg::Text(site_id)]).await?;
+    let generation = row.ok_or_else(|| ApiError::not_found("site"))?.secret_generation;
+    Ok((identity::site_secret(ctx.config.token_secret.as_bytes(), site_id, generation), generation))
+}
+
+/// Retires a site's secret at once and answers the new one with its generation.
+pub(crate) async fn rotate_site_secret(ctx: &Ctx, site_id: &str) -> ApiResult<(String, i64)> {
+    let row: Option<Generation> = db::row(
+        &ctx.db,
+        "UPDATE sites SET secret_generation = secret_generation + 1 WHERE id = ?1 RETURNING secret_generation",
+        &[Arg::Text(site_id)],
+    )
+    .await?;
+    let generation = row.ok_or_else(|| ApiError::not_found("site"))?.secret_generation;
+    Ok((identity::site_secret(ctx.config.token_secret.as_bytes(), site_id, generation), generation))
+}

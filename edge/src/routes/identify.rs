@@ -1,0 +1,45 @@
+//! `POST /v1/identify {site, identity}`: host-site identity. A site with its own accounts signs the member's email
+//! with its site secret (`latch_core::identity` has the format); the widget trades that for a member token,
+//! answered like claim and sign-in (`{token, member, access}`). The member is created if new.
+
+use latch_core::identity;
+use serde::Deserialize;
+use worker::{Request, Response};
+
+use crate::context::{Ctx, random_id};
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::ratelimit::{self, Limit};
+use crate::routes::access;
+use crate::{http, owners};
+
+/// Identities presented from one client address.
+const PER_IP: Limit = Limit { scope: "identify-ip", max: 60, window_secs: 15 * 60 };
+
+#[derive(Deserialize)]
+struct IdentifyBody {
+    site: String,
+    identity: String,
+}
+
+/// Handles the request.
+pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    let body: IdentifyBody = http::json_body(req).await?;
+    let site = ctx.site(&body.site).await?;
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
+    let (secret, _) = owners::site_secret(ctx, &site.id).await?;
+    let who = identity::verify(&body.identity, &secret, ctx.now)
+        .map_err(|e| ApiError::new(401, "invalid_identity", e.to_string()))?;
+    db::statement(
+        &ctx.db,
+        "INSERT INTO members (id, site_id, email, created_at) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (site_id, email) DO NOTHING",
+        &[Arg::Text(&random_id("mem")?), Arg::Text(&site.id), Arg::Text(&who.email), Arg::Int(ctx.now)],
+    )?
+    .run()
+    .await?;
+    let member = db::member_by_email(&ctx.db, &site.id, &who.email)
+        .await?
+        .ok_or_else(|| ApiError::internal("the member just written is missing"))?;
+    access::token_answer(ctx, &site, &member).await
+}
