@@ -30,8 +30,6 @@ pub(crate) struct Scope<'a> {
     pub(crate) audience: &'a str,
     /// Site the email concerns (outbox), if any.
     pub(crate) email_site: Option<&'a str>,
-    /// What the email says the code is for, e.g. the site's name.
-    pub(crate) place: &'a str,
 }
 
 /// Counts a request for a code against the per-IP and per-email limits (429 `rate_limited`).
@@ -41,8 +39,9 @@ pub(crate) async fn limit_request(ctx: &Ctx, req: &Request, scope: Scope<'_>, em
     ratelimit::hit(ctx, PER_EMAIL, &format!("{}:{email}", scope.site)).await
 }
 
-/// Issues a code for `email` in `scope`, supersedes older ones and queues the email, all in one D1 batch.
-pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str) -> ApiResult<()> {
+/// Issues a code for `email` in `scope`, supersedes older ones and queues the email, all in one D1 batch. `place`
+/// is what the email says the code is for (the site's name, or the dashboard).
+pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, place: &str) -> ApiResult<()> {
     let secret = ctx.config.token_secret.as_bytes();
     let draw = || -> ApiResult<Option<signin::Issued>> {
         let random = random_bytes::<{ signin::RANDOM_BYTES }>()?;
@@ -52,11 +51,11 @@ pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str) -> ApiResult<
         Some(issued) => issued,
         None => draw()?.ok_or_else(|| ApiError::internal("no usable random draw twice in a row"))?,
     };
-    let subject = format!("{} is your sign-in code for {}", issued.code, scope.place);
+    let subject = format!("{} is your sign-in code for {place}", issued.code);
     let text = format!(
         "Your sign-in code for {} is:\n\n    {}\n\nType it where you asked for it. It works once, for 10 minutes.\n\
          If you did not ask to sign in, ignore this email: nobody can sign in without the code.\n",
-        scope.place, issued.code
+        place, issued.code
     );
     let statements = vec![
         // A new code supersedes older unused ones.

@@ -78,16 +78,15 @@ impl From<SiteRow> for SiteSummary {
 const SITE_COLUMNS: &str =
     "s.id, s.name, s.allowed_origins, s.stripe_status, s.stripe_account, s.livemode, s.created_at";
 
-/// The code scope of owners: one for all of Latch, the email says "your Latch dashboard".
-const SCOPE: Scope<'static> =
-    Scope { site: owner::CODE_SCOPE, audience: owner::AUDIENCE, email_site: None, place: "your Latch dashboard" };
+/// The code scope of owners: one for all of Latch.
+const SCOPE: Scope<'static> = Scope { site: owner::CODE_SCOPE, audience: owner::AUDIENCE, email_site: None };
 
 /// Emails a sign-in code to `email` (anyone may ask: signing in the first time creates the account). Rate-limited
 /// per client address and per email like members' codes.
 pub(crate) async fn send_owner_code(ctx: &Ctx, req: &Request, email: &str) -> ApiResult<()> {
     let email = validate::email(email)?;
     codes::limit_request(ctx, req, SCOPE, &email).await?;
-    codes::send(ctx, SCOPE, &email).await
+    codes::send(ctx, SCOPE, &email, "your Latch dashboard").await
 }
 
 /// Trades an emailed code for a new session: the owner (created on first sign-in) and the session token.

@@ -41,9 +41,9 @@ struct SiteName {
     name: String,
 }
 
-/// The code scope of a site's members; the email names the site.
-fn member_scope<'a>(site: &'a Site, name: &'a str) -> Scope<'a> {
-    Scope { site: &site.id, audience: WIDGET_AUDIENCE, email_site: Some(&site.id), place: name }
+/// The code scope of a site's members.
+fn member_scope(site: &Site) -> Scope<'_> {
+    Scope { site: &site.id, audience: WIDGET_AUDIENCE, email_site: Some(&site.id) }
 }
 
 async fn site_name(ctx: &Ctx, site: &Site) -> ApiResult<String> {
@@ -57,10 +57,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: SigninBody = http::json_body(req).await?;
     let email = validate::email(&body.email)?;
     let site = ctx.site(&body.site).await?;
-    let name = site_name(ctx, &site).await?;
-    codes::limit_request(ctx, req, member_scope(&site, &name), &email).await?;
+    codes::limit_request(ctx, req, member_scope(&site), &email).await?;
     if db::member_by_email(&ctx.db, &site.id, &email).await?.is_some() {
-        codes::send(ctx, member_scope(&site, &name), &email).await?;
+        codes::send(ctx, member_scope(&site), &email, &site_name(ctx, &site).await?).await?;
     }
     http::json(202, &serde_json::json!({ "sent": true }))
 }
@@ -70,7 +69,7 @@ pub(crate) async fn verify(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> 
     let body: VerifyBody = http::json_body(req).await?;
     let email = validate::email(&body.email)?;
     let site = ctx.site(&body.site).await?;
-    codes::consume(ctx, req, member_scope(&site, ""), &email, &body.code).await?;
+    codes::consume(ctx, req, member_scope(&site), &email, &body.code).await?;
     let member = db::member_by_email(&ctx.db, &site.id, &email).await?.ok_or_else(codes::invalid_code)?;
     access::token_answer(ctx, &site, &member).await
 }
