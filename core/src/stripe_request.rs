@@ -253,6 +253,11 @@ pub fn retrieve_product(id: &str) -> StripeRequest {
     StripeRequest::new(Method::Get, format!("/v1/products/{id}"))
 }
 
+/// `GET /v1/products?active=true&limit=100`: the account's active products, for an owner to pick one to link.
+pub fn list_products() -> StripeRequest {
+    StripeRequest::new(Method::Get, "/v1/products").param("active", "true").param("limit", "100")
+}
+
 /// `GET /v1/prices?product=…&limit=100`: a product's prices (active and archived) to copy when linking it; the
 /// archived ones are kept inactive so their subscribers are imported too.
 pub fn list_prices(product: &str) -> StripeRequest {
@@ -268,6 +273,14 @@ pub fn list_subscriptions_page(price: &str, starting_after: Option<&str>) -> Str
         .param("limit", "100")
         .param("expand[]", "data.customer")
         .param_opt("starting_after", starting_after)
+}
+
+/// `GET /v1/subscriptions?price=…&status=active&limit=100`: the paying subscriptions of a price (recurring revenue).
+pub fn list_active_subscriptions(price: &str) -> StripeRequest {
+    StripeRequest::new(Method::Get, "/v1/subscriptions")
+        .param("price", price)
+        .param("status", "active")
+        .param("limit", "100")
 }
 
 /// `POST /oauth/token` (on the Connect base): exchanges an authorization code for the connected account.
@@ -421,6 +434,11 @@ mod tests {
         assert_eq!(post.encoded_params(), "customer=cus_1&return_url=https%3A%2F%2Fe.com%2Fa+b");
         let configured = create_portal_session("cus_1", "https://e.com/", Some("bpc_1"));
         assert_eq!(get(&configured, "configuration"), Some("bpc_1"));
+        assert_eq!(list_products().on_account(Some("acct_1")).path_and_query(), "/v1/products?active=true&limit=100");
+        assert_eq!(
+            list_active_subscriptions("price_1").path_and_query(),
+            "/v1/subscriptions?price=price_1&status=active&limit=100"
+        );
     }
 
     #[test]

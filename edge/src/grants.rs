@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use latch_core::engine::{self, AccessState, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
+use latch_core::engine::{self, AccessState, Activity, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
 use latch_core::notify::{self, Audience};
 use serde::Serialize;
 use worker::D1PreparedStatement;
@@ -128,22 +128,7 @@ pub(crate) async fn apply(
         statements.extend(db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?);
     }
     for activity in transition.activities() {
-        let kind = serde_json::to_value(activity.kind).map_err(ApiError::internal)?;
-        statements.push(db::statement(
-            &ctx.db,
-            "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                Arg::Text(&site.id),
-                Arg::Text(kind.as_str().unwrap_or("unknown")),
-                Arg::OptText(activity.customer.as_deref()),
-                Arg::OptText(activity.product.as_deref()),
-                Arg::Text(&activity.stripe_object),
-                Arg::OptText(origin.event_id),
-                Arg::Text(&activity.reason),
-                Arg::Int(ctx.now),
-            ],
-        )?);
+        statements.push(insert_activity(ctx, &site.id, activity, origin.event_id)?);
     }
     if let Some(event_id) = origin.event_id {
         statements.push(db::mark_event_processed(&ctx.db, event_id, Some(&site.id), origin.kind, ctx.now)?);
@@ -156,9 +141,34 @@ pub(crate) async fn apply(
     Ok(transition)
 }
 
+/// Statement recording an activity entry (from a Stripe event when `event_id` is given).
+pub(crate) fn insert_activity(
+    ctx: &Ctx,
+    site: &str,
+    activity: &Activity,
+    event_id: Option<&str>,
+) -> ApiResult<D1PreparedStatement> {
+    let kind = serde_json::to_value(activity.kind).map_err(ApiError::internal)?;
+    Ok(db::statement(
+        &ctx.db,
+        "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &[
+            Arg::Text(site),
+            Arg::Text(kind.as_str().unwrap_or("unknown")),
+            Arg::OptText(activity.customer.as_deref()),
+            Arg::OptText(activity.product.as_deref()),
+            Arg::Text(&activity.stripe_object),
+            Arg::OptText(event_id),
+            Arg::Text(&activity.reason),
+            Arg::Int(ctx.now),
+        ],
+    )?)
+}
+
 /// Upserts a grant row; a row already at a newer Stripe version is never overwritten by an older one, even when
 /// two requests race between load and write.
-fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
+pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
     let data = serde_json::to_string(grant).map_err(ApiError::internal)?;
     Ok(db::statement(
         &ctx.db,

@@ -5,6 +5,7 @@ mod auth;
 mod codes;
 mod config;
 mod context;
+mod dashboard;
 mod db;
 mod error;
 mod fetches;
@@ -126,6 +127,10 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Get, ["owner", "v1", "sites", site, "secret"]) => owner::get_secret(ctx, req, site).await,
         (Method::Post, ["owner", "v1", "sites", site, "secret", "rotate"]) => {
             owner::rotate_secret(ctx, req, site).await
+        }
+        (_, ["dashboard", rest @ ..]) => {
+            let rest: Vec<&str> = rest.iter().copied().filter(|s| !s.is_empty()).collect();
+            dashboard::route(ctx, req, &rest).await
         }
         _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
     }
