@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::value::StringDeserializer;
+use serde::de::value::CowStrDeserializer;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::de::{DeserializeSeed, Error as _};
 use serde::{Deserialize, Serialize};
@@ -73,9 +73,12 @@ pub struct Event {
 impl Event {
     /// Parses a webhook body (verify its signature first with [`crate::webhook::verify`]).
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let raw: RawEvent = serde_json::from_str(utf8(body)?).map_err(classify)?;
+        Self::from_raw(crate::json::from_str(utf8(body)?).map_err(classify)?)
+    }
+
+    fn from_raw(raw: RawEvent<'_>) -> Result<Self, EventError> {
         if raw.object != "event" {
-            return Err(EventError::NotAnEvent(raw.object));
+            return Err(EventError::NotAnEvent(raw.object.into_owned()));
         }
         Ok(Self {
             id: raw.id,
@@ -99,7 +102,7 @@ fn utf8(body: &[u8]) -> Result<&str, EventError> {
     std::str::from_utf8(body).map_err(|e| EventError::Malformed(format!("the body is not UTF-8: {e}")))
 }
 
-fn classify(e: serde_json::Error) -> EventError {
+fn classify(e: impl fmt::Display) -> EventError {
     let text = e.to_string();
     match text.split_once(OBJECT_ERROR_MARK).and_then(|(_, rest)| rest.split_once(OBJECT_ERROR_MARK)) {
         Some((kind, message)) => EventError::Object { kind: kind.to_owned(), message: message.to_owned() },
@@ -108,9 +111,11 @@ fn classify(e: serde_json::Error) -> EventError {
 }
 
 #[derive(Deserialize)]
-struct RawEvent {
+struct RawEvent<'a> {
     id: String,
-    object: String,
+    /// Only compared with `"event"`: borrowed from the body.
+    #[serde(borrow)]
+    object: Cow<'a, str>,
     #[serde(rename = "type")]
     kind: String,
     created: i64,
@@ -182,7 +187,7 @@ impl StripeObject {
     /// Parses one Stripe object (for example the body of `GET /v1/subscriptions/{id}`), dispatching on its
     /// `object` field.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        serde_json::from_str(utf8(body)?).map_err(classify)
+        crate::json::from_str(utf8(body)?).map_err(classify)
     }
 
     /// The object's `object` field as Stripe names it.
@@ -244,7 +249,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StripeObject, A::Error> {
-        let mut buffered: Vec<(String, serde_json::Value)> = Vec::new();
+        let mut buffered: Vec<(Cow<'de, str>, Buffered<'de>)> = Vec::new();
         let kind = loop {
             match map.next_key::<Key<'de>>()? {
                 None => {
@@ -252,18 +257,18 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     return Ok(StripeObject::Other { object: String::new(), id: id.map(str::to_owned) });
                 }
                 Some(Key(k)) if k == "object" => {
-                    break map.next_value::<LenientStr>()?.0.unwrap_or_default();
+                    break map.next_value::<LenientCow<'de>>()?.0.unwrap_or_default();
                 }
                 Some(Key(k)) => {
-                    let v = map.next_value::<serde_json::Value>()?;
-                    buffered.push((k.into_owned(), v));
+                    let v = map.next_value::<Buffered<'de>>()?;
+                    buffered.push((k, v));
                 }
             }
         };
         let replay = Replay { buffered: buffered.into_iter(), value: None, inner: map };
         let de = de::value::MapAccessDeserializer::new(replay);
         let wrap = |e: A::Error| A::Error::custom(format_args!("{OBJECT_ERROR_MARK}{kind}{OBJECT_ERROR_MARK}{e}"));
-        Ok(match kind.as_str() {
+        Ok(match &*kind {
             "checkout.session" => StripeObject::CheckoutSession(CheckoutSession::deserialize(de).map_err(wrap)?),
             "subscription" => StripeObject::Subscription(Subscription::deserialize(de).map_err(wrap)?),
             "invoice" => StripeObject::Invoice(Invoice::deserialize(de).map_err(wrap)?),
@@ -272,7 +277,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             "customer" => StripeObject::Customer(Customer::deserialize(de).map_err(wrap)?),
             _ => {
                 let head = IdOnly::deserialize(de)?;
-                StripeObject::Other { object: kind, id: head.id }
+                StripeObject::Other { object: kind.into_owned(), id: head.id }
             }
         })
     }
@@ -306,27 +311,87 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A value read before the object's kind was known: strings (Stripe's `id`) stay borrowed from the body, anything
+/// else becomes a JSON value.
+enum Buffered<'de> {
+    Str(Cow<'de, str>),
+    Json(serde_json::Value),
+}
+
+impl Buffered<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Str(s) => Some(s),
+            Self::Json(v) => v.as_str(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Buffered<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Buffered<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Buffered::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Buffered::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Buffered::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(serde_json::Value::Null))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Buffered::Json)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Buffered::Json)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Replays buffered entries, then continues with the underlying map.
-struct Replay<A> {
-    buffered: std::vec::IntoIter<(String, serde_json::Value)>,
-    value: Option<serde_json::Value>,
+struct Replay<'de, A> {
+    buffered: std::vec::IntoIter<(Cow<'de, str>, Buffered<'de>)>,
+    value: Option<Buffered<'de>>,
     inner: A,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<'de, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         if let Some((k, v)) = self.buffered.next() {
             self.value = Some(v);
-            return seed.deserialize(StringDeserializer::<A::Error>::new(k)).map(Some);
+            return seed.deserialize(CowStrDeserializer::<A::Error>::new(k)).map(Some);
         }
         self.inner.next_key_seed(seed)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         match self.value.take() {
-            Some(v) => seed.deserialize(v).map_err(A::Error::custom),
+            Some(Buffered::Str(s)) => seed.deserialize(CowStrDeserializer::<A::Error>::new(s)),
+            Some(Buffered::Json(v)) => seed.deserialize(v).map_err(A::Error::custom),
             None => self.inner.next_value_seed(seed),
         }
     }
@@ -906,43 +971,58 @@ fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
 
 /// A string field that reads any non-string (number, object, ...) as absent instead of failing.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or null")
+    LenientCow::deserialize(d).map(|s| s.0.map(Cow::into_owned))
+}
+
+/// [`lenient_string`] borrowed from the body when the string has no escapes.
+struct LenientCow<'de>(Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for LenientCow<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LenientCow<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientCow(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientCow(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LenientCow(Some(Cow::Owned(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LenientCow(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientCow(None))
+            }
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
+        d.deserialize_any(V)
     }
-    d.deserialize_any(V)
 }
 
 /// Metadata: an object of strings; `null` is empty, non-string values are skipped.
@@ -966,22 +1046,14 @@ fn opt_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = Metadata::new();
             while let Some(k) = map.next_key::<String>()? {
-                if let Some(v) = map.next_value::<Option<LenientStr>>()?.and_then(|v| v.0) {
-                    out.insert(k, v);
+                if let Some(v) = map.next_value::<Option<LenientCow<'de>>>()?.and_then(|v| v.0) {
+                    out.insert(k, v.into_owned());
                 }
             }
             Ok(Some(out))
         }
     }
     d.deserialize_any(V)
-}
-
-struct LenientStr(Option<String>);
-
-impl<'de> Deserialize<'de> for LenientStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lenient_string(d).map(LenientStr)
-    }
 }
 
 #[cfg(test)]

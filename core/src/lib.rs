@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod engine;
 pub mod event;
+mod json;
 pub mod signin;
 pub mod stripe_request;
 pub mod token;
