@@ -1060,6 +1060,114 @@ fn opt_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::
 mod tests {
     use super::*;
 
+    /// What serde_json makes of a body, through the same types: the oracle for [`crate::json`].
+    fn parse_with_serde_json(body: &str) -> Result<Event, EventError> {
+        Event::from_raw(serde_json::from_str(body).map_err(classify)?)
+    }
+
+    fn outcome<T>(r: &Result<T, EventError>) -> String {
+        match r {
+            Ok(_) => "ok".to_owned(),
+            Err(EventError::Malformed(_)) => "malformed".to_owned(),
+            Err(EventError::NotAnEvent(k)) => format!("not an event: {k}"),
+            Err(EventError::Object { kind, .. }) => format!("object {kind}"),
+        }
+    }
+
+    /// Event::parse (the crate's JSON reader) and serde_json agree on the result, value or kind of error.
+    fn same_outcome(body: &str) {
+        let ours = Event::parse(body.as_bytes());
+        let theirs = parse_with_serde_json(body);
+        assert_eq!(outcome(&ours), outcome(&theirs), "{body}\nours: {ours:?}\nserde_json: {theirs:?}");
+        if let (Ok(a), Ok(b)) = (&ours, &theirs) {
+            assert_eq!(a, b, "{body}");
+        }
+        if let Some(object) = body.find(r#""object": {"#).and_then(|at| body.get(at + 10..)) {
+            let ours = StripeObject::parse(object.as_bytes());
+            let theirs = serde_json::from_str::<StripeObject>(object).map_err(classify);
+            assert_eq!(outcome(&ours), outcome(&theirs), "{object}");
+            if let (Ok(a), Ok(b)) = (&ours, &theirs) {
+                assert_eq!(a, b, "{object}");
+            }
+        }
+    }
+
+    const BODIES: &[&str] = &[
+        include_str!("../benches/fixtures/event.json"),
+        r#"{"id":"evt_2","object":"event","type":"invoice.paid","created":5,"livemode":false,"data":{"object": {
+            "object":"invoice","id":"in_1","customer":{"id":"cus_1","object":"customer"},"status":"paid",
+            "parent":{"subscription_details":{"subscription":"sub_1","metadata":{"latch_site":"s","n":null}}},
+            "lines":{"object":"list","data":[{"period":{"start":1,"end":2},"pricing":{"price_details":{"product":"p"}},
+            "parent":{"subscription_item_details":{"subscription":"sub_1"}},"quantity":1}],"has_more":false},
+            "amount_paid":2000,"attempt_count":1,"next_payment_attempt":null}},"account":"acct_1","api_version":null}"#,
+        r#"{"object":"event","id":"evt_3","type":"checkout.session.completed","created":7,"data":{"object": {
+            "status":"complete","id":"cs_1","object":"checkout.session","mode":"subscription","payment_status":"paid",
+            "customer_details":{"email":"a\u00e9@x.io","name":"\ud83d\ude00"},"metadata":{"latch_product":"pro"},
+            "subscription":{"id":"sub_9","object":"subscription","status":{"active":null},"items":{"data":[]}},
+            "client_reference_id":"site_1","line_items":{"data":[{"price":{"id":"price_1","product":"prod_1"}}]}},
+            "previous_attributes":{"a":[1,{"b":2}],"c":"\ud800"}}}"#,
+    ];
+
+    #[test]
+    fn reads_like_serde_json() {
+        for body in BODIES {
+            same_outcome(body);
+        }
+        let deep = format!(r#""data": {{"zzz": {}1{}, "#, "[".repeat(150), "]".repeat(150));
+        let deep_read = format!(r#""id": {}1{},"#, "[".repeat(130), "]".repeat(130));
+        for (from, to) in [
+            (r#""created": 1790000100"#, r#""created": -0"#),
+            (r#""created": 1790000100"#, r#""created": 1.5"#),
+            (r#""created": 1790000100"#, r#""created": 99999999999999999999"#),
+            (r#""id": "evt_1PgcBenchB7WZ01zgkW0000""#, r#""id": "\ud800""#),
+            (r#""id": "evt_1PgcBenchB7WZ01zgkW0000""#, r#""id": "\ud83d\ude00\n""#),
+            (r#""status": "active""#, r#""status": {"active": null}"#),
+            (r#""status": "active""#, r#""status": {"active": 1}"#),
+            (r#""status": "active""#, r#""status": {"paused": null, "x": 1}"#),
+            (r#""status": "active""#, r#""status": {"1": null}"#),
+            (r#""status": "active""#, r#""status": 3"#),
+            (r#""status": "active""#, r#""status": "\u0061ctive""#),
+            (r#""quantity": 1"#, r#""quantity": -1"#),
+            (r#""quantity": 1"#, r#""quantity": 1e3"#),
+            (r#""quantity": 1"#, r#""quantity": 18446744073709551616"#),
+            (r#""data": {"#, &deep),
+            (r#""id": "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw","#, &deep_read),
+            (r#""object": "subscription","#, r#""object": "subscription", "id": 5,"#),
+            (r#""id": "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw","#, r#""id": {"x": [1, "\ud800"]},"#),
+            (r#""id": "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw","#, r#""created": 5, "id": "sub_\u0031","#),
+            (r#""latch_product": "pro""#, r#""latch_product": 1, "x": "y""#),
+            (r#""comment": null"#, r#""comment": "\ud800""#),
+        ] {
+            let body = BODIES[0].replacen(from, to, 1);
+            assert_ne!(body, BODIES[0], "{from} not found");
+            same_outcome(&body);
+        }
+    }
+
+    const ALPHABET: &[char] = &['{', '}', '[', ']', '"', ':', ',', '\\', 'u', '0', '1', 'e', '-', '.', 'n', ' ', 'a'];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1500, ..Default::default() })]
+
+        #[test]
+        fn mutated_bodies_read_like_serde_json(
+            which in 0..BODIES.len(),
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), 0..ALPHABET.len(), 0u8..3), 1..5),
+        ) {
+            let mut chars: Vec<char> = BODIES[which].chars().collect();
+            for (pos, c, op) in edits {
+                let at = pos % chars.len().max(1);
+                match op {
+                    0 if !chars.is_empty() => chars[at] = ALPHABET[c],
+                    1 => chars.insert(at, ALPHABET[c]),
+                    _ if !chars.is_empty() => { chars.remove(at); }
+                    _ => {}
+                }
+            }
+            same_outcome(&chars.into_iter().collect::<String>());
+        }
+    }
+
     #[test]
     fn unknown_kinds_are_other() {
         let body = br#"{"id":"evt_1","object":"event","type":"plan.created","created":5,"livemode":false,
