@@ -87,7 +87,7 @@ impl Event {
             livemode: raw.livemode,
             account: raw.account,
             api_version: raw.api_version,
-            object: raw.data.object,
+            object: *raw.data.object,
             previous_attributes: raw.data.previous_attributes.map(|m| m.0).unwrap_or_default(),
         })
     }
@@ -130,7 +130,8 @@ struct RawEvent<'a> {
 
 #[derive(Deserialize)]
 struct RawData {
-    object: StripeObject,
+    /// Boxed as soon as it is read: the event's layers then move a pointer, not the object.
+    object: Box<StripeObject>,
     #[serde(default)]
     previous_attributes: Option<KeysOnly>,
 }

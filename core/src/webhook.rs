@@ -96,7 +96,7 @@ pub fn verify(
     }
     let matched = usable.any(|secret| {
         let expected = compute_signature(secret, parsed.timestamp.canonical(), payload);
-        v1_signatures(header).fold(false, |any, sig| any | bool::from(expected.as_slice().ct_eq(sig.as_bytes())))
+        v1_signatures(header).fold(false, |any, sig| any | same_signature(&expected, sig.as_bytes()))
     });
     if !matched {
         return Err(SignatureError::NoMatchingSignature);
@@ -143,6 +143,17 @@ fn compute_signature(secret: &str, t: &str, payload: &[u8]) -> [u8; 64] {
         }
     }
     hex
+}
+
+/// Constant-time comparison of the expected hex signature with a candidate: the length is public (an early
+/// `false`), the bytes are compared without a data-dependent branch, 8 at a time, and only the folded difference
+/// goes through `subtle` (one barrier instead of one per byte).
+fn same_signature(expected: &[u8; 64], candidate: &[u8]) -> bool {
+    let Ok(candidate) = <&[u8; 64]>::try_from(candidate) else { return false };
+    let word = |chunk: &[u8]| u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default());
+    let diff =
+        expected.chunks_exact(8).zip(candidate.chunks_exact(8)).fold(0u64, |acc, (a, b)| acc | (word(a) ^ word(b)));
+    bool::from(diff.ct_eq(&0))
 }
 
 fn is_blank(secret: &str) -> bool {
@@ -319,6 +330,22 @@ mod tests {
         // The first `t` counts, a third `=`-part is ignored.
         let h = format!("t=1000,t=999,v1={sig}=junk");
         assert_eq!(verify(BODY, &h, &[SECRET], 1000, 300), Ok(()));
+    }
+
+    #[test]
+    fn signature_comparison() {
+        let expected = compute_signature(SECRET, "1000", BODY);
+        assert!(same_signature(&expected, &expected));
+        for at in 0..64 {
+            let mut other = expected;
+            other[at] ^= 1;
+            assert!(!same_signature(&expected, &other), "byte {at}");
+        }
+        assert!(!same_signature(&expected, &expected[..63]));
+        assert!(!same_signature(&expected, b""));
+        let mut longer = expected.to_vec();
+        longer.push(b'0');
+        assert!(!same_signature(&expected, &longer));
     }
 
     #[test]
