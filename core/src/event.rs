@@ -18,7 +18,9 @@
 //! # Speed
 //! One pass over the body, no intermediate JSON tree: Stripe writes `id` and `object` first, so the kind of
 //! `data.object` is known after two keys and the rest streams into the typed struct. Keys that come before `object`
-//! (alphabetical fixtures) are buffered and replayed, which is slower but gives the same result.
+//! (alphabetical fixtures) are buffered and replayed, which is slower but gives the same result. Bodies are read by
+//! `crate::json` (serde_json's acceptance, faster on Stripe's pretty-printed bodies); strings that are only
+//! compared (`object`, the kind) stay borrowed from the body.
 
 use std::collections::BTreeMap;
 use std::fmt;

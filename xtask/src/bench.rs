@@ -161,5 +161,6 @@ pub(crate) fn run() -> Step {
     if resolved >= WIDGET_BUDGET_MS {
         over.push("widget slower than 50 ms from DOMContentLoaded to resolved cards");
     }
+    crate::load::run()?;
     if over.is_empty() { Ok(()) } else { Err(format!("over budget: {}", over.join(", "))) }
 }

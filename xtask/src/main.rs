@@ -8,6 +8,7 @@
 
 mod bench;
 mod build;
+mod load;
 mod setup;
 
 use std::process::{Command, ExitCode};
