@@ -18,12 +18,14 @@
 //! # Speed
 //! One pass over the body, no intermediate JSON tree: Stripe writes `id` and `object` first, so the kind of
 //! `data.object` is known after two keys and the rest streams into the typed struct. Keys that come before `object`
-//! (alphabetical fixtures) are buffered and replayed, which is slower but gives the same result.
+//! (alphabetical fixtures) are buffered and replayed, which is slower but gives the same result. Bodies are read by
+//! `crate::json` (serde_json's acceptance, faster on Stripe's pretty-printed bodies); strings that are only
+//! compared (`object`, the kind) stay borrowed from the body.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::value::StringDeserializer;
+use serde::de::value::CowStrDeserializer;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::de::{DeserializeSeed, Error as _};
 use serde::{Deserialize, Serialize};
@@ -73,9 +75,12 @@ pub struct Event {
 impl Event {
     /// Parses a webhook body (verify its signature first with [`crate::webhook::verify`]).
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        let raw: RawEvent = serde_json::from_str(utf8(body)?).map_err(classify)?;
+        Self::from_raw(crate::json::from_str(utf8(body)?).map_err(classify)?)
+    }
+
+    fn from_raw(raw: RawEvent<'_>) -> Result<Self, EventError> {
         if raw.object != "event" {
-            return Err(EventError::NotAnEvent(raw.object));
+            return Err(EventError::NotAnEvent(raw.object.into_owned()));
         }
         Ok(Self {
             id: raw.id,
@@ -84,7 +89,7 @@ impl Event {
             livemode: raw.livemode,
             account: raw.account,
             api_version: raw.api_version,
-            object: raw.data.object,
+            object: *raw.data.object,
             previous_attributes: raw.data.previous_attributes.map(|m| m.0).unwrap_or_default(),
         })
     }
@@ -99,7 +104,7 @@ fn utf8(body: &[u8]) -> Result<&str, EventError> {
     std::str::from_utf8(body).map_err(|e| EventError::Malformed(format!("the body is not UTF-8: {e}")))
 }
 
-fn classify(e: serde_json::Error) -> EventError {
+fn classify(e: impl fmt::Display) -> EventError {
     let text = e.to_string();
     match text.split_once(OBJECT_ERROR_MARK).and_then(|(_, rest)| rest.split_once(OBJECT_ERROR_MARK)) {
         Some((kind, message)) => EventError::Object { kind: kind.to_owned(), message: message.to_owned() },
@@ -108,9 +113,11 @@ fn classify(e: serde_json::Error) -> EventError {
 }
 
 #[derive(Deserialize)]
-struct RawEvent {
+struct RawEvent<'a> {
     id: String,
-    object: String,
+    /// Only compared with `"event"`: borrowed from the body.
+    #[serde(borrow)]
+    object: Cow<'a, str>,
     #[serde(rename = "type")]
     kind: String,
     created: i64,
@@ -125,7 +132,8 @@ struct RawEvent {
 
 #[derive(Deserialize)]
 struct RawData {
-    object: StripeObject,
+    /// Boxed as soon as it is read: the event's layers then move a pointer, not the object.
+    object: Box<StripeObject>,
     #[serde(default)]
     previous_attributes: Option<KeysOnly>,
 }
@@ -182,7 +190,7 @@ impl StripeObject {
     /// Parses one Stripe object (for example the body of `GET /v1/subscriptions/{id}`), dispatching on its
     /// `object` field.
     pub fn parse(body: &[u8]) -> Result<Self, EventError> {
-        serde_json::from_str(utf8(body)?).map_err(classify)
+        crate::json::from_str(utf8(body)?).map_err(classify)
     }
 
     /// The object's `object` field as Stripe names it.
@@ -244,7 +252,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StripeObject, A::Error> {
-        let mut buffered: Vec<(String, serde_json::Value)> = Vec::new();
+        let mut buffered: Vec<(Cow<'de, str>, Buffered<'de>)> = Vec::new();
         let kind = loop {
             match map.next_key::<Key<'de>>()? {
                 None => {
@@ -252,18 +260,18 @@ impl<'de> Visitor<'de> for ObjectVisitor {
                     return Ok(StripeObject::Other { object: String::new(), id: id.map(str::to_owned) });
                 }
                 Some(Key(k)) if k == "object" => {
-                    break map.next_value::<LenientStr>()?.0.unwrap_or_default();
+                    break map.next_value::<LenientCow<'de>>()?.0.unwrap_or_default();
                 }
                 Some(Key(k)) => {
-                    let v = map.next_value::<serde_json::Value>()?;
-                    buffered.push((k.into_owned(), v));
+                    let v = map.next_value::<Buffered<'de>>()?;
+                    buffered.push((k, v));
                 }
             }
         };
         let replay = Replay { buffered: buffered.into_iter(), value: None, inner: map };
         let de = de::value::MapAccessDeserializer::new(replay);
         let wrap = |e: A::Error| A::Error::custom(format_args!("{OBJECT_ERROR_MARK}{kind}{OBJECT_ERROR_MARK}{e}"));
-        Ok(match kind.as_str() {
+        Ok(match &*kind {
             "checkout.session" => StripeObject::CheckoutSession(CheckoutSession::deserialize(de).map_err(wrap)?),
             "subscription" => StripeObject::Subscription(Subscription::deserialize(de).map_err(wrap)?),
             "invoice" => StripeObject::Invoice(Invoice::deserialize(de).map_err(wrap)?),
@@ -272,7 +280,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             "customer" => StripeObject::Customer(Customer::deserialize(de).map_err(wrap)?),
             _ => {
                 let head = IdOnly::deserialize(de)?;
-                StripeObject::Other { object: kind, id: head.id }
+                StripeObject::Other { object: kind.into_owned(), id: head.id }
             }
         })
     }
@@ -306,27 +314,87 @@ impl<'de> Deserialize<'de> for Key<'de> {
     }
 }
 
+/// A value read before the object's kind was known: strings (Stripe's `id`) stay borrowed from the body, anything
+/// else becomes a JSON value.
+enum Buffered<'de> {
+    Str(Cow<'de, str>),
+    Json(serde_json::Value),
+}
+
+impl Buffered<'_> {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Self::Str(s) => Some(s),
+            Self::Json(v) => v.as_str(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Buffered<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Buffered<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Buffered::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Buffered::Str(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Buffered::Str(Cow::Owned(v)))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(v.into()))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Buffered::Json(serde_json::Value::Null))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                serde_json::Value::deserialize(de::value::MapAccessDeserializer::new(map)).map(Buffered::Json)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                serde_json::Value::deserialize(de::value::SeqAccessDeserializer::new(seq)).map(Buffered::Json)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 /// Replays buffered entries, then continues with the underlying map.
-struct Replay<A> {
-    buffered: std::vec::IntoIter<(String, serde_json::Value)>,
-    value: Option<serde_json::Value>,
+struct Replay<'de, A> {
+    buffered: std::vec::IntoIter<(Cow<'de, str>, Buffered<'de>)>,
+    value: Option<Buffered<'de>>,
     inner: A,
 }
 
-impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<'de, A> {
     type Error = A::Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
         if let Some((k, v)) = self.buffered.next() {
             self.value = Some(v);
-            return seed.deserialize(StringDeserializer::<A::Error>::new(k)).map(Some);
+            return seed.deserialize(CowStrDeserializer::<A::Error>::new(k)).map(Some);
         }
         self.inner.next_key_seed(seed)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         match self.value.take() {
-            Some(v) => seed.deserialize(v).map_err(A::Error::custom),
+            Some(Buffered::Str(s)) => seed.deserialize(CowStrDeserializer::<A::Error>::new(s)),
+            Some(Buffered::Json(v)) => seed.deserialize(v).map_err(A::Error::custom),
             None => self.inner.next_value_seed(seed),
         }
     }
@@ -906,43 +974,58 @@ fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::E
 
 /// A string field that reads any non-string (number, object, ...) as absent instead of failing.
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string or null")
+    LenientCow::deserialize(d).map(|s| s.0.map(Cow::into_owned))
+}
+
+/// [`lenient_string`] borrowed from the body when the string has no escapes.
+struct LenientCow<'de>(Option<Cow<'de, str>>);
+
+impl<'de> Deserialize<'de> for LenientCow<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LenientCow<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or null")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientCow(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientCow(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(LenientCow(Some(Cow::Owned(v))))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(LenientCow(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(LenientCow(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(LenientCow(None))
+            }
         }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(Some(v.to_owned()))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
-        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok(None)
-        }
+        d.deserialize_any(V)
     }
-    d.deserialize_any(V)
 }
 
 /// Metadata: an object of strings; `null` is empty, non-string values are skipped.
@@ -966,8 +1049,8 @@ fn opt_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = Metadata::new();
             while let Some(k) = map.next_key::<String>()? {
-                if let Some(v) = map.next_value::<Option<LenientStr>>()?.and_then(|v| v.0) {
-                    out.insert(k, v);
+                if let Some(v) = map.next_value::<Option<LenientCow<'de>>>()?.and_then(|v| v.0) {
+                    out.insert(k, v.into_owned());
                 }
             }
             Ok(Some(out))
@@ -976,17 +1059,117 @@ fn opt_metadata<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Metadata>, D::
     d.deserialize_any(V)
 }
 
-struct LenientStr(Option<String>);
-
-impl<'de> Deserialize<'de> for LenientStr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        lenient_string(d).map(LenientStr)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What serde_json makes of a body, through the same types: the oracle for [`crate::json`].
+    fn parse_with_serde_json(body: &str) -> Result<Event, EventError> {
+        Event::from_raw(serde_json::from_str(body).map_err(classify)?)
+    }
+
+    fn outcome<T>(r: &Result<T, EventError>) -> String {
+        match r {
+            Ok(_) => "ok".to_owned(),
+            Err(EventError::Malformed(_)) => "malformed".to_owned(),
+            Err(EventError::NotAnEvent(k)) => format!("not an event: {k}"),
+            Err(EventError::Object { kind, .. }) => format!("object {kind}"),
+        }
+    }
+
+    /// Event::parse (the crate's JSON reader) and serde_json agree on the result, value or kind of error.
+    fn same_outcome(body: &str) {
+        let ours = Event::parse(body.as_bytes());
+        let theirs = parse_with_serde_json(body);
+        assert_eq!(outcome(&ours), outcome(&theirs), "{body}\nours: {ours:?}\nserde_json: {theirs:?}");
+        if let (Ok(a), Ok(b)) = (&ours, &theirs) {
+            assert_eq!(a, b, "{body}");
+        }
+        if let Some(object) = body.find(r#""object": {"#).and_then(|at| body.get(at + 10..)) {
+            let ours = StripeObject::parse(object.as_bytes());
+            let theirs = serde_json::from_str::<StripeObject>(object).map_err(classify);
+            assert_eq!(outcome(&ours), outcome(&theirs), "{object}");
+            if let (Ok(a), Ok(b)) = (&ours, &theirs) {
+                assert_eq!(a, b, "{object}");
+            }
+        }
+    }
+
+    const BODIES: &[&str] = &[
+        include_str!("../benches/fixtures/event.json"),
+        r#"{"id":"evt_2","object":"event","type":"invoice.paid","created":5,"livemode":false,"data":{"object": {
+            "object":"invoice","id":"in_1","customer":{"id":"cus_1","object":"customer"},"status":"paid",
+            "parent":{"subscription_details":{"subscription":"sub_1","metadata":{"latch_site":"s","n":null}}},
+            "lines":{"object":"list","data":[{"period":{"start":1,"end":2},"pricing":{"price_details":{"product":"p"}},
+            "parent":{"subscription_item_details":{"subscription":"sub_1"}},"quantity":1}],"has_more":false},
+            "amount_paid":2000,"attempt_count":1,"next_payment_attempt":null}},"account":"acct_1","api_version":null}"#,
+        r#"{"object":"event","id":"evt_3","type":"checkout.session.completed","created":7,"data":{"object": {
+            "status":"complete","id":"cs_1","object":"checkout.session","mode":"subscription","payment_status":"paid",
+            "customer_details":{"email":"a\u00e9@x.io","name":"\ud83d\ude00"},"metadata":{"latch_product":"pro"},
+            "subscription":{"id":"sub_9","object":"subscription","status":{"active":null},"items":{"data":[]}},
+            "client_reference_id":"site_1","line_items":{"data":[{"price":{"id":"price_1","product":"prod_1"}}]}},
+            "previous_attributes":{"a":[1,{"b":2}],"c":"\ud800"}}}"#,
+    ];
+
+    #[test]
+    fn reads_like_serde_json() {
+        for body in BODIES {
+            same_outcome(body);
+        }
+        let deep = format!(r#""data": {{"zzz": {}1{}, "#, "[".repeat(150), "]".repeat(150));
+        let deep_read = format!(r#""id": {}1{},"#, "[".repeat(130), "]".repeat(130));
+        for (from, to) in [
+            (r#""created": 1790000100"#, r#""created": -0"#),
+            (r#""created": 1790000100"#, r#""created": 1.5"#),
+            (r#""created": 1790000100"#, r#""created": 99999999999999999999"#),
+            (r#""id": "evt_1PgcBenchB7WZ01zgkW0000""#, r#""id": "\ud800""#),
+            (r#""id": "evt_1PgcBenchB7WZ01zgkW0000""#, r#""id": "\ud83d\ude00\n""#),
+            (r#""status": "active""#, r#""status": {"active": null}"#),
+            (r#""status": "active""#, r#""status": {"active": 1}"#),
+            (r#""status": "active""#, r#""status": {"paused": null, "x": 1}"#),
+            (r#""status": "active""#, r#""status": {"1": null}"#),
+            (r#""status": "active""#, r#""status": 3"#),
+            (r#""status": "active""#, r#""status": "\u0061ctive""#),
+            (r#""quantity": 1"#, r#""quantity": -1"#),
+            (r#""quantity": 1"#, r#""quantity": 1e3"#),
+            (r#""quantity": 1"#, r#""quantity": 18446744073709551616"#),
+            (r#""data": {"#, &deep),
+            (r#""id": "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw","#, &deep_read),
+            (r#""object": "subscription","#, r#""object": "subscription", "id": 5,"#),
+            (r#""id": "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw","#, r#""id": {"x": [1, "\ud800"]},"#),
+            (r#""id": "sub_1Pgc6rB7WZ01zgkWNy0Cn5nw","#, r#""created": 5, "id": "sub_\u0031","#),
+            (r#""latch_product": "pro""#, r#""latch_product": 1, "x": "y""#),
+            (r#""comment": null"#, r#""comment": "\ud800""#),
+        ] {
+            let body = BODIES[0].replacen(from, to, 1);
+            assert_ne!(body, BODIES[0], "{from} not found");
+            same_outcome(&body);
+        }
+    }
+
+    const ALPHABET: &[char] = &['{', '}', '[', ']', '"', ':', ',', '\\', 'u', '0', '1', 'e', '-', '.', 'n', ' ', 'a'];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 1500, ..Default::default() })]
+
+        #[test]
+        fn mutated_bodies_read_like_serde_json(
+            which in 0..BODIES.len(),
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), 0..ALPHABET.len(), 0u8..3), 1..5),
+        ) {
+            let mut chars: Vec<char> = BODIES[which].chars().collect();
+            for (pos, c, op) in edits {
+                let at = pos % chars.len().max(1);
+                match op {
+                    0 if !chars.is_empty() => chars[at] = ALPHABET[c],
+                    1 => chars.insert(at, ALPHABET[c]),
+                    _ if !chars.is_empty() => { chars.remove(at); }
+                    _ => {}
+                }
+            }
+            same_outcome(&chars.into_iter().collect::<String>());
+        }
+    }
 
     #[test]
     fn unknown_kinds_are_other() {

@@ -9,6 +9,7 @@ pub mod csrf;
 pub mod engine;
 pub mod event;
 pub mod identity;
+mod json;
 pub mod manual;
 pub mod money;
 pub mod notify;

@@ -26,12 +26,16 @@ fn criterion_ns(group: &str, name: &str) -> Result<f64, String> {
     json["mean"]["point_estimate"].as_f64().ok_or_else(|| format!("{}: no mean estimate", path.display()))
 }
 
-/// latch-core's webhook path against Stripe's official Node library on the same event.
-fn webhook_speed() -> Result<f64, String> {
-    exec(cargo().args(["bench", "-p", "latch-core", "--bench", "webhook"]))?;
-    let ours = criterion_ns("webhook", "verify_parse_apply")?;
+/// Rounds of each side of the webhook comparison, alternated so both meet the same background load.
+const WEBHOOK_ROUNDS: usize = 3;
+const WEBHOOK_BUDGET: f64 = 3.0;
+
+/// One sustained round of Stripe's official `constructEvent` in Node (3 s after a warm-up), ns per event.
+fn official_round() -> Result<f64, String> {
     let out = cmd("node")
         .arg("core/benches/official_construct_event.mjs")
+        .env("LATCH_BENCH_ROUNDS", "1")
+        .env("LATCH_BENCH_SECONDS", "3")
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;
     if !out.status.success() {
@@ -39,12 +43,38 @@ fn webhook_speed() -> Result<f64, String> {
     }
     let official: serde_json::Value =
         serde_json::from_slice(&out.stdout).map_err(|e| format!("official-library benchmark output: {e}"))?;
-    let theirs = official["ns_per_event"].as_f64().ok_or("official-library benchmark printed no ns_per_event")?;
-    let ratio = theirs / ours;
-    println!("\nwebhook verify + parse + apply (3 KB event)");
-    println!("  latch-core:                        {ours:>10.0} ns/event");
-    println!("  stripe-node constructEvent (Node):  {theirs:>10.0} ns/event (verify + JSON.parse only)");
-    println!("  ratio: {ratio:.1}x faster (budget: at least 3x)");
+    official["ns_per_event"].as_f64().ok_or_else(|| "official-library benchmark printed no ns_per_event".into())
+}
+
+/// latch-core's webhook path against Stripe's official Node library on the same event, same secret, same
+/// tolerance. Each side runs [`WEBHOOK_ROUNDS`] sustained rounds (criterion's mean over 5 s; Node's mean over 3 s,
+/// garbage collection included), alternated; the best round of each side is compared, so a burst of load from
+/// other work on the machine does not decide the ratio.
+fn webhook_speed() -> Result<f64, String> {
+    exec(cargo().args(["bench", "-p", "latch-core", "--bench", "webhook"]))?;
+    let parts = ["verify", "parse", "apply"].map(|p| criterion_ns("webhook", p));
+    let mut ours = vec![criterion_ns("webhook", "verify_parse_apply")?];
+    let mut theirs = vec![official_round()?];
+    for _ in 1..WEBHOOK_ROUNDS {
+        let filter = "webhook/verify_parse_apply";
+        exec(cargo().args(["bench", "-p", "latch-core", "--bench", "webhook", "--", filter]))?;
+        ours.push(criterion_ns("webhook", "verify_parse_apply")?);
+        theirs.push(official_round()?);
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let rounds = |v: &[f64]| v.iter().map(|ns| format!("{ns:.0}")).collect::<Vec<_>>().join(", ");
+    let (ours_best, theirs_best) = (best(&ours), best(&theirs));
+    let ratio = theirs_best / ours_best;
+    println!("\nwebhook verify + parse + apply (3 KB event), best of {WEBHOOK_ROUNDS} alternated rounds");
+    println!("  latch-core:                        {ours_best:>10.0} ns/event   (rounds: {})", rounds(&ours));
+    if let [Ok(v), Ok(p), Ok(a)] = &parts {
+        println!("    of which verify {v:.0}, parse {p:.0}, apply {a:.0} ns (first round)");
+    }
+    println!(
+        "  stripe-node constructEvent (Node):  {theirs_best:>10.0} ns/event   (rounds: {}; verify + JSON.parse only)",
+        rounds(&theirs)
+    );
+    println!("  ratio: {ratio:.1}x faster (budget: at least {WEBHOOK_BUDGET}x)");
     Ok(ratio)
 }
 
@@ -118,7 +148,7 @@ pub(crate) fn run() -> Step {
     size_line("worker wasm", "edge/build/index_bg.wasm")?;
     println!("  budget: loader {loader} B gzip (< 2048); wasm + glue {} B gzip (< 35840)", wasm + glue);
     let mut over = Vec::new();
-    if ratio < 3.0 {
+    if ratio < WEBHOOK_BUDGET {
         over.push("webhook path less than 3x faster than Stripe's official library");
     }
     if loader >= 2048 {
@@ -131,5 +161,6 @@ pub(crate) fn run() -> Step {
     if resolved >= WIDGET_BUDGET_MS {
         over.push("widget slower than 50 ms from DOMContentLoaded to resolved cards");
     }
+    crate::load::run()?;
     if over.is_empty() { Ok(()) } else { Err(format!("over budget: {}", over.join(", "))) }
 }

@@ -9,6 +9,7 @@
 mod bench;
 mod build;
 mod imports;
+mod load;
 mod setup;
 
 use std::process::{Command, ExitCode};
