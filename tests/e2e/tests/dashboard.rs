@@ -30,17 +30,11 @@ fn count(stack: &Stack, sql: &str) -> i64 {
     rows[0].as_object().and_then(|r| r.values().next()).and_then(Value::as_i64).expect("a count")
 }
 
-/// The emails to `email` in the dev outbox, newest first.
-fn outbox(stack: &Stack, email: &str) -> Vec<Value> {
-    let answer = read_json(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call()).expect("outbox");
-    answer["emails"].as_array().expect("emails").clone()
-}
-
 /// The code of the newest sent email to `email` once there are more than `before` emails.
 fn code_after(stack: &Stack, email: &str, before: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let emails = outbox(stack, email);
+        let emails = stack.outbox(email).expect("dev outbox");
         if emails.len() > before && emails[0]["status"] == "sent" {
             let code: String =
                 emails[0]["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
@@ -126,6 +120,15 @@ async fn text(client: &Client, css: &str) -> String {
         .to_owned()
 }
 
+/// Submits the form of `button` and waits for the next page's flash message (the old one is removed first, so
+/// a flash left on the current page cannot satisfy the wait); answers its text.
+async fn submit_for_flash(client: &Client, button: &str) -> String {
+    eval(client, "(document.querySelectorAll('.flash').forEach((f) => f.remove()), true)").await;
+    click(client, button).await;
+    wait_js(client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+    text(client, ".flash").await
+}
+
 async fn select(client: &Client, css: &str, value: &str) {
     eval(client, &format!("(document.querySelector('{css}').value = '{value}', true)")).await;
 }
@@ -141,7 +144,7 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     client.goto(&format!("{edge}/dashboard")).await.expect("open the dashboard");
     check_page(&client, "signin", "Sign in").await;
     fill(&client, "#email", OWNER).await;
-    let before = outbox(&stack, OWNER).len();
+    let before = stack.outbox(OWNER).expect("dev outbox").len();
     click(&client, "button[type=submit]").await;
     check_page(&client, "code", "Enter your code").await;
     fill(&client, "#code", "000000").await;
@@ -256,8 +259,8 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     click(&client, "#checkout-club").await;
     select(&client, "#method-club", "sales_page").await;
     fill(&client, "#url-club", "https://club.example/join").await;
-    click(&client, "form[action$='/club/settings'] button").await;
-    wait_js(&client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+    let flash = submit_for_flash(&client, "form[action$='/club/settings'] button").await;
+    assert!(flash.contains("Settings saved"), "{flash}");
     let catalog = read_json(ureq::get(&format!("{edge}/v1/sites/{site}/catalog")).call()).expect("catalog");
     let club =
         catalog["products"].as_array().expect("products").iter().find(|p| p["slug"] == "club").expect("club").clone();
@@ -268,8 +271,8 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     );
     select(&client, "#method-club", "stripe_checkout").await;
     click(&client, "#checkout-club").await;
-    click(&client, "form[action$='/club/settings'] button").await;
-    wait_js(&client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+    let flash = submit_for_flash(&client, "form[action$='/club/settings'] button").await;
+    assert!(flash.contains("Settings saved"), "{flash}");
 
     // --- A member buys Club; the activity feed and overview show it.
     let price = stack
@@ -394,8 +397,8 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     click(&client, "#save-origins").await;
     wait_js(&client, "document.querySelector('#origins-error')", Duration::from_secs(10)).await;
     fill(&client, "#origins", &format!("{edge}\nhttps://www.example.com")).await;
-    click(&client, "#save-origins").await;
-    wait_js(&client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+    let flash = submit_for_flash(&client, "#save-origins").await;
+    assert!(flash.contains("Allowed addresses saved"), "{flash}");
     assert!(
         text(&client, "#live-check").await.contains(&format!("Latch saw your site at {edge}")),
         "{}",
@@ -500,7 +503,7 @@ impl<'a> NoJs<'a> {
     fn sign_in(&mut self, email: &str) -> Page {
         let page = self.get("/dashboard/signin");
         assert_eq!(page.status, 200);
-        let before = outbox(self.stack, email).len();
+        let before = self.stack.outbox(email).expect("dev outbox").len();
         let sent = self.post("/dashboard/signin", &[("csrf", &page.csrf()), ("email", email)]);
         assert_eq!(sent.status, 303, "{}", sent.body);
         let code_page = self.get(sent.location.as_deref().expect("to the code form"));
