@@ -86,6 +86,7 @@
 //! subscription (or keep the paid period).
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::event::{CheckoutSession, Event, Invoice, StripeObject, Subscription, SubscriptionStatus};
 use crate::stripe_request::{Method, StripeRequest};
@@ -552,6 +553,35 @@ pub enum FetchObject {
 }
 
 impl FetchRequest {
+    /// The object kind's stored name (`subscription`, `checkout_session`), for a durable fetch job.
+    pub fn object_name(&self) -> &'static str {
+        match self.object {
+            FetchObject::Subscription => "subscription",
+            FetchObject::CheckoutSession => "checkout_session",
+        }
+    }
+
+    /// A fetch read back from a durable job (`object_name`, id); `None` for an unknown kind.
+    pub fn from_stored(object: &str, id: &str) -> Option<Self> {
+        let object = match object {
+            "subscription" => FetchObject::Subscription,
+            "checkout_session" => FetchObject::CheckoutSession,
+            _ => return None,
+        };
+        Some(Self { object, id: id.to_owned() })
+    }
+
+    /// The id of the durable job that performs this fetch for `site` because of `cause` (an event id, or the job
+    /// that asked for it): the same cause always gives the same id, so a replay queues nothing new.
+    pub fn job_id(&self, site: &str, cause: &str) -> String {
+        let mut hash = Sha256::new();
+        for part in [site, self.object_name(), &self.id, cause] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        format!("fet_{}", hex::encode(&hash.finalize()[..12]))
+    }
+
     /// The GET request (add the `Stripe-Account` with [`StripeRequest::on_account`]).
     pub fn to_stripe_request(&self) -> StripeRequest {
         let (path, params) = match self.object {
@@ -1705,5 +1735,24 @@ fn tie_wins(new: Derived, old: Derived) -> bool {
 fn push_unique(v: &mut Vec<String>, s: &str) {
     if !v.iter().any(|x| x == s) {
         v.push(s.to_owned());
+    }
+}
+
+#[cfg(test)]
+mod fetch_job_tests {
+    use super::*;
+
+    #[test]
+    fn fetch_jobs_round_trip_and_have_deterministic_ids() {
+        let f = FetchRequest { object: FetchObject::CheckoutSession, id: "cs_1".into() };
+        assert_eq!(FetchRequest::from_stored(f.object_name(), &f.id), Some(f.clone()));
+        assert_eq!(FetchRequest::from_stored("invoice", "in_1"), None);
+        let id = f.job_id("site_a", "evt_1");
+        assert!(id.starts_with("fet_") && id.len() == 28);
+        assert_eq!(id, f.job_id("site_a", "evt_1"));
+        assert_ne!(id, f.job_id("site_b", "evt_1"));
+        assert_ne!(id, f.job_id("site_a", "evt_2"));
+        let sub = FetchRequest { object: FetchObject::Subscription, id: "cs_1".into() };
+        assert_ne!(id, sub.job_id("site_a", "evt_1"));
     }
 }

@@ -5,10 +5,15 @@
 
 pub mod connect;
 pub mod cookie;
+pub mod csrf;
 pub mod engine;
 pub mod event;
 pub mod identity;
+pub mod manual;
+pub mod money;
+pub mod notify;
 pub mod owner;
+pub mod portal;
 pub mod signin;
 pub mod stripe_request;
 pub mod token;

@@ -45,11 +45,11 @@ pub struct StripeRequest {
 }
 
 impl StripeRequest {
-    fn new(method: Method, path: impl Into<String>) -> Self {
+    pub(crate) fn new(method: Method, path: impl Into<String>) -> Self {
         Self { method, path: path.into(), params: Vec::new(), account: None, idempotency_key: None }
     }
 
-    fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+    pub(crate) fn param(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.params.push((key.into(), value.into()));
         self
     }
@@ -204,11 +204,12 @@ pub fn retrieve_checkout_session(id: &str) -> StripeRequest {
     StripeRequest::new(Method::Get, format!("/v1/checkout/sessions/{id}")).param("expand[]", "subscription")
 }
 
-/// `POST /v1/billing_portal/sessions` for one customer.
-pub fn create_portal_session(customer: &str, return_url: &str) -> StripeRequest {
+/// `POST /v1/billing_portal/sessions` for one customer, with the site's portal configuration when it has one.
+pub fn create_portal_session(customer: &str, return_url: &str, configuration: Option<&str>) -> StripeRequest {
     StripeRequest::new(Method::Post, "/v1/billing_portal/sessions")
         .param("customer", customer)
         .param("return_url", return_url)
+        .param_opt("configuration", configuration)
 }
 
 /// `POST /v1/products`.
@@ -252,6 +253,11 @@ pub fn retrieve_product(id: &str) -> StripeRequest {
     StripeRequest::new(Method::Get, format!("/v1/products/{id}"))
 }
 
+/// `GET /v1/products?active=true&limit=100`: the account's active products, for an owner to pick one to link.
+pub fn list_products() -> StripeRequest {
+    StripeRequest::new(Method::Get, "/v1/products").param("active", "true").param("limit", "100")
+}
+
 /// `GET /v1/prices?product=…&limit=100`: a product's prices (active and archived) to copy when linking it; the
 /// archived ones are kept inactive so their subscribers are imported too.
 pub fn list_prices(product: &str) -> StripeRequest {
@@ -267,6 +273,14 @@ pub fn list_subscriptions_page(price: &str, starting_after: Option<&str>) -> Str
         .param("limit", "100")
         .param("expand[]", "data.customer")
         .param_opt("starting_after", starting_after)
+}
+
+/// `GET /v1/subscriptions?price=…&status=active&limit=100`: the paying subscriptions of a price (recurring revenue).
+pub fn list_active_subscriptions(price: &str) -> StripeRequest {
+    StripeRequest::new(Method::Get, "/v1/subscriptions")
+        .param("price", price)
+        .param("status", "active")
+        .param("limit", "100")
 }
 
 /// `POST /oauth/token` (on the Connect base): exchanges an authorization code for the connected account.
@@ -415,9 +429,16 @@ mod tests {
     fn get_params_go_to_the_query_string_encoded() {
         let req = retrieve_checkout_session("cs_test_1");
         assert_eq!(req.path_and_query(), "/v1/checkout/sessions/cs_test_1?expand%5B%5D=subscription");
-        let post = create_portal_session("cus_1", "https://e.com/a b");
+        let post = create_portal_session("cus_1", "https://e.com/a b", None);
         assert_eq!(post.path_and_query(), "/v1/billing_portal/sessions");
         assert_eq!(post.encoded_params(), "customer=cus_1&return_url=https%3A%2F%2Fe.com%2Fa+b");
+        let configured = create_portal_session("cus_1", "https://e.com/", Some("bpc_1"));
+        assert_eq!(get(&configured, "configuration"), Some("bpc_1"));
+        assert_eq!(list_products().on_account(Some("acct_1")).path_and_query(), "/v1/products?active=true&limit=100");
+        assert_eq!(
+            list_active_subscriptions("price_1").path_and_query(),
+            "/v1/subscriptions?price=price_1&status=active&limit=100"
+        );
     }
 
     #[test]

@@ -35,7 +35,6 @@ pub(crate) async fn owner_from_bearer(ctx: &Ctx, req: &Request) -> ApiResult<Opt
 }
 
 /// The owner whose live session is in the dashboard's session cookie, if any (only for the dashboard's pages).
-#[expect(dead_code, reason = "the dashboard's pages call it; delete this attribute when they do")]
 pub(crate) async fn owner_from_cookie(ctx: &Ctx, req: &Request) -> ApiResult<Option<Owner>> {
     let header = req.headers().get("Cookie")?.unwrap_or_default();
     match latch_core::owner::session_from_cookies(&header, http::secure_cookies(req)?) {

@@ -27,6 +27,8 @@ pub(crate) struct Ctx {
     pub(crate) env: Env,
     /// Set by handlers that queued emails: the shell then delivers the outbox after answering.
     pub(crate) mail_pending: Cell<bool>,
+    /// Set when re-fetches were queued: the shell then performs them after answering.
+    pub(crate) fetch_pending: Cell<bool>,
 }
 
 impl Ctx {
@@ -46,6 +48,7 @@ impl Ctx {
             worker: None,
             env,
             mail_pending: Cell::new(false),
+            fetch_pending: Cell::new(false),
         })
     }
 

@@ -311,6 +311,36 @@ pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> wo
     Ok(row.map(|r| r.customer))
 }
 
+/// The email of the member owning `customer` on a site, if any.
+pub(crate) async fn member_email_of_customer(
+    db: &D1Database,
+    site: &str,
+    customer: &str,
+) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        email: String,
+    }
+    let row: Option<Row> = row(
+        db,
+        "SELECT m.email FROM member_customers mc JOIN members m ON m.id = mc.member_id \
+         WHERE mc.site_id = ?1 AND mc.customer = ?2",
+        &[Arg::Text(site), Arg::Text(customer)],
+    )
+    .await?;
+    Ok(row.map(|r| r.email))
+}
+
+/// A site's display name.
+pub(crate) async fn site_name(db: &D1Database, site: &str) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        name: String,
+    }
+    let row: Option<Row> = row(db, "SELECT name FROM sites WHERE id = ?1", &[Arg::Text(site)]).await?;
+    Ok(row.map(|r| r.name))
+}
+
 /// A stored grant: the engine's grant as JSON.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct GrantRow {

@@ -1,18 +1,19 @@
 //! Carries out the access engine's decisions: load the scope's grants from D1, call `latch_core::engine::apply`,
-//! and write the new rows, the activity entries, the member links and the processed event id in one D1 batch.
-//! Re-fetches the engine asks for are performed here too, and fed back to the engine.
+//! and write the new rows, the activity entries, the member links, the notification emails (outbox), the
+//! re-fetches the engine asks for (`pending_fetches`, performed after the answer by [`crate::fetches`]) and the
+//! processed event id in one D1 batch.
 
 use std::collections::BTreeMap;
 
-use latch_core::engine::{self, AccessState, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
-use latch_core::event::StripeObject;
+use latch_core::engine::{self, AccessState, Activity, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
+use latch_core::notify::{self, Audience};
 use serde::Serialize;
 use worker::D1PreparedStatement;
 
 use crate::context::{Ctx, random_id};
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::stripe;
+use crate::{fetches, outbox};
 
 /// One product a member can see now.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -22,9 +23,6 @@ pub(crate) struct AccessItem {
     /// When access ends; `None` for lifetime.
     pub(crate) ends_at: Option<i64>,
 }
-
-/// How many rounds of engine-requested re-fetches one input may cause.
-const MAX_FETCH_ROUNDS: usize = 2;
 
 fn parse_grants(rows: Vec<db::GrantRow>) -> ApiResult<Vec<Grant>> {
     rows.into_iter()
@@ -75,53 +73,25 @@ pub(crate) async fn catalog(ctx: &Ctx, site: &Site) -> ApiResult<Catalog> {
     })
 }
 
-/// Where an input came from, for the activity feed and idempotency.
+/// Where an input came from, for the activity feed, idempotency and what follows from it.
 pub(crate) struct Origin<'a> {
     /// The Stripe event id, when the input is a webhook event.
     pub(crate) event_id: Option<&'a str>,
-    /// The event type (or `claim`), recorded with a processed event.
+    /// The event type (or `claim`, `fetch`, `import`), recorded with a processed event.
     pub(crate) kind: &'a str,
+    /// What caused the input, unique per cause (the event id, the checkout session of a claim, the fetch job):
+    /// derives the ids of the emails and fetches it queues, so a replay queues nothing twice.
+    pub(crate) cause: &'a str,
+    /// How many re-fetches deep this input is (0 for events, claims and imports).
+    pub(crate) round: i64,
+    /// Whether the engine's notifications become emails (imports of existing subscribers stay quiet).
+    pub(crate) notify: bool,
 }
 
-/// Applies one input for `site`: loads the scope, runs the engine, writes everything in one batch (plus
-/// `extra` statements), then performs the re-fetches the engine asked for.
+/// Applies one input for `site`: loads the scope, runs the engine, and writes everything in one batch (plus
+/// `extra` statements), including the emails and the re-fetches it causes. Those fetches run after the answer
+/// (the shell's `wait_until`, or the cron trigger).
 pub(crate) async fn apply(
-    ctx: &Ctx,
-    site: &Site,
-    catalog: &Catalog,
-    input: Input<'_>,
-    origin: &Origin<'_>,
-    extra: Vec<D1PreparedStatement>,
-) -> ApiResult<Transition> {
-    let transition = apply_once(ctx, site, catalog, input, origin, extra).await?;
-    let mut pending = fetches(&transition);
-    for _ in 0..MAX_FETCH_ROUNDS {
-        let mut next = Vec::new();
-        for request in pending {
-            let body = stripe::send_raw(&ctx.config, &request.on_account(site.stripe_account.as_deref())).await?;
-            let object = StripeObject::parse(body.as_bytes())
-                .map_err(|e| ApiError::internal(format!("re-fetched object unreadable: {e}")))?;
-            let fetched = Input::Fetched { object: &object, fetched_at: ctx.now };
-            let again =
-                apply_once(ctx, site, catalog, fetched, &Origin { event_id: None, kind: "fetch" }, Vec::new()).await?;
-            next.extend(fetches(&again));
-        }
-        pending = next;
-    }
-    Ok(transition)
-}
-
-fn fetches(t: &Transition) -> Vec<latch_core::stripe_request::StripeRequest> {
-    t.effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Fetch(f) => Some(f.to_stripe_request()),
-            _ => None,
-        })
-        .collect()
-}
-
-async fn apply_once(
     ctx: &Ctx,
     site: &Site,
     catalog: &Catalog,
@@ -153,40 +123,47 @@ async fn apply_once(
         }
     }
     for activity in transition.activities() {
-        let kind = serde_json::to_value(activity.kind).map_err(ApiError::internal)?;
-        statements.push(db::statement(
-            &ctx.db,
-            "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            &[
-                Arg::Text(&site.id),
-                Arg::Text(kind.as_str().unwrap_or("unknown")),
-                Arg::OptText(activity.customer.as_deref()),
-                Arg::OptText(activity.product.as_deref()),
-                Arg::Text(&activity.stripe_object),
-                Arg::OptText(origin.event_id),
-                Arg::Text(&activity.reason),
-                Arg::Int(ctx.now),
-            ],
-        )?);
+        statements.push(insert_activity(ctx, &site.id, activity, origin.event_id)?);
     }
     if let Some(event_id) = origin.event_id {
         statements.push(db::mark_event_processed(&ctx.db, event_id, Some(&site.id), origin.kind, ctx.now)?);
     }
-    for effect in &transition.effects {
-        if let Effect::Notify(n) = effect {
-            // Member and owner notification emails (access granted or revoked, payment failed, disconnected) are
-            // not written to the outbox yet; they are logged so nothing is silently dropped.
-            worker::console_log!("notification not sent (notification emails are not built yet): {:?}", n.kind);
-        }
+    statements.extend(fetches::queue(ctx, &site.id, &transition, origin.cause, origin.round)?);
+    if origin.notify {
+        statements.extend(notifications(ctx, site, &transition, origin.cause).await?);
     }
     db::batch(&ctx.db, statements).await?;
     Ok(transition)
 }
 
+/// Statement recording an activity entry (from a Stripe event when `event_id` is given).
+pub(crate) fn insert_activity(
+    ctx: &Ctx,
+    site: &str,
+    activity: &Activity,
+    event_id: Option<&str>,
+) -> ApiResult<D1PreparedStatement> {
+    let kind = serde_json::to_value(activity.kind).map_err(ApiError::internal)?;
+    Ok(db::statement(
+        &ctx.db,
+        "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &[
+            Arg::Text(site),
+            Arg::Text(kind.as_str().unwrap_or("unknown")),
+            Arg::OptText(activity.customer.as_deref()),
+            Arg::OptText(activity.product.as_deref()),
+            Arg::Text(&activity.stripe_object),
+            Arg::OptText(event_id),
+            Arg::Text(&activity.reason),
+            Arg::Int(ctx.now),
+        ],
+    )?)
+}
+
 /// Upserts a grant row; a row already at a newer Stripe version is never overwritten by an older one, even when
 /// two requests race between load and write.
-fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
+pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
     let data = serde_json::to_string(grant).map_err(ApiError::internal)?;
     Ok(db::statement(
         &ctx.db,
@@ -206,4 +183,64 @@ fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedSta
             Arg::Int(ctx.now),
         ],
     )?)
+}
+
+/// Outbox statements for the engine's notifications: each rendered by latch-core and addressed to the member
+/// (the email the source told, else the member owning the customer). Owner notifications are skipped: sites have
+/// no owner account with an email yet (owner sign-in comes with site owners, issue 4 capability 1); plug the
+/// owner's address in here, under [`Audience::Owner`].
+async fn notifications(
+    ctx: &Ctx,
+    site: &Site,
+    transition: &Transition,
+    cause: &str,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let notes: Vec<_> = transition
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Notify(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    if notes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let site_name = db::site_name(&ctx.db, &site.id).await?.unwrap_or_else(|| site.id.clone());
+    let products = db::products(&ctx.db, &site.id).await?;
+    let mut statements = Vec::new();
+    for n in notes {
+        if notify::audience(n.kind) == Audience::Owner {
+            worker::console_log!(
+                "{} for site {} not emailed: sites have no owner email yet",
+                notify::kind_name(n.kind),
+                site.id
+            );
+            continue;
+        }
+        let told = n.email.as_deref().and_then(|e| latch_core::validate::email(e).ok());
+        let known = match (&told, n.customer.as_deref()) {
+            (None, Some(customer)) => db::member_email_of_customer(&ctx.db, &site.id, customer).await?,
+            _ => None,
+        };
+        let from_grant = || {
+            transition
+                .state
+                .grants
+                .iter()
+                .filter(|g| Some(g.customer.as_str()) == n.customer.as_deref())
+                .find_map(|g| g.email.as_deref().and_then(|e| latch_core::validate::email(e).ok()))
+        };
+        let Some(to) = told.or(known).or_else(from_grant) else {
+            worker::console_warn!("{} not emailed: no email known for the customer", notify::kind_name(n.kind));
+            continue;
+        };
+        let product = n.product.as_deref().and_then(|slug| products.iter().find(|p| p.slug == slug));
+        let email = notify::render(n, &site_name, product.map(|p| p.name.as_str()));
+        let id = notify::outbox_id(cause, n, &to);
+        let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
+        statements.push(outbox::enqueue(&ctx.db, &id, &row, ctx.now)?);
+        ctx.mail_pending.set(true);
+    }
+    Ok(statements)
 }

@@ -198,7 +198,8 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
             _ => Vec::new(),
         };
         let input = Input::Fetched { object: &object, fetched_at: ctx.now };
-        grants::apply(ctx, site, &catalog, input, &Origin { event_id: None, kind: "import" }, extra).await?;
+        let origin = Origin { event_id: None, kind: "import", cause: &sub.id, round: 0, notify: false };
+        grants::apply(ctx, site, &catalog, input, &origin, extra).await?;
         imported += 1;
     }
     let last = items.last().and_then(|i| i["id"].as_str()).map(str::to_owned);

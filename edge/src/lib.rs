@@ -5,8 +5,10 @@ mod auth;
 mod codes;
 mod config;
 mod context;
+mod dashboard;
 mod db;
 mod error;
+mod fetches;
 mod grants;
 mod http;
 mod imports;
@@ -21,7 +23,8 @@ use worker::{Context, Env, Method, Request, Response, ScheduleContext, Scheduled
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::{
-    access, admin, catalog, checkout, claim, connect, identify, owner, portal, products, signin, webhook,
+    access, admin, catalog, checkout, claim, connect, identify, owner, portal, portal_settings, products, signin,
+    webhook,
 };
 
 #[event(fetch)]
@@ -39,11 +42,18 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
         Err(err) => http::error_response(&err)?,
     };
     http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
-    if ctx.mail_pending.get()
+    let (fetch, mail) = (ctx.fetch_pending.get(), ctx.mail_pending.get());
+    if (fetch || mail)
         && let Some(worker) = &ctx.worker
     {
-        let (env, now) = (ctx.env.clone(), ctx.now);
+        let env = ctx.env.clone();
         worker.wait_until(async move {
+            // Fetched answers may queue emails too: fetch first, then deliver.
+            if fetch && let Err(e) = fetches::run(&env).await {
+                worker::console_error!("pending fetches failed: {}", e.message);
+            }
+            #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit i64 for a very long time
+            let now = (worker::Date::now().as_millis() / 1000) as i64;
             if let Err(e) = outbox::deliver(&env, now).await {
                 worker::console_error!("outbox delivery failed: {e}");
             }
@@ -52,9 +62,13 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
     Ok(response)
 }
 
-/// The cron trigger (every minute): retries the outbox, prunes old rate-limit windows and sign-in codes.
+/// The cron trigger (every minute): performs re-fetches left pending, retries the outbox, prunes old rate-limit
+/// windows and sign-in codes.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = fetches::run(&env).await {
+        worker::console_error!("pending fetches failed: {}", e.message);
+    }
     #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit i64 for a very long time
     let now = (worker::Date::now().as_millis() / 1000) as i64;
     if let Err(e) = outbox::deliver(&env, now).await {
@@ -93,6 +107,8 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Patch, ["admin", "v1", "sites", site, "products", slug]) => {
             products::patch(ctx, req, site, slug).await
         }
+        (Method::Get, ["admin", "v1", "sites", site, "portal"]) => portal_settings::get(ctx, req, site).await,
+        (Method::Put, ["admin", "v1", "sites", site, "portal"]) => portal_settings::put(ctx, req, site).await,
         (Method::Get, ["admin", "v1", "sites", site, "imports"]) => products::list_imports(ctx, req, site).await,
         (Method::Post, ["admin", "v1", "sites", site, "imports", id, "resume"]) => {
             products::resume_import(ctx, req, site, id).await
@@ -111,6 +127,10 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Get, ["owner", "v1", "sites", site, "secret"]) => owner::get_secret(ctx, req, site).await,
         (Method::Post, ["owner", "v1", "sites", site, "secret", "rotate"]) => {
             owner::rotate_secret(ctx, req, site).await
+        }
+        (_, ["dashboard", rest @ ..]) => {
+            let rest: Vec<&str> = rest.iter().copied().filter(|s| !s.is_empty()).collect();
+            dashboard::route(ctx, req, &rest).await
         }
         _ => Err(ApiError::not_found(&format!("{} {path}", req.method()))),
     }

@@ -33,11 +33,13 @@ pub(crate) struct Email<'a> {
     pub(crate) text: &'a str,
 }
 
-/// Statement adding `email` to the outbox; put it in the same batch as what caused the email.
+/// Statement adding `email` to the outbox; put it in the same batch as what caused the email. An id already in
+/// the outbox inserts nothing (deterministic ids make replays harmless).
 pub(crate) fn enqueue(db: &D1Database, id: &str, email: &Email<'_>, now: i64) -> worker::Result<D1PreparedStatement> {
     db::statement(
         db,
-        "INSERT INTO outbox (id, site_id, to_email, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO outbox (id, site_id, to_email, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+         ON CONFLICT (id) DO NOTHING",
         &[
             Arg::Text(id),
             Arg::OptText(email.site),

@@ -81,6 +81,10 @@ fn dev() -> Step {
     .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
     println!("\n  Latch is running.");
     println!("  Demo site:       {}/demo/", stack.edge_url);
+    println!(
+        "  Owner dashboard: {}/dashboard (any email; the code is in {}/dev/outbox)",
+        stack.edge_url, stack.edge_url
+    );
     println!("  Edge API:        {}/v1/health", stack.edge_url);
     println!("  Stripe emulator: {}", stack.emulator_url);
     println!("  Pay with 4242 4242 4242 4242 (any other number declines). Ctrl-C stops everything.\n");

@@ -4,7 +4,7 @@ use serde::Serialize;
 use worker::Response;
 
 use crate::context::Ctx;
-use crate::db::{self, Price};
+use crate::db::{self, Arg, Price};
 use crate::error::ApiResult;
 use crate::http;
 
@@ -26,9 +26,31 @@ struct CatalogProduct {
     prices: Vec<Price>,
 }
 
+/// How often the live check's "seen" time is refreshed per site.
+const SEEN_EVERY_SECS: i64 = 300;
+
+/// Remembers, after the answer, that the widget ran on an allowed origin of the site (the dashboard's Install page
+/// shows it). At most one write per site every [`SEEN_EVERY_SECS`], or when the origin changes.
+fn record_seen(ctx: &Ctx, site: &str) -> ApiResult<()> {
+    let (Some(origin), Some(worker)) = (&ctx.origin, &ctx.worker) else { return Ok(()) };
+    let statement = db::statement(
+        &ctx.db,
+        "UPDATE sites SET seen_origin = ?2, seen_at = ?3 \
+         WHERE id = ?1 AND (seen_at IS NULL OR seen_at < ?4 OR seen_origin IS NOT ?2)",
+        &[Arg::Text(site), Arg::Text(origin), Arg::Int(ctx.now), Arg::Int(ctx.now - SEEN_EVERY_SECS)],
+    )?;
+    worker.wait_until(async move {
+        if let Err(e) = statement.run().await {
+            worker::console_warn!("recording where the widget ran failed: {e}");
+        }
+    });
+    Ok(())
+}
+
 /// Answers the site's products and active prices.
 pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
     let site = ctx.site(site_id).await?;
+    record_seen(ctx, &site.id)?;
     let mut prices = db::prices(&ctx.db, &site.id).await?;
     let products = db::products(&ctx.db, &site.id)
         .await?

@@ -63,7 +63,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         &site,
         &catalog,
         Input::Fetched { object: &object, fetched_at: ctx.now },
-        &Origin { event_id: None, kind: "claim" },
+        &Origin { event_id: None, kind: "claim", cause: &format!("claim:{}", session.id), round: 0, notify: true },
         link,
     )
     .await?;

@@ -14,7 +14,7 @@ use worker::{Request, Response};
 
 use crate::auth::require_site_admin;
 use crate::context::{Ctx, random_id};
-use crate::db::{self, Arg};
+use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::{http, stripe};
 
@@ -33,10 +33,9 @@ fn client_id(ctx: &Ctx) -> ApiResult<&str> {
     })
 }
 
-/// `POST /admin/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state, and the cookie
-/// binding that state to this browser.
-pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
-    let site = require_site_admin(ctx, req, site_id).await?;
+/// Stripe's authorize URL for `site` with a fresh single-use state, and the `Set-Cookie` value binding that state
+/// to the browser that asked (the JSON API and the dashboard both start Connect here).
+pub(crate) async fn authorize(ctx: &Ctx, req: &Request, site: &Site) -> ApiResult<(String, String)> {
     let client_id = client_id(ctx)?;
     let state = format!("{}{}", random_id("st")?, random_id("")?);
     let nonce = format!("{}{}", random_id("n")?, random_id("")?);
@@ -60,8 +59,16 @@ pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<
         state: &state,
         redirect_uri: &redirect_uri,
     });
+    Ok((url, connect::oauth_cookie(&nonce, http::secure_cookies(req)?)))
+}
+
+/// `POST /admin/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state, and the cookie
+/// binding that state to this browser.
+pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let (url, cookie) = authorize(ctx, req, &site).await?;
     let mut response = http::json(200, &serde_json::json!({ "url": url, "expires_in": connect::STATE_TTL_SECS }))?;
-    response.headers_mut().set("Set-Cookie", &connect::oauth_cookie(&nonce, http::secure_cookies(req)?))?;
+    response.headers_mut().set("Set-Cookie", &cookie)?;
     response.headers_mut().set("Cache-Control", "no-store")?;
     Ok(response)
 }
@@ -163,9 +170,10 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
         &format!(
             "<p id=\"status\" data-status=\"connected\">Site <b>{}</b> is connected to Stripe account \
              <code id=\"account\">{}</code> in <b id=\"mode\">{mode}</b> mode.</p>\
-             <p>You can close this tab and go back to Settings.</p>",
+             <p><a id=\"back\" href=\"/dashboard/sites/{}/payments\">Back to the dashboard</a></p>",
             esc(&stored.site_id),
-            esc(&token.stripe_user_id)
+            esc(&token.stripe_user_id),
+            esc(&stored.site_id),
         ),
     )?;
     response.headers_mut().set("Set-Cookie", &cookie::clear(connect::OAUTH_COOKIE, http::secure_cookies(req)?))?;
@@ -178,10 +186,13 @@ struct Deauthorized {
     stripe_user_id: String,
 }
 
-/// `POST /admin/v1/sites/{site}/disconnect`: deauthorizes the account at Stripe and marks the site
-/// disconnected. Subscriptions on the account are not cancelled (the answer says so).
-pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
-    let site = require_site_admin(ctx, req, site_id).await?;
+/// What the owner is told about subscriptions when disconnecting.
+pub(crate) const SUBSCRIPTIONS_NOT_CANCELLED: &str = "Active subscriptions on the Stripe account are not cancelled: \
+     Stripe keeps billing them until they are cancelled in Stripe. Members keep the access they have.";
+
+/// Deauthorizes the site's account at Stripe and marks the site disconnected; answers the account id.
+/// Subscriptions on the account are not cancelled.
+pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site) -> ApiResult<String> {
     let client_id = client_id(ctx)?;
     let account = site
         .stripe_account
@@ -196,14 +207,21 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiRe
         Err(e) => return Err(ApiError::new(503, "stripe_unavailable", e.to_string())),
     }
     mark_disconnected(ctx, &account).await?;
+    Ok(account)
+}
+
+/// `POST /admin/v1/sites/{site}/disconnect`: deauthorizes the account at Stripe and marks the site
+/// disconnected. Subscriptions on the account are not cancelled (the answer says so).
+pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let account = disconnect_site(ctx, &site).await?;
     http::json(
         200,
         &serde_json::json!({
             "site": site.id,
             "stripe_account": account,
             "status": "disconnected",
-            "subscriptions": "Active subscriptions on the Stripe account are not cancelled: Stripe keeps billing them \
-                              until they are cancelled in Stripe. Members keep the access they have.",
+            "subscriptions": SUBSCRIPTIONS_NOT_CANCELLED,
         }),
     )
 }

@@ -10,6 +10,7 @@ pub(crate) mod connect;
 pub(crate) mod identify;
 pub(crate) mod owner;
 pub(crate) mod portal;
+pub(crate) mod portal_settings;
 pub(crate) mod products;
 pub(crate) mod signin;
 pub(crate) mod webhook;

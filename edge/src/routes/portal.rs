@@ -1,4 +1,5 @@
-//! `POST /v1/portal`: a Billing Portal session for the calling member's own Stripe customer.
+//! `POST /v1/portal`: a Billing Portal session for the calling member's own Stripe customer, with the site's
+//! portal configuration (Settings > Customer Portal); 409 `portal_disabled` when the owner turned the portal off.
 
 use latch_core::{stripe_request, validate};
 use serde::{Deserialize, Serialize};
@@ -8,6 +9,7 @@ use crate::context::Ctx;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::access::authenticate;
+use crate::routes::portal_settings;
 use crate::{http, stripe};
 
 #[derive(Deserialize)]
@@ -24,14 +26,20 @@ struct PortalSession {
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
     site.require_stripe()?;
+    let portal = portal_settings::load(ctx, &site).await?;
+    if !portal.settings.enabled {
+        return Err(ApiError::new(409, "portal_disabled", "this site does not offer the billing portal"));
+    }
     let body: PortalBody = http::json_body(req).await?;
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
     let customer = db::customer_of(&ctx.db, &site.id, &member.id)
         .await?
         .ok_or_else(|| ApiError::new(404, "no_customer", "this member has no billing account yet"))?;
-    let request = stripe_request::create_portal_session(&customer, &validate::return_page(&body.return_url))
-        .on_account(site.stripe_account.as_deref())
-        .idempotent(&format!("portal:{}", ctx.now));
+    let return_page = validate::return_page(&body.return_url);
+    let request =
+        stripe_request::create_portal_session(&customer, &return_page, portal.stripe_configuration.as_deref())
+            .on_account(site.stripe_account.as_deref())
+            .idempotent(&format!("portal:{}", ctx.now));
     let session: PortalSession = stripe::send(&ctx.config, &request).await?;
     http::json(200, &session)
 }

@@ -15,22 +15,32 @@ use crate::error::{ApiError, ApiResult};
 use crate::routes::connect::edge_origin;
 use crate::{http, imports, stripe};
 
+/// A product to create, with its first prices.
 #[derive(Deserialize)]
-struct NewProduct {
-    slug: String,
-    name: String,
+pub(crate) struct NewProduct {
+    /// Slug used in `data-latch-*` attributes.
+    pub(crate) slug: String,
+    /// Display name.
+    pub(crate) name: String,
+    /// Prices to create with it.
     #[serde(default)]
-    prices: Vec<NewProductPrice>,
+    pub(crate) prices: Vec<NewProductPrice>,
 }
 
+/// A price to create.
 #[derive(Deserialize)]
-struct NewProductPrice {
-    unit_amount: u64,
-    currency: String,
-    interval: Option<String>,
-    lookup_key: Option<String>,
+pub(crate) struct NewProductPrice {
+    /// Amount in the currency's smallest unit.
+    pub(crate) unit_amount: u64,
+    /// Three-letter currency code.
+    pub(crate) currency: String,
+    /// `month`, `year`, or `None` for a one-time price.
+    pub(crate) interval: Option<String>,
+    /// Optional lookup key.
+    pub(crate) lookup_key: Option<String>,
+    /// Trial days (recurring prices only).
     #[serde(default)]
-    trial_days: u32,
+    pub(crate) trial_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +49,7 @@ struct Created {
 }
 
 /// The product row of a site, or 404.
-async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<db::Product> {
+pub(crate) async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<db::Product> {
     db::products(&ctx.db, &site.id)
         .await?
         .into_iter()
@@ -47,12 +57,10 @@ async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<db::Product> {
         .ok_or_else(|| ApiError::not_found("product"))
 }
 
-/// `POST /admin/v1/sites/{site}/products` `{slug, name, prices: [...]}`: creates the product and its prices in
-/// the site's Stripe account, then records them.
-pub(crate) async fn create(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
-    let site = require_site_admin(ctx, req, site_id).await?;
+/// Creates a product and its prices in the site's Stripe account, then records them; answers the Stripe product
+/// id and the prices.
+pub(crate) async fn create_product(ctx: &Ctx, site: &Site, body: &NewProduct) -> ApiResult<(String, Vec<StripePrice>)> {
     site.require_stripe()?;
-    let body: NewProduct = http::json_body(req).await?;
     validate::slug(&body.slug)?;
     let account = site.stripe_account.as_deref();
     let scope = format!("admin:{}:{}", site.id, body.slug);
@@ -69,12 +77,22 @@ pub(crate) async fn create(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiRe
     )?];
     let mut prices = Vec::new();
     for p in &body.prices {
-        let (price, statement) = create_price(ctx, &site, &body.slug, &created.id, p, &scope).await?;
+        let (price, statement) = create_price(ctx, site, &body.slug, &created.id, p, &scope).await?;
         statements.push(statement);
         prices.push(price);
     }
     db::batch(&ctx.db, statements).await?;
-    http::json(200, &serde_json::json!({ "slug": body.slug, "stripe_product": created.id, "prices": prices }))
+    Ok((created.id, prices))
+}
+
+/// `POST /admin/v1/sites/{site}/products` `{slug, name, prices: [...]}`: creates the product and its prices in
+/// the site's Stripe account, then records them.
+pub(crate) async fn create(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    site.require_stripe()?;
+    let body: NewProduct = http::json_body(req).await?;
+    let (stripe_product, prices) = create_product(ctx, &site, &body).await?;
+    http::json(200, &serde_json::json!({ "slug": body.slug, "stripe_product": stripe_product, "prices": prices }))
 }
 
 /// Creates one price at Stripe and answers it with the statement recording it.
@@ -134,20 +152,27 @@ pub(crate) fn upsert_price(ctx: &Ctx, site: &str, slug: &str, price: &StripePric
     )?)
 }
 
+/// Adds a price to a product of the site (one-time, or recurring monthly/yearly with an optional trial).
+pub(crate) async fn add_price_to(ctx: &Ctx, site: &Site, slug: &str, body: &NewProductPrice) -> ApiResult<StripePrice> {
+    site.require_stripe()?;
+    let product = product(ctx, site, slug).await?;
+    let scope = format!("admin:{}:{}:price", site.id, product.slug);
+    let (price, statement) = create_price(ctx, site, &product.slug, &product.stripe_product, body, &scope).await?;
+    db::batch(&ctx.db, vec![statement]).await?;
+    Ok(price)
+}
+
 /// `POST /admin/v1/sites/{site}/products/{slug}/prices` `{unit_amount, currency, interval?, trial_days?,
 /// lookup_key?}`: adds a price (one-time, or recurring monthly/yearly with an optional trial).
 pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     site.require_stripe()?;
     let body: NewProductPrice = http::json_body(req).await?;
-    let product = product(ctx, &site, slug).await?;
-    let scope = format!("admin:{}:{}:price", site.id, product.slug);
-    let (price, statement) = create_price(ctx, &site, &product.slug, &product.stripe_product, &body, &scope).await?;
-    db::batch(&ctx.db, vec![statement]).await?;
+    let price = add_price_to(ctx, &site, slug, &body).await?;
     http::json(
         200,
         &serde_json::json!({
-            "id": price.id, "product": product.slug, "unit_amount": price.unit_amount, "currency": price.currency,
+            "id": price.id, "product": slug, "unit_amount": price.unit_amount, "currency": price.currency,
             "interval": price.recurring.as_ref().map(|r| r.interval.clone()),
             "trial_days": price.recurring.as_ref().and_then(|r| r.trial_period_days).unwrap_or(0),
             "lookup_key": price.lookup_key,
@@ -155,18 +180,25 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, site_id: &str, slug:
     )
 }
 
-#[derive(Deserialize)]
-struct ProductSettings {
-    checkout_enabled: Option<bool>,
-    purchase_method: Option<String>,
-    purchase_url: Option<String>,
+/// How a product is sold; absent fields keep their value.
+#[derive(Deserialize, Default)]
+pub(crate) struct ProductSettings {
+    /// Whether checkout is open.
+    pub(crate) checkout_enabled: Option<bool>,
+    /// `stripe_checkout`, `sales_page` or `external`.
+    pub(crate) purchase_method: Option<String>,
+    /// The sales page or external URL.
+    pub(crate) purchase_url: Option<String>,
 }
 
-/// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?}`.
-pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
-    let site = require_site_admin(ctx, req, site_id).await?;
-    let body: ProductSettings = http::json_body(req).await?;
-    let product = product(ctx, &site, slug).await?;
+/// Sets how a product of the site is sold; answers `(checkout_enabled, purchase_method, purchase_url)`.
+pub(crate) async fn update_settings(
+    ctx: &Ctx,
+    site: &Site,
+    slug: &str,
+    body: &ProductSettings,
+) -> ApiResult<(bool, &'static str, Option<String>)> {
+    let product = product(ctx, site, slug).await?;
     let method = body.purchase_method.as_deref().unwrap_or(&product.purchase_method);
     let url = body.purchase_url.as_deref().or(product.purchase_url.as_deref());
     let (method, url) = connect::purchase_method(method, url).map_err(ApiError::bad_request)?;
@@ -185,28 +217,56 @@ pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &st
     )?
     .run()
     .await?;
+    Ok((checkout != 0, method.as_str(), url))
+}
+
+/// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?}`.
+pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let body: ProductSettings = http::json_body(req).await?;
+    let (checkout, method, url) = update_settings(ctx, &site, slug, &body).await?;
     http::json(
         200,
         &serde_json::json!({
-            "slug": product.slug, "checkout_enabled": checkout != 0, "purchase_method": method.as_str(),
-            "purchase_url": url,
+            "slug": slug, "checkout_enabled": checkout, "purchase_method": method, "purchase_url": url,
         }),
     )
 }
 
+/// An existing Stripe product to link under a slug.
 #[derive(Deserialize)]
-struct LinkBody {
-    stripe_product: String,
-    slug: String,
-    name: Option<String>,
+pub(crate) struct LinkBody {
+    /// `prod_...`
+    pub(crate) stripe_product: String,
+    /// The Latch slug.
+    pub(crate) slug: String,
+    /// Display name (default: Stripe's).
+    pub(crate) name: Option<String>,
+}
+
+/// A Stripe product, as listed or retrieved.
+#[derive(Deserialize)]
+pub(crate) struct StripeProduct {
+    /// `prod_...`
+    pub(crate) id: String,
+    /// Its name.
+    pub(crate) name: String,
+    /// False once archived.
+    #[serde(default)]
+    pub(crate) active: bool,
 }
 
 #[derive(Deserialize)]
-struct StripeProduct {
-    id: String,
-    name: String,
-    #[serde(default)]
-    active: bool,
+struct ProductList {
+    data: Vec<StripeProduct>,
+}
+
+/// The active products of the site's Stripe account (one page of 100), to pick one to link.
+pub(crate) async fn stripe_products(ctx: &Ctx, site: &Site) -> ApiResult<Vec<StripeProduct>> {
+    site.require_stripe()?;
+    let request = stripe_request::list_products().on_account(site.stripe_account.as_deref());
+    let list: ProductList = stripe::send(&ctx.config, &request).await?;
+    Ok(list.data)
 }
 
 #[derive(Deserialize)]
@@ -214,13 +274,19 @@ struct PriceList {
     data: Vec<StripePrice>,
 }
 
+/// What linking did.
 #[derive(Serialize)]
-struct LinkAnswer {
-    slug: String,
-    stripe_product: String,
-    name: String,
-    prices: Vec<StripePrice>,
-    import: imports::Job,
+pub(crate) struct LinkAnswer {
+    /// The Latch slug.
+    pub(crate) slug: String,
+    /// The linked Stripe product.
+    pub(crate) stripe_product: String,
+    /// Display name.
+    pub(crate) name: String,
+    /// The active prices copied.
+    pub(crate) prices: Vec<StripePrice>,
+    /// The import of existing subscribers.
+    pub(crate) import: imports::Job,
 }
 
 /// Whether any grant of a product still gives access.
@@ -234,13 +300,11 @@ async fn has_active_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<bool>
     Ok(rows.iter().filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok()).any(|g| g.is_active(ctx.now)))
 }
 
-/// `POST /admin/v1/sites/{site}/products/link` `{stripe_product, slug, name?}`: links an existing Stripe product,
+/// Links an existing Stripe product under a slug of the site,
 /// copies its prices (archived ones stay inactive) and starts importing its active and trialing subscribers. Linking a Latch product
 /// to another Stripe product is refused (409) while members still have access through it.
-pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
-    let site = require_site_admin(ctx, req, site_id).await?;
+pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &str) -> ApiResult<LinkAnswer> {
     site.require_stripe()?;
-    let body: LinkBody = http::json_body(req).await?;
     validate::slug(&body.slug)?;
     if !body.stripe_product.starts_with("prod_") || body.stripe_product.len() > 255 {
         return Err(ApiError::bad_request("stripe_product must be a Stripe product id (prod_...)"));
@@ -300,17 +364,23 @@ pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResu
         statements.push(upsert_price(ctx, &site.id, &body.slug, price)?);
     }
     db::batch(&ctx.db, statements).await?;
-    let job = imports::create(ctx, &site, &body.slug, &edge_origin(req)?).await?;
-    http::json(
-        200,
-        &LinkAnswer {
-            slug: body.slug,
-            stripe_product: stripe_product.id,
-            name,
-            prices: prices.data.into_iter().filter(|p| p.active).collect(),
-            import: job,
-        },
-    )
+    let job = imports::create(ctx, site, &body.slug, edge).await?;
+    Ok(LinkAnswer {
+        slug: body.slug,
+        stripe_product: stripe_product.id,
+        name,
+        prices: prices.data.into_iter().filter(|p| p.active).collect(),
+        import: job,
+    })
+}
+
+/// `POST /admin/v1/sites/{site}/products/link` `{stripe_product, slug, name?}`: see [`link_product`].
+pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    site.require_stripe()?;
+    let body: LinkBody = http::json_body(req).await?;
+    let answer = link_product(ctx, &site, body, &edge_origin(req)?).await?;
+    http::json(200, &answer)
 }
 
 /// `GET /admin/v1/sites/{site}/imports`: every import of the site, newest first, with its progress.

@@ -47,8 +47,8 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         return http::json(200, &serde_json::json!({ "received": true, "ignored": "no site for this event" }));
     };
     let catalog = grants::catalog(ctx, &site).await?;
-    grants::apply(ctx, &site, &catalog, input, &Origin { event_id: Some(&event.id), kind: &event.kind }, Vec::new())
-        .await?;
+    let origin = Origin { event_id: Some(&event.id), kind: &event.kind, cause: &event.id, round: 0, notify: true };
+    grants::apply(ctx, &site, &catalog, input, &origin, Vec::new()).await?;
     http::json(200, &serde_json::json!({ "received": true }))
 }
 

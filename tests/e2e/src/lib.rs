@@ -192,6 +192,7 @@ impl Stack {
         let edge = command(&wrangler)
             .args(["dev", "--ip", "127.0.0.1", "--port", &edge_port.to_string(), "--persist-to", &state])
             .args(["--inspector-port", &free_port().to_string(), "--show-interactive-dev-session=false"])
+            .arg("--test-scheduled")
             .args(["--var", &var("STRIPE_API_BASE", &emulator_url)])
             .args(["--var", &var("STRIPE_SECRET_KEY", STRIPE_TEST_KEY)])
             .args(["--var", &var("STRIPE_WEBHOOK_SECRETS", &webhook_secret)])

@@ -138,6 +138,35 @@ try {
   check(updated.cancel_at_period_end === true && updated.cancel_at === done.subscription.trial_end, 'cancel at period end');
   const portal = await stripe.billingPortal.sessions.create({ customer: done.customer.id, return_url: 'http://127.0.0.1:9/account' });
   check(portal.url.startsWith(`${base.origin}/portal/`), 'portal session');
+  const conf = await stripe.billingPortal.configurations.create({
+    features: { subscription_cancel: { enabled: false }, invoice_history: { enabled: true } },
+    business_profile: { privacy_policy_url: 'https://example.com/privacy', terms_of_service_url: 'https://example.com/terms' },
+  });
+  check(conf.object === 'billing_portal.configuration' && conf.features.subscription_cancel.enabled === false, 'portal configuration');
+  const confUpdated = await stripe.billingPortal.configurations.update(conf.id, {
+    features: { subscription_cancel: { enabled: true, mode: 'at_period_end' } },
+  });
+  check(confUpdated.features.subscription_cancel.enabled === true
+    && confUpdated.business_profile.terms_of_service_url === 'https://example.com/terms', 'portal configuration update');
+  check((await stripe.billingPortal.configurations.retrieve(conf.id)).id === conf.id, 'portal configuration retrieve');
+  const confs = await stripe.billingPortal.configurations.list({ active: true });
+  check(confs.data.some((c) => c.id === conf.id), 'portal configurations list');
+  const configured = await stripe.billingPortal.sessions.create({ customer: done.customer.id, configuration: conf.id });
+  check(configured.configuration === conf.id, 'portal session with a configuration');
+  try {
+    await stripe.billingPortal.configurations.create({
+      features: { invoice_history: { enabled: true } }, business_profile: { privacy_policy_url: 'not a url' },
+    });
+    check(false, 'an invalid policy URL must be refused');
+  } catch (e) {
+    check(e.type === 'StripeInvalidRequestError' && e.code === 'url_invalid', 'invalid portal URL refused');
+  }
+  try {
+    await stripe.billingPortal.sessions.create({ customer: done.customer.id, configuration: 'bpc_missing' });
+    check(false, 'an unknown configuration must be refused');
+  } catch (e) {
+    check(e.statusCode === 404 && e.code === 'resource_missing', 'unknown portal configuration refused');
+  }
   const canceled = await stripe.subscriptions.cancel(done.subscription.id);
   check(canceled.status === 'canceled', 'cancel now');
 

@@ -106,6 +106,30 @@ try:
     check(done.subscription.status == "trialing", "trialing subscription")
     sub = client.v1.subscriptions.update(done.subscription.id, params={"cancel_at_period_end": True})
     check(sub.cancel_at_period_end is True, "cancel at period end")
+    conf = client.v1.billing_portal.configurations.create(params={
+        "features": {"subscription_cancel": {"enabled": False}, "invoice_history": {"enabled": True}},
+        "business_profile": {"privacy_policy_url": "https://example.com/privacy"},
+    })
+    check(conf.object == "billing_portal.configuration" and conf.features.subscription_cancel.enabled is False,
+          "portal configuration")
+    conf = client.v1.billing_portal.configurations.update(conf.id, params={
+        "business_profile": {"terms_of_service_url": "https://example.com/terms"},
+        "features": {"subscription_cancel": {"enabled": True}},
+    })
+    check(conf.business_profile.terms_of_service_url == "https://example.com/terms"
+          and conf.business_profile.privacy_policy_url == "https://example.com/privacy", "portal configuration update")
+    check(client.v1.billing_portal.configurations.retrieve(conf.id).features.subscription_cancel.enabled is True,
+          "portal configuration retrieve")
+    listed = client.v1.billing_portal.configurations.list(params={"active": True})
+    check(any(c.id == conf.id for c in listed.data), "portal configurations list")
+    portal = client.v1.billing_portal.sessions.create(params={
+        "customer": done.subscription.customer, "configuration": conf.id})
+    check(portal.configuration == conf.id, "portal session with a configuration")
+    try:
+        client.v1.billing_portal.configurations.create(params={"business_profile": {"headline": "x"}})
+        check(False, "features is required")
+    except stripe.InvalidRequestError as e:
+        check(e.code == "parameter_missing" and e.param == "features", "missing features refused")
     try:
         client.v1.prices.retrieve("price_missing")
         check(False, "missing price must fail")

@@ -175,8 +175,15 @@ pub struct PortalSub {
     pub cancel_at: Option<i64>,
 }
 
-/// The Customer Portal page.
-pub fn portal(session_id: &str, email: Option<&str>, subs: &[PortalSub], return_url: Option<&str>) -> String {
+/// The Customer Portal page, as the session's configuration allows (`look`): no cancel button when cancelling is
+/// off, the business headline and the privacy and terms links when set.
+pub fn portal(
+    session_id: &str,
+    email: Option<&str>,
+    subs: &[PortalSub],
+    return_url: Option<&str>,
+    look: &crate::routes::portal::PortalLook,
+) -> String {
     let mut list = String::new();
     for s in subs {
         let active = !matches!(s.status.as_str(), "canceled" | "incomplete_expired");
@@ -195,6 +202,8 @@ pub fn portal(session_id: &str, email: Option<&str>, subs: &[PortalSub], return_
                 "<form method=\"post\" action=\"/portal/{session_id}/subscriptions/{id}/renew\"><button id=\"renew-{id}\" type=\"submit\">Renew subscription</button></form>",
                 id = esc(&s.id)
             )
+        } else if !look.cancel {
+            String::new()
         } else {
             format!(
                 "<form method=\"post\" action=\"/portal/{session_id}/subscriptions/{id}/cancel\"><button id=\"cancel-{id}\" class=\"secondary\" type=\"submit\">Cancel subscription</button></form>",
@@ -214,8 +223,21 @@ pub fn portal(session_id: &str, email: Option<&str>, subs: &[PortalSub], return_
     }
     let back =
         return_url.map(|u| format!("<p><a id=\"return\" href=\"{}\">← Return</a></p>", esc(u))).unwrap_or_default();
+    let headline = look.headline.as_deref().map(|h| format!("<p id=\"headline\">{}</p>", esc(h))).unwrap_or_default();
+    let links: Vec<String> =
+        [("terms", "Terms", &look.terms_of_service_url), ("privacy", "Privacy", &look.privacy_policy_url)]
+            .into_iter()
+            .filter_map(|(id, label, url)| {
+                url.as_deref().map(|u| format!("<a id=\"{id}\" href=\"{}\">{label}</a>", esc(u)))
+            })
+            .collect();
+    let footer = if links.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"muted\" id=\"policies\">{}</p>", links.join(" · "))
+    };
     let body = format!(
-        "{back}<p><span class=\"test\">TEST MODE</span></p><h1>Manage your billing</h1><p class=\"muted\" id=\"customer-email\">{}</p><h2>Subscriptions</h2>{list}",
+        "{back}<p><span class=\"test\">TEST MODE</span></p>{headline}<h1>Manage your billing</h1><p class=\"muted\" id=\"customer-email\">{}</p><h2>Subscriptions</h2>{list}{footer}",
         esc(email.unwrap_or_default())
     );
     shell("Customer portal", &body)

@@ -419,7 +419,8 @@ async fn portal_page(State(state): State<Shared>, Path(id): Path<String>) -> Res
         .and_then(|a| a.col(Kind::Customer).get(&customer))
         .and_then(|c| c["email"].as_str().map(str::to_string));
     let subs = portal_subs(&store, &account, &customer);
-    html(StatusCode::OK, pages::portal(&id, email.as_deref(), &subs, session["return_url"].as_str()))
+    let look = routes::portal::look(&store, &account, session["configuration"].as_str().unwrap_or_default());
+    html(StatusCode::OK, pages::portal(&id, email.as_deref(), &subs, session["return_url"].as_str(), &look))
 }
 
 async fn portal_action(
@@ -430,11 +431,15 @@ async fn portal_action(
     let Some(account) = store.account_of(&id) else {
         return html(StatusCode::NOT_FOUND, pages::message("Not found", "This portal session does not exist."));
     };
-    let customer = store
-        .account(&account)
-        .and_then(|a| a.col(Kind::PortalSession).get(&id))
-        .map(|s| s["customer"].clone())
-        .unwrap_or(Value::Null);
+    let session = store.account(&account).and_then(|a| a.col(Kind::PortalSession).get(&id)).cloned();
+    let customer = session.as_ref().map_or(Value::Null, |s| s["customer"].clone());
+    let configuration = session.as_ref().and_then(|s| s["configuration"].as_str()).unwrap_or_default();
+    if action == "cancel" && !routes::portal::look(&store, &account, configuration).cancel {
+        return html(
+            StatusCode::FORBIDDEN,
+            pages::message("Not allowed", "This business does not let customers cancel in the portal."),
+        );
+    }
     let owned = store
         .account(&account)
         .and_then(|a| a.col(Kind::Subscription).get(&sub))

@@ -40,11 +40,13 @@ pub enum Kind {
     PaymentMethod,
     /// `dp_`
     Dispute,
+    /// `bpc_`
+    PortalConfiguration,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::Product,
         Self::Price,
         Self::Customer,
@@ -60,6 +62,7 @@ impl Kind {
         Self::SetupIntent,
         Self::PaymentMethod,
         Self::Dispute,
+        Self::PortalConfiguration,
     ];
 
     /// The kind an id belongs to, from its prefix.
@@ -81,6 +84,7 @@ impl Kind {
             "seti" => Self::SetupIntent,
             "pm" => Self::PaymentMethod,
             "dp" => Self::Dispute,
+            "bpc" => Self::PortalConfiguration,
             _ => return None,
         })
     }
@@ -103,6 +107,7 @@ impl Kind {
             Self::SetupIntent => "setup_intent",
             Self::PaymentMethod => "payment_method",
             Self::Dispute => "dispute",
+            Self::PortalConfiguration => "configuration",
         }
     }
 }

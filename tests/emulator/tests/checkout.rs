@@ -260,3 +260,75 @@ fn portal_cancels_at_period_end_and_renews() {
     assert_eq!(r.status, 404);
     assert_eq!(emu.post("/v1/billing_portal/sessions", "customer=cus_nope").status, 404);
 }
+
+#[test]
+fn portal_configurations_shape_the_portal_per_account() {
+    let emu = Emulator::start(&[]);
+    // Stripe's validation: features is required, each sent feature needs `enabled`, URLs must be URLs.
+    let r =
+        emu.post("/v1/billing_portal/configurations", "business_profile[privacy_policy_url]=https%3A%2F%2Fa.test%2Fp");
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("features")));
+    let r = emu.post("/v1/billing_portal/configurations", "features[subscription_cancel][mode]=immediately");
+    assert_eq!(r.json()["error"]["param"], "features[subscription_cancel][enabled]");
+    let r = emu.post(
+        "/v1/billing_portal/configurations",
+        "features[invoice_history][enabled]=true&business_profile[terms_of_service_url]=not%20a%20url",
+    );
+    assert_eq!(r.json()["error"]["code"], "url_invalid");
+    assert_eq!(r.json()["error"]["param"], "business_profile[terms_of_service_url]");
+    let r = emu.post("/v1/billing_portal/configurations", "features[subscription_cancel][enabled]=maybe");
+    assert_eq!(r.json()["error"]["code"], "parameter_invalid_boolean");
+    let r = emu.post("/v1/billing_portal/configurations", "features[customer_update][enabled]=true");
+    assert_eq!(r.json()["error"]["param"], "features[customer_update][allowed_updates]");
+
+    let form = format!(
+        "features[subscription_cancel][enabled]=false&features[invoice_history][enabled]=true\
+         &business_profile[privacy_policy_url]={}&business_profile[terms_of_service_url]={}",
+        enc("https://site.test/privacy"),
+        enc("https://site.test/terms")
+    );
+    let conf = emu.post("/v1/billing_portal/configurations", &form).ok();
+    let bpc = conf["id"].as_str().unwrap().to_string();
+    assert!(bpc.starts_with("bpc_"));
+    assert_eq!((conf["active"].clone(), conf["is_default"].clone()), (true.into(), false.into()));
+    assert_eq!(conf["features"]["subscription_cancel"]["enabled"], false);
+    assert_eq!(conf["features"]["invoice_history"]["enabled"], true);
+    assert_eq!(emu.get(&format!("/v1/billing_portal/configurations/{bpc}")).ok(), conf);
+    assert_eq!(emu.get("/v1/billing_portal/configurations").ok()["data"][0]["id"], bpc.as_str());
+    // Per account: another account does not see it.
+    let other = emu.get_with("/v1/billing_portal/configurations", &[("Stripe-Account", "acct_other")]).ok();
+    assert_eq!(other["data"].as_array().map(Vec::len), Some(0));
+    let r = emu.get_with(&format!("/v1/billing_portal/configurations/{bpc}"), &[("Stripe-Account", "acct_other")]);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("resource_missing")));
+
+    let price = emu.price("Pro", 900, Some("month"));
+    let cs = sub_session(&emu, &price, "");
+    emu.pay(&cs, "4242424242424242", "q@x.test");
+    let s = emu.get(&format!("/v1/checkout/sessions/{}", cs["id"].as_str().unwrap())).ok();
+    let (cid, sid) = (s["customer"].as_str().unwrap(), s["subscription"].as_str().unwrap());
+    let bps = emu.post("/v1/billing_portal/sessions", &format!("customer={cid}&configuration={bpc}")).ok();
+    assert_eq!(bps["configuration"], bpc.as_str());
+    let url = bps["url"].as_str().unwrap();
+    let page = request("GET", url, &[], "");
+    assert!(!page.body.contains(&format!("id=\"cancel-{sid}\"")), "cancelling is off: {}", page.body);
+    assert!(page.body.contains("id=\"privacy\" href=\"https://site.test/privacy\""));
+    assert!(page.body.contains("id=\"terms\" href=\"https://site.test/terms\""));
+    assert_eq!(emu.page_post(&format!("{url}/subscriptions/{sid}/cancel"), "").status, 403);
+    assert_eq!(emu.get(&format!("/v1/subscriptions/{sid}")).ok()["cancel_at_period_end"], false);
+
+    // Turning cancelling on shows the button on the next session; an inactive configuration is refused.
+    let updated = emu
+        .post(&format!("/v1/billing_portal/configurations/{bpc}"), "features[subscription_cancel][enabled]=true")
+        .ok();
+    assert_eq!(updated["features"]["subscription_cancel"]["enabled"], true);
+    assert_eq!(updated["business_profile"]["privacy_policy_url"], "https://site.test/privacy");
+    let bps = emu.post("/v1/billing_portal/sessions", &format!("customer={cid}&configuration={bpc}")).ok();
+    assert!(request("GET", bps["url"].as_str().unwrap(), &[], "").body.contains(&format!("id=\"cancel-{sid}\"")));
+    emu.post(&format!("/v1/billing_portal/configurations/{bpc}"), "active=false").ok();
+    let r = emu.post("/v1/billing_portal/sessions", &format!("customer={cid}&configuration={bpc}"));
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("configuration")));
+    let r = emu.post("/v1/billing_portal/sessions", &format!("customer={cid}&configuration=bpc_missing"));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("resource_missing")));
+    assert_eq!(emu.get("/v1/billing_portal/configurations?active=false").ok()["data"][0]["id"], bpc.as_str());
+    assert_eq!(emu.get("/v1/billing_portal/configurations?active=true").ok()["data"].as_array().map(Vec::len), Some(0));
+}

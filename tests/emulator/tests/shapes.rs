@@ -76,6 +76,13 @@ fn api_objects_have_stripes_fields() {
     let bps =
         emu.post("/v1/billing_portal/sessions", &format!("customer={}", s["customer"]["id"].as_str().unwrap())).ok();
     assert_shape("billing_portal.session", &bps);
+    let bpc = emu
+        .post(
+            "/v1/billing_portal/configurations",
+            "features[subscription_cancel][enabled]=true&business_profile[privacy_policy_url]=https%3A%2F%2Fa.test%2Fp",
+        )
+        .ok();
+    assert_shape("billing_portal.configuration", &bpc);
     let ev = emu.get("/v1/events?limit=1").ok()["data"][0].clone();
     let mut ev_plain = ev;
     ev_plain.as_object_mut().unwrap().remove("account");

@@ -270,6 +270,8 @@ pub(super) fn create_portal_session(store: &mut Store, account: &str, p: &Params
     }
     let now = store.now();
     let base = store.base_url.clone();
+    let configuration = super::portal::for_session(store, account, p.nonempty("configuration")?)?;
+    let return_url = return_url.or_else(|| super::portal::look(store, account, &configuration).default_return_url);
     let acct = store.account_mut(account);
     let c = acct.get(Kind::Customer, &customer, "customer")?;
     if c.get("deleted").is_some() {
@@ -282,7 +284,7 @@ pub(super) fn create_portal_session(store: &mut Store, account: &str, p: &Params
         json!({
             "id": id, "created": now, "customer": customer, "return_url": return_url,
             "url": format!("{base}/portal/{id}"), "locale": p.nonempty("locale")?,
-            "configuration": p.nonempty("configuration")?.unwrap_or_else(|| acct.portal_configuration.clone()),
+            "configuration": configuration,
         }),
     );
     acct.put(Kind::PortalSession, s.clone());

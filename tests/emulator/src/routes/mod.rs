@@ -7,6 +7,7 @@ mod checkout;
 mod customers;
 mod events;
 mod payments;
+pub mod portal;
 
 use crate::error::{ApiError, ApiResult};
 use crate::events::public;
@@ -51,6 +52,10 @@ pub fn dispatch(store: &mut Store, account: &str, method: &str, path: &str, p: &
         ("GET", ["invoices", id]) => retrieve(store, account, Kind::Invoice, id, p),
         ("GET", ["invoices", id, "lines"]) => billing::invoice_lines(store, account, id, p),
         ("POST", ["billing_portal", "sessions"]) => billing::create_portal_session(store, account, p),
+        ("POST", ["billing_portal", "configurations"]) => portal::create(store, account, p),
+        ("GET", ["billing_portal", "configurations"]) => portal::list(store, account, p),
+        ("GET", ["billing_portal", "configurations", id]) => retrieve(store, account, Kind::PortalConfiguration, id, p),
+        ("POST", ["billing_portal", "configurations", id]) => portal::update(store, account, id, p),
         ("GET", ["charges"]) => payments::list(store, account, Kind::Charge, "/v1/charges", p),
         ("GET", ["charges", id]) => retrieve(store, account, Kind::Charge, id, p),
         ("GET", ["payment_intents"]) => payments::list(store, account, Kind::PaymentIntent, "/v1/payment_intents", p),

@@ -1,0 +1,245 @@
+//! Members: search by email, each member's grants and access timeline (which Stripe event or owner action, and
+//! why), and manual grant and revoke with a reason (decided by latch-core's `manual`, recorded as activity).
+
+use latch_core::engine::Grant;
+use latch_core::manual;
+use maud::html;
+use serde::Deserialize;
+use worker::{Request, Response};
+
+use crate::context::{Ctx, random_id};
+use crate::dashboard::activity::{self, Entry};
+use crate::dashboard::html::{self, Nav, csrf_field};
+use crate::dashboard::{SitePage, form};
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::grants;
+
+/// Members listed per search.
+const LIMIT: i64 = 50;
+
+#[derive(Deserialize)]
+struct MemberRow {
+    id: String,
+    email: String,
+    created_at: i64,
+}
+
+/// `GET /dashboard/sites/{site}/members?q=`.
+pub(crate) async fn list(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult<Response> {
+    let q = form::query(req, "q")?.unwrap_or_default();
+    let pattern =
+        format!("%{}%", q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    let members: Vec<MemberRow> = db::rows(
+        &ctx.db,
+        "SELECT id, email, created_at FROM members WHERE site_id = ?1 AND email LIKE ?2 ESCAPE '\\' \
+         ORDER BY created_at DESC, email LIMIT ?3",
+        &[Arg::Text(&page.site.id), Arg::Text(&pattern), Arg::Int(LIMIT)],
+    )
+    .await?;
+    let base = html::site_path(&page.site.id, Nav::Members);
+    let body = html! {
+        form.inline method="get" action=(base) role="search" {
+            label for="q" { "Search by email" }
+            " "
+            input #q name="q" type="search" value=(q);
+            " "
+            button type="submit" { "Search" }
+        }
+        @if members.is_empty() { p #no-members { "No members found." } } @else {
+            table #members {
+                caption.visually-hidden { "Members" }
+                thead { tr { th scope="col" { "Email" } th scope="col" { "Member since" } } }
+                tbody {
+                    @for m in &members {
+                        tr { td { a href={ (base) "/" (m.id) } { (m.email) } } td { (html::time(m.created_at)) } }
+                    }
+                }
+            }
+            @if members.len() as i64 == LIMIT { p.hint { "Showing the newest " (LIMIT) "; search to narrow down." } }
+        }
+    };
+    page.render(ctx, 200, Nav::Members, "Members", &body)
+}
+
+struct Member {
+    id: String,
+    email: String,
+    customers: Vec<String>,
+    grants: Vec<Grant>,
+}
+
+async fn member(ctx: &Ctx, page: &SitePage, id: &str) -> ApiResult<Member> {
+    #[derive(Deserialize)]
+    struct Customer {
+        customer: String,
+    }
+    let site = &page.site.id;
+    let found = db::member(&ctx.db, site, id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    let customers: Vec<Customer> = db::rows(
+        &ctx.db,
+        "SELECT customer FROM member_customers WHERE site_id = ?1 AND member_id = ?2 ORDER BY rowid DESC",
+        &[Arg::Text(site), Arg::Text(id)],
+    )
+    .await?;
+    let grants = db::member_grants(&ctx.db, site, id)
+        .await?
+        .into_iter()
+        .filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok())
+        .filter(|g| !g.product.is_empty())
+        .collect();
+    Ok(Member {
+        id: found.id,
+        email: found.email,
+        customers: customers.into_iter().map(|c| c.customer).collect(),
+        grants,
+    })
+}
+
+/// `GET /dashboard/sites/{site}/members/{id}`.
+pub(crate) async fn show(ctx: &Ctx, page: &SitePage, id: &str) -> ApiResult<Response> {
+    show_with(ctx, page, id, 200, None).await
+}
+
+async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Option<&str>) -> ApiResult<Response> {
+    let m = member(ctx, page, id).await?;
+    let customers_json = serde_json::to_string(&m.customers).map_err(ApiError::internal)?;
+    let timeline: Vec<Entry> = db::rows(
+        &ctx.db,
+        "SELECT id, kind, product, stripe_object, event_id, reason, created_at FROM activity \
+         WHERE site_id = ?1 AND customer IN (SELECT value FROM json_each(?2)) ORDER BY id DESC LIMIT 100",
+        &[Arg::Text(&page.site.id), Arg::Text(&customers_json)],
+    )
+    .await?;
+    let products = db::products(&ctx.db, &page.site.id).await?;
+    let base = format!("{}/{}", html::site_path(&page.site.id, Nav::Members), m.id);
+    let csrf = page.session.csrf.as_str();
+    let body = html! {
+        p { "Member " strong #member-email { (m.email) } }
+        @if let Some(error) = error { p.error role="alert" #member-error { (error) } }
+        section aria-labelledby="grants-heading" {
+            h2 #grants-heading { "Access" }
+            @if m.grants.is_empty() { p { "No access recorded." } } @else {
+                table #grants {
+                    caption.visually-hidden { "Access of " (m.email) }
+                    thead { tr { th scope="col" { "Product" } th scope="col" { "Status" } th scope="col" { "From" }
+                                th scope="col" { "Until" } th scope="col" { "Source" } th scope="col" { "Action" } } }
+                    tbody {
+                        @for g in &m.grants {
+                            tr data-product=(g.product) data-active=(g.is_active(ctx.now)) {
+                                td { (g.product) }
+                                td { (g.status.as_str()) @if g.is_active(ctx.now) { " (has access)" } @else { " (no access)" } }
+                                td { (html::time(g.starts_at)) }
+                                td { @match g.ends_at { Some(end) => (html::time(end)), None => "no end" } }
+                                td { code { (g.source) } }
+                                td {
+                                    @if g.source.starts_with(manual::SOURCE_PREFIX) && g.is_active(ctx.now) {
+                                        form.inline method="post" action={ (base) "/revoke" } {
+                                            (csrf_field(csrf))
+                                            input type="hidden" name="source" value=(g.source);
+                                            input type="hidden" name="product" value=(g.product);
+                                            label for={ "revoke-reason-" (g.source) } { "Reason" }
+                                            " "
+                                            input type="text" id={ "revoke-reason-" (g.source) } name="reason" required;
+                                            " "
+                                            button type="submit" { "Revoke" }
+                                        }
+                                    } @else if g.is_active(ctx.now) { "Managed in Stripe" } @else { "—" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if !products.is_empty() {
+            section aria-labelledby="grant-heading" {
+                h2 #grant-heading { "Give access by hand" }
+                form method="post" action={ (base) "/grant" } {
+                    (csrf_field(csrf))
+                    div.field {
+                        label for="grant-product" { "Product" }
+                        select #grant-product name="product" {
+                            @for p in &products { option value=(p.slug) { (p.name) } }
+                        }
+                    }
+                    (html::field_named("Days of access", "grant-days", "days", "number", "",
+                        Some("Leave empty for access without an end"), None))
+                    (html::field_named("Reason", "grant-reason", "reason", "text", "",
+                        Some("Shown in the member's timeline"), None))
+                    button type="submit" #grant { "Give access" }
+                }
+            }
+        }
+        section aria-labelledby="timeline-heading" {
+            h2 #timeline-heading { "Timeline" }
+            @if timeline.is_empty() { p { "Nothing yet." } } @else { (activity::table(&timeline, "Timeline, newest first")) }
+        }
+    };
+    page.render(ctx, status, Nav::Members, &format!("Member {}", m.email), &body)
+}
+
+/// `POST …/members/{id}/grant` `product, days, reason`.
+pub(crate) async fn grant(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &str) -> ApiResult<Response> {
+    let form = form::read(ctx, req, &page.session.binding).await?;
+    let m = member(ctx, page, id).await?;
+    let product = form.get("product");
+    if !db::products(&ctx.db, &page.site.id).await?.iter().any(|p| p.slug == product) {
+        return show_with(ctx, page, id, 400, Some("Pick one of the site's products.")).await;
+    }
+    let days = form.get("days");
+    let ends_at = if days.is_empty() {
+        None
+    } else {
+        match days.parse::<i64>() {
+            Ok(d) if (1..=3650).contains(&d) => Some(ctx.now + d * 86_400),
+            _ => return show_with(ctx, page, id, 400, Some("Days must be a number from 1 to 3650.")).await,
+        }
+    };
+    let customer = m.customers.first().cloned().unwrap_or_else(|| format!("email:{}", m.email));
+    let source = random_id("manual")?;
+    let decided =
+        manual::grant(&customer, product, &source, form.get("reason"), ctx.now, ends_at, page.db_site.livemode != 0);
+    let (granted, entry) = match decided {
+        Ok(done) => done,
+        Err(e) => return show_with(ctx, page, id, 400, Some(&e.to_string())).await,
+    };
+    let mut statements = vec![
+        grants::upsert_grant(ctx, &page.site.id, &granted)?,
+        grants::insert_activity(ctx, &page.site.id, &entry, None)?,
+    ];
+    if m.customers.is_empty() {
+        statements.push(db::statement(
+            &ctx.db,
+            "INSERT INTO member_customers (site_id, customer, member_id) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (site_id, customer) DO NOTHING",
+            &[Arg::Text(&page.site.id), Arg::Text(&customer), Arg::Text(&m.id)],
+        )?);
+    }
+    db::batch(&ctx.db, statements).await?;
+    html::redirect(ctx, &format!("{}/{}?done=access_granted", html::site_path(&page.site.id, Nav::Members), m.id), &[])
+}
+
+/// `POST …/members/{id}/revoke` `source, product, reason`.
+pub(crate) async fn revoke(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &str) -> ApiResult<Response> {
+    let form = form::read(ctx, req, &page.session.binding).await?;
+    let m = member(ctx, page, id).await?;
+    let existing = m
+        .grants
+        .iter()
+        .find(|g| g.source == form.get("source") && g.product == form.get("product"))
+        .ok_or_else(|| ApiError::not_found("grant"))?;
+    let (ended, entry) = match manual::revoke(existing, form.get("reason"), ctx.now) {
+        Ok(done) => done,
+        Err(e) => return show_with(ctx, page, id, 400, Some(&e.to_string())).await,
+    };
+    db::batch(
+        &ctx.db,
+        vec![
+            grants::upsert_grant(ctx, &page.site.id, &ended)?,
+            grants::insert_activity(ctx, &page.site.id, &entry, None)?,
+        ],
+    )
+    .await?;
+    html::redirect(ctx, &format!("{}/{}?done=access_revoked", html::site_path(&page.site.id, Nav::Members), m.id), &[])
+}

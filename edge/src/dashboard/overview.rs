@@ -1,0 +1,120 @@
+//! Overview: the site at a glance (members with access, new and cancelled this month, monthly recurring revenue
+//! by currency, products, Stripe connection) and the next step to take.
+
+use std::collections::BTreeMap;
+
+use latch_core::engine::Grant;
+use latch_core::event::{List, Subscription};
+use latch_core::money::{self, RecurringPrice};
+use latch_core::stripe_request;
+use maud::html;
+use serde::Deserialize;
+use worker::Response;
+
+use crate::context::Ctx;
+use crate::dashboard::html::{self, Nav};
+use crate::dashboard::{SitePage, data};
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::stripe;
+
+/// Start of the current UTC month (Unix seconds).
+fn month_start(now: i64) -> i64 {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(now as f64 * 1000.0));
+    let start = js_sys::Date::utc(f64::from(date.get_utc_full_year()), f64::from(date.get_utc_month()));
+    (start / 1000.0) as i64
+}
+
+/// Monthly recurring revenue by currency from the paying subscriptions of the site's recurring prices (one Stripe
+/// list call per price); `Err` carries why it is not shown. `true` when a price has more than one page (100) of
+/// subscriptions, so the figure is a lower bound.
+async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>, bool), String> {
+    page.db_site.require_stripe().map_err(|e| e.message)?;
+    let stored = data::prices(ctx, &page.site.id).await.map_err(|e| e.message)?;
+    let prices: Vec<RecurringPrice<'_>> = stored
+        .iter()
+        .filter_map(|p| {
+            let interval = p.interval.as_deref()?;
+            Some(RecurringPrice { id: &p.id, unit_amount: p.unit_amount, currency: &p.currency, interval })
+        })
+        .collect();
+    let mut subscriptions = Vec::new();
+    let mut partial = false;
+    for price in &prices {
+        let request =
+            stripe_request::list_active_subscriptions(price.id).on_account(page.db_site.stripe_account.as_deref());
+        let list: List<Subscription> =
+            stripe::send(&ctx.config, &request).await.map_err(|e| ApiError::from(e).message)?;
+        partial |= list.has_more;
+        subscriptions.extend(list.data);
+    }
+    Ok((money::monthly_recurring(&subscriptions, &prices), partial))
+}
+
+/// `GET /dashboard/sites/{site}`.
+pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
+    #[derive(Deserialize)]
+    struct Row {
+        data: String,
+    }
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let site = &page.site.id;
+    let grants: Vec<Grant> = db::rows::<Row>(&ctx.db, "SELECT data FROM grants WHERE site_id = ?1", &[Arg::Text(site)])
+        .await?
+        .into_iter()
+        .filter_map(|r| serde_json::from_str(&r.data).ok())
+        .collect();
+    let since = month_start(ctx.now);
+    let mut with_access: Vec<&str> =
+        grants.iter().filter(|g| g.is_active(ctx.now)).map(|g| g.customer.as_str()).collect();
+    with_access.sort_unstable();
+    with_access.dedup();
+    let mut new: Vec<&str> =
+        grants.iter().filter(|g| g.starts_at >= since && g.is_active(ctx.now)).map(|g| g.customer.as_str()).collect();
+    new.sort_unstable();
+    new.dedup();
+    let cancelled = db::row::<Count>(
+        &ctx.db,
+        "SELECT COUNT(*) AS n FROM activity WHERE site_id = ?1 AND kind = 'subscription_cancelled' AND created_at >= ?2",
+        &[Arg::Text(site), Arg::Int(since)],
+    )
+    .await?
+    .map_or(0, |c| c.n);
+    let products = db::products(&ctx.db, site).await?;
+    let connected = page.site.stripe_status.as_deref() == Some("connected");
+    let mrr = recurring(ctx, page).await;
+    let body = html! {
+        dl.stats {
+            div { dt { "Members with access" } dd #stat-access { (with_access.len()) } }
+            div { dt { "New this month" } dd #stat-new { (new.len()) } }
+            div { dt { "Cancellations this month" } dd #stat-cancelled { (cancelled) } }
+            div { dt { "Products" } dd #stat-products { (products.len()) } }
+        }
+        h2 { "Recurring revenue" }
+        @match &mrr {
+            Ok((by_currency, partial)) => {
+                @if by_currency.is_empty() { p #mrr { "No paying subscriptions yet." } } @else {
+                    ul #mrr {
+                        @for (currency, amount) in by_currency {
+                            li data-currency=(currency) { (money::format(*amount, currency)) " per month" }
+                        }
+                    }
+                    p.hint { "Paying subscriptions, before discounts and taxes; trials are not counted."
+                        @if *partial { " Over 100 subscriptions on a price: only the first 100 of each are counted." } }
+                }
+            }
+            Err(why) => p #mrr { "Not available: " (why) }
+        }
+        h2 { "Next steps" }
+        ul.steps {
+            li { @if connected { "Stripe is connected." } @else {
+                a href=(html::site_path(site, Nav::Payments)) { "Connect Stripe" } } }
+            li { @if products.is_empty() { a href=(html::site_path(site, Nav::Products)) { "Create or link a product" } }
+                 @else { (products.len()) " products." } }
+        }
+    };
+    page.render(ctx, 200, Nav::Overview, "Overview", &body)
+}

@@ -1,0 +1,176 @@
+//! Durable re-fetches: the Stripe objects the access engine asked to see fresh ([`Effect::Fetch`]) are rows of
+//! `pending_fetches`, written in the same D1 batch as the effects of the input that asked, so the webhook answers
+//! 2xx at once and no fetch is ever lost. They are performed after the answer (`wait_until`), and the cron trigger
+//! takes whatever is left (a run that crashed or timed out, a Stripe outage), with backoff, up to [`MAX_ATTEMPTS`].
+//! Each row is claimed atomically before its fetch, and marked done in the same batch as the grants its answer
+//! writes, so two racing runs apply it once.
+//!
+//! [`Effect::Fetch`]: latch_core::engine::Effect::Fetch
+
+use latch_core::engine::{Effect, FetchRequest, Input, Transition};
+use latch_core::event::StripeObject;
+use latch_core::stripe_request::StripeError;
+use serde::Deserialize;
+use worker::{D1PreparedStatement, Env};
+
+use crate::context::Ctx;
+use crate::db::{self, Arg};
+use crate::error::{ApiError, ApiResult};
+use crate::grants::{self, Origin};
+use crate::stripe;
+
+/// How many rounds of re-fetches one input may cause (a fetched answer asking for yet another fetch).
+const MAX_ROUNDS: i64 = 2;
+/// Tries per fetch before it is marked `failed`.
+const MAX_ATTEMPTS: i64 = 8;
+/// A claim older than this (a run that died mid-fetch) is taken again.
+const STALE_CLAIM_SECS: i64 = 120;
+/// Fetches one run takes on.
+const BATCH: i64 = 20;
+
+/// Statements queuing the fetches `transition` asks for, caused by `cause` (an event id, a claim, or the fetch
+/// job whose answer asked), `round` rounds deep. A replayed cause inserts nothing new (deterministic ids).
+pub(crate) fn queue(
+    ctx: &Ctx,
+    site: &str,
+    transition: &Transition,
+    cause: &str,
+    round: i64,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let mut statements = Vec::new();
+    for effect in &transition.effects {
+        let Effect::Fetch(fetch) = effect else { continue };
+        if round >= MAX_ROUNDS {
+            worker::console_warn!("fetch of {} dropped: {MAX_ROUNDS} rounds of re-fetches already", fetch.id);
+            continue;
+        }
+        statements.push(db::statement(
+            &ctx.db,
+            "INSERT INTO pending_fetches (id, site_id, object, stripe_id, cause, round, next_at, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
+            &[
+                Arg::Text(&fetch.job_id(site, cause)),
+                Arg::Text(site),
+                Arg::Text(fetch.object_name()),
+                Arg::Text(&fetch.id),
+                Arg::Text(cause),
+                Arg::Int(round),
+                Arg::Int(ctx.now),
+            ],
+        )?);
+        ctx.fetch_pending.set(true);
+    }
+    Ok(statements)
+}
+
+#[derive(Deserialize)]
+struct Job {
+    id: String,
+    site_id: String,
+    object: String,
+    stripe_id: String,
+    round: i64,
+    attempts: i64,
+}
+
+/// Performs the fetches that are due: pending rows whose backoff has passed and stale claims.
+pub(crate) async fn run(env: &Env) -> ApiResult<()> {
+    let ctx = Ctx::new(env.clone(), None)?;
+    let due: Vec<Job> = db::rows(
+        &ctx.db,
+        "SELECT id, site_id, object, stripe_id, round, attempts FROM pending_fetches \
+         WHERE (status = 'pending' AND next_at <= ?1) OR (status = 'running' AND claimed_at < ?2) \
+         ORDER BY next_at LIMIT ?3",
+        &[Arg::Int(ctx.now), Arg::Int(ctx.now - STALE_CLAIM_SECS), Arg::Int(BATCH)],
+    )
+    .await?;
+    for job in due {
+        if !claim(&ctx, &job).await? {
+            continue; // another run took it
+        }
+        if let Err(failure) = perform(&ctx, &job).await {
+            release(&ctx, &job, &failure).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes `job` for this run; `false` when another run has it.
+async fn claim(ctx: &Ctx, job: &Job) -> ApiResult<bool> {
+    #[derive(Deserialize)]
+    struct Claimed {
+        #[allow(dead_code)] // only the row's existence matters
+        id: String,
+    }
+    let claimed: Option<Claimed> = db::row(
+        &ctx.db,
+        "UPDATE pending_fetches SET status = 'running', claimed_at = ?2, attempts = attempts + 1 \
+         WHERE id = ?1 AND attempts = ?3 \
+           AND ((status = 'pending' AND next_at <= ?2) OR (status = 'running' AND claimed_at < ?4)) \
+         RETURNING id",
+        &[Arg::Text(&job.id), Arg::Int(ctx.now), Arg::Int(job.attempts), Arg::Int(ctx.now - STALE_CLAIM_SECS)],
+    )
+    .await?;
+    Ok(claimed.is_some())
+}
+
+/// Why a fetch did not complete.
+struct Failure {
+    /// Retrying cannot help (Stripe refused the request: the object is gone or not ours).
+    permanent: bool,
+    message: String,
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Self {
+        Self { permanent: false, message: e.message }
+    }
+}
+
+/// Fetches the object and applies it; the row is marked done in the same batch as the grants.
+async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
+    let fetch = FetchRequest::from_stored(&job.object, &job.stripe_id)
+        .ok_or_else(|| Failure { permanent: true, message: format!("unknown fetch kind {}", job.object) })?;
+    let site = db::site(&ctx.db, &job.site_id).await.map_err(ApiError::from)?;
+    let site = site.ok_or_else(|| Failure { permanent: true, message: "the site no longer exists".into() })?;
+    let request = fetch.to_stripe_request().on_account(site.stripe_account.as_deref());
+    let body = stripe::send_raw(&ctx.config, &request)
+        .await
+        .map_err(|e| Failure { permanent: matches!(e, StripeError::Refused { .. }), message: e.to_string() })?;
+    let object = StripeObject::parse(body.as_bytes())
+        .map_err(|e| Failure { permanent: true, message: format!("re-fetched object unreadable: {e}") })?;
+    let catalog = grants::catalog(ctx, &site).await?;
+    let done = db::statement(
+        &ctx.db,
+        "UPDATE pending_fetches SET status = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
+        &[Arg::Text(&job.id), Arg::Int(ctx.now)],
+    )
+    .map_err(ApiError::from)?;
+    let origin = Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true };
+    grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object, fetched_at: ctx.now }, &origin, vec![done])
+        .await?;
+    Ok(())
+}
+
+/// Records a failed try: back to pending with exponential backoff, or `failed` after [`MAX_ATTEMPTS`] or when
+/// retrying cannot help.
+async fn release(ctx: &Ctx, job: &Job, failure: &Failure) -> ApiResult<()> {
+    let attempts = job.attempts + 1;
+    let status = if failure.permanent || attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
+    let backoff = 30 * (1_i64 << attempts.clamp(0, 10));
+    worker::console_warn!(
+        "fetch {} ({} {}) failed, try {attempts}: {}",
+        job.id,
+        job.object,
+        job.stripe_id,
+        failure.message
+    );
+    db::statement(
+        &ctx.db,
+        "UPDATE pending_fetches SET status = ?2, next_at = ?3, last_error = ?4 WHERE id = ?1 AND status = 'running'",
+        &[Arg::Text(&job.id), Arg::Text(status), Arg::Int(ctx.now + backoff), Arg::Text(&failure.message)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}

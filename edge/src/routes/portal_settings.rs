@@ -1,0 +1,131 @@
+//! Settings > Customer Portal: the owner's portal settings (enabled, privacy and terms links, whether members may
+//! cancel), checked by latch-core and carried by a Stripe billing portal configuration on the site's account.
+//!
+//! [`load`] and [`save`] take typed settings, for the dashboard's form; the JSON routes are thin wrappers.
+
+use latch_core::portal::PortalSettings;
+use latch_core::stripe_request::StripeError;
+use serde::{Deserialize, Serialize};
+use worker::{Request, Response};
+
+use crate::auth::require_site_admin;
+use crate::context::Ctx;
+use crate::db::{self, Arg, Site};
+use crate::error::{ApiError, ApiResult};
+use crate::{http, stripe};
+
+/// A site's stored portal settings and the configuration carrying them.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct StoredPortal {
+    /// What the owner chose.
+    #[serde(flatten)]
+    pub(crate) settings: PortalSettings,
+    /// The Stripe billing portal configuration (`bpc_…`) on the site's account, once saved.
+    pub(crate) stripe_configuration: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Row {
+    enabled: i64,
+    privacy_policy_url: Option<String>,
+    terms_of_service_url: Option<String>,
+    allow_cancel: i64,
+    stripe_configuration: Option<String>,
+    revision: i64,
+}
+
+async fn row(ctx: &Ctx, site: &str) -> ApiResult<Option<Row>> {
+    Ok(db::row(
+        &ctx.db,
+        "SELECT enabled, privacy_policy_url, terms_of_service_url, allow_cancel, stripe_configuration, revision \
+         FROM portal_settings WHERE site_id = ?1",
+        &[Arg::Text(site)],
+    )
+    .await?)
+}
+
+/// The site's portal settings; a site that never saved any gets [`PortalSettings::default`] (Stripe's default
+/// portal, no configuration of its own).
+pub(crate) async fn load(ctx: &Ctx, site: &Site) -> ApiResult<StoredPortal> {
+    Ok(match row(ctx, &site.id).await? {
+        Some(r) => StoredPortal {
+            settings: PortalSettings {
+                enabled: r.enabled != 0,
+                privacy_policy_url: r.privacy_policy_url,
+                terms_of_service_url: r.terms_of_service_url,
+                allow_cancel: r.allow_cancel != 0,
+            },
+            stripe_configuration: r.stripe_configuration,
+        },
+        None => StoredPortal { settings: PortalSettings::default(), stripe_configuration: None },
+    })
+}
+
+#[derive(Deserialize)]
+struct Created {
+    id: String,
+}
+
+/// Checks `settings`, creates the site's billing portal configuration at Stripe the first time (updates it
+/// after), and stores both. Each save is one revision: retrying the same save reuses its idempotency key, and a
+/// later save with earlier values is still applied. 400 `invalid_portal_settings` names the field at fault.
+pub(crate) async fn save(ctx: &Ctx, site: &Site, settings: &PortalSettings) -> ApiResult<StoredPortal> {
+    let settings = settings.validated().map_err(|e| ApiError::new(400, "invalid_portal_settings", e.to_string()))?;
+    site.require_stripe()?;
+    let previous = row(ctx, &site.id).await?;
+    let revision = previous.as_ref().map_or(0, |r| r.revision) + 1;
+    let scope = format!("portal:{}:{revision}", site.id);
+    let account = site.stripe_account.as_deref();
+    let create = || settings.create_configuration(&site.id).on_account(account).idempotent(&scope);
+    let configuration = match previous.and_then(|r| r.stripe_configuration) {
+        Some(id) => {
+            let update = settings.update_configuration(&id).on_account(account).idempotent(&scope);
+            match stripe::send::<Created>(&ctx.config, &update).await {
+                Ok(c) => c.id,
+                // Gone at Stripe (deleted account data, another account after a reconnect): start a new one.
+                Err(StripeError::Refused { status: 404, .. }) => {
+                    stripe::send::<Created>(&ctx.config, &create()).await?.id
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        None => stripe::send::<Created>(&ctx.config, &create()).await?.id,
+    };
+    db::batch(
+        &ctx.db,
+        vec![db::statement(
+            &ctx.db,
+            "INSERT INTO portal_settings (site_id, enabled, privacy_policy_url, terms_of_service_url, allow_cancel, \
+               stripe_configuration, revision, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (site_id) DO UPDATE SET enabled = excluded.enabled, \
+               privacy_policy_url = excluded.privacy_policy_url, terms_of_service_url = excluded.terms_of_service_url, \
+               allow_cancel = excluded.allow_cancel, stripe_configuration = excluded.stripe_configuration, \
+               revision = excluded.revision, updated_at = excluded.updated_at",
+            &[
+                Arg::Text(&site.id),
+                Arg::Int(i64::from(settings.enabled)),
+                Arg::OptText(settings.privacy_policy_url.as_deref()),
+                Arg::OptText(settings.terms_of_service_url.as_deref()),
+                Arg::Int(i64::from(settings.allow_cancel)),
+                Arg::Text(&configuration),
+                Arg::Int(revision),
+                Arg::Int(ctx.now),
+            ],
+        )?],
+    )
+    .await?;
+    Ok(StoredPortal { settings, stripe_configuration: Some(configuration) })
+}
+
+/// `GET /admin/v1/sites/{site}/portal`.
+pub(crate) async fn get(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    http::json(200, &load(ctx, &site).await?)
+}
+
+/// `PUT /admin/v1/sites/{site}/portal` `{enabled, privacy_policy_url?, terms_of_service_url?, allow_cancel}`.
+pub(crate) async fn put(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
+    let site = require_site_admin(ctx, req, site_id).await?;
+    let settings: PortalSettings = http::json_body(req).await?;
+    http::json(200, &save(ctx, &site, &settings).await?)
+}

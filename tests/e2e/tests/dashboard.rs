@@ -1,0 +1,646 @@
+//! The owners' dashboard end to end against real `wrangler dev` (workerd + local D1) and the Stripe emulator.
+//!
+//! In headless Chromium: sign in with the code from the dev outbox, create a site, connect Stripe through the
+//! emulator's OAuth page, create a product and price, add a price, link an existing Stripe product whose
+//! subscribers are imported, change how a product is sold, change the Customer Portal settings, see a member's purchase in the activity feed and the
+//! overview, disconnect; axe-core finds no WCAG A/AA violation on any page, and every page is screenshotted to
+//! target/e2e-screenshots/dashboard-*.png.
+//!
+//! Over plain HTTP (no JavaScript: form posts with a cookie): the same forms work; CSRF attacks (missing, wrong or
+//! another session's token, cross-site `Origin` or `Sec-Fetch-Site`) get 403; another owner's site is a 404; no
+//! session redirects to sign-in; signing out ends the session.
+
+use std::time::{Duration, Instant};
+
+use fantoccini::Client;
+use latch_e2e::browser::{axe_violations, browser, click, eval, fill, holds, screenshot, start_driver, wait_js};
+use latch_e2e::{STRIPE_TEST_KEY, Stack, StackOptions, read_json};
+use serde_json::{Value, json};
+
+const OWNER: &str = "owner@example.com";
+const SUBSCRIBERS: usize = 4;
+const PAYS: &str = "4242 4242 4242 4242";
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(60)).build()
+}
+
+fn count(stack: &Stack, sql: &str) -> i64 {
+    let rows = stack.sql(sql).expect("query D1");
+    rows[0].as_object().and_then(|r| r.values().next()).and_then(Value::as_i64).expect("a count")
+}
+
+/// The emails to `email` in the dev outbox, newest first.
+fn outbox(stack: &Stack, email: &str) -> Vec<Value> {
+    let answer = read_json(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call()).expect("outbox");
+    answer["emails"].as_array().expect("emails").clone()
+}
+
+/// The code of the newest sent email to `email` once there are more than `before` emails.
+fn code_after(stack: &Stack, email: &str, before: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let emails = outbox(stack, email);
+        if emails.len() > before && emails[0]["status"] == "sent" {
+            let code: String =
+                emails[0]["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
+            assert_eq!(code.len(), 6, "{emails:?}");
+            return code;
+        }
+        assert!(Instant::now() < deadline, "no sign-in email for {email}: {emails:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Calls the emulator's Stripe API as the platform on a connected account.
+fn stripe(stack: &Stack, method: &str, path: &str, account: &str, form: &[(&str, &str)]) -> Value {
+    let req = agent()
+        .request(method, &format!("{}{path}", stack.emulator_url))
+        .set("Authorization", &format!("Bearer {STRIPE_TEST_KEY}"))
+        .set("Stripe-Account", account);
+    let resp = if method == "POST" { req.send_form(form) } else { req.call() };
+    read_json(resp).expect("emulator call")
+}
+
+/// A product with `n` paying subscribers on `account`: its id.
+fn product_with_subscribers(stack: &Stack, account: &str, name: &str, n: usize) -> String {
+    let product =
+        stripe(stack, "POST", "/v1/products", account, &[("name", name)])["id"].as_str().expect("id").to_owned();
+    let price = stripe(
+        stack,
+        "POST",
+        "/v1/prices",
+        account,
+        &[("product", &product), ("unit_amount", "500"), ("currency", "usd"), ("recurring[interval]", "month")],
+    )["id"]
+        .as_str()
+        .expect("price")
+        .to_owned();
+    for i in 0..n {
+        let email = format!("legacy{i}@example.com");
+        let cs = stripe(
+            stack,
+            "POST",
+            "/v1/checkout/sessions",
+            account,
+            &[
+                ("mode", "subscription"),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "1"),
+                ("success_url", "https://legacy.example/ok"),
+                ("customer_email", &email),
+            ],
+        );
+        stack
+            .emulator_control(
+                &format!("/checkout/sessions/{}/pay", cs["id"].as_str().expect("cs")),
+                &json!({ "card": PAYS }),
+            )
+            .expect("pay");
+    }
+    product
+}
+
+fn wait_webhooks(stack: &Stack) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while stack.wait_webhooks().is_err() {
+        assert!(Instant::now() < deadline, "webhooks still pending");
+    }
+}
+
+/// Waits for the page's heading, then checks it with axe-core (no WCAG A/AA violation) and screenshots it.
+async fn check_page(client: &Client, name: &str, heading: &str) {
+    let condition =
+        format!("document.querySelector('main h1') && document.querySelector('main h1').textContent === '{heading}'");
+    wait_js(client, &condition, Duration::from_secs(15)).await;
+    let violations = axe_violations(client).await;
+    assert!(violations.is_empty(), "axe-core on {name}: {violations:#?}");
+    screenshot(client, &format!("dashboard-{name}"), "main h1").await;
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    eval(client, &format!("document.querySelector('{css}') ? document.querySelector('{css}').textContent.trim() : ''"))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn select(client: &Client, css: &str, value: &str) {
+    eval(client, &format!("(document.querySelector('{css}').value = '{value}', true)")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    let edge = stack.edge_url.clone();
+
+    // --- Slice 1: no session -> sign-in; email, then the code from the outbox; no site yet -> create one.
+    client.goto(&format!("{edge}/dashboard")).await.expect("open the dashboard");
+    check_page(&client, "signin", "Sign in").await;
+    fill(&client, "#email", OWNER).await;
+    let before = outbox(&stack, OWNER).len();
+    click(&client, "button[type=submit]").await;
+    check_page(&client, "code", "Enter your code").await;
+    fill(&client, "#code", "000000").await;
+    click(&client, "form button[type=submit]").await;
+    wait_js(&client, "document.querySelector('#code-error')", Duration::from_secs(10)).await;
+    assert_eq!(eval(&client, "document.querySelector('#code').getAttribute('aria-describedby')").await, "code-error");
+    screenshot(&client, "dashboard-code-wrong", "#code-error").await;
+    let code = code_after(&stack, OWNER, before);
+    fill(&client, "#code", &code).await;
+    click(&client, "form button[type=submit]").await;
+    check_page(&client, "new-site", "New site").await;
+    fill(&client, "#name", "Owner's Journal").await;
+    fill(&client, "#origin", "ftp://journal.example").await;
+    click(&client, "main form button[type=submit]").await;
+    wait_js(&client, "document.querySelector('#origin-error')", Duration::from_secs(10)).await;
+    assert_eq!(eval(&client, "document.querySelector('#origin').getAttribute('aria-invalid')").await, "true");
+    fill(&client, "#origin", &edge).await;
+    click(&client, "main form button[type=submit]").await;
+
+    // --- Slice 2: Payments: connect through the emulator's OAuth page.
+    check_page(&client, "payments-new", "Payments").await;
+    let site: String = eval(&client, "location.pathname.split('/')[3]").await.as_str().expect("site id").to_owned();
+    assert!(site.starts_with("site_"), "{site}");
+    assert_eq!(text(&client, "#stripe-status").await, "Not connected");
+    click(&client, "#connect").await;
+    wait_js(&client, "document.querySelector('#approve')", Duration::from_secs(15)).await;
+    screenshot(&client, "dashboard-stripe-oauth", "#approve").await;
+    click(&client, "#approve").await;
+    wait_js(&client, "document.querySelector('#status[data-status=connected]')", Duration::from_secs(15)).await;
+    click(&client, "#back").await;
+    check_page(&client, "payments-connected", "Payments").await;
+    assert_eq!(text(&client, "#stripe-status").await, "Connected");
+    assert_eq!(text(&client, "#stripe-mode").await, "Test");
+    let account = text(&client, "#stripe-account").await;
+    assert!(account.starts_with("acct_"), "{account}");
+    assert_eq!(text(&client, "#last-event").await, "None yet");
+
+    // --- Slice 8: Customer Portal settings (a Stripe billing portal configuration on the connected account).
+    client.goto(&format!("{edge}/dashboard/sites/{site}/portal")).await.expect("portal");
+    check_page(&client, "portal-default", "Customer Portal").await;
+    fill(&client, "#privacy", "javascript:alert(1)").await;
+    click(&client, "#save-portal").await;
+    wait_js(&client, "document.querySelector('#privacy-error')", Duration::from_secs(10)).await;
+    assert_eq!(
+        eval(&client, "document.querySelector('#privacy').getAttribute('aria-describedby')").await,
+        "privacy-hint privacy-error"
+    );
+    fill(&client, "#privacy", "https://journal.example/privacy").await;
+    fill(&client, "#terms", "https://journal.example/terms").await;
+    click(&client, "#portal-cancel").await;
+    click(&client, "#save-portal").await;
+    wait_js(
+        &client,
+        "document.querySelector('.flash') && document.querySelector('#portal-configuration')",
+        Duration::from_secs(15),
+    )
+    .await;
+    check_page(&client, "portal", "Customer Portal").await;
+    let configuration = text(&client, "#portal-configuration").await;
+    let at_stripe = stripe(&stack, "GET", &format!("/v1/billing_portal/configurations/{configuration}"), &account, &[]);
+    assert_eq!(at_stripe["business_profile"]["privacy_policy_url"], "https://journal.example/privacy", "{at_stripe}");
+    assert_eq!(at_stripe["features"]["subscription_cancel"]["enabled"], false, "{at_stripe}");
+    assert!(!holds(&client, "document.querySelector('#portal-cancel').checked").await);
+
+    // --- Slice 3: Products: create a product and price, add a price, link an existing product, settings.
+    client.goto(&format!("{edge}/dashboard/sites/{site}/products")).await.expect("products");
+    check_page(&client, "products-empty", "Products").await;
+    fill(&client, "#name", "Club").await;
+    fill(&client, "#slug", "Not A Slug").await;
+    fill(&client, "#create-amount", "9.99").await;
+    select(&client, "#create-interval", "month").await;
+    fill(&client, "#create-trial_days", "7").await;
+    click(&client, "#create-product").await;
+    wait_js(&client, "document.querySelector('#slug-error')", Duration::from_secs(10)).await;
+    fill(&client, "#slug", "club").await;
+    click(&client, "#create-product").await;
+    wait_js(
+        &client,
+        "document.querySelector('.flash') && document.querySelector('#product-club')",
+        Duration::from_secs(20),
+    )
+    .await;
+    assert!(text(&client, "#product-club").await.contains("9.99 USD"));
+    fill(&client, "#add-club-amount", "99").await;
+    select(&client, "#add-club-interval", "year").await;
+    click(&client, "form[action$='/club/prices'] button").await;
+    wait_js(&client, "document.querySelector('#product-club') && document.querySelector('#product-club').textContent.includes('99.00 USD')", Duration::from_secs(20)).await;
+    assert_eq!(
+        count(&stack, &format!("SELECT count(*) FROM prices WHERE site_id = '{site}' AND product_slug = 'club'")),
+        2
+    );
+
+    let legacy = product_with_subscribers(&stack, &account, "Legacy membership", SUBSCRIBERS);
+    wait_webhooks(&stack);
+    client.goto(&format!("{edge}/dashboard/sites/{site}/products")).await.expect("products");
+    wait_js(&client, "document.querySelector('#stripe_product')", Duration::from_secs(15)).await;
+    let options = eval(&client, "[...document.querySelectorAll('#stripe_product option')].map(o => o.value)").await;
+    assert!(options.as_array().expect("options").iter().any(|o| o == legacy.as_str()), "{options}");
+    select(&client, "#stripe_product", &legacy).await;
+    fill(&client, "#link-slug", "legacy").await;
+    click(&client, "#link-product").await;
+    wait_js(&client, "document.querySelector('#product-legacy')", Duration::from_secs(20)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !holds(&client, "document.querySelector('#imports tr[data-done=\"1\"]')").await {
+        assert!(Instant::now() < deadline, "the import did not finish");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        client.refresh().await.expect("reload");
+    }
+    assert_eq!(text(&client, "#imports tr[data-done=\"1\"] .imported").await, SUBSCRIBERS.to_string());
+    check_page(&client, "products", "Products").await;
+
+    click(&client, "#checkout-club").await;
+    select(&client, "#method-club", "sales_page").await;
+    fill(&client, "#url-club", "https://club.example/join").await;
+    click(&client, "form[action$='/club/settings'] button").await;
+    wait_js(&client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+    let catalog = read_json(ureq::get(&format!("{edge}/v1/sites/{site}/catalog")).call()).expect("catalog");
+    let club =
+        catalog["products"].as_array().expect("products").iter().find(|p| p["slug"] == "club").expect("club").clone();
+    assert_eq!(
+        (club["checkout"].as_bool(), club["purchase_method"].as_str()),
+        (Some(false), Some("sales_page")),
+        "{club}"
+    );
+    select(&client, "#method-club", "stripe_checkout").await;
+    click(&client, "#checkout-club").await;
+    click(&client, "form[action$='/club/settings'] button").await;
+    wait_js(&client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+
+    // --- A member buys Club; the activity feed and overview show it.
+    let price = stack
+        .sql(&format!(
+            "SELECT id FROM prices WHERE site_id = '{site}' AND product_slug = 'club' AND interval = 'month'"
+        ))
+        .expect("price")[0]["id"]
+        .as_str()
+        .expect("price id")
+        .to_owned();
+    let checkout = read_json(
+        agent()
+            .post(&format!("{edge}/v1/checkout"))
+            .send_json(json!({ "site": site, "price": price, "return_url": format!("{edge}/") })),
+    )
+    .expect("checkout");
+    stack
+        .emulator_control(
+            &format!("/checkout/sessions/{}/pay", checkout["id"].as_str().expect("cs")),
+            &json!({ "card": PAYS, "email": "member@example.com" }),
+        )
+        .expect("pay");
+    // Back on the site, the widget claims the session: the buyer becomes a member.
+    let claimed = read_json(
+        agent()
+            .post(&format!("{edge}/v1/claim"))
+            .send_json(json!({ "site": site, "checkout_session_id": checkout["id"] })),
+    )
+    .expect("claim");
+    assert_eq!(claimed["member"]["email"], "member@example.com");
+    wait_webhooks(&stack);
+    client.goto(&format!("{edge}/dashboard/sites/{site}/activity")).await.expect("activity");
+    check_page(&client, "activity", "Activity").await;
+    assert!(
+        holds(&client, "document.querySelector('tr[data-kind=subscription_started]')").await,
+        "the purchase is in the feed"
+    );
+    select(&client, "#kind", "subscription_started").await;
+    click(&client, "main form.inline button").await;
+    wait_js(&client, "location.search.includes('kind=subscription_started')", Duration::from_secs(10)).await;
+    let kinds =
+        eval(&client, "[...new Set([...document.querySelectorAll('tr[data-kind]')].map(r => r.dataset.kind))]").await;
+    assert_eq!(kinds, json!(["subscription_started"]), "the filter shows one kind");
+
+    client.goto(&format!("{edge}/dashboard/sites/{site}/payments")).await.expect("payments");
+    check_page(&client, "payments-health", "Payments").await;
+    assert_ne!(text(&client, "#last-event").await, "None yet");
+
+    client.goto(&format!("{edge}/dashboard/sites/{site}")).await.expect("overview");
+    check_page(&client, "overview", "Overview").await;
+    let with_access: i64 = text(&client, "#stat-access").await.parse().expect("a number");
+    assert_eq!(with_access, SUBSCRIBERS as i64 + 1, "the imported subscribers and the new member");
+    assert_eq!(text(&client, "#stat-new").await, (SUBSCRIBERS + 1).to_string());
+    // The imported subscribers pay 5.00 USD a month each; the new member is in a trial, which does not count.
+    assert_eq!(text(&client, "#mrr li[data-currency=usd]").await, format!("{}.00 USD per month", 5 * SUBSCRIBERS));
+
+    // --- Slice 5: Members: search, the timeline, a manual grant and its revocation, with reasons.
+    let members =
+        stack.sql(&format!("SELECT email FROM members WHERE site_id = '{site}' ORDER BY email")).expect("members");
+    assert!(members.as_array().expect("rows").iter().any(|m| m["email"] == "member@example.com"), "{members}");
+    client.goto(&format!("{edge}/dashboard/sites/{site}/members")).await.expect("members");
+    check_page(&client, "members", "Members").await;
+    fill(&client, "#q", "member@").await;
+    click(&client, "form[role=search] button").await;
+    wait_js(&client, "document.querySelectorAll('#members tbody tr').length === 1", Duration::from_secs(10)).await;
+    click(&client, "#members tbody a").await;
+    check_page(&client, "member", "Member member@example.com").await;
+    assert!(
+        holds(&client, "document.querySelector('tr[data-kind=subscription_started]')").await,
+        "the purchase is in the timeline"
+    );
+    assert!(holds(&client, "document.querySelector('#grants tr[data-product=club][data-active=true]')").await);
+    select(&client, "#grant-product", "legacy").await;
+    fill(&client, "#grant-reason", "speaker at our meetup").await;
+    click(&client, "#grant").await;
+    wait_js(&client, "document.querySelector('.flash') && document.querySelector('#grants tr[data-product=legacy][data-active=true]')", Duration::from_secs(10)).await;
+    assert!(text(&client, "tr[data-kind=access_granted]").await.contains("speaker at our meetup"));
+    fill(&client, "#grants tr[data-product=legacy] input[name=reason]", "comp ended").await;
+    click(&client, "#grants tr[data-product=legacy] button").await;
+    wait_js(
+        &client,
+        "document.querySelector('#grants tr[data-product=legacy][data-active=false]')",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(text(&client, "tr[data-kind=access_revoked]").await.contains("comp ended"));
+    check_page(&client, "member-timeline", "Member member@example.com").await;
+
+    // --- Slice 4: Install: the snippets, the allowed origins, the live check.
+    client.goto(&format!("{edge}/dashboard/sites/{site}/install")).await.expect("install");
+    check_page(&client, "install-unseen", "Install").await;
+    assert_eq!(
+        text(&client, "#snippet-tag").await,
+        format!("<script src=\"{edge}/latch.js\" data-site=\"{site}\"></script>")
+    );
+    assert!(text(&client, "#snippet-locked-club").await.contains("data-latch-locked=\"club\""));
+    assert!(holds(&client, "document.querySelector('button.copy')").await, "copy buttons when JavaScript runs");
+    assert!(text(&client, "#live-check").await.contains("not seen"));
+    read_json(ureq::get(&format!("{edge}/v1/sites/{site}/catalog")).set("Origin", &edge).call())
+        .expect("the widget's catalog call");
+    fill(&client, "#origins", "ftp://nope").await;
+    click(&client, "#save-origins").await;
+    wait_js(&client, "document.querySelector('#origins-error')", Duration::from_secs(10)).await;
+    fill(&client, "#origins", &format!("{edge}\nhttps://www.example.com")).await;
+    click(&client, "#save-origins").await;
+    wait_js(&client, "document.querySelector('.flash')", Duration::from_secs(10)).await;
+    assert!(
+        text(&client, "#live-check").await.contains(&format!("Latch saw your site at {edge}")),
+        "{}",
+        text(&client, "#live-check").await
+    );
+    check_page(&client, "install", "Install").await;
+    let origins = stack.sql(&format!("SELECT allowed_origins FROM sites WHERE id = '{site}'")).expect("site")[0]["allowed_origins"].clone();
+    assert_eq!(origins, json!(format!("[\"{edge}\",\"https://www.example.com\"]")));
+
+    // --- Disconnect (the warning is shown; the box must be ticked), then sign out.
+    client.goto(&format!("{edge}/dashboard/sites/{site}/payments")).await.expect("payments");
+    assert!(text(&client, "#disconnect-warning").await.contains("not cancel"));
+    click(&client, "#confirm").await;
+    click(&client, "#disconnect").await;
+    wait_js(&client, "document.querySelector('#stripe-status[data-status=disconnected]')", Duration::from_secs(15))
+        .await;
+    check_page(&client, "payments-disconnected", "Payments").await;
+    click(&client, ".account form[action='/dashboard/signout'] button").await;
+    check_page(&client, "signed-out", "Sign in").await;
+    client.goto(&format!("{edge}/dashboard/sites/{site}/products")).await.expect("products");
+    wait_js(&client, "location.pathname === '/dashboard/signin'", Duration::from_secs(10)).await;
+
+    client.close().await.expect("close the browser");
+}
+
+/// A browser without JavaScript: a cookie jar of one session, form posts, redirects read by hand.
+struct NoJs<'a> {
+    stack: &'a Stack,
+    cookies: Vec<(String, String)>,
+}
+
+/// A plain HTTP answer.
+struct Page {
+    status: u16,
+    location: Option<String>,
+    body: String,
+}
+
+impl Page {
+    /// The CSRF token of the page's forms.
+    fn csrf(&self) -> String {
+        let start =
+            self.body.find("name=\"csrf\" value=\"").unwrap_or_else(|| panic!("no CSRF field: {}", self.body)) + 19;
+        self.body[start..].split('"').next().expect("token").to_owned()
+    }
+}
+
+impl<'a> NoJs<'a> {
+    fn new(stack: &'a Stack) -> Self {
+        Self { stack, cookies: Vec::new() }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+    }
+
+    fn keep(&mut self, resp: &ureq::Response) {
+        for set in resp.all("Set-Cookie") {
+            let pair = set.split(';').next().unwrap_or_default();
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            self.cookies.retain(|(k, _)| k != name);
+            if !value.is_empty() && !set.contains("Max-Age=0") {
+                self.cookies.push((name.to_owned(), value.to_owned()));
+            }
+        }
+    }
+
+    fn send(&mut self, req: ureq::Request, form: Option<&[(&str, &str)]>) -> Page {
+        let req = req.set("Cookie", &self.cookie_header());
+        let resp = match form {
+            Some(f) => req.send_form(f),
+            None => req.call(),
+        };
+        let resp = match resp {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => panic!("request failed: {e}"),
+        };
+        self.keep(&resp);
+        let status = resp.status();
+        let location = resp.header("Location").map(str::to_owned);
+        Page { status, location, body: resp.into_string().unwrap_or_default() }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let url = if path.starts_with("http") { path.to_owned() } else { format!("{}{path}", self.stack.edge_url) };
+        self.send(agent().get(&url), None)
+    }
+
+    fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        self.send(agent().post(&format!("{}{path}", self.stack.edge_url)), Some(form))
+    }
+
+    fn post_with(&mut self, path: &str, headers: &[(&str, &str)], form: &[(&str, &str)]) -> Page {
+        let mut req = agent().post(&format!("{}{path}", self.stack.edge_url));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        self.send(req, Some(form))
+    }
+
+    /// Signs in through the two forms; answers the landing redirect.
+    fn sign_in(&mut self, email: &str) -> Page {
+        let page = self.get("/dashboard/signin");
+        assert_eq!(page.status, 200);
+        let before = outbox(self.stack, email).len();
+        let sent = self.post("/dashboard/signin", &[("csrf", &page.csrf()), ("email", email)]);
+        assert_eq!(sent.status, 303, "{}", sent.body);
+        let code_page = self.get(sent.location.as_deref().expect("to the code form"));
+        let code = code_after(self.stack, email, before);
+        let done =
+            self.post("/dashboard/signin/code", &[("csrf", &code_page.csrf()), ("email", email), ("code", &code)]);
+        assert_eq!((done.status, done.location.as_deref()), (303, Some("/dashboard")), "{}", done.body);
+        done
+    }
+}
+
+#[test]
+fn forms_work_without_javascript_and_refuse_forgeries() {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    let edge = stack.edge_url.clone();
+
+    // No session: every page goes to sign-in; the sign-in form needs its pre-session cookie and token.
+    let mut anonymous = NoJs::new(&stack);
+    let page = anonymous.get("/dashboard/sites/site_whatever/products");
+    assert_eq!((page.status, page.location.as_deref()), (303, Some("/dashboard/signin")));
+    let forged = anonymous.post("/dashboard/signin", &[("email", OWNER)]);
+    assert_eq!(forged.status, 403, "a sign-in form without its token is refused");
+
+    let mut owner = NoJs::new(&stack);
+    owner.sign_in(OWNER);
+    let landing = owner.get("/dashboard");
+    assert_eq!(landing.location.as_deref(), Some("/dashboard/sites/new"));
+    let form = owner.get("/dashboard/sites/new");
+    let csrf = form.csrf();
+
+    // CSRF: missing, wrong, cross-site Origin, cross-site fetch metadata -> 403, nothing created.
+    let site_form = |csrf: &str| {
+        vec![("csrf".to_owned(), csrf.to_owned()), ("name".into(), "Plain".into()), ("origin".into(), edge.clone())]
+    };
+    assert_eq!(owner.post("/dashboard/sites", &[("name", "Plain"), ("origin", &edge)]).status, 403, "no token");
+    assert_eq!(owner.post("/dashboard/sites", &as_refs(&site_form(&"0".repeat(64)))).status, 403, "wrong token");
+    let cross = owner.post_with("/dashboard/sites", &[("Origin", "https://evil.example")], &as_refs(&site_form(&csrf)));
+    assert_eq!(cross.status, 403, "cross-site Origin");
+    let fetch_site =
+        owner.post_with("/dashboard/sites", &[("Sec-Fetch-Site", "cross-site")], &as_refs(&site_form(&csrf)));
+    assert_eq!(fetch_site.status, 403, "cross-site Sec-Fetch-Site");
+    assert_eq!(count(&stack, "SELECT count(*) FROM site_owners"), 0, "nothing was created");
+
+    // The real form, same origin.
+    let created = owner.post_with(
+        "/dashboard/sites",
+        &[("Origin", &edge), ("Sec-Fetch-Site", "same-origin")],
+        &as_refs(&site_form(&csrf)),
+    );
+    assert_eq!(created.status, 303, "{}", created.body);
+    let payments = created.location.expect("to payments");
+    let site = payments.split('/').nth(3).expect("site id").to_owned();
+    assert!(payments.ends_with("/payments?done=site_created"), "{payments}");
+    assert!(owner.get(&payments).body.contains("Site created"));
+
+    // Connect without JavaScript: the form redirects to Stripe's page; approving comes back to the callback.
+    let connect = owner.post(&format!("/dashboard/sites/{site}/payments/connect"), &[("csrf", &csrf)]);
+    assert_eq!(connect.status, 303, "{}", connect.body);
+    let authorize = connect.location.expect("to Stripe");
+    assert!(authorize.starts_with(&format!("{}/oauth/authorize?", stack.emulator_url)), "{authorize}");
+    let params: Vec<(String, String)> = url_query(&authorize);
+    let param = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let approved = agent().post(&format!("{}/oauth/authorize", stack.emulator_url)).send_form(&[
+        ("client_id", &param("client_id")),
+        ("redirect_uri", &param("redirect_uri")),
+        ("state", &param("state")),
+        ("scope", &param("scope")),
+        ("email", OWNER),
+        ("account", ""),
+        ("decision", "approve"),
+    ]);
+    let back = approved.expect("approve").header("Location").expect("back to Latch").to_owned();
+    let callback = owner.get(&back);
+    assert_eq!(callback.status, 200, "{}", callback.body);
+    assert!(callback.body.contains("data-status=\"connected\""));
+
+    // A product through the plain form; a bad amount comes back as a 400 page with the field's error.
+    let bad = owner.post(
+        &format!("/dashboard/sites/{site}/products"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Plain"),
+            ("slug", "plain"),
+            ("amount", "9.999"),
+            ("currency", "usd"),
+            ("interval", ""),
+            ("trial_days", ""),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"create-amount-error\""), "{}", bad.body);
+    let made = owner.post(
+        &format!("/dashboard/sites/{site}/products"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Plain"),
+            ("slug", "plain"),
+            ("amount", "25"),
+            ("currency", "usd"),
+            ("interval", ""),
+            ("trial_days", ""),
+        ],
+    );
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert!(owner.get(&format!("/dashboard/sites/{site}/products")).body.contains("25.00 USD"));
+
+    // Another owner: the first owner's site does not exist for them, pages and forms alike.
+    let mut other = NoJs::new(&stack);
+    other.sign_in("other@example.com");
+    let other_csrf = other.get("/dashboard/sites/new").csrf();
+    assert_ne!(other_csrf, csrf, "tokens are per session");
+    assert_eq!(other.get(&format!("/dashboard/sites/{site}/products")).status, 404);
+    assert_eq!(other.get(&format!("/dashboard/sites/{site}")).status, 404);
+    let stolen = other
+        .post(&format!("/dashboard/sites/{site}/payments/disconnect"), &[("csrf", &other_csrf), ("confirm", "yes")]);
+    assert_eq!(stolen.status, 404);
+    // A token of one session does not pass in another.
+    assert_eq!(other.post("/dashboard/sites", &[("csrf", &csrf), ("name", "X"), ("origin", &edge)]).status, 403);
+
+    // Disconnect needs the confirmation box, then works without JavaScript.
+    let unconfirmed = owner.post(&format!("/dashboard/sites/{site}/payments/disconnect"), &[("csrf", &csrf)]);
+    assert_eq!(unconfirmed.status, 400);
+    let disconnected =
+        owner.post(&format!("/dashboard/sites/{site}/payments/disconnect"), &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(disconnected.status, 303, "{}", disconnected.body);
+    assert!(owner.get(&disconnected.location.expect("back")).body.contains("were not cancelled"));
+
+    // Sign out: the session is over, even if the cookie is replayed.
+    let replay = owner.cookie_header();
+    assert_eq!(owner.post("/dashboard/signout", &[("csrf", &csrf)]).location.as_deref(), Some("/dashboard/signin"));
+    let replayed =
+        agent().get(&format!("{edge}/dashboard/sites/{site}")).set("Cookie", &replay).call().expect("answer");
+    assert_eq!((replayed.status(), replayed.header("Location")), (303, Some("/dashboard/signin")));
+}
+
+fn as_refs(form: &[(String, String)]) -> Vec<(&str, &str)> {
+    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// The decoded query pairs of a URL.
+fn url_query(url: &str) -> Vec<(String, String)> {
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query.split('&').filter_map(|pair| pair.split_once('=')).map(|(k, v)| (decode(k), decode(v))).collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.replace('+', " ").into_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).expect("utf-8")
+}
