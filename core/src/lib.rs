@@ -10,6 +10,7 @@ pub mod engine;
 pub mod event;
 pub mod identity;
 pub mod manual;
+pub mod member;
 pub mod money;
 pub mod notify;
 pub mod owner;

@@ -259,8 +259,9 @@ pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Res
     .await
 }
 
-/// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`.
-/// Idempotent: run twice, the same member and link.
+/// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`, unless
+/// `customer` already belongs to a member: then nothing changes (`latch_core::member::owner_of_purchase`: a
+/// known customer keeps its member, and an email typed on Stripe's page creates no second one). Idempotent.
 pub(crate) fn upsert_member(
     db: &D1Database,
     site: &str,
@@ -272,9 +273,10 @@ pub(crate) fn upsert_member(
     Ok(vec![
         statement(
             db,
-            "INSERT INTO members (id, site_id, email, created_at) VALUES (?1, ?2, ?3, ?4) \
+            "INSERT INTO members (id, site_id, email, created_at) SELECT ?1, ?2, ?3, ?4 \
+             WHERE NOT EXISTS (SELECT 1 FROM member_customers WHERE site_id = ?2 AND customer = ?5) \
              ON CONFLICT (site_id, email) DO NOTHING",
-            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now)],
+            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now), Arg::Text(customer)],
         )?,
         statement(
             db,

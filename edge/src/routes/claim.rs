@@ -4,7 +4,7 @@
 
 use latch_core::engine::{FetchObject, FetchRequest, Input};
 use latch_core::event::StripeObject;
-use latch_core::validate;
+use latch_core::{member, validate};
 use serde::Deserialize;
 use worker::{Request, Response};
 
@@ -55,6 +55,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .transpose()?
         .ok_or_else(|| ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer's email yet"))?;
     let customer = session.customer.clone().unwrap_or_else(|| format!("email:{email}"));
+    // A customer already linked to a member stays that member's, whatever email was typed on Stripe's page.
+    let linked = db::member_email_of_customer(&ctx.db, &site.id, &customer).await?;
+    let email = member::owner_of_purchase(linked.as_deref(), &email).email().to_owned();
 
     let catalog = grants::catalog(ctx, &site).await?;
     let link = db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?;

@@ -492,3 +492,105 @@ fn connect_products_import_checkout_and_disconnect() {
         "account.application.deauthorized"
     );
 }
+
+/// Signs an owner in with the emailed code: the session token.
+fn owner_session(stack: &Stack, email: &str) -> String {
+    let outbox = || {
+        read_json(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call()).expect("dev outbox")["emails"]
+            .as_array()
+            .expect("emails")
+            .clone()
+    };
+    let before = outbox().len();
+    let (status, _) =
+        answer(agent().post(&format!("{}/owner/v1/signin", stack.edge_url)).send_json(json!({ "email": email })));
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        let emails = outbox();
+        if emails.len() > before && emails[0]["status"] == "sent" {
+            break emails[0]["subject"]
+                .as_str()
+                .expect("subject")
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>();
+        }
+        assert!(Instant::now() < deadline, "no code for {email}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (status, body) = answer(
+        agent()
+            .post(&format!("{}/owner/v1/signin/verify", stack.edge_url))
+            .send_json(json!({ "email": email, "code": code })),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["session"].as_str().expect("session").to_owned()
+}
+
+/// Starts Connect as an owner (bearer session): the authorize URL; no cookie is needed.
+fn start_as_owner(stack: &Stack, session: &str, site: &str) -> String {
+    let resp = agent()
+        .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+        .set("Authorization", &format!("Bearer {session}"))
+        .call()
+        .expect("connect url");
+    assert_eq!(resp.header("Set-Cookie"), None, "an owner's flow is bound to the session, not to a new cookie");
+    resp.into_json::<Value>().expect("json")["url"].as_str().expect("url").to_owned()
+}
+
+#[test]
+fn connect_state_is_bound_to_the_owner_session() {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    let ann = owner_session(&stack, "ann@example.com");
+    let bob = owner_session(&stack, "bob@example.com");
+    let (status, site) = answer(
+        agent()
+            .post(&format!("{}/owner/v1/sites", stack.edge_url))
+            .set("Authorization", &format!("Bearer {ann}"))
+            .send_json(json!({ "name": "Ann's", "allowed_origins": ["https://ann.example"] })),
+    );
+    assert_eq!(status, 201, "{site}");
+    let site = site["id"].as_str().expect("site id").to_owned();
+
+    let url = start_as_owner(&stack, &ann, &site);
+    let stored = stack.sql("SELECT binding FROM oauth_states").expect("states");
+    let binding = stored[0]["binding"].as_str().expect("binding");
+    assert!(binding.starts_with("owner:") && !binding.contains(&ann), "only the session's hash: {binding}");
+    let location = approve(&stack, &url, "");
+    // Owner A's state finished in owner B's browser, with no session, or with a nonce cookie: refused.
+    let (status, html) = callback(&location, Some(&format!("latch_owner={bob}")));
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("another browser"), "{html}");
+    assert_eq!(callback(&location, None).0, 400, "no session cookie: refused");
+    assert_eq!(callback(&location, Some("latch_oauth=n_any")).0, 400, "a nonce cannot stand in for the session");
+    let forged = format!("{}/connect/callback?code=ac_forged&state=st_forged", stack.edge_url);
+    assert_eq!(callback(&forged, Some(&format!("latch_owner={ann}"))).0, 400, "a forged state is refused");
+    assert_eq!(account_of(&stack, &site).0, None, "nothing stored after refusals");
+    // Ann's own browser finishes it once; a replay is refused.
+    let (status, html) = callback(&location, Some(&format!("latch_owner={ann}")));
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("data-status=\"connected\""), "{html}");
+    let account = account_of(&stack, &site).0.expect("account stored");
+    assert_eq!(callback(&location, Some(&format!("latch_owner={ann}"))).0, 400, "a replayed state is refused");
+
+    // A session that signed out after starting cannot finish.
+    let url2 = start_as_owner(&stack, &ann, &site);
+    let location2 = approve(&stack, &url2, &account);
+    let (status, _) = answer(
+        agent()
+            .post(&format!("{}/owner/v1/signout", stack.edge_url))
+            .set("Authorization", &format!("Bearer {ann}"))
+            .send_json(json!({})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(callback(&location2, Some(&format!("latch_owner={ann}"))).0, 400, "a revoked session is refused");
+    // Bob cannot even start a flow for Ann's site.
+    let (status, _) = answer(
+        agent()
+            .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+            .set("Authorization", &format!("Bearer {bob}"))
+            .call(),
+    );
+    assert_eq!(status, 404);
+}
