@@ -636,6 +636,20 @@ pub fn scope(input: &Input<'_>) -> Scope {
     s
 }
 
+/// The buyer a completed checkout session names, when the session concerns rows of `t` (it bought something this
+/// site grants): its Stripe customer and email. The edge links them to a member even when the session changed no
+/// row (the subscription's own events got there first), so notifications and sign-in find the member. `None` for
+/// other inputs, for sessions without a Stripe customer or an email, and for purchases that grant nothing here.
+pub fn buyer(input: &Input<'_>, t: &Transition) -> Option<(String, String)> {
+    let StripeObject::CheckoutSession(cs) = input.object() else { return None };
+    let customer = cs.customer.clone()?;
+    let granted = t.state.grants.iter().any(|g| g.customer == customer && !g.is_tombstone());
+    if cs.status.as_deref() != Some("complete") || !granted {
+        return None;
+    }
+    Some((customer, cs.email()?.trim().to_lowercase()))
+}
+
 /// Applies one input to the loaded rows. Pure: same arguments, same answer.
 pub fn apply(input: &Input<'_>, state: &AccessState, catalog: &Catalog, now: i64) -> Transition {
     let object = input.object();

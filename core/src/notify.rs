@@ -154,7 +154,7 @@ mod tests {
         assert_ne!(id, outbox_id("evt_2", &n, "a@x.com"));
         assert_ne!(id, outbox_id("evt_1", &n, "b@x.com"));
         assert_ne!(id, outbox_id("evt_1", &note(NotificationKind::AccessRevoked), "a@x.com"));
-        let other = Notification { product: Some("basic".into()), ..n.clone() };
+        let other = Notification { product: Some("basic".into()), ..n };
         assert_ne!(id, outbox_id("evt_1", &other, "a@x.com"));
     }
 }

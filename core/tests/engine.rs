@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use latch_core::engine::{AccessState, ActivityKind, Effect, FetchObject, GrantStatus, Input, apply, scope};
+use latch_core::engine::{AccessState, ActivityKind, Effect, FetchObject, GrantStatus, Input, apply, buyer, scope};
 use serde_json::{Value, json};
 
 /// Runs events in order from an empty state; returns the final state.
@@ -740,4 +740,28 @@ fn a_fetch_in_the_same_second_settles_the_tie_for_good() {
         let again = apply(&Input::Fetched { object: &obj, fetched_at: T0 }, &st, &catalog(), T0);
         assert_eq!(again.state, st, "{label}: second application of the fetch");
     }
+}
+
+#[test]
+fn a_completed_checkout_names_its_buyer_whatever_it_changes() {
+    let p = (T0, T0 + 30 * DAY);
+    let created = event("customer.subscription.created", T0, subscription("active", p.0, p.1));
+    let checkout = event("checkout.session.completed", T0, checkout_session("subscription", "paid"));
+    let buyer_of = |e: &latch_core::event::Event, st: &AccessState| buyer(&Input::Event(e), &step(st, e, T0));
+    // The subscription's event came first: the checkout changes no row, and still names its buyer.
+    let st = step(&AccessState::default(), &created, T0).state;
+    let (customer, email) = buyer_of(&checkout, &st).expect("a buyer");
+    assert_eq!(customer, CUS);
+    assert!(email.contains('@') && email == email.to_lowercase(), "{email}");
+    assert_eq!(buyer_of(&created, &st), None, "only checkout sessions name buyers");
+    let mut open = checkout_session("subscription", "unpaid");
+    set(&mut open, "status", json!("open"));
+    assert_eq!(buyer_of(&event("checkout.session.completed", T0, open), &st), None);
+    let mut guest = checkout_session("payment", "paid");
+    set(&mut guest, "customer", Value::Null);
+    assert_eq!(buyer_of(&event("checkout.session.completed", T0, guest), &st), None);
+    // A purchase this site grants nothing for (a product it does not sell) makes no member.
+    let mut other = checkout_session("subscription", "paid");
+    set(&mut other, "metadata.latch_product", json!("not-sold-here"));
+    assert_eq!(buyer_of(&event("checkout.session.completed", T0, other), &AccessState::default()), None);
 }

@@ -1,4 +1,5 @@
--- Customer Portal settings per site, and durable re-fetches taken off the webhook request. Forward-only.
+-- Customer Portal settings per site, durable re-fetches taken off the webhook request, and notification emails
+-- waiting for their recipient. Forward-only.
 
 -- What the owner chose for the members' billing portal, and the Stripe billing portal configuration carrying it
 -- (on the site's Stripe account). No row = Stripe's default portal, enabled, cancelling allowed.
@@ -32,3 +33,8 @@ CREATE TABLE pending_fetches (
   done_at    INTEGER
 );
 CREATE INDEX pending_fetches_due ON pending_fetches (status, next_at);
+
+-- A notification about a customer no member is linked to yet (a subscription event before its checkout or claim)
+-- waits as status 'held' with the customer; linking the customer to a member addresses it and makes it pending.
+ALTER TABLE outbox ADD COLUMN customer TEXT;
+CREATE INDEX outbox_held ON outbox (site_id, customer) WHERE status = 'held';

@@ -260,8 +260,9 @@ pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Res
 }
 
 /// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`, unless
-/// `customer` already belongs to a member: then nothing changes (`latch_core::member::owner_of_purchase`: a
-/// known customer keeps its member, and an email typed on Stripe's page creates no second one). Idempotent.
+/// `customer` already belongs to a member: then that member keeps it (`latch_core::member::owner_of_purchase`: a
+/// known customer keeps its member, and an email typed on Stripe's page creates no second one). Notification
+/// emails held for that customer are addressed to its member. Idempotent: run twice, the same member and link.
 pub(crate) fn upsert_member(
     db: &D1Database,
     site: &str,
@@ -284,6 +285,14 @@ pub(crate) fn upsert_member(
              SELECT ?1, ?2, id FROM members WHERE site_id = ?1 AND email = ?3 \
              ON CONFLICT (site_id, customer) DO NOTHING",
             &[Arg::Text(site), Arg::Text(customer), Arg::Text(email)],
+        )?,
+        statement(
+            db,
+            "UPDATE outbox SET to_email = m.email, status = 'pending' \
+             FROM (SELECT mm.email FROM member_customers mc JOIN members mm ON mm.id = mc.member_id \
+                   WHERE mc.site_id = ?1 AND mc.customer = ?2) AS m \
+             WHERE outbox.status = 'held' AND outbox.site_id = ?1 AND outbox.customer = ?2",
+            &[Arg::Text(site), Arg::Text(customer)],
         )?,
     ])
 }
@@ -311,26 +320,6 @@ pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> wo
     )
     .await?;
     Ok(row.map(|r| r.customer))
-}
-
-/// The email of the member owning `customer` on a site, if any.
-pub(crate) async fn member_email_of_customer(
-    db: &D1Database,
-    site: &str,
-    customer: &str,
-) -> worker::Result<Option<String>> {
-    #[derive(Deserialize)]
-    struct Row {
-        email: String,
-    }
-    let row: Option<Row> = row(
-        db,
-        "SELECT m.email FROM member_customers mc JOIN members m ON m.id = mc.member_id \
-         WHERE mc.site_id = ?1 AND mc.customer = ?2",
-        &[Arg::Text(site), Arg::Text(customer)],
-    )
-    .await?;
-    Ok(row.map(|r| r.email))
 }
 
 /// A site's display name.

@@ -73,23 +73,44 @@ struct Job {
     attempts: i64,
 }
 
-/// Performs the fetches that are due: pending rows whose backoff has passed and stale claims.
+/// Performs the fetches that are due: pending rows whose backoff has passed and stale claims. A fetched answer
+/// that queues one more round has it performed in the same run.
 pub(crate) async fn run(env: &Env) -> ApiResult<()> {
     let ctx = Ctx::new(env.clone(), None)?;
+    for _ in 0..MAX_ROUNDS {
+        run_due(&ctx, None).await?;
+        if !ctx.fetch_pending.replace(false) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Performs, within the request, the fetches `cause` just queued (the claim answers with what they settle); any
+/// that fail stay pending for the cron trigger. Later rounds are left to the run after the answer.
+pub(crate) async fn settle(ctx: &Ctx, cause: &str) -> ApiResult<()> {
+    if ctx.fetch_pending.get() {
+        run_due(ctx, Some(cause)).await?;
+    }
+    Ok(())
+}
+
+async fn run_due(ctx: &Ctx, cause: Option<&str>) -> ApiResult<()> {
     let due: Vec<Job> = db::rows(
         &ctx.db,
         "SELECT id, site_id, object, stripe_id, round, attempts FROM pending_fetches \
-         WHERE (status = 'pending' AND next_at <= ?1) OR (status = 'running' AND claimed_at < ?2) \
+         WHERE ((status = 'pending' AND next_at <= ?1) OR (status = 'running' AND claimed_at < ?2)) \
+           AND (?4 IS NULL OR cause = ?4) \
          ORDER BY next_at LIMIT ?3",
-        &[Arg::Int(ctx.now), Arg::Int(ctx.now - STALE_CLAIM_SECS), Arg::Int(BATCH)],
+        &[Arg::Int(ctx.now), Arg::Int(ctx.now - STALE_CLAIM_SECS), Arg::Int(BATCH), Arg::OptText(cause)],
     )
     .await?;
     for job in due {
-        if !claim(&ctx, &job).await? {
+        if !claim(ctx, &job).await? {
             continue; // another run took it
         }
-        if let Err(failure) = perform(&ctx, &job).await {
-            release(&ctx, &job, &failure).await?;
+        if let Err(failure) = perform(ctx, &job).await {
+            release(ctx, &job, &failure).await?;
         }
     }
     Ok(())

@@ -122,6 +122,11 @@ pub(crate) async fn apply(
             )?);
         }
     }
+    if let Some((customer, email)) = engine::buyer(&input, &transition)
+        && latch_core::validate::email(&email).is_ok()
+    {
+        statements.extend(db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?);
+    }
     for activity in transition.activities() {
         statements.push(insert_activity(ctx, &site.id, activity, origin.event_id)?);
     }
@@ -185,10 +190,11 @@ pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1
     )?)
 }
 
-/// Outbox statements for the engine's notifications: each rendered by latch-core and addressed to the member
-/// (the email the source told, else the member owning the customer). Owner notifications are skipped: sites have
-/// no owner account with an email yet (owner sign-in comes with site owners, issue 4 capability 1); plug the
-/// owner's address in here, under [`Audience::Owner`].
+/// Outbox statements for the engine's notifications, each rendered by latch-core, in the batch of the change they
+/// report. The recipient is the email the source told, else the member owning the customer: known now, or linked
+/// later by the checkout or claim (a subscription event often comes first), when the held email is addressed.
+/// Owner notifications are skipped: sites have no owner account with an email yet (site owners come with issue 4
+/// capability 1); plug the owner's address in here, under [`Audience::Owner`].
 async fn notifications(
     ctx: &Ctx,
     site: &Site,
@@ -218,28 +224,30 @@ async fn notifications(
             );
             continue;
         }
-        let told = n.email.as_deref().and_then(|e| latch_core::validate::email(e).ok());
-        let known = match (&told, n.customer.as_deref()) {
-            (None, Some(customer)) => db::member_email_of_customer(&ctx.db, &site.id, customer).await?,
-            _ => None,
-        };
-        let from_grant = || {
-            transition
-                .state
-                .grants
-                .iter()
-                .filter(|g| Some(g.customer.as_str()) == n.customer.as_deref())
-                .find_map(|g| g.email.as_deref().and_then(|e| latch_core::validate::email(e).ok()))
-        };
-        let Some(to) = told.or(known).or_else(from_grant) else {
-            worker::console_warn!("{} not emailed: no email known for the customer", notify::kind_name(n.kind));
-            continue;
-        };
         let product = n.product.as_deref().and_then(|slug| products.iter().find(|p| p.slug == slug));
         let email = notify::render(n, &site_name, product.map(|p| p.name.as_str()));
-        let id = notify::outbox_id(cause, n, &to);
-        let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
-        statements.push(outbox::enqueue(&ctx.db, &id, &row, ctx.now)?);
+        // An `email:` customer key (no Stripe customer) is the address itself.
+        let told = n.email.as_deref().or_else(|| n.customer.as_deref().and_then(|c| c.strip_prefix("email:")));
+        let statement = match (told.and_then(|e| latch_core::validate::email(e).ok()), n.customer.as_deref()) {
+            (Some(to), _) => {
+                let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
+                outbox::enqueue(&ctx.db, &notify::outbox_id(cause, n, &to), &row, ctx.now)?
+            }
+            (None, Some(customer)) => outbox::enqueue_for_customer(
+                &ctx.db,
+                &notify::outbox_id(cause, n, &format!("customer:{customer}")),
+                &site.id,
+                customer,
+                &email.subject,
+                &email.text,
+                ctx.now,
+            )?,
+            (None, None) => {
+                worker::console_warn!("{} not emailed: it names no customer", notify::kind_name(n.kind));
+                continue;
+            }
+        };
+        statements.push(statement);
         ctx.mail_pending.set(true);
     }
     Ok(statements)

@@ -51,6 +51,31 @@ pub(crate) fn enqueue(db: &D1Database, id: &str, email: &Email<'_>, now: i64) ->
     )
 }
 
+/// Statement adding an email for the member owning `customer` on `site`: addressed now when the customer is
+/// linked to a member (also by an earlier statement of the same batch), else `held` until
+/// [`crate::db::upsert_member`] links it. One transaction decides, so a link racing with this insert still
+/// addresses it. An id already in the outbox inserts nothing.
+pub(crate) fn enqueue_for_customer(
+    db: &D1Database,
+    id: &str,
+    site: &str,
+    customer: &str,
+    subject: &str,
+    text: &str,
+    now: i64,
+) -> worker::Result<D1PreparedStatement> {
+    db::statement(
+        db,
+        "INSERT INTO outbox (id, site_id, to_email, subject, body, status, customer, created_at) \
+         SELECT ?1, ?2, COALESCE(m.email, ''), ?3, ?4, CASE WHEN m.email IS NULL THEN 'held' ELSE 'pending' END, \
+           ?5, ?6 \
+         FROM (SELECT (SELECT mm.email FROM member_customers mc JOIN members mm ON mm.id = mc.member_id \
+                       WHERE mc.site_id = ?2 AND mc.customer = ?5) AS email) AS m \
+         WHERE true ON CONFLICT (id) DO NOTHING",
+        &[Arg::Text(id), Arg::Text(site), Arg::Text(subject), Arg::Text(text), Arg::Text(customer), Arg::Int(now)],
+    )
+}
+
 /// How emails leave the outbox.
 enum Sender {
     /// A Resend-style HTTP API.

@@ -12,7 +12,7 @@ use crate::context::{Ctx, random_id};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, Origin};
 use crate::routes::access;
-use crate::{db, http, stripe};
+use crate::{db, fetches, http, stripe};
 
 #[derive(Deserialize)]
 struct ClaimBody {
@@ -60,16 +60,19 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let email = member::owner_of_purchase(linked.as_deref(), &email).email().to_owned();
 
     let catalog = grants::catalog(ctx, &site).await?;
+    let cause = format!("claim:{}", session.id);
     let link = db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?;
     grants::apply(
         ctx,
         &site,
         &catalog,
         Input::Fetched { object: &object, fetched_at: ctx.now },
-        &Origin { event_id: None, kind: "claim", cause: &format!("claim:{}", session.id), round: 0, notify: true },
+        &Origin { event_id: None, kind: "claim", cause: &cause, round: 0, notify: true },
         link,
     )
     .await?;
+
+    fetches::settle(ctx, &cause).await?;
 
     let member = db::member_by_email(&ctx.db, &site.id, &email)
         .await?

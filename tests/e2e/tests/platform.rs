@@ -1,0 +1,358 @@
+//! Customer Portal settings, notification emails, and re-fetches taken off the webhook request, against the real
+//! stack (workerd + local D1 + the Stripe emulator).
+
+use std::time::{Duration, Instant};
+
+use latch_e2e::{DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, read_json};
+use serde_json::{Value, json};
+
+fn stack() -> Stack {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    stack.seed_demo().expect("seed the demo site");
+    stack
+}
+
+/// A request's status and JSON body, whatever the status.
+struct Answer {
+    status: u16,
+    body: Value,
+}
+
+fn answer(result: Result<ureq::Response, ureq::Error>) -> Answer {
+    let (status, text) = match result {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(status, r)) => (status, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("request failed: {e}"),
+    };
+    Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+}
+
+fn code(a: &Answer) -> &str {
+    a.body["error"]["code"].as_str().unwrap_or_else(|| panic!("an error body, got {} {}", a.status, a.body))
+}
+
+/// The Stripe API of the emulator (platform account), as Latch's key.
+fn stripe(stack: &Stack, method: &str, path: &str, form: &str) -> Value {
+    let req = ureq::request(method, &format!("{}{path}", stack.emulator_url))
+        .set("Authorization", &format!("Bearer {STRIPE_TEST_KEY}"));
+    let resp = if method == "GET" {
+        req.call()
+    } else {
+        req.set("Content-Type", "application/x-www-form-urlencoded").send_string(form)
+    };
+    read_json(resp).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+fn admin(stack: &Stack, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let req = ureq::request(method, &format!("{}/admin/v1/sites/{DEMO_SITE}{path}", stack.edge_url))
+        .set("Authorization", &format!("Bearer {}", stack.admin_token));
+    answer(match body {
+        Some(b) => req.send_json(b.clone()),
+        None => req.call(),
+    })
+}
+
+/// Buys `price` as `email` (checkout, pay on the emulator, claim): the member token and the checkout session.
+fn buy(stack: &Stack, price: &str, email: &str) -> (String, Value) {
+    let own = &stack.edge_url;
+    let id = pay_only(stack, price, email);
+    let claimed = answer(
+        ureq::post(&format!("{own}/v1/claim"))
+            .set("Origin", own)
+            .send_json(json!({ "site": DEMO_SITE, "checkout_session_id": id })),
+    );
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    let token = claimed.body["token"].as_str().expect("token").to_owned();
+    (token, stripe(stack, "GET", &format!("/v1/checkout/sessions/{id}"), ""))
+}
+
+/// Checkout and pay on the emulator, never coming back to claim (only webhooks tell the edge): the session id.
+fn pay_only(stack: &Stack, price: &str, email: &str) -> String {
+    let own = &stack.edge_url;
+    let created =
+        answer(ureq::post(&format!("{own}/v1/checkout")).set("Origin", own).send_json(
+            json!({ "site": DEMO_SITE, "price": price, "email": email, "return_url": format!("{own}/demo/") }),
+        ));
+    assert_eq!(created.status, 200, "{}", created.body);
+    let id = created.body["id"].as_str().expect("session id").to_owned();
+    stack.emulator_control(&format!("/checkout/sessions/{id}/pay"), &json!({ "email": email })).expect("pay");
+    id
+}
+
+fn open_portal(stack: &Stack, token: &str, body: &Value) -> Answer {
+    answer(
+        ureq::post(&format!("{}/v1/portal", stack.edge_url))
+            .set("Origin", &stack.edge_url)
+            .set("Authorization", &format!("Bearer {token}"))
+            .send_json(body.clone()),
+    )
+}
+
+fn page(url: &str) -> String {
+    ureq::get(url).call().expect("portal page").into_string().expect("page text")
+}
+
+/// The emails to `to` in the dev outbox, newest first.
+fn outbox(stack: &Stack, to: &str) -> Vec<Value> {
+    let all = read_json(ureq::get(&format!("{}/dev/outbox?to={to}", stack.edge_url)).call()).expect("dev outbox");
+    all["emails"].as_array().cloned().unwrap_or_default()
+}
+
+fn subjects(stack: &Stack, to: &str) -> Vec<String> {
+    outbox(stack, to).iter().filter_map(|e| e["subject"].as_str().map(str::to_owned)).collect()
+}
+
+/// Polls `check` until it holds (the work under test runs after the answer).
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn grant_status(stack: &Stack, subscription: &str) -> String {
+    let rows = stack.sql(&format!("SELECT status FROM grants WHERE source = '{subscription}'")).expect("grants");
+    rows[0]["status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn portal_settings_shape_the_members_portal() {
+    let stack = stack();
+    let own = stack.edge_url.clone();
+    let (token, session) = buy(&stack, "pro-monthly", "portal-a@example.com");
+    let sub = session["subscription"].as_str().expect("subscription").to_owned();
+    let back = json!({ "return_url": format!("{own}/demo/") });
+
+    // Defaults: Stripe's own portal, cancelling allowed.
+    let got = admin(&stack, "GET", "/portal", None);
+    assert_eq!(got.status, 200, "{}", got.body);
+    assert_eq!(got.body["enabled"], true);
+    assert_eq!(
+        (got.body["allow_cancel"].clone(), got.body["stripe_configuration"].clone()),
+        (json!(true), Value::Null)
+    );
+    let unauthorized = answer(ureq::get(&format!("{own}/admin/v1/sites/{DEMO_SITE}/portal")).call());
+    assert_eq!((unauthorized.status, code(&unauthorized)), (401, "unauthorized"));
+
+    // Clear errors for links members could not open.
+    let bad = admin(
+        &stack,
+        "PUT",
+        "/portal",
+        Some(&json!({ "enabled": true, "allow_cancel": false, "privacy_policy_url": "http://example.com/privacy" })),
+    );
+    assert_eq!((bad.status, code(&bad)), (400, "invalid_portal_settings"));
+    assert!(bad.body["error"]["message"].as_str().is_some_and(|m| m.contains("privacy_policy_url")), "{}", bad.body);
+
+    let settings = json!({
+        "enabled": true, "allow_cancel": false,
+        "privacy_policy_url": "https://example.com/privacy", "terms_of_service_url": "https://example.com/terms",
+    });
+    let saved = admin(&stack, "PUT", "/portal", Some(&settings));
+    assert_eq!(saved.status, 200, "{}", saved.body);
+    let bpc = saved.body["stripe_configuration"].as_str().expect("configuration id").to_owned();
+    let conf = stripe(&stack, "GET", &format!("/v1/billing_portal/configurations/{bpc}"), "");
+    assert_eq!(conf["features"]["subscription_cancel"]["enabled"], false);
+    assert_eq!(conf["business_profile"]["terms_of_service_url"], "https://example.com/terms");
+    assert_eq!(admin(&stack, "GET", "/portal", None).body, saved.body);
+
+    // The member's portal uses it: no cancel button, the site's links.
+    let portal = open_portal(&stack, &token, &back);
+    assert_eq!(portal.status, 200, "{}", portal.body);
+    let html = page(portal.body["url"].as_str().expect("portal url"));
+    assert!(html.contains(&format!("id=\"sub-{sub}\"")), "the member's subscription is listed");
+    assert!(!html.contains(&format!("id=\"cancel-{sub}\"")), "cancelling is off");
+    assert!(
+        html.contains("href=\"https://example.com/privacy\"") && html.contains("href=\"https://example.com/terms\"")
+    );
+
+    // A return URL on a foreign origin is refused.
+    let foreign = open_portal(&stack, &token, &json!({ "return_url": "https://evil.example/" }));
+    assert_eq!((foreign.status, code(&foreign)), (400, "origin_not_allowed"));
+
+    // Saving again updates the same configuration; cancelling comes back.
+    let resaved = admin(&stack, "PUT", "/portal", Some(&json!({ "enabled": true, "allow_cancel": true })));
+    assert_eq!(resaved.body["stripe_configuration"], bpc.as_str());
+    assert_eq!(resaved.body["privacy_policy_url"], Value::Null);
+    let conf = stripe(&stack, "GET", &format!("/v1/billing_portal/configurations/{bpc}"), "");
+    assert_eq!(conf["business_profile"]["privacy_policy_url"], Value::Null);
+    let html = page(open_portal(&stack, &token, &back).body["url"].as_str().expect("portal url"));
+    assert!(html.contains(&format!("id=\"cancel-{sub}\"")), "cancelling is on again");
+
+    // A member only ever gets a portal for their own customer, whatever the body says.
+    let (other_token, _) = buy(&stack, "course-lifetime", "portal-b@example.com");
+    let theirs = open_portal(
+        &stack,
+        &other_token,
+        &json!({ "return_url": format!("{own}/demo/"), "customer": session["customer"] }),
+    );
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    let html = page(theirs.body["url"].as_str().expect("portal url"));
+    assert!(html.contains("portal-b@example.com") && !html.contains("portal-a@example.com"));
+    assert!(!html.contains(&sub), "another member's subscription never shows");
+
+    // Turned off: 409.
+    admin(&stack, "PUT", "/portal", Some(&json!({ "enabled": false, "allow_cancel": true })));
+    let off = open_portal(&stack, &token, &back);
+    assert_eq!((off.status, code(&off)), (409, "portal_disabled"));
+}
+
+#[test]
+fn notifications_are_emailed_once_each() {
+    let stack = stack();
+    let email = "notify@example.com";
+    // Only webhooks tell the edge (no claim): whichever event comes first, the email reaches the member once the
+    // checkout links the customer to them.
+    let id = pay_only(&stack, "pro-monthly", email);
+    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{id}"), "");
+    let (sub, customer) = (session["subscription"].as_str().expect("sub"), session["customer"].as_str().expect("cus"));
+    stack.wait_webhooks().expect("webhooks");
+    eventually("the access email", || {
+        subjects(&stack, email).contains(&"Your access to Pro membership is ready".into())
+    });
+    let ready = outbox(&stack, email);
+    assert_eq!(ready.len(), 1, "one email so far: {ready:?}");
+    let held = stack.sql("SELECT count(*) AS n FROM outbox WHERE status = 'held'").expect("held");
+    assert_eq!(held[0]["n"], 0, "nothing left waiting for a recipient");
+    let text = ready[0]["text"].as_str().unwrap_or_default();
+    assert!(text.contains("The Rust Weekly (demo)") && text.contains("Sign in"), "{text}");
+
+    // The trial ends and the card fails: one payment-failed email, however often Stripe redelivers the event.
+    stack.emulator_control(&format!("/customers/{customer}/fail_payments"), &json!({ "fail": true })).expect("fail");
+    stack.emulator_control("/clock/advance", &json!({ "seconds": 8 * 86_400 })).expect("advance");
+    stack.wait_webhooks().expect("webhooks");
+    let failed = "Payment failed for Pro membership".to_owned();
+    eventually("the payment-failed email", || subjects(&stack, email).contains(&failed));
+    let events = stripe(&stack, "GET", "/v1/events?type=invoice.payment_failed", "");
+    let event = events["data"][0]["id"].as_str().expect("payment_failed event").to_owned();
+    stack.emulator_control(&format!("/events/{event}/redeliver"), &json!({})).expect("redeliver");
+    stack.wait_webhooks().expect("webhooks");
+
+    // Cancelled: the member hears their access ended.
+    stripe(&stack, "DELETE", &format!("/v1/subscriptions/{sub}"), "");
+    stack.wait_webhooks().expect("webhooks");
+    let ended = "Your access to Pro membership has ended".to_owned();
+    eventually("the access-ended email", || subjects(&stack, email).contains(&ended));
+    let deleted = stripe(&stack, "GET", "/v1/events?type=customer.subscription.deleted", "");
+    let event = deleted["data"][0]["id"].as_str().expect("deleted event").to_owned();
+    stack.emulator_control(&format!("/events/{event}/redeliver"), &json!({})).expect("redeliver");
+    stack.wait_webhooks().expect("webhooks");
+    std::thread::sleep(Duration::from_secs(1));
+    let all = subjects(&stack, email);
+    assert_eq!(all.iter().filter(|s| **s == failed).count(), 1, "{all:?}");
+    assert_eq!(all.iter().filter(|s| **s == ended).count(), 1, "{all:?}");
+    eventually("every email sent", || outbox(&stack, email).iter().all(|e| e["status"] == "sent"));
+}
+
+#[test]
+fn a_notification_for_an_unlinked_customer_waits_until_the_member_is_known() {
+    let stack = stack();
+    let email = "held@example.com";
+    let id = pay_only(&stack, "course-lifetime", email);
+    stack.wait_webhooks().expect("webhooks");
+    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{id}"), "");
+    let (customer, payment) =
+        (session["customer"].as_str().expect("cus"), session["payment_intent"].as_str().expect("pi"));
+    // As if the edge had only ever seen Stripe's events about this customer, never its checkout.
+    stack.sql(&format!("DELETE FROM member_customers WHERE customer = '{customer}'")).expect("unlink");
+    stack
+        .sql(&format!("UPDATE grants SET data = json_set(data, '$.email', NULL) WHERE customer = '{customer}'"))
+        .expect("forget the buyer's email");
+
+    stripe(&stack, "POST", "/v1/refunds", &format!("payment_intent={payment}"));
+    stack.wait_webhooks().expect("webhooks");
+    let held = format!("SELECT count(*) AS n FROM outbox WHERE status = 'held' AND customer = '{customer}'");
+
+    eventually("the email waits for its recipient", || stack.sql(&held).expect("held")[0]["n"] == 1);
+    let ended = "Your access to Async Rust course has ended".to_owned();
+    assert!(!subjects(&stack, email).contains(&ended));
+
+    // The member comes back to claim: the customer is linked, and the waiting email goes out, once.
+    let claimed = answer(
+        ureq::post(&format!("{}/v1/claim", stack.edge_url))
+            .set("Origin", &stack.edge_url)
+            .send_json(json!({ "site": DEMO_SITE, "checkout_session_id": id })),
+    );
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    assert_eq!(stack.sql(&held).expect("held")[0]["n"], 0);
+    let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
+    assert_eq!(cron.status(), 200);
+    eventually("the waiting email is sent", || {
+        outbox(&stack, email).iter().any(|e| e["subject"] == ended.as_str() && e["status"] == "sent")
+    });
+    assert_eq!(subjects(&stack, email).iter().filter(|s| **s == ended).count(), 1);
+}
+
+/// Makes the edge's copy of a subscription's grant stale (past due, oldest version), as if it had missed events.
+fn make_stale(stack: &Stack, subscription: &str) {
+    stack
+        .sql(&format!(
+            "UPDATE grants SET status = 'past_due', data = json_set(data, '$.status', 'past_due', '$.version', 0) \
+             WHERE source = '{subscription}'"
+        ))
+        .expect("make the grant stale");
+    assert_eq!(grant_status(stack, subscription), "past_due");
+}
+
+#[test]
+fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
+    let stack = stack();
+    let (_, first) = buy(&stack, "pro-monthly", "fetch-a@example.com");
+    let (_, second) = buy(&stack, "pro-monthly", "fetch-b@example.com");
+    let (sub_a, sub_b) = (first["subscription"].as_str().expect("a"), second["subscription"].as_str().expect("b"));
+    stack.wait_webhooks().expect("webhooks delivered");
+    eventually("no fetch left running", || {
+        stack.sql("SELECT count(*) AS n FROM pending_fetches WHERE status != 'done'").expect("rows")[0]["n"] == 0
+    });
+    assert_eq!((grant_status(&stack, sub_a), grant_status(&stack, sub_b)), ("trialing".into(), "trialing".into()));
+
+    // The edge's copy of A is stale, and Stripe sends an update with a status the engine does not know. The edge
+    // answers at once and queues a re-fetch in the same batch as the event; the fetch, after the answer, brings
+    // the grant back to what Stripe says.
+    make_stale(&stack, sub_a);
+    let mut object = stripe(&stack, "GET", &format!("/v1/subscriptions/{sub_a}"), "");
+    object["status"] = json!("status_from_the_future");
+    let now =
+        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs())
+            .expect("time fits");
+    let event = json!({
+        "id": "evt_platform_unknown_status", "object": "event", "type": "customer.subscription.updated",
+        "created": now, "livemode": false, "api_version": "2025-08-27.basil",
+        "data": { "object": object }
+    })
+    .to_string();
+    let header = latch_core::webhook::signature_header(event.as_bytes(), &stack.webhook_secret, now);
+    let started = Instant::now();
+    let a = answer(
+        ureq::post(&format!("{}/v1/webhooks/stripe", stack.edge_url))
+            .set("Stripe-Signature", &header)
+            .set("Content-Type", "application/json")
+            .send_string(&event),
+    );
+    assert_eq!(a.status, 200, "{}", a.body);
+    println!("webhook answered in {:?}", started.elapsed());
+    let processed = stack
+        .sql("SELECT count(*) AS n FROM processed_events WHERE event_id = 'evt_platform_unknown_status'")
+        .expect("processed");
+    assert_eq!(processed[0]["n"], 1);
+    let cause = "SELECT status FROM pending_fetches WHERE cause = 'evt_platform_unknown_status'";
+    eventually("the re-fetch is done", || stack.sql(cause).expect("fetch row")[0]["status"] == "done");
+    assert_eq!(grant_status(&stack, sub_a), "trialing", "the fetched subscription settled it");
+
+    // A fetch left behind by a run that died (claimed long ago, never finished) is completed by the cron trigger.
+    make_stale(&stack, sub_b);
+    stack
+        .sql(&format!(
+            "INSERT INTO pending_fetches (id, site_id, object, stripe_id, cause, round, status, attempts, next_at, \
+             claimed_at, created_at) VALUES ('fet_left_behind', '{DEMO_SITE}', 'subscription', '{sub_b}', 'crash', 0, \
+             'running', 1, 0, 0, 0)"
+        ))
+        .expect("insert a stale fetch");
+    let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
+    assert_eq!(cron.status(), 200);
+    let left = "SELECT status, attempts FROM pending_fetches WHERE id = 'fet_left_behind'";
+    eventually("the cron finishes the left-behind fetch", || stack.sql(left).expect("row")[0]["status"] == "done");
+    assert_eq!(stack.sql(left).expect("row")[0]["attempts"], 2, "claimed once more, atomically");
+    assert_eq!(grant_status(&stack, sub_b), "trialing");
+}
