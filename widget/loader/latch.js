@@ -1,4 +1,4 @@
-/*! Latch loader. Usage, CSP and API: widget/README.md */
+// Latch loader (usage, CSP and API: widget/README.md).
 // Template: `cargo xtask build` (xtask/src/build.rs) writes the minified www/latch.js from it, with the
 // placeholders set to the content-hashed file names in pkg/ and the wasm's SRI hash.
 ((w, d) => {
@@ -6,7 +6,8 @@
   const s = d.currentScript || d.querySelector("script[data-site]"),
     site = s && s.getAttribute("data-site");
   if (!site) return;
-  const edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, ""),
+  const id = s.getAttribute("data-identity"),
+    edge = (s.getAttribute("data-edge") || new URL(".", s.src).href).replace(/\/+$/, ""),
     root = d.documentElement,
     C = "[data-latch-content",
     L = "[data-latch-locked",
@@ -15,14 +16,23 @@
   let hide = [C + "]"],
     lock = L + "]",
     fill = "",
-    wasm;
+    wasm,
+    send = id;
   try {
     const k = "latch:" + site + ":",
       now = Date.now(),
-      a = JSON.parse(localStorage.getItem(k + "access") || "null");
-    let pos = C + "]:not(" + C + '^="!"])';
-    if (!localStorage.getItem(k + "token")) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
-    else if (a && now - a.t < 864e5) {
+      a = JSON.parse(localStorage.getItem(k + "access") || "null"),
+      m = a && a.member && a.member.email;
+    let t = localStorage.getItem(k + "token"),
+      pos = C + "]:not(" + C + '^="!"])';
+    // The host site's identity (data-identity, base64url JSON payload) for the cached member: the cached token
+    // serves. For anyone else the widget exchanges it at /v1/identify, and access waits for that (an unreadable
+    // payload throws: everything gated waits too).
+    if (id && t)
+      if (JSON.parse(atob(id.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).email.toLowerCase() == m) send = null;
+      else t = 0;
+    if (!t && !id) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
+    else if (t && a && now - a.t < 864e5) {
       hide = [];
       for (const { product: p, ends_at: e } of a.access || [])
         if (/^[\w-]+$/.test(p) && (e == null || (e < 1e11 ? e * 1e3 : e) > now)) {
@@ -32,11 +42,10 @@
         }
       hide.push(pos);
       // The cached email shows in member fields until the widget writes the same text: no reflow.
-      const m = a.member && a.member.email;
       if (typeof m == "string" && /^[^"\\\n\r<>]{1,200}$/.test(m)) fill = P + '[data-latch-member="email"]:empty::before{content:"' + m + '"}';
     }
-    // A signed-in member never sees the sign-in link, not even for the first frames.
-    if (localStorage.getItem(k + "token")) hide.push("[data-latch-signin]");
+    // A signed-in member (or one the host site signs in) never sees the sign-in link, not even for a frame.
+    if (t || id) hide.push("[data-latch-signin]");
   } catch (e) {}
   const css =
     hide.map((x) => P + x) +
@@ -74,7 +83,7 @@
     .then((m) =>
       m.default({ module_or_path: bin }).then(() => {
         wasm = m;
-        m.start(site, edge);
+        m.start(site, edge, send);
         q.forEach((f) => f());
       }),
     )

@@ -32,9 +32,10 @@ fn page() -> Option<Widget> {
     PAGE.with(|p| p.borrow().clone())
 }
 
-/// Starts the page's widget for `site` with the edge at `edge` (base URL). A second call does nothing.
+/// Starts the page's widget for `site` with the edge at `edge` (base URL) and the host site's signed identity
+/// (the tag's `data-identity`, if any). A second call does nothing.
 #[wasm_bindgen]
-pub fn start(site: String, edge: String) {
+pub fn start(site: String, edge: String, identity: Option<String>) {
     if page().is_some() {
         return;
     }
@@ -43,6 +44,7 @@ pub fn start(site: String, edge: String) {
     };
     let Some(doc) = window.document() else { return };
     let widget = Widget::new(doc, &site, &edge);
+    widget.set_identity(identity);
     PAGE.with(|p| *p.borrow_mut() = Some(widget.clone()));
     widget.attach();
     let url = window.location().href().unwrap_or_default();

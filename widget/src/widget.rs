@@ -40,6 +40,8 @@ struct Inner {
     site: String,
     edge: String,
     doc: Document,
+    /// The host site's signed identity (`data-identity="v1.<payload>.<sig>"`) to exchange for a member token.
+    identity: RefCell<Option<String>>,
     state: RefCell<State>,
     listeners: RefCell<Option<Listeners>>,
 }
@@ -62,9 +64,17 @@ impl Widget {
                 edge
             },
             doc,
+            identity: RefCell::default(),
             state: RefCell::default(),
             listeners: RefCell::default(),
         }))
+    }
+
+    /// Sets the host site's signed identity (the script tag's `data-identity`), which [`boot`](Self::boot)
+    /// exchanges for a member token at `POST /v1/identify` instead of asking for the cached token's access. latch.js
+    /// passes it only when the cached token is not the identity's member (by the payload's email).
+    pub fn set_identity(&self, identity: Option<String>) {
+        *self.0.identity.borrow_mut() = identity.filter(|i| !i.is_empty());
     }
 
     fn key(&self, what: &str) -> String {
@@ -246,15 +256,19 @@ impl Widget {
         js::dispatch(&self.0.doc, "latch:error", &JsValue::from_str(&message), false);
     }
 
-    /// Reads the cached catalog, token and access. Returns whether access is known without the network.
+    /// Reads the cached catalog, token and access. Returns whether catalog and access are both known without the
+    /// network. Without a cached catalog the page waits for the edge (the loader keeps the overlay's space), so a
+    /// locked card never shows a CTA without its price that then changes: no layout shift.
     fn load_cache(&self) -> bool {
         let mut state = self.0.state.borrow_mut();
-        if let Some(catalog) = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v)) {
+        let catalog = js::load_json(&self.key("catalog")).and_then(|v| js::parse_catalog(&v));
+        let has_catalog = catalog.is_some();
+        if let Some(catalog) = catalog {
             state.catalog = catalog;
         }
         state.token = js::load(&self.key("token")).filter(|t| !t.is_empty());
         if state.token.is_none() {
-            return true;
+            return has_catalog;
         }
         // Signed in, access not known yet.
         state.access.signed_in = true;
@@ -266,7 +280,7 @@ impl Widget {
         };
         let age = js::now_ms() - js::get(&cached, "t").as_f64().unwrap_or(0.0);
         state.access = access;
-        (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
+        has_catalog && (0.0..ACCESS_CACHE_FRESH_MS).contains(&age)
     }
 
     /// Keeps a member token and its access answer (`{member, access}`), in memory and in localStorage.
@@ -294,6 +308,26 @@ impl Widget {
     fn access_request(&self) -> Option<Result<js_sys::Promise, JsValue>> {
         let token = self.0.state.borrow().token.clone()?;
         Some(js::send("GET", &self.url("/v1/access"), None, Some(&token)))
+    }
+
+    fn identify_request(&self, identity: &str) -> Result<js_sys::Promise, JsValue> {
+        let body = js::object(&[("site", &self.0.site), ("identity", identity)]);
+        js::send("POST", &self.url("/v1/identify"), Some(&body.into()), None)
+    }
+
+    /// Applies an identify answer (the claim's shape); any failure leaves the visitor signed out (401
+    /// `invalid_identity`: a console message; anything else also marks the page `latch-error`).
+    async fn finish_identify(&self, sent: Result<js_sys::Promise, JsValue>) {
+        let reply = js::reply(sent).await.ok();
+        if reply.as_ref().and_then(Reply::ok_body).is_some_and(|body| self.signed_in(body)) {
+            return;
+        }
+        self.sign_out();
+        if reply.as_ref().is_some_and(|r| r.status == 401) {
+            js::warn("identify: the site's data-identity was refused; signed out");
+        } else {
+            self.fail("identify", reply.as_ref());
+        }
     }
 
     fn claim_request(&self, session: &str) -> Result<js_sys::Promise, JsValue> {
@@ -410,19 +444,30 @@ impl Widget {
         self.root_class("latch-loading", true);
         let known = self.load_cache();
         let session = session_to_claim(url);
-        let early = known && session.is_none();
+        let identity = self.0.identity.borrow().clone();
+        if identity.is_some() {
+            // latch.js passes an identity only when the cached token is not its member's: that token and its access
+            // serve nothing and show nothing while the identity is exchanged.
+            let mut state = self.0.state.borrow_mut();
+            state.token = None;
+            state.access = Access::default();
+        }
+        let early = known && session.is_none() && identity.is_none();
         if early {
             self.render();
             js::mark("latch:resolved");
         }
         // Both requests go out at once.
         let catalog = self.catalog_request();
-        let second = match session {
-            Some(session) => Some(self.claim_request(session)),
-            None => self.access_request(),
+        let second = match (session, &identity) {
+            (Some(session), _) => Some(self.claim_request(session)),
+            (None, Some(identity)) => Some(self.identify_request(identity)),
+            (None, None) => self.access_request(),
         };
         self.finish_catalog(catalog).await;
-        self.render();
+        if identity.is_none() {
+            self.render();
+        }
         match (session, second) {
             (Some(session), Some(claim)) => {
                 if self.claim(session, claim).await {
@@ -432,6 +477,7 @@ impl Widget {
                     self.finish_access(access).await;
                 }
             }
+            (None, Some(sent)) if identity.is_some() => self.finish_identify(sent).await,
             (None, Some(access)) => self.finish_access(access).await,
             _ => {}
         }

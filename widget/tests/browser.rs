@@ -468,6 +468,7 @@ async fn cached_token_renders_before_network_then_refreshes() {
     clear_site(site);
     fixture(PAGE);
     storage().set_item(&format!("latch:{site}:token"), "tok_cached").unwrap();
+    storage().set_item(&format!("latch:{site}:catalog"), &catalog_json()).unwrap();
     storage()
         .set_item(
             &format!("latch:{site}:access"),
@@ -508,6 +509,34 @@ async fn cached_token_renders_before_network_then_refreshes() {
     assert!(has_class("course-card", "latch-unlocked"), "refreshed access adds course");
     let auth: Vec<String> = recorded().iter().filter_map(|c| latch_widget::js::get_str(c, "auth")).collect();
     assert_eq!(auth, vec!["Bearer tok_cached".to_string()]);
+    w.stop();
+    restore_fetch();
+}
+
+#[wasm_bindgen_test]
+async fn first_visit_renders_once_the_catalog_is_known() {
+    let site = "site_first";
+    clear_site(site);
+    fixture(PAGE);
+    stub(site, &[("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())])]);
+    set_delay(200);
+    let w = widget(site);
+    let w2 = w.clone();
+    let done = Rc::new(RefCell::new(false));
+    let flag = done.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        w2.boot("https://shop.test/").await;
+        *flag.borrow_mut() = true;
+    });
+    // No catalog yet: no overlay whose CTA would later grow from "Unlock" to "Unlock for $9.00/month" (a layout
+    // shift); the loader's stylesheet keeps the overlay's room meanwhile.
+    sleep(50).await;
+    assert!(doc().query_selector("#pro-card .latch-overlay").unwrap().is_none());
+    assert!(!root_has("latch-ready"));
+    until("boot", || *done.borrow()).await;
+    set_delay(0);
+    assert_eq!(cta("pro-card").text_content().unwrap(), "Unlock for $9.00/month");
+    assert!(root_has("latch-ready"));
     w.stop();
     restore_fetch();
 }

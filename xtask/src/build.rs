@@ -12,7 +12,8 @@ pub(crate) fn all() -> Step {
     edge()
 }
 
-/// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`;
+/// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`
+/// and short import names in both;
 /// then content-hashed names (`pkg/latch_widget.<hash>.js`, `pkg/latch_widget_bg.<hash>.wasm`, cacheable for a
 /// year) and the stable loader `www/latch.js`, generated from `widget/loader/latch.js` with those names and the
 /// wasm's SRI hash. Prints the loader's SRI hash for sites that pin it with `integrity="sha384-..."`.
@@ -42,6 +43,7 @@ pub(crate) fn widget() -> Step {
             // The name, producers and target-features sections are for tools only: about 1.2 KB gzip.
             .args(["--strip-debug", "--strip-producers", "--strip-target-features"]),
     )?;
+    shorten_imports(&pkg)?;
     let glue = hashed(&pkg, "latch_widget", "js")?;
     let (wasm, wasm_sri) = {
         let name = hashed(&pkg, "latch_widget_bg", "wasm")?;
@@ -72,6 +74,17 @@ widget: www/latch.js -> pkg/{glue}, pkg/{wasm}"
     );
     println!("  <script src=\"https://EDGE/latch.js\" integrity=\"{}\" crossorigin=\"anonymous\" ...>", sri(&loader));
     Ok(())
+}
+
+/// Gives the wasm's imports short names in `pkg/latch_widget_bg.wasm` and `pkg/latch_widget.js` (see
+/// [`crate::imports`]).
+fn shorten_imports(pkg: &std::path::Path) -> Step {
+    let (wasm_path, glue_path) = (pkg.join("latch_widget_bg.wasm"), pkg.join("latch_widget.js"));
+    let wasm = std::fs::read(&wasm_path).map_err(|e| format!("{}: {e}", wasm_path.display()))?;
+    let glue = std::fs::read_to_string(&glue_path).map_err(|e| format!("{}: {e}", glue_path.display()))?;
+    let (wasm, glue) = crate::imports::shorten(&wasm, &glue)?;
+    std::fs::write(&wasm_path, wasm).map_err(|e| format!("{}: {e}", wasm_path.display()))?;
+    std::fs::write(&glue_path, glue).map_err(|e| format!("{}: {e}", glue_path.display()))
 }
 
 /// Renames `pkg/<stem>.<ext>` to `pkg/<stem>.<first 16 hex digits of its SHA-256>.<ext>`; returns the new name.

@@ -8,6 +8,7 @@
 
 mod bench;
 mod build;
+mod imports;
 mod setup;
 
 use std::process::{Command, ExitCode};

@@ -115,7 +115,6 @@ async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Opt
     let base = format!("{}/{}", html::site_path(&page.site.id, Nav::Members), m.id);
     let csrf = page.session.csrf.as_str();
     let body = html! {
-        p { "Member " strong #member-email { (m.email) } }
         @if let Some(error) = error { p.error role="alert" #member-error { (error) } }
         section aria-labelledby="grants-heading" {
             h2 #grants-heading { "Access" }

@@ -56,26 +56,35 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
     #[derive(Deserialize)]
     struct Row {
         data: String,
+        member_id: Option<String>,
     }
     #[derive(Deserialize)]
     struct Count {
         n: i64,
     }
     let site = &page.site.id;
-    let grants: Vec<Grant> = db::rows::<Row>(&ctx.db, "SELECT data FROM grants WHERE site_id = ?1", &[Arg::Text(site)])
-        .await?
-        .into_iter()
-        .filter_map(|r| serde_json::from_str(&r.data).ok())
-        .collect();
+    // One person per member (a member may have several Stripe customers); a customer without a member counts alone.
+    let rows: Vec<Row> = db::rows(
+        &ctx.db,
+        "SELECT g.data, mc.member_id FROM grants g LEFT JOIN member_customers mc \
+           ON mc.site_id = g.site_id AND mc.customer = g.customer WHERE g.site_id = ?1",
+        &[Arg::Text(site)],
+    )
+    .await?;
+    let grants: Vec<(Grant, Option<String>)> =
+        rows.into_iter().filter_map(|r| Some((serde_json::from_str(&r.data).ok()?, r.member_id))).collect();
     let since = month_start(ctx.now);
-    let mut with_access: Vec<&str> =
-        grants.iter().filter(|g| g.is_active(ctx.now)).map(|g| g.customer.as_str()).collect();
-    with_access.sort_unstable();
-    with_access.dedup();
-    let mut new: Vec<&str> =
-        grants.iter().filter(|g| g.starts_at >= since && g.is_active(ctx.now)).map(|g| g.customer.as_str()).collect();
-    new.sort_unstable();
-    new.dedup();
+    let people = |started_since: i64| {
+        let mut who: Vec<&str> = grants
+            .iter()
+            .filter(|(g, _)| g.is_active(ctx.now) && g.starts_at >= started_since)
+            .map(|(g, member)| member.as_deref().unwrap_or(&g.customer))
+            .collect();
+        who.sort_unstable();
+        who.dedup();
+        who.len()
+    };
+    let (with_access, new) = (people(i64::MIN), people(since));
     let cancelled = db::row::<Count>(
         &ctx.db,
         "SELECT COUNT(*) AS n FROM activity WHERE site_id = ?1 AND kind = 'subscription_cancelled' AND created_at >= ?2",
@@ -88,8 +97,8 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
     let mrr = recurring(ctx, page).await;
     let body = html! {
         dl.stats {
-            div { dt { "Members with access" } dd #stat-access { (with_access.len()) } }
-            div { dt { "New this month" } dd #stat-new { (new.len()) } }
+            div { dt { "Members with access" } dd #stat-access { (with_access) } }
+            div { dt { "New this month" } dd #stat-new { (new) } }
             div { dt { "Cancellations this month" } dd #stat-cancelled { (cancelled) } }
             div { dt { "Products" } dd #stat-products { (products.len()) } }
         }

@@ -313,6 +313,21 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     let kinds =
         eval(&client, "[...new Set([...document.querySelectorAll('tr[data-kind]')].map(r => r.dataset.kind))]").await;
     assert_eq!(kinds, json!(["subscription_started"]), "the filter shows one kind");
+    // Pages go back from a cursor: everything older than the newest entry, 25 at most, with a link to the newest.
+    let total = count(&stack, &format!("SELECT count(*) FROM activity WHERE site_id = '{site}'"));
+    let newest = count(&stack, &format!("SELECT max(id) FROM activity WHERE site_id = '{site}'"));
+    client.goto(&format!("{edge}/dashboard/sites/{site}/activity?before={newest}")).await.expect("older activity");
+    wait_js(&client, "document.querySelector('main h1')", Duration::from_secs(10)).await;
+    let shown = eval(&client, "document.querySelectorAll('tr[data-kind]').length").await;
+    assert_eq!(shown.as_i64(), Some((total - 1).min(25)), "{total} entries");
+    assert!(
+        holds(
+            &client,
+            "[...document.querySelectorAll('nav[aria-label=Pages] a')].some(a => a.textContent === 'Newest')"
+        )
+        .await
+    );
+    assert_eq!(holds(&client, "document.querySelector('a[rel=next]')").await, total - 1 > 25);
 
     client.goto(&format!("{edge}/dashboard/sites/{site}/payments")).await.expect("payments");
     check_page(&client, "payments-health", "Payments").await;
@@ -347,6 +362,11 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     click(&client, "#grant").await;
     wait_js(&client, "document.querySelector('.flash') && document.querySelector('#grants tr[data-product=legacy][data-active=true]')", Duration::from_secs(10)).await;
     assert!(text(&client, "tr[data-kind=access_granted]").await.contains("speaker at our meetup"));
+    let member_page = client.current_url().await.expect("url").to_string();
+    client.goto(&format!("{edge}/dashboard/sites/{site}")).await.expect("overview");
+    wait_js(&client, "document.querySelector('#stat-access')", Duration::from_secs(10)).await;
+    assert_eq!(text(&client, "#stat-access").await, (SUBSCRIBERS + 1).to_string(), "two grants, one person");
+    client.goto(&member_page).await.expect("back to the member");
     fill(&client, "#grants tr[data-product=legacy] input[name=reason]", "comp ended").await;
     click(&client, "#grants tr[data-product=legacy] button").await;
     wait_js(

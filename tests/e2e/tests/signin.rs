@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use latch_e2e::browser::{browser, click, fill, holds, screenshot, start_driver, wait_js};
+use latch_e2e::browser::{axe_violations, browser, click, fill, holds, screenshot, start_driver, wait_js};
 use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
 use serde_json::{Value, json};
 
@@ -244,6 +244,12 @@ const UNLOCKED_COURSE: &str = "document.querySelector('#course-card').classList.
 const LOCKED_COURSE: &str = "document.querySelector('#course-card').classList.contains('latch-locked') && getComputedStyle(document.querySelector('#course-content')).display === 'none'";
 const DIALOG_OPEN: &str = "document.querySelector('#latch-signin:modal')";
 
+/// axe-core's WCAG 2 A/AA rules on the page as it is now (the open dialog included).
+async fn assert_accessible(client: &fantoccini::Client, what: &str) {
+    let violations = axe_violations(client).await;
+    assert!(violations.is_empty(), "{what}: axe-core WCAG 2 A/AA violations:\n{}", violations.join("\n"));
+}
+
 /// The code in the newest sent email to `email`, once there is one.
 fn code_from_outbox(stack: &Stack, email: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -295,12 +301,14 @@ async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
     wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
     fill(&b, "#latch-signin-email", member).await;
     screenshot(&b, "10-signin-dialog-email", "#latch-signin").await;
+    assert_accessible(&b, "sign-in dialog, email step").await;
     click(&b, "#latch-signin-submit").await;
     wait_js(&b, "document.querySelector('#latch-signin-code').offsetParent !== null", Duration::from_secs(10)).await;
     let code = code_from_outbox(&stack, member);
     assert_eq!(code.len(), 6);
     fill(&b, "#latch-signin-code", &code).await;
     screenshot(&b, "11-signin-dialog-code", "#latch-signin").await;
+    assert_accessible(&b, "sign-in dialog, code step").await;
     click(&b, "#latch-signin-submit").await;
     wait_js(&b, "!document.querySelector('#latch-signin').open", Duration::from_secs(10)).await;
     wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;

@@ -272,3 +272,104 @@ async fn checkout_off_in_the_catalog_disables_the_cta_and_never_creates_a_sessio
     wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
     client.close().await.expect("close");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn latch_tags_the_page_adds_after_domcontentloaded_work_and_wire_once() {
+    let stack = start_stack();
+    let base = &stack.edge_url;
+    let csp = header(&headers(&format!("{base}/examples/late/")), "content-security-policy");
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && csp.contains("default-src 'none'"), "{csp:?}");
+    let driver = start_driver();
+    let client = browser(&driver).await;
+
+    // www/examples/late: no Latch tag in the markup; late.js adds a classic and a module tag after
+    // DOMContentLoaded. The site's own CSS (late.css) keeps member content hidden and the overlay's room until then.
+    client.goto(&format!("{base}/examples/late/")).await.expect("open the late page");
+    wait_js(&client, &locked("#pro-card", "#pro-content"), SECS(15)).await;
+    assert!(
+        holds(&client, "document.querySelectorAll('script[src=\"/latch.js\"][data-site]').length === 2").await,
+        "both tags were added"
+    );
+    assert!(
+        holds(&client, "performance.getEntriesByName('latch:resolved')[0].startTime > performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd").await,
+        "the widget started after DOMContentLoaded"
+    );
+    for s in flash_samples(&client).await {
+        assert_eq!((&s["proContent"], &s["proWelcome"]), (&Value::Bool(false), &Value::Bool(false)), "{s}");
+    }
+    assert_eq!(eval(&client, "document.querySelectorAll('.latch-overlay').length").await, 1, "one overlay");
+    assert_eq!(
+        eval(&client, "document.querySelector('#pro-card .latch-cta').textContent").await,
+        "Unlock for $9.00/month"
+    );
+    assert_no_layout_shift(&client, "late tags, visitor").await;
+
+    // One request and one latch:checkout per click, though two tags ran.
+    eval(
+        &client,
+        "(window.__checkouts = 0, document.addEventListener('latch:checkout', e => { e.preventDefault(); window.__checkouts++; }), 0)",
+    )
+    .await;
+    click(&client, "#buy-pro").await;
+    wait_js(&client, "window.__checkouts === 1 && !document.querySelector('#buy-pro.latch-loading')", SECS(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let requests =
+        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
+            .await;
+    assert_eq!(requests, 1, "one POST /v1/checkout per click");
+    assert_eq!(eval(&client, "window.__checkouts").await, 1, "one latch:checkout per click");
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations");
+    assert_accessible(&client, "late tags, locked").await;
+
+    // The JS API of the first tag answers: a visitor is nobody, and refresh resolves.
+    assert_eq!(eval(&client, "Latch.member()").await, Value::Null);
+    let refreshed = client
+        .execute_async("const done = arguments[arguments.length - 1]; Latch.refresh().then(m => done(m));", vec![])
+        .await
+        .expect("Latch.refresh()");
+    assert_eq!(refreshed, Value::Null);
+    client.close().await.expect("close");
+}
+
+/// Adds a Latch tag with `data-identity` for `email` (an unsigned stand-in: only its payload matters to latch.js)
+/// to the current page, after caching a member token and fresh access for ana@example.com; waits for
+/// `latch:ready` and returns the API paths the widget called.
+async fn tag_with_identity(client: &Client, email: &str) -> Vec<String> {
+    let script = r#"
+        const [email, done] = arguments;
+        localStorage.setItem('latch:site_demo:token', 'tok_cached');
+        localStorage.setItem('latch:site_demo:access', JSON.stringify({t: Date.now(),
+            member: {email: 'ana@example.com'}, access: [{product: 'pro', ends_at: null}]}));
+        const payload = btoa(JSON.stringify({email, exp: 4102444800})).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
+        document.addEventListener('latch:ready', () => setTimeout(() => done(performance.getEntriesByType('resource')
+            .map(e => new URL(e.name).pathname).filter(p => p.startsWith('/v1/') && !p.includes('/catalog'))), 100));
+        const tag = document.createElement('script');
+        tag.src = '/latch.js';
+        tag.setAttribute('data-site', 'site_demo');
+        tag.setAttribute('data-identity', 'v1.' + payload + '.c2ln');
+        document.head.appendChild(tag);
+    "#;
+    let answer = client.execute_async(script, vec![Value::from(email)]).await.expect("add the tag");
+    answer.as_array().expect("paths").iter().map(|p| p.as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn data_identity_is_exchanged_only_when_the_cached_token_is_another_members() {
+    let stack = start_stack();
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    // A page of the shop without a Latch tag; the test adds one as a host site's server would render it.
+    let page = format!("{}/examples/shop/join", stack.edge_url);
+
+    // The identity names the cached member (case aside): the cached token serves, no /v1/identify.
+    client.goto(&page).await.expect("open page");
+    assert_eq!(tag_with_identity(&client, "Ana@Example.com").await, vec!["/v1/access".to_string()]);
+
+    // Another member signed in on the host site: the widget exchanges the identity instead of using the token.
+    // (This stand-in is not signed, so the edge refuses it and the visitor ends up signed out.)
+    client.goto(&page).await.expect("reopen page");
+    assert_eq!(tag_with_identity(&client, "ben@example.com").await, vec!["/v1/identify".to_string()]);
+    assert_eq!(eval(&client, "Latch.member()").await, Value::Null);
+    assert!(holds(&client, "localStorage.getItem('latch:site_demo:token') === null").await, "the old token is gone");
+    client.close().await.expect("close");
+}

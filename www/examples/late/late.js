@@ -1,0 +1,17 @@
+// A page whose own script adds the Latch tag late, after DOMContentLoaded (as a tag manager or a consent banner
+// does), and twice (a classic and a module tag, as when two plugins each add it). The CSP forbids inline
+// scripts, so this is a same-origin file. The end-to-end tests check that Latch works and wires everything once.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    setTimeout(function () {
+      ["text/javascript", "module"].forEach(function (type) {
+        var tag = document.createElement("script");
+        tag.type = type;
+        tag.src = "/latch.js";
+        tag.setAttribute("data-site", "site_demo");
+        document.head.appendChild(tag);
+      });
+    }, 100);
+  });
+})();
