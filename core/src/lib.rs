@@ -14,6 +14,7 @@ pub mod member;
 pub mod money;
 pub mod notify;
 pub mod owner;
+pub mod payment_method;
 pub mod portal;
 pub mod signin;
 pub mod stripe_request;

@@ -307,6 +307,26 @@ pub(crate) async fn member_by_email(db: &D1Database, site: &str, email: &str) ->
     .await
 }
 
+/// The email of the member owning `customer` on a site, if any.
+pub(crate) async fn member_email_of_customer(
+    db: &D1Database,
+    site: &str,
+    customer: &str,
+) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        email: String,
+    }
+    let row: Option<Row> = row(
+        db,
+        "SELECT m.email FROM member_customers mc JOIN members m ON m.id = mc.member_id \
+         WHERE mc.site_id = ?1 AND mc.customer = ?2",
+        &[Arg::Text(site), Arg::Text(customer)],
+    )
+    .await?;
+    Ok(row.map(|r| r.email))
+}
+
 /// A Stripe customer of a member (the most recently linked one), for the portal.
 pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> worker::Result<Option<String>> {
     #[derive(Deserialize)]

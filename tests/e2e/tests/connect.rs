@@ -436,6 +436,46 @@ fn connect_products_import_checkout_and_disconnect() {
     let (_, cs3) =
         stripe(&stack, "GET", &format!("/v1/checkout/sessions/{}", setup["id"].as_str().unwrap()), Some(&account), &[]);
     assert_eq!((cs3["mode"].as_str(), cs3["customer"].as_str()), (Some("setup"), Some(customer.as_str())));
+    // Saving the card makes it the default of the customer and of the member's subscription (renewals use it),
+    // once, whether the webhook or the claim gets there first.
+    let setup_id = setup["id"].as_str().expect("setup session id");
+    stack
+        .emulator_control(&format!("/checkout/sessions/{setup_id}/pay"), &json!({ "card": PAYS, "email": "" }))
+        .expect("save the card");
+    wait_webhooks(&stack);
+    let claimed_setup = claim(&stack, SITE, setup_id);
+    assert_eq!(claimed_setup["member"]["email"], "buyer@example.com");
+    let (_, done) = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{setup_id}"), Some(&account), &[]);
+    let (_, seti) = stripe(
+        &stack,
+        "GET",
+        &format!("/v1/setup_intents/{}", done["setup_intent"].as_str().expect("setup intent")),
+        Some(&account),
+        &[],
+    );
+    let card = seti["payment_method"].as_str().expect("saved card").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let updated = format!(
+        "SELECT COUNT(*) AS n FROM activity WHERE site_id = '{SITE}' AND kind = 'payment_method_updated' \
+         AND customer = '{customer}'"
+    );
+    while count(&stack, &updated) == 0 {
+        assert!(Instant::now() < deadline, "no 'Payment method updated' activity");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (_, cus) = stripe(&stack, "GET", &format!("/v1/customers/{customer}"), Some(&account), &[]);
+    assert_eq!(cus["invoice_settings"]["default_payment_method"], card.as_str(), "{cus}");
+    let (_, subs) = stripe(&stack, "GET", &format!("/v1/subscriptions?customer={customer}"), Some(&account), &[]);
+    let subs = subs["data"].as_array().expect("subscriptions").clone();
+    assert!(!subs.is_empty());
+    for sub in &subs {
+        assert_eq!(sub["default_payment_method"], card.as_str(), "renewals charge the new card: {sub}");
+    }
+    assert_eq!(count(&stack, &updated), 1, "one entry, however many runs");
+    assert_eq!(
+        count(&stack, "SELECT COUNT(*) AS n FROM pending_fetches WHERE object = 'setup_intent' AND status != 'done'"),
+        0
+    );
 
     // --- Sites stay apart: a member of the demo site cannot act on or read through the connected site.
     let (demo_session, _) = buy(&stack, DEMO_SITE, "course-lifetime", "demo@example.com", None);
