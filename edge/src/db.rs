@@ -160,6 +160,9 @@ pub(crate) struct Product {
     /// 0 once the Stripe product was archived or deleted.
     #[serde(default = "one")]
     pub(crate) active: i64,
+    /// 1 when Checkout must collect the full billing address.
+    #[serde(default)]
+    pub(crate) billing_address_required: i64,
 }
 
 fn one() -> i64 {
@@ -174,8 +177,8 @@ fn default_purchase_method() -> String {
 pub(crate) async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product>> {
     rows(
         db,
-        "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active \
-         FROM products \
+        "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active, \
+         billing_address_required FROM products \
          WHERE site_id = ?1 ORDER BY created_at, slug",
         &[Arg::Text(site)],
     )

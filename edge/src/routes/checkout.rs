@@ -9,6 +9,7 @@ use worker::{Request, Response};
 use crate::context::Ctx;
 use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::ratelimit::{self, Limit};
 use crate::routes::access::authenticate;
 use crate::{http, stripe};
 
@@ -41,8 +42,12 @@ struct CheckoutAnswer {
 /// Seconds during which the same checkout request reuses the same session (double clicks, retries).
 const IDEMPOTENCY_WINDOW_SECS: i64 = 60;
 
+/// Checkout sessions one address may ask for per window (before any work: a flood costs no Stripe call).
+const PER_IP: Limit = Limit { scope: "checkout-ip", max: 60, window_secs: 10 * 60 };
+
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
     let body: CheckoutBody = http::json_body(req).await?;
     let site = ctx.site(&body.site).await?;
     site.require_stripe()?;
@@ -96,7 +101,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         customer_email: identity.customer_email,
         trial_days: u32::try_from(price.trial_days).ok(),
         allow_promotion_codes: true,
-        require_billing_address: false,
+        require_billing_address: product.billing_address_required != 0,
     };
     let request = stripe_request::create_checkout_session(&params)
         .on_account(site.stripe_account.as_deref())

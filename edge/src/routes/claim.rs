@@ -11,6 +11,7 @@ use worker::{Request, Response};
 use crate::context::{Ctx, random_id};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, Origin};
+use crate::ratelimit::{self, Limit};
 use crate::routes::access;
 use crate::{db, fetches, http, stripe};
 
@@ -20,8 +21,12 @@ struct ClaimBody {
     checkout_session_id: String,
 }
 
+/// Claims one address may ask for per window (before any work: a flood costs no Stripe call).
+const PER_IP: Limit = Limit { scope: "claim-ip", max: 120, window_secs: 10 * 60 };
+
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
     let body: ClaimBody = http::json_body(req).await?;
     let id = body.checkout_session_id.trim();
     if !id.starts_with("cs_") || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {

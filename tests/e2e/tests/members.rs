@@ -1,7 +1,9 @@
 //! One person, one member, when the email typed on Stripe's page and the member Latch knows disagree (issue 4,
 //! members): a signed-in member paying with another email keeps their email and gets the access, with no ghost
 //! member for the typed email; a signed-out buyer using an existing member's email lands on that member; a member
-//! with no Stripe customer yet checks out with their own email pre-filled. Real wrangler dev + D1 + the emulator.
+//! with no Stripe customer yet checks out with their own email pre-filled. Promotion codes and the per-product
+//! billing address setting reach Stripe. Checkout and claim are rate limited.
+//! Real wrangler dev + D1 + the emulator.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -138,4 +140,28 @@ fn a_typed_email_never_makes_a_ghost_member() {
     assert_eq!(products(&bought), ["course"]);
     stack.wait_webhooks().expect("webhooks delivered");
     assert_eq!(members(&stack), ["ann@example.com", "bea@example.com"]);
+
+    // Promotion codes are always offered; the full billing address only where the owner asks for it.
+    let plain = stripe_session(&stack, checkout(&stack, "course-lifetime", None, None)["id"].as_str().expect("id"));
+    assert_eq!(plain["allow_promotion_codes"], true);
+    assert_ne!(plain["billing_address_collection"], "required", "Stripe's default unless the owner asks");
+    let (status, settings) = answer(
+        ureq::request("PATCH", &format!("{}/admin/v1/sites/{DEMO_SITE}/products/course", stack.edge_url))
+            .set("Authorization", &format!("Bearer {}", stack.admin_token))
+            .send_json(json!({ "billing_address_required": true })),
+    );
+    assert_eq!((status, &settings["billing_address_required"]), (200, &json!(true)), "{settings}");
+    let strict = stripe_session(&stack, checkout(&stack, "course-lifetime", None, None)["id"].as_str().expect("id"));
+    assert_eq!(strict["billing_address_collection"], "required");
+
+    // Checkout and claim are rate limited per address (before any work): a flood ends in 429.
+    for (path, max) in [("/v1/checkout", 60), ("/v1/claim", 120)] {
+        let limited = (0..=max).find_map(|i| {
+            let (status, body) = answer(ureq::post(&format!("{}{path}", stack.edge_url)).send_json(json!({})));
+            (status == 429).then(|| (i, body))
+        });
+        let (i, body) = limited.unwrap_or_else(|| panic!("{path} was never rate limited"));
+        assert_eq!(body["error"]["code"], "rate_limited", "{path}: {body}");
+        assert!(i > 0, "{path}: the first call is not limited");
+    }
 }
