@@ -59,6 +59,9 @@ pub(crate) async fn send_connect(config: &Config, req: &StripeRequest) -> (u16, 
 }
 
 async fn send_once(config: &Config, base: &str, req: &StripeRequest) -> worker::Result<(u16, String)> {
+    if !req.is_sendable() {
+        return Err(worker::Error::RustError(format!("POST {} has no Idempotency-Key; not sent", req.path)));
+    }
     let headers = Headers::new();
     headers.set("Authorization", &format!("Bearer {}", config.stripe_key))?;
     headers.set("Stripe-Version", API_VERSION)?;
