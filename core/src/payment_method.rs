@@ -238,6 +238,8 @@ mod tests {
             assert!(r.idempotency_key.is_some(), "every POST has a key");
         }
         assert_eq!(p.activity.kind, ActivityKind::PaymentMethodUpdated);
+        // The edge's once-per-intent insert names the kind as stored.
+        assert_eq!(serde_json::to_value(p.activity.kind).ok(), Some(serde_json::json!("payment_method_updated")));
         assert_eq!(p.activity.customer.as_deref(), Some("cus_1"));
         assert!(p.activity.reason.contains("ending 4242") && p.activity.reason.contains("2 subscriptions"));
         // The same intent plans the same keys (a retried job repeats nothing at Stripe); another intent, others.

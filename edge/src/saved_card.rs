@@ -12,7 +12,6 @@ use worker::D1PreparedStatement;
 use crate::context::Ctx;
 use crate::db::{self, Arg, Site};
 use crate::error::ApiError;
-use crate::grants;
 use crate::stripe;
 
 /// Why the job did not finish.
@@ -68,17 +67,21 @@ pub(crate) async fn make_default(
     for request in &plan.requests {
         stripe::send_raw(&ctx.config, request).await?;
     }
-    let activity = grants::insert_activity(ctx, &site.id, &plan.activity, None)?;
-    let already = db::row::<serde_json::Value>(
+    // One entry per SetupIntent, even when the webhook's and the claim's jobs both finish (one atomic statement).
+    let activity = db::statement(
         &ctx.db,
-        "SELECT 1 AS one FROM activity WHERE site_id = ?1 AND kind = 'payment_method_updated' AND stripe_object = ?2",
-        &[Arg::Text(&site.id), Arg::Text(seti)],
-    )
-    .await?;
-    let mut statements = vec![done];
-    if already.is_none() {
-        statements.push(activity);
-    }
+        "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
+         SELECT ?1, 'payment_method_updated', ?2, NULL, ?3, NULL, ?4, ?5 WHERE NOT EXISTS \
+         (SELECT 1 FROM activity WHERE site_id = ?1 AND kind = 'payment_method_updated' AND stripe_object = ?3)",
+        &[
+            Arg::Text(&site.id),
+            Arg::OptText(plan.activity.customer.as_deref()),
+            Arg::Text(&plan.activity.stripe_object),
+            Arg::Text(&plan.activity.reason),
+            Arg::Int(ctx.now),
+        ],
+    )?;
+    let statements = vec![done, activity];
     db::batch(&ctx.db, statements).await?;
     Ok(())
 }
