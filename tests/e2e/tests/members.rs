@@ -158,7 +158,7 @@ fn a_typed_email_never_makes_a_ghost_member() {
     for (path, max) in [("/v1/checkout", 60), ("/v1/claim", 120)] {
         let limited = (0..=max).find_map(|i| {
             let (status, body) = answer(ureq::post(&format!("{}{path}", stack.edge_url)).send_json(json!({})));
-            (status == 429).then(|| (i, body))
+            (status == 429).then_some((i, body))
         });
         let (i, body) = limited.unwrap_or_else(|| panic!("{path} was never rate limited"));
         assert_eq!(body["error"]["code"], "rate_limited", "{path}: {body}");
