@@ -50,7 +50,7 @@ pub fn hash_secret(secret: &str) -> String {
 pub struct StoredState {
     /// The site being connected.
     pub site_id: String,
-    /// Hash of the nonce the requester's browser holds in [`OAUTH_COOKIE`].
+    /// What the state is bound to: [`binding`] of the owner session or of the cookie nonce that started it.
     pub binding: String,
     /// Unix seconds after which the state is dead.
     pub expires_at: i64,
@@ -75,9 +75,36 @@ pub enum StateError {
     WrongBrowser,
 }
 
-/// Checks a callback's state: known, unused, fresh, and finished by the browser that started it (`cookie_nonce`
-/// is the raw value of [`OAUTH_COOKIE`], if the browser sent one).
-pub fn check_state(stored: Option<&StoredState>, cookie_nonce: Option<&str>, now: i64) -> Result<(), StateError> {
+/// Prefix of a binding to an owner session (a nonce binding is the bare hash).
+const SESSION_BINDING: &str = "owner:";
+
+/// Who started a Connect flow, and so who must finish it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Starter<'a> {
+    /// An owner session (its raw token): the callback must carry the same owner's session cookie.
+    OwnerSession(&'a str),
+    /// The operator token: the callback must carry the random nonce set in [`OAUTH_COOKIE`].
+    Nonce(&'a str),
+}
+
+/// The value stored with a state for `starter` (only hashes, never the secret itself).
+pub fn binding(starter: Starter<'_>) -> String {
+    match starter {
+        Starter::OwnerSession(token) => format!("{SESSION_BINDING}{}", hash_secret(token)),
+        Starter::Nonce(nonce) => hash_secret(nonce),
+    }
+}
+
+/// Checks a callback's state: known, unused, fresh, and finished by whoever started it. `session` is the raw
+/// owner session token of the browser's live session cookie (if any), `cookie_nonce` the raw value of
+/// [`OAUTH_COOKIE`] (if sent). A state bound to a session accepts only that session; a nonce-bound state only that
+/// nonce.
+pub fn check_state(
+    stored: Option<&StoredState>,
+    session: Option<&str>,
+    cookie_nonce: Option<&str>,
+    now: i64,
+) -> Result<(), StateError> {
     let stored = stored.ok_or(StateError::Unknown)?;
     if stored.used_at.is_some() {
         return Err(StateError::Replayed);
@@ -85,7 +112,12 @@ pub fn check_state(stored: Option<&StoredState>, cookie_nonce: Option<&str>, now
     if now >= stored.expires_at {
         return Err(StateError::Expired);
     }
-    let presented = cookie_nonce.map(hash_secret).unwrap_or_default();
+    let presented = if stored.binding.starts_with(SESSION_BINDING) {
+        session.map(|t| binding(Starter::OwnerSession(t)))
+    } else {
+        cookie_nonce.map(|n| binding(Starter::Nonce(n)))
+    }
+    .unwrap_or_default();
     let same: bool = subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), stored.binding.as_bytes()).into();
     if same { Ok(()) } else { Err(StateError::WrongBrowser) }
 }
@@ -346,13 +378,31 @@ mod tests {
     #[test]
     fn state_rules() {
         let s = stored("n1");
-        assert_eq!(check_state(Some(&s), Some("n1"), 999), Ok(()));
-        assert_eq!(check_state(None, Some("n1"), 999), Err(StateError::Unknown));
-        assert_eq!(check_state(Some(&s), Some("n1"), 1000), Err(StateError::Expired));
-        assert_eq!(check_state(Some(&s), Some("n2"), 10), Err(StateError::WrongBrowser));
-        assert_eq!(check_state(Some(&s), None, 10), Err(StateError::WrongBrowser));
+        assert_eq!(check_state(Some(&s), None, Some("n1"), 999), Ok(()));
+        assert_eq!(check_state(None, None, Some("n1"), 999), Err(StateError::Unknown));
+        assert_eq!(check_state(Some(&s), None, Some("n1"), 1000), Err(StateError::Expired));
+        assert_eq!(check_state(Some(&s), None, Some("n2"), 10), Err(StateError::WrongBrowser));
+        assert_eq!(check_state(Some(&s), None, None, 10), Err(StateError::WrongBrowser));
         let used = StoredState { used_at: Some(5), ..s };
-        assert_eq!(check_state(Some(&used), Some("n1"), 10), Err(StateError::Replayed));
+        assert_eq!(check_state(Some(&used), None, Some("n1"), 10), Err(StateError::Replayed));
+    }
+
+    #[test]
+    fn a_session_bound_state_needs_the_same_session() {
+        let s = StoredState {
+            site_id: "site_a".into(),
+            binding: binding(Starter::OwnerSession("sess_a")),
+            expires_at: 1000,
+            used_at: None,
+        };
+        assert!(!s.binding.contains("sess_a"), "only the hash is stored");
+        assert_eq!(check_state(Some(&s), Some("sess_a"), None, 10), Ok(()));
+        assert_eq!(check_state(Some(&s), Some("sess_b"), None, 10), Err(StateError::WrongBrowser));
+        assert_eq!(check_state(Some(&s), None, None, 10), Err(StateError::WrongBrowser));
+        // The session's hash is no nonce: a cookie nonce cannot stand in for the session, nor the reverse.
+        assert_eq!(check_state(Some(&s), None, Some("sess_a"), 10), Err(StateError::WrongBrowser));
+        let by_nonce = stored("n1");
+        assert_eq!(check_state(Some(&by_nonce), Some("n1"), None, 10), Err(StateError::WrongBrowser));
     }
 
     #[test]

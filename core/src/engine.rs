@@ -504,6 +504,8 @@ pub enum ActivityKind {
     AccessGranted,
     /// Access was revoked.
     AccessRevoked,
+    /// A member saved a new card (setup mode): it is now the default of their customer and subscriptions.
+    PaymentMethodUpdated,
     /// Nothing changed; the reason says why.
     Ignored,
 }
@@ -550,6 +552,9 @@ pub enum FetchObject {
     Subscription,
     /// `GET /v1/checkout/sessions/{id}?expand[]=subscription&expand[]=line_items`.
     CheckoutSession,
+    /// `GET /v1/setup_intents/{id}?expand[]=payment_method`: a setup session's card, to make it the customer's
+    /// default (`crate::payment_method`); not fed back to the engine.
+    SetupIntent,
 }
 
 impl FetchRequest {
@@ -558,6 +563,7 @@ impl FetchRequest {
         match self.object {
             FetchObject::Subscription => "subscription",
             FetchObject::CheckoutSession => "checkout_session",
+            FetchObject::SetupIntent => "setup_intent",
         }
     }
 
@@ -566,6 +572,7 @@ impl FetchRequest {
         let object = match object {
             "subscription" => FetchObject::Subscription,
             "checkout_session" => FetchObject::CheckoutSession,
+            "setup_intent" => FetchObject::SetupIntent,
             _ => return None,
         };
         Some(Self { object, id: id.to_owned() })
@@ -593,6 +600,9 @@ impl FetchRequest {
                     ("expand[]".to_owned(), "line_items".to_owned()),
                 ],
             ),
+            FetchObject::SetupIntent => {
+                (format!("/v1/setup_intents/{}", self.id), vec![("expand[]".to_owned(), "payment_method".to_owned())])
+            }
         };
         StripeRequest { method: Method::Get, path, params, account: None, idempotency_key: None }
     }
@@ -830,6 +840,13 @@ impl Cx<'_> {
                 None,
                 "a setup session saves a payment method and grants no access".into(),
             );
+            // The saved card becomes the customer's default (`crate::payment_method`), off the request path.
+            if cs.status.as_deref() == Some("complete")
+                && cs.customer.is_some()
+                && let Some(seti) = &cs.setup_intent
+            {
+                self.effects.push(Effect::Fetch(FetchRequest { object: FetchObject::SetupIntent, id: seti.clone() }));
+            }
             return;
         }
         if cs.status.as_deref().is_some_and(|s| s != "complete") {

@@ -435,6 +435,9 @@ pub struct CheckoutSession {
     /// The invoice id, when the session created one.
     #[serde(default, deserialize_with = "expandable_id")]
     pub invoice: Option<String>,
+    /// The setup intent id (setup mode).
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub setup_intent: Option<String>,
     /// Latch puts `latch_site` and `latch_product` here.
     #[serde(default, deserialize_with = "metadata")]
     pub metadata: Metadata,
@@ -941,7 +944,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Expandable<T> {
 }
 
 /// An expandable reference read as its id: `"cus_1"`, `{"id": "cus_1", ...}` or `null`.
-fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(crate) fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     struct V;
     impl<'de> Visitor<'de> for V {
         type Value = Option<String>;

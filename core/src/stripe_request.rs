@@ -86,6 +86,12 @@ impl StripeRequest {
         self
     }
 
+    /// Whether the request may be sent: every POST must carry an idempotency key (the edge refuses to send one
+    /// without, so a forgotten key fails loudly in tests instead of risking a double charge in production).
+    pub fn is_sendable(&self) -> bool {
+        self.method != Method::Post || self.idempotency_key.is_some()
+    }
+
     /// The parameters form-encoded (`application/x-www-form-urlencoded`), for a POST body or a GET query string.
     pub fn encoded_params(&self) -> String {
         form_urlencoded::Serializer::new(String::new()).extend_pairs(&self.params).finish()
@@ -285,7 +291,10 @@ pub fn list_active_subscriptions(price: &str) -> StripeRequest {
 
 /// `POST /oauth/token` (on the Connect base): exchanges an authorization code for the connected account.
 pub fn oauth_token(code: &str) -> StripeRequest {
-    StripeRequest::new(Method::Post, "/oauth/token").param("grant_type", "authorization_code").param("code", code)
+    StripeRequest::new(Method::Post, "/oauth/token")
+        .param("grant_type", "authorization_code")
+        .param("code", code)
+        .idempotent("oauth")
 }
 
 /// `POST /oauth/deauthorize` (on the Connect base): disconnects an account from the platform.
@@ -293,6 +302,7 @@ pub fn oauth_deauthorize(client_id: &str, account: &str) -> StripeRequest {
     StripeRequest::new(Method::Post, "/oauth/deauthorize")
         .param("client_id", client_id)
         .param("stripe_user_id", account)
+        .idempotent("oauth")
 }
 
 /// The `error` object of a Stripe error answer.
@@ -458,6 +468,10 @@ mod tests {
         assert!(page.path_and_query().contains("status=all"));
         assert_eq!(get(&page, "starting_after"), Some("sub_9"));
         assert_eq!(get(&oauth_deauthorize("ca_1", "acct_1"), "stripe_user_id"), Some("acct_1"));
+        assert!(oauth_token("ac_1").is_sendable() && oauth_deauthorize("ca_1", "acct_1").is_sendable());
+        assert_ne!(oauth_token("ac_1").idempotency_key, oauth_token("ac_2").idempotency_key);
+        assert!(!StripeRequest::new(Method::Post, "/v1/customers").is_sendable(), "a POST without a key");
+        assert!(StripeRequest::new(Method::Get, "/v1/customers").is_sendable());
     }
 
     #[test]

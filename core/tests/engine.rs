@@ -82,6 +82,10 @@ fn checkout_payment_mode_grants_lifetime_once() {
     assert_eq!(t3.state, t1.state);
 }
 
+fn fetches(t: &latch_core::engine::Transition) -> Vec<&latch_core::engine::FetchRequest> {
+    t.effects.iter().filter_map(|e| if let Effect::Fetch(f) = e { Some(f) } else { None }).collect()
+}
+
 #[test]
 fn checkout_unpaid_setup_and_unlinked_grant_nothing() {
     let unpaid = event("checkout.session.completed", T0, checkout_session("payment", "unpaid"));
@@ -89,10 +93,23 @@ fn checkout_unpaid_setup_and_unlinked_grant_nothing() {
     assert!(t.state.grants.is_empty());
     assert_eq!(kinds(&t), vec![ActivityKind::AwaitingPayment]);
 
-    let setup = event("checkout.session.completed", T0, checkout_session("setup", "no_payment_required"));
-    let t = step(&AccessState::default(), &setup, T0);
+    let mut setup = checkout_session("setup", "no_payment_required");
+    set(&mut setup, "setup_intent", json!(null));
+    let t = step(&AccessState::default(), &event("checkout.session.completed", T0, setup.clone()), T0);
     assert!(t.state.grants.is_empty());
     assert_eq!(kinds(&t), vec![ActivityKind::Ignored]);
+    assert!(fetches(&t).is_empty(), "no setup intent, nothing to save");
+    // With its setup intent, the saved card is fetched to become the customer's default; still no access.
+    set(&mut setup, "setup_intent", json!("seti_1"));
+    let t = step(&AccessState::default(), &event("checkout.session.completed", T0, setup.clone()), T0);
+    assert!(t.state.grants.is_empty());
+    let fetched = fetches(&t);
+    assert_eq!(fetched.len(), 1);
+    assert_eq!((fetched[0].object, fetched[0].id.as_str()), (FetchObject::SetupIntent, "seti_1"));
+    assert_eq!(fetched[0].to_stripe_request().path_and_query(), "/v1/setup_intents/seti_1?expand%5B%5D=payment_method");
+    set(&mut setup, "status", json!("open"));
+    let t = step(&AccessState::default(), &event("checkout.session.completed", T0, setup), T0);
+    assert!(fetches(&t).is_empty(), "an unfinished setup saves nothing");
 
     let mut cs = checkout_session("payment", "paid");
     set(&mut cs, "metadata", json!({"latch_product": "not-here"}));

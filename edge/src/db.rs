@@ -160,6 +160,9 @@ pub(crate) struct Product {
     /// 0 once the Stripe product was archived or deleted.
     #[serde(default = "one")]
     pub(crate) active: i64,
+    /// 1 when Checkout must collect the full billing address.
+    #[serde(default)]
+    pub(crate) billing_address_required: i64,
 }
 
 fn one() -> i64 {
@@ -174,8 +177,8 @@ fn default_purchase_method() -> String {
 pub(crate) async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product>> {
     rows(
         db,
-        "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active \
-         FROM products \
+        "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active, \
+         billing_address_required FROM products \
          WHERE site_id = ?1 ORDER BY created_at, slug",
         &[Arg::Text(site)],
     )
@@ -259,9 +262,10 @@ pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Res
     .await
 }
 
-/// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`, and that
-/// notification emails held for that customer are addressed to them. Idempotent: run twice, the same member and
-/// link.
+/// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`, unless
+/// `customer` already belongs to a member: then that member keeps it (`latch_core::member::owner_of_purchase`: a
+/// known customer keeps its member, and an email typed on Stripe's page creates no second one). Notification
+/// emails held for that customer are addressed to its member. Idempotent: run twice, the same member and link.
 pub(crate) fn upsert_member(
     db: &D1Database,
     site: &str,
@@ -273,9 +277,10 @@ pub(crate) fn upsert_member(
     Ok(vec![
         statement(
             db,
-            "INSERT INTO members (id, site_id, email, created_at) VALUES (?1, ?2, ?3, ?4) \
+            "INSERT INTO members (id, site_id, email, created_at) SELECT ?1, ?2, ?3, ?4 \
+             WHERE NOT EXISTS (SELECT 1 FROM member_customers WHERE site_id = ?2 AND customer = ?5) \
              ON CONFLICT (site_id, email) DO NOTHING",
-            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now)],
+            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now), Arg::Text(customer)],
         )?,
         statement(
             db,
@@ -303,6 +308,26 @@ pub(crate) async fn member_by_email(db: &D1Database, site: &str, email: &str) ->
         &[Arg::Text(site), Arg::Text(email)],
     )
     .await
+}
+
+/// The email of the member owning `customer` on a site, if any.
+pub(crate) async fn member_email_of_customer(
+    db: &D1Database,
+    site: &str,
+    customer: &str,
+) -> worker::Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct Row {
+        email: String,
+    }
+    let row: Option<Row> = row(
+        db,
+        "SELECT m.email FROM member_customers mc JOIN members m ON m.id = mc.member_id \
+         WHERE mc.site_id = ?1 AND mc.customer = ?2",
+        &[Arg::Text(site), Arg::Text(customer)],
+    )
+    .await?;
+    Ok(row.map(|r| r.email))
 }
 
 /// A Stripe customer of a member (the most recently linked one), for the portal.

@@ -7,7 +7,7 @@
 //!
 //! [`Effect::Fetch`]: latch_core::engine::Effect::Fetch
 
-use latch_core::engine::{Effect, FetchRequest, Input, Transition};
+use latch_core::engine::{Effect, FetchObject, FetchRequest, Input, Transition};
 use latch_core::event::StripeObject;
 use latch_core::stripe_request::StripeError;
 use serde::Deserialize;
@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, Origin};
-use crate::stripe;
+use crate::{saved_card, stripe};
 
 /// How many rounds of re-fetches one input may cause (a fetched answer asking for yet another fetch).
 const MAX_ROUNDS: i64 = 2;
@@ -154,6 +154,12 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
         .ok_or_else(|| Failure { permanent: true, message: format!("unknown fetch kind {}", job.object) })?;
     let site = db::site(&ctx.db, &job.site_id).await.map_err(ApiError::from)?;
     let site = site.ok_or_else(|| Failure { permanent: true, message: "the site no longer exists".into() })?;
+    if fetch.object == FetchObject::SetupIntent {
+        let done = done_statement(ctx, job)?;
+        return saved_card::make_default(ctx, &site, &fetch.id, done)
+            .await
+            .map_err(|f| Failure { permanent: f.permanent, message: f.message });
+    }
     let request = fetch.to_stripe_request().on_account(site.stripe_account.as_deref());
     let body = stripe::send_raw(&ctx.config, &request)
         .await
@@ -161,16 +167,21 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
     let object = StripeObject::parse(body.as_bytes())
         .map_err(|e| Failure { permanent: true, message: format!("re-fetched object unreadable: {e}") })?;
     let catalog = grants::catalog(ctx, &site).await?;
-    let done = db::statement(
-        &ctx.db,
-        "UPDATE pending_fetches SET status = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
-        &[Arg::Text(&job.id), Arg::Int(ctx.now)],
-    )
-    .map_err(ApiError::from)?;
+    let done = done_statement(ctx, job)?;
     let origin = Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true };
     grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object, fetched_at: ctx.now }, &origin, vec![done])
         .await?;
     Ok(())
+}
+
+/// The statement marking `job` done (written in the same batch as what it did).
+fn done_statement(ctx: &Ctx, job: &Job) -> Result<D1PreparedStatement, Failure> {
+    Ok(db::statement(
+        &ctx.db,
+        "UPDATE pending_fetches SET status = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
+        &[Arg::Text(&job.id), Arg::Int(ctx.now)],
+    )
+    .map_err(ApiError::from)?)
 }
 
 /// Records a failed try: back to pending with exponential backoff, or `failed` after [`MAX_ATTEMPTS`] or when

@@ -16,6 +16,7 @@ mod outbox;
 mod owners;
 mod ratelimit;
 mod routes;
+mod saved_card;
 mod stripe;
 
 use worker::{Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent, event};

@@ -1,6 +1,6 @@
 //! The one place the edge talks to Stripe: sends a core-built [`StripeRequest`] and hands `(status, body)` back to
-//! core to parse. Retries what Stripe says is safe to retry (429, 5xx, network errors) with the same
-//! idempotency key and a short backoff.
+//! core to parse. Retries what Stripe says is safe to retry (429, 5xx, network errors, and calls that take longer
+//! than [`TIMEOUT_MS`]) with the same idempotency key and a short backoff.
 
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ use worker::{Delay, Fetch, Headers, Request, RequestInit};
 use crate::config::Config;
 
 const ATTEMPTS: u32 = 3;
+/// How long one call may take, answer and body included, before it is aborted and counted as a network failure.
+const TIMEOUT_MS: u32 = 8_000;
 const API_VERSION: &str = "2025-08-27.basil";
 
 /// Sends `req` and parses the answer as `T`.
@@ -59,6 +61,9 @@ pub(crate) async fn send_connect(config: &Config, req: &StripeRequest) -> (u16, 
 }
 
 async fn send_once(config: &Config, base: &str, req: &StripeRequest) -> worker::Result<(u16, String)> {
+    if !req.is_sendable() {
+        return Err(worker::Error::RustError(format!("POST {} has no Idempotency-Key; not sent", req.path)));
+    }
     let headers = Headers::new();
     headers.set("Authorization", &format!("Bearer {}", config.stripe_key))?;
     headers.set("Stripe-Version", API_VERSION)?;
@@ -81,6 +86,7 @@ async fn send_once(config: &Config, base: &str, req: &StripeRequest) -> worker::
     }
     init.with_headers(headers);
     let url = format!("{base}{}", req.path_and_query());
-    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send().await?;
+    let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
+    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send_with_signal(&signal).await?;
     Ok((resp.status_code(), resp.text().await?))
 }

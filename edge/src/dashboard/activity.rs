@@ -15,7 +15,7 @@ use crate::error::ApiResult;
 const PAGE: i64 = 25;
 
 /// The kinds an owner can filter by, with their labels (the engine's `ActivityKind` names).
-pub(crate) const KINDS: [(&str, &str); 16] = [
+pub(crate) const KINDS: [(&str, &str); 17] = [
     ("product_purchased", "Product purchased"),
     ("subscription_started", "Subscription started"),
     ("subscription_renewed", "Subscription renewed"),
@@ -23,6 +23,7 @@ pub(crate) const KINDS: [(&str, &str); 16] = [
     ("subscription_cancelled", "Subscription cancelled"),
     ("payment_failed", "Payment failed"),
     ("awaiting_payment", "Awaiting payment"),
+    ("payment_method_updated", "Payment method updated"),
     ("checkout_expired", "Checkout expired"),
     ("refunded", "Refunded"),
     ("dispute_opened", "Dispute opened"),

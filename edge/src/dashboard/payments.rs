@@ -83,11 +83,11 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>)
     page.render(ctx, status, Nav::Payments, "Payments", &body)
 }
 
-/// `POST …/payments/connect`: redirects to Stripe's authorize page with the state bound to this browser.
+/// `POST …/payments/connect`: redirects to Stripe's authorize page with the state bound to this owner session.
 pub(crate) async fn connect(ctx: &Ctx, req: &mut Request, page: &SitePage) -> ApiResult<Response> {
     form::read(ctx, req, &page.session.binding).await?;
-    match connect::authorize(ctx, req, &page.db_site).await {
-        Ok((url, cookie)) => html::redirect(ctx, &url, &[cookie]),
+    match connect::authorize(ctx, req, &page.db_site, Some(&page.session.token)).await {
+        Ok((url, cookie)) => html::redirect(ctx, &url, cookie.as_slice()),
         Err(e) => show_with(ctx, page, e.status, Some(&e.message)).await,
     }
 }

@@ -309,6 +309,7 @@ pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug
         checkout_enabled: Some(form.checked("checkout_enabled")),
         purchase_method: Some(form.get("purchase_method").to_owned()),
         purchase_url: url,
+        billing_address_required: None,
     };
     match api::update_settings(ctx, &page.db_site, slug, &body).await {
         Ok(_) => page.done(ctx, Nav::Products, "settings_saved"),

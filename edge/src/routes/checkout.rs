@@ -2,13 +2,14 @@
 //! its URL. Redirects only ever go back to the site's allowed origins.
 
 use latch_core::stripe_request::{self, CheckoutMode, CheckoutParams};
-use latch_core::validate;
+use latch_core::{member, validate};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::context::Ctx;
 use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::ratelimit::{self, Limit};
 use crate::routes::access::authenticate;
 use crate::{http, stripe};
 
@@ -41,21 +42,27 @@ struct CheckoutAnswer {
 /// Seconds during which the same checkout request reuses the same session (double clicks, retries).
 const IDEMPOTENCY_WINDOW_SECS: i64 = 60;
 
+/// Checkout sessions one address may ask for per window (before any work: a flood costs no Stripe call).
+const PER_IP: Limit = Limit { scope: "checkout-ip", max: 60, window_secs: 10 * 60 };
+
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
     let body: CheckoutBody = http::json_body(req).await?;
     let site = ctx.site(&body.site).await?;
     site.require_stripe()?;
-    // A signed-in member (Bearer member token for this site) buys with their known Stripe customer.
-    let customer = match http::bearer(req) {
+    // A signed-in member (Bearer member token for this site) buys with their known Stripe customer, or their own
+    // email when they have none yet (latch_core::member::checkout_identity), so the purchase stays theirs.
+    let (member_email, customer) = match http::bearer(req) {
         Some(_) => {
             let (member_site, member) = authenticate(ctx, req).await?;
             if member_site.id != site.id {
                 return Err(ApiError::new(401, "invalid_token", "the member token is for another site"));
             }
-            db::customer_of(&ctx.db, &site.id, &member.id).await?
+            let customer = db::customer_of(&ctx.db, &site.id, &member.id).await?;
+            (Some(member.email), customer)
         }
-        None => None,
+        None => (None, None),
     };
     match body.mode.as_deref() {
         None | Some("payment" | "subscription") => {}
@@ -78,7 +85,8 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         return Err(ApiError::new(409, "checkout_disabled", format!("checkout is turned off for {}", product.name)));
     }
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
-    let email = body.email.as_deref().map(validate::email).transpose()?;
+    let typed = body.email.as_deref().map(validate::email).transpose()?;
+    let identity = member::checkout_identity(member_email.as_deref(), customer.as_deref(), typed.as_deref());
     let success_url = validate::checkout_success_url(&body.return_url);
     let cancel_url = validate::return_page(&body.return_url);
     let params = CheckoutParams {
@@ -89,11 +97,11 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         cancel_url: &cancel_url,
         site: &site.id,
         product: &product.slug,
-        customer: customer.as_deref(),
-        customer_email: email.as_deref(),
+        customer: identity.customer,
+        customer_email: identity.customer_email,
         trial_days: u32::try_from(price.trial_days).ok(),
         allow_promotion_codes: true,
-        require_billing_address: false,
+        require_billing_address: product.billing_address_required != 0,
     };
     let request = stripe_request::create_checkout_session(&params)
         .on_account(site.stripe_account.as_deref())

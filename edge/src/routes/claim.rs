@@ -4,13 +4,14 @@
 
 use latch_core::engine::{FetchObject, FetchRequest, Input};
 use latch_core::event::StripeObject;
-use latch_core::validate;
+use latch_core::{member, validate};
 use serde::Deserialize;
 use worker::{Request, Response};
 
 use crate::context::{Ctx, random_id};
 use crate::error::{ApiError, ApiResult};
 use crate::grants::{self, Origin};
+use crate::ratelimit::{self, Limit};
 use crate::routes::access;
 use crate::{db, fetches, http, stripe};
 
@@ -20,8 +21,12 @@ struct ClaimBody {
     checkout_session_id: String,
 }
 
+/// Claims one address may ask for per window (before any work: a flood costs no Stripe call).
+const PER_IP: Limit = Limit { scope: "claim-ip", max: 120, window_secs: 10 * 60 };
+
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
     let body: ClaimBody = http::json_body(req).await?;
     let id = body.checkout_session_id.trim();
     if !id.starts_with("cs_") || id.len() > 255 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
@@ -55,6 +60,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .transpose()?
         .ok_or_else(|| ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer's email yet"))?;
     let customer = session.customer.clone().unwrap_or_else(|| format!("email:{email}"));
+    // A customer already linked to a member stays that member's, whatever email was typed on Stripe's page.
+    let linked = db::member_email_of_customer(&ctx.db, &site.id, &customer).await?;
+    let email = member::owner_of_purchase(linked.as_deref(), &email).email().to_owned();
 
     let catalog = grants::catalog(ctx, &site).await?;
     let cause = format!("claim:{}", session.id);

@@ -1,22 +1,23 @@
 //! Stripe Connect (Settings > Payments): the authorize URL, the OAuth callback, and disconnecting.
 //!
 //! The `state` is single-use, expires after [`connect::STATE_TTL_SECS`], is stored only hashed, and is bound to
-//! the browser that asked for it: owner sessions are not in this edge yet, so the binding is a random nonce the
-//! edge sets as an HttpOnly cookie (`__Host-latch_oauth`, `Secure`, `SameSite=Lax` so it rides along on Stripe's
-//! top-level redirect back; plain `latch_oauth` without `Secure` on loopback http, where browsers would drop a
-//! `Secure` cookie). A state carried to another browser, forged, replayed or expired is refused with 400 and
-//! nothing is stored. When owner sessions arrive, the binding can become the session id instead.
+//! whoever asked for it (`latch_core::connect::Starter`): a flow started by an owner session (dashboard cookie or
+//! bearer session) is bound to that session's hash, and the callback must come with the same owner's live session
+//! cookie; a flow started with the operator token is bound to a random nonce the edge sets as an HttpOnly cookie
+//! (`__Host-latch_oauth`, `Secure`, `SameSite=Lax` so it rides along on Stripe's top-level redirect back; plain
+//! `latch_oauth` without `Secure` on loopback http, where browsers would drop a `Secure` cookie). A state carried
+//! to another browser or owner, forged, replayed or expired is refused with 400 and nothing is stored.
 
-use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, StateError, StoredState};
+use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, Starter, StateError, StoredState};
 use latch_core::{cookie, stripe_request};
 use serde::Deserialize;
 use worker::{D1PreparedStatement, Request, Response};
 
-use crate::auth::require_site_admin;
+use crate::auth::{self, require_site_admin};
 use crate::context::{Ctx, random_id};
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::{http, stripe};
+use crate::{http, owners, stripe};
 
 /// The edge's own origin (`https://edge.example`), from the request.
 pub(crate) fn edge_origin(req: &Request) -> ApiResult<String> {
@@ -33,12 +34,25 @@ fn client_id(ctx: &Ctx) -> ApiResult<&str> {
     })
 }
 
-/// Stripe's authorize URL for `site` with a fresh single-use state, and the `Set-Cookie` value binding that state
-/// to the browser that asked (the JSON API and the dashboard both start Connect here).
-pub(crate) async fn authorize(ctx: &Ctx, req: &Request, site: &Site) -> ApiResult<(String, String)> {
+/// Stripe's authorize URL for `site` with a fresh single-use state. With `session` (the raw token of the owner
+/// session that asked) the state is bound to that session and no cookie is needed; without (the operator token),
+/// it is bound to a fresh nonce and the answer carries the `Set-Cookie` value holding it (the JSON API and the
+/// dashboard both start Connect here).
+pub(crate) async fn authorize(
+    ctx: &Ctx,
+    req: &Request,
+    site: &Site,
+    session: Option<&str>,
+) -> ApiResult<(String, Option<String>)> {
     let client_id = client_id(ctx)?;
     let state = format!("{}{}", random_id("st")?, random_id("")?);
-    let nonce = format!("{}{}", random_id("n")?, random_id("")?);
+    let (binding, nonce) = match session {
+        Some(token) => (connect::binding(Starter::OwnerSession(token)), None),
+        None => {
+            let nonce = format!("{}{}", random_id("n")?, random_id("")?);
+            (connect::binding(Starter::Nonce(&nonce)), Some(nonce))
+        }
+    };
     let redirect_uri = format!("{}/connect/callback", edge_origin(req)?);
     db::statement(
         &ctx.db,
@@ -46,7 +60,7 @@ pub(crate) async fn authorize(ctx: &Ctx, req: &Request, site: &Site) -> ApiResul
         &[
             Arg::Text(&connect::hash_secret(&state)),
             Arg::Text(&site.id),
-            Arg::Text(&connect::hash_secret(&nonce)),
+            Arg::Text(&binding),
             Arg::Int(ctx.now + connect::STATE_TTL_SECS),
             Arg::Int(ctx.now),
         ],
@@ -59,16 +73,20 @@ pub(crate) async fn authorize(ctx: &Ctx, req: &Request, site: &Site) -> ApiResul
         state: &state,
         redirect_uri: &redirect_uri,
     });
-    Ok((url, connect::oauth_cookie(&nonce, http::secure_cookies(req)?)))
+    let secure = http::secure_cookies(req)?;
+    Ok((url, nonce.map(|n| connect::oauth_cookie(&n, secure))))
 }
 
-/// `POST /admin/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state, and the cookie
-/// binding that state to this browser.
+/// `POST /admin/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state bound to the
+/// caller's owner session (bearer), or, for the operator token, to a nonce in the cookie this answer sets.
 pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    let (url, cookie) = authorize(ctx, req, &site).await?;
+    let session = if auth::is_operator(ctx, req) { None } else { http::bearer(req) };
+    let (url, cookie) = authorize(ctx, req, &site, session.as_deref()).await?;
     let mut response = http::json(200, &serde_json::json!({ "url": url, "expires_in": connect::STATE_TTL_SECS }))?;
-    response.headers_mut().set("Set-Cookie", &cookie)?;
+    if let Some(cookie) = cookie {
+        response.headers_mut().set("Set-Cookie", &cookie)?;
+    }
     response.headers_mut().set("Cache-Control", "no-store")?;
     Ok(response)
 }
@@ -108,8 +126,14 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     )
     .await?;
     let cookies = req.headers().get("Cookie")?.unwrap_or_default();
-    let nonce = cookie::value(&cookies, &cookie::name(connect::OAUTH_COOKIE, http::secure_cookies(req)?));
-    if let Err(e) = connect::check_state(stored.as_ref(), nonce, ctx.now) {
+    let secure = http::secure_cookies(req)?;
+    let nonce = cookie::value(&cookies, &cookie::name(connect::OAUTH_COOKIE, secure));
+    // Only a live session counts: a signed-out or expired one cannot finish a flow it started.
+    let session = match latch_core::owner::session_from_cookies(&cookies, secure) {
+        Some(token) if owners::owner_of_session(ctx, token).await?.is_some() => Some(token),
+        _ => None,
+    };
+    if let Err(e) = connect::check_state(stored.as_ref(), session, nonce, ctx.now) {
         return refused(&e.to_string());
     }
     let Some(stored) = stored else { return refused(&StateError::Unknown.to_string()) };

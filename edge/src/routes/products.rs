@@ -189,6 +189,9 @@ pub(crate) struct ProductSettings {
     pub(crate) purchase_method: Option<String>,
     /// The sales page or external URL.
     pub(crate) purchase_url: Option<String>,
+    /// Whether Stripe Checkout collects the full billing address.
+    #[serde(default)]
+    pub(crate) billing_address_required: Option<bool>,
 }
 
 /// Sets how a product of the site is sold; answers `(checkout_enabled, purchase_method, purchase_url)`.
@@ -203,16 +206,18 @@ pub(crate) async fn update_settings(
     let url = body.purchase_url.as_deref().or(product.purchase_url.as_deref());
     let (method, url) = connect::purchase_method(method, url).map_err(ApiError::bad_request)?;
     let checkout = body.checkout_enabled.map_or(product.checkout_enabled, i64::from);
+    let billing_address = body.billing_address_required.map_or(product.billing_address_required, i64::from);
     db::statement(
         &ctx.db,
-        "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5 \
-         WHERE site_id = ?1 AND slug = ?2",
+        "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5, \
+         billing_address_required = ?6 WHERE site_id = ?1 AND slug = ?2",
         &[
             Arg::Text(&site.id),
             Arg::Text(&product.slug),
             Arg::Int(checkout),
             Arg::Text(method.as_str()),
             Arg::OptText(url.as_deref()),
+            Arg::Int(billing_address),
         ],
     )?
     .run()
@@ -220,15 +225,18 @@ pub(crate) async fn update_settings(
     Ok((checkout != 0, method.as_str(), url))
 }
 
-/// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?}`.
+/// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?,
+/// billing_address_required?}`.
 pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     let body: ProductSettings = http::json_body(req).await?;
     let (checkout, method, url) = update_settings(ctx, &site, slug, &body).await?;
+    let billing_address = product(ctx, &site, slug).await?.billing_address_required != 0;
     http::json(
         200,
         &serde_json::json!({
             "slug": slug, "checkout_enabled": checkout, "purchase_method": method, "purchase_url": url,
+            "billing_address_required": billing_address,
         }),
     )
 }

@@ -436,6 +436,46 @@ fn connect_products_import_checkout_and_disconnect() {
     let (_, cs3) =
         stripe(&stack, "GET", &format!("/v1/checkout/sessions/{}", setup["id"].as_str().unwrap()), Some(&account), &[]);
     assert_eq!((cs3["mode"].as_str(), cs3["customer"].as_str()), (Some("setup"), Some(customer.as_str())));
+    // Saving the card makes it the default of the customer and of the member's subscription (renewals use it),
+    // once, whether the webhook or the claim gets there first.
+    let setup_id = setup["id"].as_str().expect("setup session id");
+    stack
+        .emulator_control(&format!("/checkout/sessions/{setup_id}/pay"), &json!({ "card": PAYS, "email": "" }))
+        .expect("save the card");
+    wait_webhooks(&stack);
+    let claimed_setup = claim(&stack, SITE, setup_id);
+    assert_eq!(claimed_setup["member"]["email"], "buyer@example.com");
+    let (_, done) = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{setup_id}"), Some(&account), &[]);
+    let (_, seti) = stripe(
+        &stack,
+        "GET",
+        &format!("/v1/setup_intents/{}", done["setup_intent"].as_str().expect("setup intent")),
+        Some(&account),
+        &[],
+    );
+    let card = seti["payment_method"].as_str().expect("saved card").to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let updated = format!(
+        "SELECT COUNT(*) AS n FROM activity WHERE site_id = '{SITE}' AND kind = 'payment_method_updated' \
+         AND customer = '{customer}'"
+    );
+    while count(&stack, &updated) == 0 {
+        assert!(Instant::now() < deadline, "no 'Payment method updated' activity");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let (_, cus) = stripe(&stack, "GET", &format!("/v1/customers/{customer}"), Some(&account), &[]);
+    assert_eq!(cus["invoice_settings"]["default_payment_method"], card.as_str(), "{cus}");
+    let (_, subs) = stripe(&stack, "GET", &format!("/v1/subscriptions?customer={customer}"), Some(&account), &[]);
+    let subs = subs["data"].as_array().expect("subscriptions").clone();
+    assert!(!subs.is_empty());
+    for sub in &subs {
+        assert_eq!(sub["default_payment_method"], card.as_str(), "renewals charge the new card: {sub}");
+    }
+    assert_eq!(count(&stack, &updated), 1, "one entry, however many runs");
+    assert_eq!(
+        count(&stack, "SELECT COUNT(*) AS n FROM pending_fetches WHERE object = 'setup_intent' AND status != 'done'"),
+        0
+    );
 
     // --- Sites stay apart: a member of the demo site cannot act on or read through the connected site.
     let (demo_session, _) = buy(&stack, DEMO_SITE, "course-lifetime", "demo@example.com", None);
@@ -502,4 +542,106 @@ fn connect_products_import_checkout_and_disconnect() {
     assert_eq!(told.len(), 1, "one email to the owner: {told:?}");
     assert_eq!(told[0]["subject"], "Stripe was disconnected from Second");
     assert!(told[0]["text"].as_str().unwrap_or_default().contains("not cancelled"), "{told:?}");
+}
+
+/// Signs an owner in with the emailed code: the session token.
+fn owner_session(stack: &Stack, email: &str) -> String {
+    let outbox = || {
+        read_json(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call()).expect("dev outbox")["emails"]
+            .as_array()
+            .expect("emails")
+            .clone()
+    };
+    let before = outbox().len();
+    let (status, _) =
+        answer(agent().post(&format!("{}/owner/v1/signin", stack.edge_url)).send_json(json!({ "email": email })));
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        let emails = outbox();
+        if emails.len() > before && emails[0]["status"] == "sent" {
+            break emails[0]["subject"]
+                .as_str()
+                .expect("subject")
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>();
+        }
+        assert!(Instant::now() < deadline, "no code for {email}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let (status, body) = answer(
+        agent()
+            .post(&format!("{}/owner/v1/signin/verify", stack.edge_url))
+            .send_json(json!({ "email": email, "code": code })),
+    );
+    assert_eq!(status, 200, "{body}");
+    body["session"].as_str().expect("session").to_owned()
+}
+
+/// Starts Connect as an owner (bearer session): the authorize URL; no cookie is needed.
+fn start_as_owner(stack: &Stack, session: &str, site: &str) -> String {
+    let resp = agent()
+        .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+        .set("Authorization", &format!("Bearer {session}"))
+        .call()
+        .expect("connect url");
+    assert_eq!(resp.header("Set-Cookie"), None, "an owner's flow is bound to the session, not to a new cookie");
+    resp.into_json::<Value>().expect("json")["url"].as_str().expect("url").to_owned()
+}
+
+#[test]
+fn connect_state_is_bound_to_the_owner_session() {
+    let stack = Stack::start(StackOptions::default()).expect("the stack starts (cargo xtask build first)");
+    let ann = owner_session(&stack, "ann@example.com");
+    let bob = owner_session(&stack, "bob@example.com");
+    let (status, site) = answer(
+        agent()
+            .post(&format!("{}/owner/v1/sites", stack.edge_url))
+            .set("Authorization", &format!("Bearer {ann}"))
+            .send_json(json!({ "name": "Ann's", "allowed_origins": ["https://ann.example"] })),
+    );
+    assert_eq!(status, 201, "{site}");
+    let site = site["id"].as_str().expect("site id").to_owned();
+
+    let url = start_as_owner(&stack, &ann, &site);
+    let stored = stack.sql("SELECT binding FROM oauth_states").expect("states");
+    let binding = stored[0]["binding"].as_str().expect("binding");
+    assert!(binding.starts_with("owner:") && !binding.contains(&ann), "only the session's hash: {binding}");
+    let location = approve(&stack, &url, "");
+    // Owner A's state finished in owner B's browser, with no session, or with a nonce cookie: refused.
+    let (status, html) = callback(&location, Some(&format!("latch_owner={bob}")));
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("another browser"), "{html}");
+    assert_eq!(callback(&location, None).0, 400, "no session cookie: refused");
+    assert_eq!(callback(&location, Some("latch_oauth=n_any")).0, 400, "a nonce cannot stand in for the session");
+    let forged = format!("{}/connect/callback?code=ac_forged&state=st_forged", stack.edge_url);
+    assert_eq!(callback(&forged, Some(&format!("latch_owner={ann}"))).0, 400, "a forged state is refused");
+    assert_eq!(account_of(&stack, &site).0, None, "nothing stored after refusals");
+    // Ann's own browser finishes it once; a replay is refused.
+    let (status, html) = callback(&location, Some(&format!("latch_owner={ann}")));
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("data-status=\"connected\""), "{html}");
+    let account = account_of(&stack, &site).0.expect("account stored");
+    assert_eq!(callback(&location, Some(&format!("latch_owner={ann}"))).0, 400, "a replayed state is refused");
+
+    // A session that signed out after starting cannot finish.
+    let url2 = start_as_owner(&stack, &ann, &site);
+    let location2 = approve(&stack, &url2, &account);
+    let (status, _) = answer(
+        agent()
+            .post(&format!("{}/owner/v1/signout", stack.edge_url))
+            .set("Authorization", &format!("Bearer {ann}"))
+            .send_json(json!({})),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(callback(&location2, Some(&format!("latch_owner={ann}"))).0, 400, "a revoked session is refused");
+    // Bob cannot even start a flow for Ann's site.
+    let (status, _) = answer(
+        agent()
+            .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+            .set("Authorization", &format!("Bearer {bob}"))
+            .call(),
+    );
+    assert_eq!(status, 404);
 }

@@ -184,6 +184,57 @@ try {
   const charge = await stripe.charges.retrieve(paySession.payment_intent.latest_charge);
   check(charge.amount_refunded === 1000 && charge.refunded === false, 'charge partially refunded');
 
+  // Setup mode saves a card on the customer; attach, defaults for invoices and a subscription.
+  const member = await stripe.customers.create({ email: 'setup@example.com' });
+  const setup = await stripe.checkout.sessions.create({
+    mode: 'setup', customer: member.id, currency: 'usd', success_url: 'http://127.0.0.1:9/ok',
+  });
+  check((await payHosted(setup.url, '4242424242424242', 'setup@example.com')).status === 303, 'setup mode completed');
+  const setupDone = await stripe.checkout.sessions.retrieve(setup.id, { expand: ['setup_intent.payment_method'] });
+  const card = setupDone.setup_intent.payment_method;
+  check(setupDone.setup_intent.status === 'succeeded' && card.customer === member.id, 'setup intent, card attached');
+  check((await stripe.paymentMethods.attach(card.id, { customer: member.id })).id === card.id, 're-attach is a no-op');
+  const other = await stripe.customers.create({ email: 'other@example.com' });
+  try {
+    await stripe.paymentMethods.attach(card.id, { customer: other.id });
+    check(false, "another customer's card must be refused");
+  } catch (e) {
+    check(e.type === 'StripeInvalidRequestError' && e.statusCode === 400
+      && e.message === 'The payment method you provided has already been attached to a customer.', 'attached elsewhere');
+  }
+  try {
+    await stripe.customers.update(other.id, { invoice_settings: { default_payment_method: card.id } });
+    check(false, 'a default must be attached');
+  } catch (e) {
+    check(e.statusCode === 400 && e.param === 'invoice_settings[default_payment_method]', 'default not attached refused');
+  }
+  const fresh = await stripe.paymentMethods.attach('pm_card_visa', { customer: other.id });
+  check(fresh.id.startsWith('pm_') && fresh.customer === other.id && fresh.card.last4 === '4242', 'test card attached');
+  const listed = await stripe.paymentMethods.list({ customer: member.id, type: 'card' });
+  check(listed.data.length === 1 && listed.data[0].id === card.id, 'payment methods of a customer');
+  const withDefault = await stripe.customers.update(member.id, { invoice_settings: { default_payment_method: card.id } });
+  check(withDefault.invoice_settings.default_payment_method === card.id, 'invoice default set');
+  const monthly = await stripe.checkout.sessions.create({
+    mode: 'subscription', customer: member.id, line_items: [{ price: price.id, quantity: 1 }], success_url: 'http://127.0.0.1:9/ok',
+  });
+  check((await payHosted(monthly.url, '4242424242424242', 'setup@example.com')).status === 303, 'member subscribed');
+  const memberSub = (await stripe.subscriptions.list({ customer: member.id })).data[0];
+  const switched = await stripe.subscriptions.update(memberSub.id, { default_payment_method: card.id });
+  check(switched.default_payment_method === card.id, 'subscription default set');
+  try {
+    await stripe.subscriptions.update(memberSub.id, { default_payment_method: fresh.id });
+    check(false, "another customer's card cannot be a subscription default");
+  } catch (e) {
+    check(e.statusCode === 400 && e.param === 'default_payment_method', 'subscription default not attached refused');
+  }
+  const paidCard = (await stripe.paymentIntents.retrieve(paySession.payment_intent.id)).payment_method;
+  try {
+    await stripe.paymentMethods.attach(paidCard, { customer: member.id });
+    check(false, 'a card used once without a customer cannot be attached');
+  } catch (e) {
+    check(e.statusCode === 400 && e.message.includes('It may not be used again'), 'single-use card refused');
+  }
+
   // Errors and pagination.
   try {
     await stripe.prices.retrieve('price_missing');

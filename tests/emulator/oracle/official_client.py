@@ -130,6 +130,38 @@ try:
         check(False, "features is required")
     except stripe.InvalidRequestError as e:
         check(e.code == "parameter_missing" and e.param == "features", "missing features refused")
+    member = client.v1.customers.create(params={"email": "py-setup@example.com"})
+    setup = client.v1.checkout.sessions.create(params={
+        "mode": "setup", "customer": member.id, "currency": "usd", "success_url": "http://127.0.0.1:9/ok"})
+    status, _, _ = pay(setup.url, "4242 4242 4242 4242", "py-setup@example.com")
+    check(status == 303, "setup mode completed")
+    seti = client.v1.setup_intents.retrieve(
+        client.v1.checkout.sessions.retrieve(setup.id).setup_intent, params={"expand": ["payment_method"]})
+    card = seti.payment_method
+    check(seti.status == "succeeded" and card.customer == member.id, "setup intent, card attached")
+    check(client.v1.payment_methods.attach(card.id, params={"customer": member.id}).id == card.id, "re-attach no-op")
+    other = client.v1.customers.create(params={"email": "py-other@example.com"})
+    try:
+        client.v1.payment_methods.attach(card.id, params={"customer": other.id})
+        check(False, "another customer's card must be refused")
+    except stripe.InvalidRequestError as e:
+        check(e.http_status == 400 and "already been attached" in e.user_message, "attached elsewhere")
+    fresh = client.v1.payment_methods.attach("pm_card_visa", params={"customer": other.id})
+    check(fresh.customer == other.id and fresh.card.last4 == "4242", "test card attached")
+    listed = client.v1.payment_methods.list(params={"customer": member.id, "type": "card"})
+    check([p.id for p in listed.data] == [card.id], "payment methods of a customer")
+    updated = client.v1.customers.update(member.id, params={"invoice_settings": {"default_payment_method": card.id}})
+    check(updated.invoice_settings.default_payment_method == card.id, "invoice default set")
+    try:
+        client.v1.customers.update(member.id, params={"invoice_settings": {"default_payment_method": fresh.id}})
+        check(False, "a default must be attached to the customer")
+    except stripe.InvalidRequestError as e:
+        check(e.param == "invoice_settings[default_payment_method]", "default not attached refused")
+    try:
+        client.v1.subscriptions.update(done.subscription.id, params={"default_payment_method": card.id})
+        check(False, "another customer's card cannot be a subscription default")
+    except stripe.InvalidRequestError as e:
+        check(e.param == "default_payment_method", "subscription default not attached refused")
     try:
         client.v1.prices.retrieve("price_missing")
         check(False, "missing price must fail")

@@ -470,7 +470,11 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
         .map(|c| c["name"].clone())
         .unwrap_or(Value::Null);
     let attach = mode != "payment";
-    let pm = objects::payment_method(&last4, Some(&email), attach.then_some(customer_id.as_str()), now);
+    let mut pm = objects::payment_method(&last4, Some(&email), attach.then_some(customer_id.as_str()), now);
+    if !attach {
+        // Used for one payment without being attached: Stripe refuses to attach it later.
+        pm["_single_use"] = json!(true);
+    }
     let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
     store.account_mut(account).put(Kind::PaymentMethod, pm.clone());
     if attach {

@@ -84,6 +84,20 @@ impl ApiError {
         }
     }
 
+    /// An injected outage (`/_emulator/faults`): 429 `rate_limit_error` or a 5xx `api_error`, worded as Stripe does.
+    pub fn outage(status: u16) -> Self {
+        let (kind, code, message) = if status == 429 {
+            (
+                "rate_limit_error",
+                Some("rate_limit"),
+                "Too many requests hit the API too quickly. We recommend an exponential backoff of your requests.",
+            )
+        } else {
+            ("api_error", None, "An unknown error occurred")
+        };
+        Self { status, kind, code, message: message.into(), param: None, decline_code: None }
+    }
+
     /// 404 for an unknown URL.
     pub fn unrecognized(method: &str, path: &str) -> Self {
         Self {

@@ -85,7 +85,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     store.cli_endpoints = config.webhooks.clone();
     store.after_retries = config.after_retries;
     store.oauth = config.oauth.clone();
-    let state = Arc::new(server::AppState { store: Mutex::new(store), config });
+    let state = Arc::new(server::AppState { store: Mutex::new(store), config, faults: Mutex::new(Vec::new()) });
     let app = server::router(state.clone());
     tokio::spawn(server::ticker(state.clone()));
     let task = tokio::spawn(async move {

@@ -22,6 +22,22 @@ pub struct AppState {
     pub store: Mutex<Store>,
     /// Configuration from the command line.
     pub config: Config,
+    /// Injected outages for the next API calls (`/_emulator/faults`), consumed in order.
+    pub faults: Mutex<Vec<Fault>>,
+}
+
+/// One injected outage: the next `count` API calls whose path starts with `path` wait `delay_ms`, then answer
+/// `status` (429 or 5xx) or, with `status` 0, go on normally after the delay (a slow Stripe).
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// Path prefix, e.g. `/v1/checkout/sessions`.
+    pub path: String,
+    /// 429, 5xx, or 0 for a delay only.
+    pub status: u16,
+    /// Milliseconds to wait before answering.
+    pub delay_ms: u64,
+    /// Calls left.
+    pub count: u32,
 }
 
 impl AppState {
@@ -48,6 +64,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_emulator/clock/advance", post(clock_advance))
         .route("/_emulator/customers/{id}/fail_payments", post(fail_payments))
         .route("/_emulator/deliveries", get(deliveries))
+        .route("/_emulator/faults", post(add_fault))
         .route("/_emulator/deliveries/wait", post(deliveries_wait))
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/checkout/sessions/{id}/pay", post(control_pay))
@@ -160,6 +177,12 @@ fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
 async fn api(State(state): State<Shared>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let request_id = crate::ids::new_id("req");
     let rid = Some(request_id.as_str());
+    if let Some(fault) = take_fault(&state, uri.path()) {
+        tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+        if fault.status != 0 {
+            return error_response(&ApiError::outage(fault.status), rid);
+        }
+    }
     let mut params = match form::parse(uri.query().unwrap_or_default()) {
         Ok(p) => p,
         Err(e) => return error_response(&ApiError::bad(e.message, Some(&e.param)), rid),
@@ -503,6 +526,47 @@ async fn clock_advance(State(state): State<Shared>, body: Bytes) -> Response {
     let now = store.now();
     let ran = store.run_billing(now);
     json_response(200, &json!({ "now": now, "actions": ran }), None)
+}
+
+/// The first pending fault for `path`, counted down.
+fn take_fault(state: &AppState, path: &str) -> Option<Fault> {
+    let mut faults = state.faults.lock().unwrap_or_else(|e| e.into_inner());
+    let i = faults.iter().position(|f| path.starts_with(&f.path))?;
+    let fault = faults[i].clone();
+    faults[i].count -= 1;
+    if faults[i].count == 0 {
+        faults.remove(i);
+    }
+    Some(fault)
+}
+
+/// `POST /_emulator/faults {path, status?, delay_ms?, count?}`: the next `count` (default 1) API calls under `path`
+/// answer `status` (429 or 500-599; 0 = no error) after `delay_ms`. `{"clear": true}` removes every fault.
+async fn add_fault(State(state): State<Shared>, body: Bytes) -> Response {
+    let body = match control_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let mut faults = state.faults.lock().unwrap_or_else(|e| e.into_inner());
+    if body["clear"].as_bool() == Some(true) {
+        faults.clear();
+        return json_response(200, &json!({ "faults": 0 }), None);
+    }
+    let status = body["status"].as_u64().unwrap_or(500);
+    let Some(path) = body["path"].as_str().filter(|p| p.starts_with("/v1/")) else {
+        return error_response(&ApiError::bad("path must start with /v1/", Some("path")), None);
+    };
+    if !(status == 0 || status == 429 || (500..600).contains(&status)) {
+        return error_response(&ApiError::bad("status must be 0, 429 or 5xx", Some("status")), None);
+    }
+    let count = u32::try_from(body["count"].as_u64().unwrap_or(1)).unwrap_or(1).max(1);
+    faults.push(Fault {
+        path: path.to_string(),
+        status: status as u16,
+        delay_ms: body["delay_ms"].as_u64().unwrap_or(0).min(120_000),
+        count,
+    });
+    json_response(200, &json!({ "faults": faults.len() }), None)
 }
 
 async fn fail_payments(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {

@@ -49,6 +49,11 @@ const UPDATE_FIELDS: &[&str] = &[
 pub(super) fn update_subscription(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(UPDATE_FIELDS)?;
     let now = store.now();
+    if let Some(pm) = p.nonempty("default_payment_method")? {
+        let acct = store.account_mut(account);
+        let customer = acct.get(Kind::Subscription, id, "id")?["customer"].as_str().unwrap_or_default().to_string();
+        super::payments::require_attached(store, account, &pm, &customer, "default_payment_method")?;
+    }
     let acct = store.account_mut(account);
     let sub = acct.get_mut(Kind::Subscription, id, "id")?;
     let canceled = sub["status"] == "canceled";

@@ -1,6 +1,6 @@
 //! Customers.
 
-use super::{list_where, retrieve};
+use super::{list_where, payments, retrieve};
 use crate::error::{ApiError, ApiResult};
 use crate::objects;
 use crate::params::Params;
@@ -77,10 +77,14 @@ pub(super) fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<
 pub(super) fn update(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
     p.allow(FIELDS)?;
     let acct = store.account_mut(account);
-    let c = acct.get_mut(Kind::Customer, id, "id")?;
-    if c.get("deleted").is_some() {
+    if acct.get(Kind::Customer, id, "id")?.get("deleted").is_some() {
         return Err(ApiError::missing("customer", id, "id"));
     }
+    if let Some(pm) = p.sub("invoice_settings")?.and_then(|inv| inv.nonempty("default_payment_method").transpose()) {
+        payments::require_attached(store, account, &pm?, id, "invoice_settings[default_payment_method]")?;
+    }
+    let acct = store.account_mut(account);
+    let c = acct.get_mut(Kind::Customer, id, "id")?;
     let previous = set_fields(c, p)?;
     let c = c.clone();
     if previous.as_object().is_some_and(|m| !m.is_empty()) {

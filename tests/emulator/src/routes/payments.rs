@@ -28,6 +28,87 @@ pub(super) fn customer_payment_methods(store: &mut Store, account: &str, id: &st
     list_where(store, account, Kind::PaymentMethod, &url, p, |v| Ok(v["customer"] == id))
 }
 
+/// The error Stripe gives when a payment method is set as a default for a customer it is not attached to.
+pub(super) fn not_attached(pm: &str, param: &str) -> ApiError {
+    ApiError::bad(
+        format!(
+            "The customer does not have a payment method with the ID {pm}. The payment method must be attached to the customer."
+        ),
+        Some(param),
+    )
+}
+
+/// Checks that `pm` exists and is attached to `customer` (for a default payment method named by `param`).
+pub(super) fn require_attached(store: &Store, account: &str, pm: &str, customer: &str, param: &str) -> ApiResult<()> {
+    let attached = store
+        .account(account)
+        .and_then(|a| a.col(Kind::PaymentMethod).get(pm))
+        .is_some_and(|v| v["customer"] == customer);
+    if attached { Ok(()) } else { Err(not_attached(pm, param)) }
+}
+
+/// Stripe's test payment methods (`pm_card_visa`, ...): attaching one attaches a fresh card with its last 4.
+fn test_card(id: &str) -> Option<&'static str> {
+    match id {
+        "pm_card_visa" => Some("4242"),
+        "pm_card_mastercard" => Some("4444"),
+        _ => None,
+    }
+}
+
+/// `GET /v1/payment_methods?customer=&type=`: a customer's payment methods (the customer is required here).
+pub(super) fn list_payment_methods(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    let customer = p.nonempty("customer")?.ok_or_else(|| ApiError::param_missing("customer"))?;
+    store.account_mut(account).get(Kind::Customer, &customer, "customer")?;
+    let kind = p.nonempty("type")?;
+    list_where(store, account, Kind::PaymentMethod, "/v1/payment_methods", p, |v| {
+        Ok(v["customer"] == customer.as_str() && kind.as_ref().is_none_or(|t| v["type"] == t.as_str()))
+    })
+}
+
+/// `POST /v1/payment_methods/{id}/attach {customer}`: attaching to the customer it already has answers it
+/// unchanged; another customer's is refused; a card that paid without a customer, or was detached, cannot be
+/// attached (as at Stripe). Emits `payment_method.attached`.
+pub(super) fn attach_payment_method(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&["customer", "expand"])?;
+    let customer = p.nonempty("customer")?.ok_or_else(|| ApiError::param_missing("customer"))?;
+    let now = store.now();
+    let acct = store.account_mut(account);
+    let c = acct.get(Kind::Customer, &customer, "customer")?;
+    if c.get("deleted").is_some() {
+        return Err(ApiError::missing("customer", &customer, "customer"));
+    }
+    let email = c["email"].as_str().map(str::to_string);
+    let pm = match test_card(id) {
+        Some(last4) => {
+            let pm = objects::payment_method(last4, email.as_deref(), None, now);
+            acct.put(Kind::PaymentMethod, pm.clone());
+            pm
+        }
+        None => acct.get(Kind::PaymentMethod, id, "payment_method")?.clone(),
+    };
+    let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
+    if pm["customer"] == customer.as_str() {
+        return retrieve(store, account, Kind::PaymentMethod, &pm_id, p);
+    }
+    if !pm["customer"].is_null() {
+        return Err(ApiError::bad("The payment method you provided has already been attached to a customer.", None));
+    }
+    if pm["_single_use"] == true {
+        return Err(ApiError::bad(
+            "The provided PaymentMethod was previously used with a PaymentIntent without Customer attachment, shared \
+             with a connected account without Customer attachment, or was detached from a Customer. It may not be \
+             used again. To use a PaymentMethod multiple times, you must attach it to a Customer first.",
+            None,
+        ));
+    }
+    let pm = acct.get_mut(Kind::PaymentMethod, &pm_id, "payment_method")?;
+    pm["customer"] = json!(customer);
+    let pm = pm.clone();
+    store.emit(account, "payment_method.attached", &pm, None);
+    retrieve(store, account, Kind::PaymentMethod, &pm_id, p)
+}
+
 /// `POST /v1/refunds`: full or partial refund of a charge (or a payment intent's charge).
 pub(super) fn create_refund(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     p.allow(&[
