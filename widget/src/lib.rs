@@ -3,12 +3,13 @@
 //!
 //! Layout: [`model`] is pure data and text (unit-tested natively), [`js`] is the browser seam (JSON, fetch,
 //! storage, events), [`render`] turns (catalog, access) into DOM state, [`widget`] holds state and talks to the
-//! edge. The exports below are what latch.js calls.
+//! edge, [`style`] adds the stylesheet of the dialog and the toast. The exports below are what latch.js calls.
 
 pub mod js;
 pub mod model;
 pub mod render;
 pub mod signin;
+pub mod style;
 pub mod widget;
 
 use std::cell::RefCell;
