@@ -60,13 +60,18 @@
     ".latch-cta[disabled]{opacity:.7;cursor:progress}" +
     ".latch-unavailable,.latch-unavailable .latch-cta{cursor:not-allowed}" +
     fill;
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
-  } catch (e) {
-    d.head.appendChild(d.createElement("style")).textContent = css;
-  }
+  // A constructed stylesheet (a CSP's style-src does not block it), else a <style>. The wasm adds its own rules
+  // (sign-in dialog, toast: widget/src/style.rs) through it too.
+  const style = (text) => {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(text);
+      d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
+    } catch (e) {
+      d.head.appendChild(d.createElement("style")).textContent = text;
+    }
+  };
+  style(css);
   const later = (f) => (wasm ? f() : new Promise((ok) => q.push(() => ok(f()))));
   w.Latch = {
     refresh: () => later(() => new Promise((ok) => wasm.refresh(ok))),
@@ -80,7 +85,7 @@
     .then((m) =>
       m.default({ module_or_path: bin }).then(() => {
         wasm = m;
-        m.start(site, edge, send);
+        m.start(site, edge, send, style);
         q.forEach((f) => f());
       }),
     )

@@ -1,11 +1,8 @@
-//! The widget's own stylesheet: rules for what only the wasm creates, and only after an interaction or a claim
-//! (the sign-in dialog, the success toast). latch.js keeps the rules needed before the first paint (hiding gated
-//! content, the locked card's reserved room) and those of the overlay it renders at start; moving these here keeps
-//! the loader small (widget/README.md, "Size").
-
-use js_sys::{Array, Function, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
-use web_sys::Document;
+//! The widget's own CSS: rules for what only the wasm creates, and only after an interaction or a claim (the
+//! sign-in dialog, the success toast). latch.js keeps the rules needed before the widget renders (hiding gated
+//! content, the locked card's reserved room, the overlay and its CTA); these are added at start through latch.js's
+//! stylesheet function (a constructed stylesheet, else a `<style>`), which keeps the loader small
+//! (widget/README.md, "Size").
 
 /// The rules: the toast fades out by itself; the dialog is themed like the overlay (`--latch-*`).
 pub const CSS: &str = concat!(
@@ -20,29 +17,3 @@ pub const CSS: &str = concat!(
     ".latch-signin-actions{display:flex;gap:.5em;justify-content:flex-end}",
     ".latch-signin-cancel{font:inherit;cursor:pointer;background:none;border:0;color:inherit;padding:.6em}",
 );
-
-/// Adds [`CSS`] to `doc` as a constructed stylesheet (`adoptedStyleSheets`, which a CSP's `style-src` does not
-/// block), or as a `<style>` element where constructed stylesheets are missing (as latch.js does).
-pub fn install(doc: &Document) {
-    if adopt(doc).is_ok() {
-        return;
-    }
-    if let (Ok(style), Some(body)) = (doc.create_element("style"), doc.body()) {
-        style.set_text_content(Some(CSS));
-        let _ = body.append_child(&style);
-    }
-}
-
-fn adopt(doc: &Document) -> Result<(), JsValue> {
-    let class: Function = Reflect::get(&js_sys::global(), &JsValue::from_str("CSSStyleSheet"))?.dyn_into()?;
-    let sheet = Reflect::construct(&class, &Array::new())?;
-    let replace: Function = Reflect::get(&sheet, &JsValue::from_str("replaceSync"))?.dyn_into()?;
-    replace.call1(&sheet, &JsValue::from_str(CSS))?;
-    let key = JsValue::from_str("adoptedStyleSheets");
-    let sheets: Array = Reflect::get(doc, &key)?.dyn_into()?;
-    let added = Array::new();
-    added.push(&sheet);
-    let sheets = sheets.concat(&added);
-    Reflect::set(doc, &key, &sheets)?;
-    Ok(())
-}

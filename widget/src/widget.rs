@@ -103,13 +103,11 @@ impl Widget {
     }
 
     /// Listens for clicks on Latch elements (delegated from the document, so elements added later work too)
-    /// and re-renders when a single-page site adds or changes Latch elements; adds the dialog's and the toast's
-    /// stylesheet.
+    /// and re-renders when a single-page site adds or changes Latch elements.
     pub fn attach(&self) {
         if self.0.listeners.borrow().is_some() {
             return;
         }
-        crate::style::install(&self.0.doc);
         let weak: Weak<Inner> = Rc::downgrade(&self.0);
         let click = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
             if let Some(inner) = weak.upgrade() {

@@ -181,6 +181,8 @@ async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
         SECS(5),
     )
     .await;
+    let toast = "getComputedStyle(document.querySelector('.latch-toast[role=status]')).position === 'fixed'";
+    assert!(holds(&client, toast).await, "the success toast, styled by the wasm's rules (widget/src/style.rs)");
     assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations on the return trip");
     screenshot(&client, "shop-unlocked", "#pro-card").await;
     assert_accessible(&client, "shop, unlocked").await;
