@@ -29,7 +29,7 @@
     // serves. For anyone else the widget exchanges it at /v1/identify, and access waits for that (an unreadable
     // payload throws: everything gated waits too).
     if (id && t)
-      if (JSON.parse(atob(id.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).email.toLowerCase() == m) send = null;
+      if (JSON.parse(atob(id.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).email.trim().toLowerCase() == m) send = null;
       else t = 0;
     if (!t && !id) hide = [pos, "[data-latch-portal]", "[data-latch-signout]", "[data-latch-member]"];
     else if (t && a && now - a.t < 864e5) {
@@ -59,17 +59,19 @@
     ".latch-cta{font:inherit;font-weight:600;cursor:pointer;border:0;border-radius:var(--latch-radius,.5em);padding:.6em 1.2em;background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff)}" +
     ".latch-cta[disabled]{opacity:.7;cursor:progress}" +
     ".latch-unavailable,.latch-unavailable .latch-cta{cursor:not-allowed}" +
-    ".latch-toast{position:fixed;z-index:99999;bottom:1em;left:50%;translate:-50%;padding:.7em 1.2em;border-radius:var(--latch-radius,.5em);background:var(--latch-accent,#635bff);color:var(--latch-accent-text,#fff);animation:latch-toast 6s forwards}" +
-    ".latch-signin{border:0;border-radius:var(--latch-radius,.5em);padding:1.5em;max-width:min(24em,90vw);color:CanvasText;background:Canvas}.latch-signin::backdrop{background:#0009}.latch-signin label,.latch-signin input{display:block;box-sizing:border-box;width:100%}.latch-signin input{font:inherit;padding:.5em;margin-block-start:.25em}.latch-signin-actions{display:flex;gap:.5em;justify-content:flex-end}.latch-signin-cancel{font:inherit;cursor:pointer;background:none;border:0;color:inherit;padding:.6em}" +
-    "@keyframes latch-toast{90%{opacity:1}to{opacity:0;visibility:hidden}}" +
     fill;
-  try {
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
-  } catch (e) {
-    d.head.appendChild(d.createElement("style")).textContent = css;
-  }
+  // A constructed stylesheet (a CSP's style-src does not block it), else a <style>. The wasm adds its own rules
+  // (sign-in dialog, toast: widget/src/style.rs) through it too.
+  const style = (text) => {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(text);
+      d.adoptedStyleSheets = [...d.adoptedStyleSheets, sheet];
+    } catch (e) {
+      d.head.appendChild(d.createElement("style")).textContent = text;
+    }
+  };
+  style(css);
   const later = (f) => (wasm ? f() : new Promise((ok) => q.push(() => ok(f()))));
   w.Latch = {
     refresh: () => later(() => new Promise((ok) => wasm.refresh(ok))),
@@ -83,7 +85,7 @@
     .then((m) =>
       m.default({ module_or_path: bin }).then(() => {
         wasm = m;
-        m.start(site, edge, send);
+        m.start(site, edge, send, style);
         q.forEach((f) => f());
       }),
     )

@@ -3,12 +3,13 @@
 //!
 //! Layout: [`model`] is pure data and text (unit-tested natively), [`js`] is the browser seam (JSON, fetch,
 //! storage, events), [`render`] turns (catalog, access) into DOM state, [`widget`] holds state and talks to the
-//! edge. The exports below are what latch.js calls.
+//! edge, [`style`] holds the CSS of the dialog and the toast. The exports below are what latch.js calls.
 
 pub mod js;
 pub mod model;
 pub mod render;
 pub mod signin;
+pub mod style;
 pub mod widget;
 
 use std::cell::RefCell;
@@ -33,12 +34,14 @@ fn page() -> Option<Widget> {
 }
 
 /// Starts the page's widget for `site` with the edge at `edge` (base URL) and the host site's signed identity
-/// (the tag's `data-identity`, if any). A second call does nothing.
+/// (the tag's `data-identity`, if any); `style` is latch.js's function that adds a stylesheet, given the widget's
+/// own rules ([`style::CSS`]). A second call does nothing.
 #[wasm_bindgen]
-pub fn start(site: String, edge: String, identity: Option<String>) {
+pub fn start(site: String, edge: String, identity: Option<String>, style: js_sys::Function) {
     if page().is_some() {
         return;
     }
+    let _ = style.call1(&JsValue::NULL, &JsValue::from_str(style::CSS));
     let Some(window) = web_sys::window() else {
         return;
     };

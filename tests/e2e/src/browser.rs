@@ -1,10 +1,12 @@
 //! Headless Chromium over WebDriver (chromedriver + fantoccini) for the end-to-end tests and `cargo xtask bench`:
-//! start the driver, open a browser, wait for JavaScript conditions, click, fill, take screenshots.
+//! start the driver, open a browser, wait for JavaScript conditions, click, fill, take screenshots, read the
+//! console.
 
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -51,7 +53,8 @@ pub async fn browser(driver: &Driver) -> Client {
                      "--disable-background-networking", "--disable-component-update", "--disable-sync",
                      "--disable-dev-shm-usage", "--window-size=1200,900",
                      format!("--user-data-dir={}", profile.display())]
-        }
+        },
+        "goog:loggingPrefs": { "browser": "ALL" }
     });
     let Value::Object(caps) = caps else { unreachable!() };
     ClientBuilder::native()
@@ -147,4 +150,29 @@ pub async fn axe_violations(client: &Client) -> Vec<String> {
     let passes = answer["passes"].as_u64().unwrap_or(0);
     assert!(passes > 0 || !violations.is_empty(), "axe-core checked nothing: {answer}");
     violations
+}
+
+/// chromedriver's log command (`POST /session/{id}/se/log`, type `browser`): the console messages since the last
+/// call.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base_url: &url::Url, session_id: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!("session/{}/se/log", session_id.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(json!({ "type": "browser" }).to_string()))
+    }
+}
+
+/// The page's console messages (`LEVEL message` lines) logged since the previous call, as Chromium reports them.
+pub async fn console_messages(client: &Client) -> Vec<String> {
+    let log = client.issue_cmd(BrowserLog).await.expect("read the browser log");
+    let entries = log.as_array().cloned().unwrap_or_default();
+    entries
+        .iter()
+        .map(|e| format!("{} {}", e["level"].as_str().unwrap_or_default(), e["message"].as_str().unwrap_or_default()))
+        .collect()
 }

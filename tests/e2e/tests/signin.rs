@@ -293,6 +293,10 @@ async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
     click(&b, "#signin").await;
     wait_js(&b, DIALOG_OPEN, Duration::from_secs(5)).await;
     fill(&b, "#latch-signin-email", member).await;
+    // The dialog's rules come from the wasm (widget/src/style.rs) through latch.js's stylesheet, not the loader's.
+    let styled = "getComputedStyle(document.querySelector('.latch-signin-actions')).display === 'flex' \
+                  && getComputedStyle(document.querySelector('#latch-signin-email')).display === 'block'";
+    assert!(holds(&b, styled).await, "the sign-in dialog is styled");
     screenshot(&b, "10-signin-dialog-email", "#latch-signin").await;
     assert_accessible(&b, "sign-in dialog, email step").await;
     click(&b, "#latch-signin-submit").await;

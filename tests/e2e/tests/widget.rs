@@ -2,15 +2,19 @@
 //! www/_headers, two Latch tags in classic and module form, a section its own script loads late) and on the demo,
 //! in headless Chromium against `wrangler dev` and the Stripe emulator: buy and unlock, no CSP violations, no
 //! double wiring, no flash of the wrong state with a cached token, no layout shift, graceful failure when the
-//! edge is unreachable, the catalog's `checkout: false`, and axe-core's WCAG 2 A/AA rules.
+//! edge is unreachable, the catalog's `checkout: false`, axe-core's WCAG 2 A/AA rules, and host-site identity
+//! (`data-identity`) signed with the site's secret.
 //! Screenshots go to target/e2e-screenshots/.
 
 use std::time::Duration;
 
 use fantoccini::Client;
-use latch_e2e::browser::{axe_violations, browser, click, eval, fill, holds, screenshot, start_driver, wait_js};
-use latch_e2e::{Stack, StackOptions};
-use serde_json::Value;
+use latch_core::identity;
+use latch_e2e::browser::{
+    axe_violations, browser, click, console_messages, eval, fill, holds, screenshot, start_driver, wait_js,
+};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
+use serde_json::{Value, json};
 
 const PAYS: &str = "4242 4242 4242 4242";
 const SECS: fn(u64) -> Duration = Duration::from_secs;
@@ -177,6 +181,8 @@ async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
         SECS(5),
     )
     .await;
+    let toast = "getComputedStyle(document.querySelector('.latch-toast[role=status]')).position === 'fixed'";
+    assert!(holds(&client, toast).await, "the success toast, styled by the wasm's rules (widget/src/style.rs)");
     assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations on the return trip");
     screenshot(&client, "shop-unlocked", "#pro-card").await;
     assert_accessible(&client, "shop, unlocked").await;
@@ -371,5 +377,144 @@ async fn data_identity_is_exchanged_only_when_the_cached_token_is_another_member
     assert_eq!(tag_with_identity(&client, "ben@example.com").await, vec!["/v1/identify".to_string()]);
     assert_eq!(eval(&client, "Latch.member()").await, Value::Null);
     assert!(holds(&client, "localStorage.getItem('latch:site_demo:token') === null").await, "the old token is gone");
+    client.close().await.expect("close");
+}
+
+/// Buys the one-time course over HTTP (checkout, pay on the emulator, claim): `email` becomes a member with it.
+fn buy_course(stack: &Stack, email: &str) {
+    let url = format!("{}/v1/checkout", stack.edge_url);
+    let return_url = format!("{}/examples/identity/", stack.edge_url);
+    let created = read_json(ureq::post(&url).send_json(json!({
+        "site": DEMO_SITE, "price": "course-lifetime", "return_url": return_url
+    })))
+    .expect("create a Checkout Session");
+    let session = created["id"].as_str().expect("session id");
+    stack.emulator_control(&format!("/checkout/sessions/{session}/pay"), &json!({ "email": email })).expect("pay");
+    let url = format!("{}/v1/claim", stack.edge_url);
+    let claimed = read_json(ureq::post(&url).send_json(json!({ "site": DEMO_SITE, "checkout_session_id": session })))
+        .expect("claim");
+    assert_eq!(claimed["member"]["email"], email);
+}
+
+/// The demo site's secret, read as its owner (here the operator) reads it: `GET /owner/v1/sites/{site}/secret`.
+fn site_secret(stack: &Stack) -> String {
+    let url = format!("{}/owner/v1/sites/{DEMO_SITE}/secret", stack.edge_url);
+    let answer = read_json(ureq::get(&url).set("Authorization", &format!("Bearer {}", stack.admin_token)).call())
+        .expect("the site secret");
+    answer["secret"].as_str().expect("secret").to_owned()
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The `/v1/...` API paths the page called (the catalog aside).
+async fn api_calls(client: &Client) -> Vec<String> {
+    let paths = eval(
+        client,
+        "performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)\
+         .filter(p => p.startsWith('/v1/') && !p.includes('/catalog'))",
+    )
+    .await;
+    paths.as_array().expect("paths").iter().map(|p| p.as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// Opens www/examples/identity with `identity` as the host site's signed-in user and waits until the widget has
+/// settled. That static page stands in for a host site's server, which would render `data-identity` into the tag
+/// in `<head>`: the CSP forbids inline scripts, so its own same-origin script (identity.js) writes that tag with
+/// `document.write` (parser-inserted and blocking, like a rendered one), the value taken from the page's
+/// `?identity=` query (a signed value is base64url and hex: nothing to escape).
+async fn open_as(client: &Client, stack: &Stack, identity: &str) {
+    client.goto(&format!("{}/examples/identity/?identity={identity}", stack.edge_url)).await.expect("open the page");
+    wait_js(
+        client,
+        "window.Latch && document.documentElement.classList.contains('latch-ready') \
+         && !document.documentElement.classList.contains('latch-loading')",
+        SECS(15),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_validly_signed_data_identity_signs_the_member_in_and_a_tampered_one_signs_out() {
+    let stack = start_stack();
+    buy_course(&stack, "ana@example.com");
+    let secret = site_secret(&stack);
+    assert!(secret.starts_with("lss_"), "a site secret");
+    // Signed as docs/identity.md says (latch-core's `sign` is that recipe; owners.rs runs the doc's snippets).
+    let ana = identity::sign("Ana@Example.com", unix_now() + 300, &secret);
+    let ben = identity::sign("ben@example.com", unix_now() + 300, &secret);
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    let member = "Latch.member() && Latch.member().email";
+    let email_field = "document.querySelector('#member-email').textContent";
+    let token = "localStorage.getItem('latch:site_demo:token')";
+
+    // Ana, who bought the course, is signed in on the host site: one /v1/identify, and the course is unlocked.
+    open_as(&client, &stack, &ana).await;
+    wait_js(&client, &unlocked("#course-card", "#course-content"), SECS(10)).await;
+    assert_eq!(eval(&client, member).await, "ana@example.com");
+    assert_eq!(eval(&client, "Latch.member().access").await, json!(["course"]));
+    assert_eq!(eval(&client, email_field).await, "ana@example.com");
+    assert!(holds(&client, "getComputedStyle(document.querySelector('#signin')).display === 'none'").await);
+    assert_eq!(api_calls(&client).await, vec!["/v1/identify".to_string()], "the identity was exchanged");
+    let ana_token = eval(&client, token).await;
+    assert!(ana_token.as_str().is_some_and(|t| !t.is_empty()), "the member token is kept: {ana_token}");
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations");
+    assert_no_layout_shift(&client, "identity, member").await;
+    screenshot(&client, "identity-member", "#course-card").await;
+
+    // A reload with the same identity (a host signs a fresh value per page; the same one here) uses the cached
+    // token: /v1/access, no second /v1/identify.
+    client.refresh().await.expect("reload");
+    wait_js(
+        &client,
+        "document.documentElement.classList.contains('latch-ready') && !document.documentElement.classList.contains('latch-loading')",
+        SECS(15),
+    )
+    .await;
+    wait_js(&client, &unlocked("#course-card", "#course-content"), SECS(10)).await;
+    assert_eq!(api_calls(&client).await, vec!["/v1/access".to_string()], "the cached token served");
+    assert_eq!(eval(&client, member).await, "ana@example.com");
+    assert_eq!(eval(&client, token).await, ana_token, "the same token");
+
+    // The host site's user switches to Ben (no course): the widget exchanges his identity and Ben replaces Ana.
+    open_as(&client, &stack, &ben).await;
+    wait_js(&client, &format!("{member} === 'ben@example.com'"), SECS(10)).await;
+    wait_js(&client, &locked("#course-card", "#course-content"), SECS(10)).await;
+    assert_eq!(eval(&client, "Latch.member().access").await, json!([]));
+    assert_eq!(eval(&client, email_field).await, "ben@example.com");
+    assert_eq!(api_calls(&client).await, vec!["/v1/identify".to_string()], "Ben's identity was exchanged");
+    let ben_token = eval(&client, token).await;
+    assert!(ben_token.as_str().is_some_and(|t| !t.is_empty()) && ben_token != ana_token, "Ben's own token");
+    let cached = eval(&client, "JSON.parse(localStorage.getItem('latch:site_demo:access')).member.email").await;
+    assert_eq!(cached, "ben@example.com", "the cached access is Ben's");
+
+    // A tampered identity (Ana's signature on a payload naming someone else) is refused: signed out, a console
+    // message, the course locked, the sign-in link back.
+    console_messages(&client).await;
+    let (_, ana_sig) = ana.rsplit_once('.').expect("v1.<payload>.<sig>");
+    let boss = identity::sign("boss@example.com", unix_now() + 300, &secret);
+    let (boss_signed, _) = boss.rsplit_once('.').expect("v1.<payload>.<sig>");
+    open_as(&client, &stack, &format!("{boss_signed}.{ana_sig}")).await;
+    wait_js(&client, &locked("#course-card", "#course-content"), SECS(10)).await;
+    assert_eq!(eval(&client, "Latch.member()").await, Value::Null);
+    assert_eq!(eval(&client, token).await, Value::Null, "Ben's token is gone");
+    assert_eq!(api_calls(&client).await, vec!["/v1/identify".to_string()]);
+    assert!(holds(&client, "getComputedStyle(document.querySelector('#member-email')).display === 'none'").await);
+    assert!(holds(&client, "getComputedStyle(document.querySelector('#signin')).display !== 'none'").await);
+    assert!(
+        holds(&client, "!document.documentElement.classList.contains('latch-member')").await,
+        "<html> is not marked as a member's"
+    );
+    let console = console_messages(&client).await;
+    assert!(
+        console
+            .iter()
+            .any(|m| m.starts_with("WARNING") && m.contains("Latch: identify: the site's data-identity was refused")),
+        "a console warning says why: {console:?}"
+    );
+    assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations");
+    screenshot(&client, "identity-refused", "#course-card").await;
     client.close().await.expect("close");
 }
