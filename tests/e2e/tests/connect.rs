@@ -546,12 +546,7 @@ fn connect_products_import_checkout_and_disconnect() {
 
 /// Signs an owner in with the emailed code: the session token.
 fn owner_session(stack: &Stack, email: &str) -> String {
-    let outbox = || {
-        read_json(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call()).expect("dev outbox")["emails"]
-            .as_array()
-            .expect("emails")
-            .clone()
-    };
+    let outbox = || stack.outbox(email).expect("dev outbox");
     let before = outbox().len();
     let (status, _) =
         answer(agent().post(&format!("{}/owner/v1/signin", stack.edge_url)).send_json(json!({ "email": email })));
