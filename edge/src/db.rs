@@ -163,6 +163,9 @@ pub(crate) struct Product {
     /// 1 when Checkout must collect the full billing address.
     #[serde(default)]
     pub(crate) billing_address_required: i64,
+    /// 0 when the widget leaves `data-latch-locked` elements as the site's own markup (no locked card).
+    #[serde(default = "one")]
+    pub(crate) show_locked_card: i64,
 }
 
 fn one() -> i64 {
@@ -178,7 +181,7 @@ pub(crate) async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<
     rows(
         db,
         "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active, \
-         billing_address_required FROM products \
+         billing_address_required, show_locked_card FROM products \
          WHERE site_id = ?1 ORDER BY created_at, slug",
         &[Arg::Text(site)],
     )

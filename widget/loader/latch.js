@@ -12,7 +12,8 @@
     C = "[data-latch-content",
     L = "[data-latch-locked",
     P = "html:not(.latch-ready) ",
-    q = [];
+    q = [],
+    g = [];
   let hide = [C + "]"],
     lock = L + "]",
     fill = "",
@@ -36,6 +37,7 @@
       hide = [];
       for (const { product: p, ends_at: e } of a.access || [])
         if (/^[\w-]+$/.test(p) && (e == null || (e < 1e11 ? e * 1e3 : e) > now)) {
+          g.push(p);
           pos += ":not(" + C + '="' + p + '"])';
           lock += ":not(" + L + '="' + p + '"])';
           hide.push(C + '="!' + p + '"]');
@@ -46,10 +48,13 @@
     }
     // A signed-in member (or one the host site signs in) never sees the sign-in link, not even for a frame.
     if (t || id) hide.push("[data-latch-signin]");
+    // Products whose locked card is off (cached catalog): their locked elements hide like gated content.
+    for (const { slug: p, locked_card: o } of JSON.parse(localStorage.getItem(k + "catalog") || "{}").products || [])
+      if (o === false && /^[\w-]+$/.test(p) && !g.includes(p)) hide.push(L + '="' + p + '"]');
   } catch (e) {}
   const css =
     hide.map((x) => P + x) +
-    "{display:none!important}[hidden]:is(" + C + "],[data-latch-portal],[data-latch-signout],[data-latch-signin],[data-latch-member],.latch-trial){display:none!important}" +
+    "{display:none!important}[hidden]:is(" + C + "]," + L + "],[data-latch-portal],[data-latch-signout],[data-latch-signin],[data-latch-member],.latch-trial){display:none!important}" +
     P + lock + "::after{content:'';display:block;height:var(--latch-overlay-height,9em)}" +
     ".latch-locked{cursor:pointer}" +
     ".latch-overlay{position:relative;box-sizing:border-box;height:var(--latch-overlay-height,9em);display:flex;flex-direction:column;align-items:center;justify-content:center;gap:.5em;padding:.5em;text-align:center;cursor:default}" +

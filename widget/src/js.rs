@@ -65,7 +65,7 @@ fn parse_price(value: &JsValue) -> Option<Price> {
     })
 }
 
-/// Parses `{products: [{slug, name, prices: [...]}]}`; `None` when `products` is not an array.
+/// Parses `{products: [{slug, name, checkout, purchase_url, locked_card, prices: [...]}]}`; `None` when `products` is not an array.
 pub fn parse_catalog(value: &JsValue) -> Option<Catalog> {
     let mut products = Vec::new();
     for p in array(&get(value, "products"))?.iter() {
@@ -84,6 +84,7 @@ pub fn parse_catalog(value: &JsValue) -> Option<Catalog> {
             prices,
             checkout_off: get(&p, "checkout").as_bool() == Some(false),
             purchase_url: get_str(&p, "purchase_url").filter(|u| is_purchase_url(u)),
+            locked_card_off: get(&p, "locked_card").as_bool() == Some(false),
         });
     }
     Some(Catalog { products })

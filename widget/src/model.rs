@@ -35,6 +35,9 @@ pub struct Product {
     /// Where the product is bought instead when checkout is off (the catalog's `purchase_url`, http(s) or a
     /// path); without one, CTAs for the product are shown disabled with [`unavailable_label`].
     pub purchase_url: Option<String>,
+    /// The catalog's `locked_card: false`: `data-latch-locked` elements of this product get no overlay and are
+    /// hidden from non-members like `data-latch-content`.
+    pub locked_card_off: bool,
 }
 
 /// The products of one site (`GET /v1/sites/{site}/catalog`).

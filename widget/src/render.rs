@@ -6,7 +6,9 @@
 //!   Shown member content gets `latch-unlocked`.
 //! - `[data-latch-locked="slug"]` without access: class `latch-locked`, and a `.latch-overlay` child with a lock
 //!   icon, an optional trial line and a `<button class="latch-cta">Unlock for $9.00/month</button>`. With access:
-//!   `latch-unlocked`, overlay removed. The site's own markup is never touched.
+//!   `latch-unlocked`, overlay removed. The site's own markup is never touched. When the catalog says the
+//!   product's `locked_card` is off, the element is treated like `[data-latch-content="slug"]` instead (and
+//!   marked `latch-plain`).
 //! - `[data-latch-buy]` gets `latch-unlocked` when the visitor already has its product.
 //! - `[data-latch-portal]`, `[data-latch-signout]` are `hidden` unless signed in, `[data-latch-signin]` while
 //!   signed in; `[data-latch-member="email"]` shows the member's email.
@@ -167,7 +169,25 @@ pub fn render(doc: &Document, catalog: &Catalog, access: &Access, now_ms: f64) {
     }
     for card in all(doc, "[data-latch-locked]") {
         let slug = card.get_attribute("data-latch-locked").unwrap_or_default();
-        render_card(doc, &card, catalog, access.has(slug.trim_ascii(), now_ms), lang);
+        let has = access.has(slug.trim_ascii(), now_ms);
+        if catalog.product(slug.trim_ascii()).is_some_and(|p| p.locked_card_off) {
+            // No locked card: the site's own markup, shown to members only.
+            if let Some(overlay) = child_with_class(&card, OVERLAY_CLASS) {
+                overlay.remove();
+            }
+            toggle_class(&card, "latch-locked", false);
+            toggle_class(&card, "latch-unavailable", false);
+            toggle_class(&card, "latch-plain", true);
+            toggle_attr(&card, "hidden", !has);
+            toggle_class(&card, "latch-unlocked", has);
+        } else {
+            // Back to a locked card (the catalog changed): undo only what the branch above did.
+            if card.class_list().contains("latch-plain") {
+                toggle_class(&card, "latch-plain", false);
+                toggle_attr(&card, "hidden", false);
+            }
+            render_card(doc, &card, catalog, has, lang);
+        }
     }
     for el in all(doc, "[data-latch-buy]") {
         let key = el.get_attribute("data-latch-buy").unwrap_or_default();

@@ -134,6 +134,16 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
                                     checked[product.checkout_enabled != 0];
                                 label for={ "checkout-" (product.slug) } { "Checkout open" }
                             }
+                            div.check {
+                                input type="checkbox" id={ "locked-card-" (product.slug) } name="show_locked_card" value="yes"
+                                    aria-describedby={ "locked-card-" (product.slug) "-hint" }
+                                    checked[product.show_locked_card != 0];
+                                label for={ "locked-card-" (product.slug) } { "Show the locked card" }
+                                p.hint id={ "locked-card-" (product.slug) "-hint" } {
+                                    "Visitors who are not members see a card with a buy button over your "
+                                    code { "data-latch-locked" } " content. Off: that content is simply hidden from them."
+                                }
+                            }
                             div.field {
                                 label for={ "method-" (product.slug) } { "Buy buttons go to" }
                                 select id={ "method-" (product.slug) } name="purchase_method" {
@@ -301,7 +311,7 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, page: &SitePage, slu
     }
 }
 
-/// `POST …/products/{slug}/settings` `checkout_enabled, purchase_method, purchase_url`.
+/// `POST …/products/{slug}/settings` `checkout_enabled, show_locked_card, purchase_method, purchase_url`.
 pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug: &str) -> ApiResult<Response> {
     let form = form::read(ctx, req, &page.session.binding).await?;
     let url = Some(form.get("purchase_url")).filter(|u| !u.is_empty()).map(str::to_owned);
@@ -310,6 +320,7 @@ pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug
         purchase_method: Some(form.get("purchase_method").to_owned()),
         purchase_url: url,
         billing_address_required: None,
+        show_locked_card: Some(form.checked("show_locked_card")),
     };
     match api::update_settings(ctx, &page.db_site, slug, &body).await {
         Ok(_) => page.done(ctx, Nav::Products, "settings_saved"),

@@ -23,6 +23,8 @@ struct CatalogProduct {
     purchase_method: String,
     /// Where buttons go when the purchase method is not Stripe Checkout.
     purchase_url: Option<String>,
+    /// Whether the widget draws its locked card over `data-latch-locked` elements.
+    locked_card: bool,
     prices: Vec<Price>,
 }
 
@@ -65,6 +67,7 @@ pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
                 checkout: p.checkout_enabled != 0,
                 purchase_method: p.purchase_method,
                 purchase_url: p.purchase_url,
+                locked_card: p.show_locked_card != 0,
                 prices: mine,
             }
         })

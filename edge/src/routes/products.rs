@@ -192,6 +192,9 @@ pub(crate) struct ProductSettings {
     /// Whether Stripe Checkout collects the full billing address.
     #[serde(default)]
     pub(crate) billing_address_required: Option<bool>,
+    /// Whether the widget draws its locked card over the product's `data-latch-locked` elements.
+    #[serde(default)]
+    pub(crate) show_locked_card: Option<bool>,
 }
 
 /// Sets how a product of the site is sold; answers `(checkout_enabled, purchase_method, purchase_url)`.
@@ -207,10 +210,11 @@ pub(crate) async fn update_settings(
     let (method, url) = connect::purchase_method(method, url).map_err(ApiError::bad_request)?;
     let checkout = body.checkout_enabled.map_or(product.checkout_enabled, i64::from);
     let billing_address = body.billing_address_required.map_or(product.billing_address_required, i64::from);
+    let locked_card = body.show_locked_card.map_or(product.show_locked_card, i64::from);
     db::statement(
         &ctx.db,
         "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5, \
-         billing_address_required = ?6 WHERE site_id = ?1 AND slug = ?2",
+         billing_address_required = ?6, show_locked_card = ?7 WHERE site_id = ?1 AND slug = ?2",
         &[
             Arg::Text(&site.id),
             Arg::Text(&product.slug),
@@ -218,6 +222,7 @@ pub(crate) async fn update_settings(
             Arg::Text(method.as_str()),
             Arg::OptText(url.as_deref()),
             Arg::Int(billing_address),
+            Arg::Int(locked_card),
         ],
     )?
     .run()
@@ -226,17 +231,18 @@ pub(crate) async fn update_settings(
 }
 
 /// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?,
-/// billing_address_required?}`.
+/// billing_address_required?, show_locked_card?}`.
 pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     let body: ProductSettings = http::json_body(req).await?;
     let (checkout, method, url) = update_settings(ctx, &site, slug, &body).await?;
-    let billing_address = product(ctx, &site, slug).await?.billing_address_required != 0;
+    let saved = product(ctx, &site, slug).await?;
     http::json(
         200,
         &serde_json::json!({
             "slug": slug, "checkout_enabled": checkout, "purchase_method": method, "purchase_url": url,
-            "billing_address_required": billing_address,
+            "billing_address_required": saved.billing_address_required != 0,
+            "show_locked_card": saved.show_locked_card != 0,
         }),
     )
 }

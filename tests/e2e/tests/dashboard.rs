@@ -2,7 +2,7 @@
 //!
 //! In headless Chromium: sign in with the code from the dev outbox, create a site, connect Stripe through the
 //! emulator's OAuth page, create a product and price, add a price, link an existing Stripe product whose
-//! subscribers are imported, change how a product is sold, change the Customer Portal settings, see a member's purchase in the activity feed and the
+//! subscribers are imported, change how a product is sold (and whether its locked card shows), change the Customer Portal settings, see a member's purchase in the activity feed and the
 //! overview, disconnect; axe-core finds no WCAG A/AA violation on any page, and every page is screenshotted to
 //! target/e2e-screenshots/dashboard-*.png.
 //!
@@ -256,23 +256,55 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     assert_eq!(text(&client, "#imports tr[data-done=\"1\"] .imported").await, SUBSCRIBERS.to_string());
     check_page(&client, "products", "Products").await;
 
+    let club_in_catalog = || {
+        let catalog = read_json(ureq::get(&format!("{edge}/v1/sites/{site}/catalog")).call()).expect("catalog");
+        catalog["products"].as_array().expect("products").iter().find(|p| p["slug"] == "club").expect("club").clone()
+    };
+    assert_eq!(club_in_catalog()["locked_card"], true, "the locked card is shown by default");
+    assert!(holds(&client, "document.querySelector('#locked-card-club').checked").await);
+    assert_eq!(
+        eval(&client, "document.querySelector('#locked-card-club').getAttribute('aria-describedby')").await,
+        "locked-card-club-hint"
+    );
     click(&client, "#checkout-club").await;
+    click(&client, "#locked-card-club").await;
     select(&client, "#method-club", "sales_page").await;
     fill(&client, "#url-club", "https://club.example/join").await;
     let flash = submit_for_flash(&client, "form[action$='/club/settings'] button").await;
     assert!(flash.contains("Settings saved"), "{flash}");
-    let catalog = read_json(ureq::get(&format!("{edge}/v1/sites/{site}/catalog")).call()).expect("catalog");
-    let club =
-        catalog["products"].as_array().expect("products").iter().find(|p| p["slug"] == "club").expect("club").clone();
+    let club = club_in_catalog();
     assert_eq!(
-        (club["checkout"].as_bool(), club["purchase_method"].as_str()),
-        (Some(false), Some("sales_page")),
+        (club["checkout"].as_bool(), club["purchase_method"].as_str(), club["locked_card"].as_bool()),
+        (Some(false), Some("sales_page"), Some(false)),
         "{club}"
     );
+    assert!(!holds(&client, "document.querySelector('#locked-card-club').checked").await, "the form shows it off");
     select(&client, "#method-club", "stripe_checkout").await;
     click(&client, "#checkout-club").await;
+    click(&client, "#locked-card-club").await;
     let flash = submit_for_flash(&client, "form[action$='/club/settings'] button").await;
     assert!(flash.contains("Settings saved"), "{flash}");
+    assert_eq!(club_in_catalog()["locked_card"], true, "{}", club_in_catalog());
+
+    // The JSON API sets it too (absent fields keep their value).
+    let patch = |body: Value| {
+        read_json(
+            ureq::request("PATCH", &format!("{edge}/admin/v1/sites/{site}/products/club"))
+                .set("Authorization", &format!("Bearer {}", stack.admin_token))
+                .send_json(body),
+        )
+        .expect("PATCH product settings")
+    };
+    let answer = patch(json!({ "show_locked_card": false }));
+    assert_eq!(
+        (&answer["show_locked_card"], &answer["checkout_enabled"], &answer["purchase_method"]),
+        (&json!(false), &json!(true), &json!("stripe_checkout")),
+        "{answer}"
+    );
+    assert_eq!(club_in_catalog()["locked_card"], false);
+    assert_eq!(patch(json!({ "checkout_enabled": true }))["show_locked_card"], false, "kept when absent");
+    assert_eq!(patch(json!({ "show_locked_card": true }))["show_locked_card"], true);
+    assert_eq!(club_in_catalog()["locked_card"], true);
 
     // --- A member buys Club; the activity feed and overview show it.
     let price = stack
