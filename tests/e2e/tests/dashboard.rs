@@ -2,9 +2,10 @@
 //!
 //! In headless Chromium: sign in with the code from the dev outbox, create a site, connect Stripe through the
 //! emulator's OAuth page, create a product and price, add a price, link an existing Stripe product whose
-//! subscribers are imported, change how a product is sold (and whether its locked card shows), change the Customer Portal settings, buy as a member on a page of the site (the widget's locked card, the
-//! emulator's hosted checkout page, back unlocked) and see it in the activity feed, the overview and the member's
-//! timeline, disconnect; axe-core finds no WCAG A/AA violation on any page, and every page is screenshotted to
+//! subscribers are imported, change how a product is sold (and whether its locked card shows), change the
+//! Customer Portal settings, buy as a member on a page of the site (the widget's locked card, the emulator's
+//! hosted checkout page, back unlocked) and see it in the activity feed, the overview and the member's timeline,
+//! disconnect; axe-core finds no WCAG A/AA violation on any page, and every page is screenshotted to
 //! target/e2e-screenshots/dashboard-*.png.
 //!
 //! Over plain HTTP (no JavaScript: form posts with a cookie): the same forms work; CSRF attacks (missing, wrong or

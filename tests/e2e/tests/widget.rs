@@ -2,8 +2,8 @@
 //! www/_headers, two Latch tags in classic and module form, a section its own script loads late) and on the demo,
 //! in headless Chromium against `wrangler dev` and the Stripe emulator: buy and unlock, no CSP violations, no
 //! double wiring, no flash of the wrong state with a cached token, no layout shift, graceful failure when the
-//! edge is unreachable, the catalog's `checkout: false`, axe-core's WCAG 2 A/AA rules, and host-site identity
-//! (`data-identity`) signed with the site's secret.
+//! edge is unreachable, the catalog's `checkout: false` and `locked_card: false`, axe-core's WCAG 2 A/AA rules,
+//! and host-site identity (`data-identity`) signed with the site's secret.
 //! Screenshots go to target/e2e-screenshots/.
 
 use std::time::Duration;
@@ -276,6 +276,39 @@ async fn checkout_off_in_the_catalog_disables_the_cta_and_never_creates_a_sessio
     // The banner's button has a fallback of its own: it leads there instead of to Checkout.
     click(&client, "#buy-course").await;
     wait_js(&client, "location.pathname === '/examples/shop/join' && location.hash === '#masterclass'", SECS(10)).await;
+    client.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn locked_card_off_hides_the_card_from_visitors_without_a_flash() {
+    let stack = start_stack();
+    stack.sql("UPDATE products SET show_locked_card = 0 WHERE slug = 'pro'").expect("turn the locked card off");
+    let driver = start_driver();
+    let client = browser(&driver).await;
+
+    // First visit: once the catalog says so, the card is the site's markup, hidden like gated content.
+    client.goto(&format!("{}/examples/shop/", stack.edge_url)).await.expect("open shop");
+    let card = "document.querySelector('#pro-card')";
+    let plain = format!(
+        "document.documentElement.classList.contains('latch-ready') && {card}.hidden \
+         && getComputedStyle({card}).display === 'none' && {card}.classList.contains('latch-plain') \
+         && !{card}.classList.contains('latch-locked') && !{card}.querySelector('.latch-overlay')"
+    );
+    // Before any catalog is cached, nothing tells the loader: the card shows until the catalog arrives
+    // (widget/README.md). This also shows the samples see the card when it is displayed.
+    assert_eq!(flash_samples(&client).await[0]["cardShown"], true);
+    wait_js(&client, &plain, SECS(15)).await;
+    // The other locked card (course, still on) keeps its overlay.
+    click(&client, "#nav-classes").await;
+    wait_js(&client, &locked("#course-card", "#course-content"), SECS(10)).await;
+
+    // With the catalog cached, the loader hides it before the first paint: never shown, not even for a frame.
+    client.goto(&format!("{}/examples/shop/", stack.edge_url)).await.expect("reload shop");
+    for s in flash_samples(&client).await {
+        assert_eq!((&s["cardShown"], &s["cardLocked"]), (&Value::Bool(false), &Value::Bool(false)), "{s}");
+    }
+    wait_js(&client, &plain, SECS(5)).await;
+    assert_accessible(&client, "shop, locked card off").await;
     client.close().await.expect("close");
 }
 

@@ -46,6 +46,7 @@
       proPitch: shown("pro-pitch"),
       proWelcome: shown("pro-welcome"),
       cardLocked: !!card && (card.classList.contains("latch-locked") || !!card.querySelector(".latch-overlay")),
+      cardShown: shown("pro-card"),
     });
   }
   document.addEventListener("latch:ready", function () {
