@@ -55,29 +55,7 @@ fn stripe(stack: &Stack, method: &str, path: &str, account: Option<&str>, form: 
 
 fn query(url: &str, key: &str) -> Option<String> {
     let q = url.split_once('?')?.1;
-    q.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=')?;
-        (k == key).then(|| decode(v))
-    })
-}
-
-fn decode(s: &str) -> String {
-    let bytes = s.replace('+', " ").into_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8(out).expect("utf-8")
+    url::form_urlencoded::parse(q.as_bytes()).find_map(|(k, v)| (k == key).then(|| v.into_owned()))
 }
 
 /// Asks Latch for the authorize URL: (url, cookie pair `name=value`, full Set-Cookie).
