@@ -5,7 +5,7 @@
 //! read a clock (`now` is an argument), or put a secret or an expected signature into an error.
 //!
 //! # Behaviour (the reference is `stripe.WebhookSignature.verify_header` of stripe-python 16, which produced
-//! `shared/stripe/signature-vectors.json`; stripe-node 23 agrees on every case that matters)
+//! `tests/fixtures/stripe/signature-vectors.json`; stripe-node 23 agrees on every case that matters)
 //! - The key is the whole `whsec_...` string as UTF-8 bytes (it is *not* base64-decoded).
 //! - The signed payload is `"{t}.{raw body}"` where `{t}` is the header's timestamp re-printed as a canonical
 //!   decimal integer (Python's `"%d" % int(t)`: `t=+0012` signs `"12."`), HMAC-SHA256, lowercase hex. The raw body

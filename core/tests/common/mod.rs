@@ -1,4 +1,4 @@
-//! Shared test helpers: Stripe's own object shapes from `shared/stripe/fixtures3.json`, adapted per case.
+//! Shared test helpers: Stripe's own object shapes from `tests/fixtures/stripe/fixtures3.json`, adapted per case.
 #![allow(dead_code, unreachable_pub)] // each test crate uses a different subset of the helpers
 
 use latch_core::engine::{AccessState, Catalog, Input, ProductPolicy, Transition, apply};
@@ -6,7 +6,7 @@ use latch_core::event::{Event, StripeObject};
 use serde_json::{Value, json};
 use std::sync::OnceLock;
 
-pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/stripe/fixtures3.json");
+pub const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/stripe/fixtures3.json");
 pub const DAY: i64 = 86_400;
 pub const T0: i64 = 1_790_000_000;
 pub const CUS: &str = "cus_QXg1o8vcGmoR32";
