@@ -64,12 +64,8 @@ pub struct Event {
     pub livemode: bool,
     /// The connected account the event happened on (Connect endpoints), if any.
     pub account: Option<String>,
-    /// The API version the payload was rendered with, if any.
-    pub api_version: Option<String>,
     /// `data.object`: the object's state when the event happened.
     pub object: StripeObject,
-    /// Names of the fields listed in `data.previous_attributes` (what changed, for updated events).
-    pub previous_attributes: Vec<String>,
 }
 
 impl Event {
@@ -88,9 +84,7 @@ impl Event {
             created: raw.created,
             livemode: raw.livemode,
             account: raw.account,
-            api_version: raw.api_version,
             object: *raw.data.object,
-            previous_attributes: raw.data.previous_attributes.map(|m| m.0).unwrap_or_default(),
         })
     }
 }
@@ -125,8 +119,6 @@ struct RawEvent<'a> {
     livemode: bool,
     #[serde(default)]
     account: Option<String>,
-    #[serde(default)]
-    api_version: Option<String>,
     data: RawData,
 }
 
@@ -134,32 +126,6 @@ struct RawEvent<'a> {
 struct RawData {
     /// Boxed as soon as it is read: the event's layers then move a pointer, not the object.
     object: Box<StripeObject>,
-    #[serde(default)]
-    previous_attributes: Option<KeysOnly>,
-}
-
-/// The keys of a JSON object, values skipped.
-struct KeysOnly(Vec<String>);
-
-impl<'de> Deserialize<'de> for KeysOnly {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = KeysOnly;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeysOnly, A::Error> {
-                let mut keys = Vec::new();
-                while let Some(k) = map.next_key::<String>()? {
-                    map.next_value::<IgnoredAny>()?;
-                    keys.push(k);
-                }
-                Ok(KeysOnly(keys))
-            }
-        }
-        d.deserialize_map(V)
-    }
 }
 
 /// The Stripe objects Latch reads; anything else is [`StripeObject::Other`].
