@@ -64,7 +64,7 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
 }
 
 /// The cron trigger (every minute): performs re-fetches left pending, retries the outbox, prunes old rate-limit
-/// windows and sign-in codes.
+/// windows and sign-in codes, and held emails nobody was linked to within 30 days.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = fetches::run(&env).await {
@@ -75,10 +75,13 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = outbox::deliver(&env, now).await {
         worker::console_error!("outbox delivery failed: {e}");
     }
-    if let Ok(db) = env.d1("DB")
-        && let Err(e) = ratelimit::prune(&db, now).await
-    {
-        worker::console_error!("pruning rate limits and old sign-in codes failed: {e}");
+    if let Ok(db) = env.d1("DB") {
+        if let Err(e) = ratelimit::prune(&db, now).await {
+            worker::console_error!("pruning rate limits and old sign-in codes failed: {e}");
+        }
+        if let Err(e) = outbox::prune_held(&db, now).await {
+            worker::console_error!("pruning old held emails failed: {e}");
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! Senders: an HTTP provider (`EMAIL_API_URL`, `EMAIL_API_KEY`, `EMAIL_FROM`; a Resend-style JSON POST of
 //! `{from, to, subject, text}` with a bearer key) in production, or the dev outbox (`DEV_OUTBOX = "1"`), where
-//! emails are only stored and `GET /dev/outbox?to=email` shows them.
+//! emails are only stored and `GET /dev/outbox?to=email` shows them. A provider call that takes longer than
+//! [`SEND_TIMEOUT_MS`] is aborted and counts as a failed try.
 
 use serde::{Deserialize, Serialize};
 use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Request, RequestInit, Response};
@@ -20,6 +21,13 @@ const MAX_ATTEMPTS: i64 = 8;
 const STALE_CLAIM_SECS: i64 = 300;
 /// Emails one delivery run takes on.
 const BATCH: i64 = 25;
+/// How long one call to the email provider may take, answer included, before it is aborted and counted as a failed
+/// try (retried by a later run, like any other failure). Providers answer in well under a second; 10 s leaves room
+/// for a slow one while a provider that hangs cannot hold a delivery run, or the `wait_until` after a response,
+/// for long.
+const SEND_TIMEOUT_MS: u32 = 10_000;
+/// Days a `held` email waits for its customer to be linked to a member before [`prune_held`] deletes it.
+const HELD_RETENTION_DAYS: i64 = 30;
 
 /// One email to send.
 pub(crate) struct Email<'a> {
@@ -121,7 +129,8 @@ impl Sender {
             init.with_method(worker::Method::Post)
                 .with_headers(headers.clone())
                 .with_body(Some(body.to_string().into()));
-            let mut resp = Fetch::Request(Request::new_with_init(url, &init)?).send().await?;
+            let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS));
+            let mut resp = Fetch::Request(Request::new_with_init(url, &init)?).send_with_signal(&signal).await?;
             Ok::<_, worker::Error>((resp.status_code(), resp.text().await.unwrap_or_default()))
         };
         match attempt.await {
@@ -129,7 +138,7 @@ impl Sender {
             Ok((status, text)) => {
                 Err(format!("provider answered {status}: {}", text.chars().take(200).collect::<String>()))
             }
-            Err(e) => Err(format!("provider unreachable: {e}")),
+            Err(e) => Err(format!("provider unreachable or no answer within {SEND_TIMEOUT_MS} ms: {e}")),
         }
     }
 }
@@ -194,6 +203,24 @@ pub(crate) async fn deliver(env: &Env, now: i64) -> worker::Result<()> {
         done.run().await?;
     }
     Ok(())
+}
+
+/// Deletes `held` emails older than [`HELD_RETENTION_DAYS`] (run by the cron trigger). A held email has no
+/// recipient: its customer was never linked to a member (a subscription event whose checkout and claim never came
+/// to this edge). Kept forever, such rows would pile up, and a customer linked months later would get a stale
+/// notification. Deleted rather than marked `failed`, which says the provider refused an addressed email; and
+/// deleting is safe for replays: what wrote the row (a webhook event in `processed_events`, a finished
+/// `pending_fetches` job) stays recorded, so it queues nothing again. Pending, sending, sent and failed rows are
+/// never touched.
+pub(crate) async fn prune_held(db: &D1Database, now: i64) -> worker::Result<()> {
+    db::statement(
+        db,
+        "DELETE FROM outbox WHERE status = 'held' AND created_at < ?1",
+        &[Arg::Int(now - HELD_RETENTION_DAYS * 86_400)],
+    )?
+    .run()
+    .await
+    .map(|_| ())
 }
 
 #[derive(Serialize, Deserialize)]

@@ -105,6 +105,8 @@ pub struct StackOptions {
     pub verbose: bool,
     /// Emulator webhook retry base in ms.
     pub retry_base_ms: u64,
+    /// More Worker variables (`--var NAME:VALUE`), e.g. `EMAIL_API_URL` to deliver the outbox to a local server.
+    pub vars: Vec<(String, String)>,
 }
 
 impl Default for StackOptions {
@@ -115,6 +117,7 @@ impl Default for StackOptions {
             state_dir: repo_root().join("target/e2e-state").join(random_hex(4)),
             verbose: false,
             retry_base_ms: 200,
+            vars: Vec::new(),
         }
     }
 }
@@ -201,6 +204,7 @@ impl Stack {
             .args(["--var", &var("STRIPE_CONNECT_CLIENT_ID", CONNECT_CLIENT_ID)])
             .args(["--var", &var("STRIPE_CONNECT_BASE", &emulator_url)])
             .args(["--var", &var("DEV_OUTBOX", "1")])
+            .args(opts.vars.iter().flat_map(|(k, v)| ["--var".to_owned(), var(k, v)]))
             .stdin(Stdio::null())
             .stdout(output_mode(opts.verbose))
             .stderr(output_mode(opts.verbose))

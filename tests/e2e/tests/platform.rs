@@ -1,7 +1,11 @@
-//! Customer Portal settings, notification emails, and re-fetches taken off the webhook request, against the real
-//! stack (workerd + local D1 + the Stripe emulator).
+//! Customer Portal settings, notification emails (the outbox: held emails, a provider that never answers, pruning),
+//! and re-fetches taken off the webhook request, against the real stack (workerd + local D1 + the Stripe emulator).
 
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use latch_e2e::{DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, read_json};
 use serde_json::{Value, json};
@@ -270,12 +274,171 @@ fn a_notification_for_an_unlinked_customer_waits_until_the_member_is_known() {
     );
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     assert_eq!(stack.sql(&held).expect("held")[0]["n"], 0);
-    let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
-    assert_eq!(cron.status(), 200);
+    cron(&stack);
     eventually("the waiting email is sent", || {
         stack.outbox(email).expect("dev outbox").iter().any(|e| e["subject"] == ended.as_str() && e["status"] == "sent")
     });
     assert_eq!(subjects(&stack, email).iter().filter(|s| **s == ended).count(), 1);
+}
+
+/// A local email provider (`EMAIL_API_URL`): while `hang` is set it reads each request and never answers (the
+/// connection stays open, as with a provider that hangs), after that it answers 200. It keeps every request read.
+struct Provider {
+    url: String,
+    hang: Arc<AtomicBool>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Provider {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the provider");
+        let url = format!("http://{}/emails", listener.local_addr().expect("provider address"));
+        let (hang, requests) = (Arc::new(AtomicBool::new(true)), Arc::new(Mutex::new(Vec::new())));
+        let (hanging, seen) = (Arc::clone(&hang), Arc::clone(&requests));
+        std::thread::spawn(move || {
+            let mut hung = Vec::new(); // open and unanswered until the test ends
+            for stream in listener.incoming().map_while(Result::ok) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream);
+                seen.lock().expect("requests").push(read_request(&mut reader));
+                let mut stream = reader.into_inner();
+                if hanging.load(Ordering::SeqCst) {
+                    hung.push(stream);
+                } else {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+                    );
+                }
+            }
+        });
+        Self { url, hang, requests }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+}
+
+/// One HTTP/1.1 request, head and body, as text.
+fn read_request(reader: &mut impl BufRead) -> String {
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+        head.push_str(&line);
+    }
+    let mut body = vec![0; length];
+    let _ = reader.read_exact(&mut body);
+    head + "\r\n" + &String::from_utf8_lossy(&body)
+}
+
+fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn cron(stack: &Stack) {
+    let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
+    assert_eq!(cron.status(), 200);
+}
+
+#[test]
+fn an_email_provider_that_never_answers_costs_a_try_and_a_later_run_sends_the_email() {
+    let provider = Provider::start();
+    let vars = vec![("EMAIL_API_URL".into(), provider.url.clone()), ("EMAIL_API_KEY".into(), "re_test_key".into())];
+    let stack = Stack::start(StackOptions { vars, ..StackOptions::default() }).expect("the stack starts");
+    let email = "slow-provider@example.com";
+    let row = format!("SELECT id, status, attempts, last_error FROM outbox WHERE to_email = '{email}'");
+
+    // A sign-in code is emailed after the answer; the provider takes the request and never answers.
+    let started = Instant::now();
+    let asked = answer(ureq::post(&format!("{}/owner/v1/signin", stack.edge_url)).send_json(json!({ "email": email })));
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    eventually("the provider is called", || provider.requests().len() == 1);
+    let first = provider.requests()[0].clone();
+    assert!(first.starts_with("POST /emails ") && first.contains(email), "{first}");
+    assert!(first.to_ascii_lowercase().contains("authorization: bearer re_test_key"), "{first}");
+
+    // The edge gives up after its timeout: a failed try, the email back to pending, nothing lost.
+    let given_up = || {
+        let r = stack.sql(&row).expect("outbox row");
+        r[0]["status"] == "pending" && r[0]["attempts"] == 1
+    };
+    eventually("the hung send is given up on", given_up);
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(10), "the provider was waited for up to the timeout, not {waited:?}");
+    let stored = stack.sql(&row).expect("outbox row")[0].clone();
+    let error = stored["last_error"].as_str().unwrap_or_default();
+    assert!(error.contains("no answer within 10000 ms"), "{error}");
+    let key = format!("idempotency-key: {}", stored["id"].as_str().expect("row id").to_ascii_lowercase());
+    assert!(first.to_ascii_lowercase().contains(&key), "{first}");
+
+    // The provider is back: the cron's run sends it, with the same idempotency key.
+    provider.hang.store(false, Ordering::SeqCst);
+    cron(&stack);
+    eventually("the email is sent by the cron", || {
+        let r = stack.sql(&row).expect("outbox row");
+        r[0]["status"] == "sent" && r[0]["attempts"] == 2
+    });
+    let requests = provider.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(requests[1].to_ascii_lowercase().contains(&key), "{}", requests[1]);
+    assert!(requests[1].contains(email));
+}
+
+#[test]
+fn held_emails_nobody_is_linked_to_within_thirty_days_are_pruned_by_the_cron() {
+    let stack = stack();
+    let (now, day) = (now(), 86_400);
+    // As `enqueue_for_customer` writes them (no recipient, the customer), plus addressed rows just as old.
+    let rows = [
+        ("msg_old_held", "held", now - 31 * day),
+        ("msg_young_held", "held", now - 29 * day),
+        ("msg_old_pending", "pending", now - 40 * day),
+        ("msg_old_sent", "sent", now - 40 * day),
+        ("msg_old_failed", "failed", now - 40 * day),
+    ];
+    let values: Vec<String> = rows
+        .iter()
+        .map(|(id, status, at)| {
+            let to = if *status == "held" { "" } else { "old@example.com" };
+            format!("('{id}', '{DEMO_SITE}', '{to}', 'Subject', 'Body', '{status}', 'cus_{id}', {at})")
+        })
+        .collect();
+    stack
+        .sql(&format!(
+            "INSERT INTO outbox (id, site_id, to_email, subject, body, status, customer, created_at) VALUES {}",
+            values.join(", ")
+        ))
+        .expect("insert outbox rows");
+
+    cron(&stack);
+    let gone = "SELECT count(*) AS n FROM outbox WHERE id = 'msg_old_held'";
+    eventually("the old held email is pruned", || stack.sql(gone).expect("count")[0]["n"] == 0);
+    let left = stack.sql("SELECT id, status FROM outbox WHERE id LIKE 'msg_%' ORDER BY id").expect("rows");
+    let left: Vec<(&str, &str)> = left
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| (r["id"].as_str().unwrap_or_default(), r["status"].as_str().unwrap_or_default()))
+        .collect();
+    // The old pending email was delivered by the same run (the dev sender): rows are only ever pruned when held.
+    assert_eq!(
+        left,
+        [
+            ("msg_old_failed", "failed"),
+            ("msg_old_pending", "sent"),
+            ("msg_old_sent", "sent"),
+            ("msg_young_held", "held")
+        ]
+    );
 }
 
 /// Makes the edge's copy of a subscription's grant stale (past due, oldest version), as if it had missed events.
@@ -307,9 +470,7 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
     make_stale(&stack, sub_a);
     let mut object = stripe(&stack, "GET", &format!("/v1/subscriptions/{sub_a}"), "");
     object["status"] = json!("status_from_the_future");
-    let now =
-        i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs())
-            .expect("time fits");
+    let now = now();
     let event = json!({
         "id": "evt_platform_unknown_status", "object": "event", "type": "customer.subscription.updated",
         "created": now, "livemode": false, "api_version": "2025-08-27.basil",
@@ -343,8 +504,7 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
              'running', 1, 0, 0, 0)"
         ))
         .expect("insert a stale fetch");
-    let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
-    assert_eq!(cron.status(), 200);
+    cron(&stack);
     let left = "SELECT status, attempts FROM pending_fetches WHERE id = 'fet_left_behind'";
     eventually("the cron finishes the left-behind fetch", || stack.sql(left).expect("row")[0]["status"] == "done");
     assert_eq!(stack.sql(left).expect("row")[0]["attempts"], 2, "claimed once more, atomically");
