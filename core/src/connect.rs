@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::event::SubscriptionStatus;
+use crate::event::{Event, SubscriptionStatus};
 
 /// How long a Connect `state` stays usable after the owner asked for the authorize URL.
 pub const STATE_TTL_SECS: i64 = 15 * 60;
@@ -209,14 +209,12 @@ pub enum CatalogUpdate {
     },
 }
 
-/// Reads a catalog or Connect event (`None` for any other type). `body` is the verified event JSON.
-pub fn catalog_update(body: &[u8]) -> Option<CatalogUpdate> {
+/// Reads a catalog or Connect event (`None` for any other type). `event` is the parsed, verified event and `body`
+/// its JSON: only product and price events read the body again (for the fields [`Event`] does not keep), so the
+/// subscription and invoice events that make most of a webhook's traffic are parsed once.
+pub fn catalog_update(event: &Event, body: &[u8]) -> Option<CatalogUpdate> {
     #[derive(Deserialize)]
     struct Ev {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        account: Option<String>,
         data: Data,
     }
     #[derive(Deserialize)]
@@ -244,33 +242,33 @@ pub fn catalog_update(body: &[u8]) -> Option<CatalogUpdate> {
         #[serde(default)]
         recurring: Option<serde_json::Value>,
     }
-    let ev: Ev = serde_json::from_slice(body).ok()?;
-    let o = ev.data.object;
-    let active = o.active.unwrap_or(false) && o.deleted != Some(true) && !ev.kind.ends_with(".deleted");
-    match ev.kind.as_str() {
-        "product.created" | "product.updated" | "product.deleted" => {
-            Some(CatalogUpdate::Product { id: o.id?, name: o.name.unwrap_or_default(), active })
-        }
-        "price.created" | "price.updated" | "price.deleted" => {
-            let product = match o.product? {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Object(m) => m.get("id")?.as_str()?.to_owned(),
-                _ => return None,
-            };
-            let recurring = o.recurring.and_then(|r| serde_json::from_value::<Recurring>(r).ok());
-            let price = StripePrice {
-                id: o.id?,
-                active,
-                unit_amount: o.unit_amount,
-                currency: o.currency.unwrap_or_default(),
-                lookup_key: o.lookup_key,
-                recurring,
-            };
-            Some(CatalogUpdate::Price { product, price })
-        }
-        "account.application.deauthorized" => Some(CatalogUpdate::Deauthorized { account: ev.account? }),
-        _ => None,
+    let kind = event.kind.as_str();
+    if kind == "account.application.deauthorized" {
+        return Some(CatalogUpdate::Deauthorized { account: event.account.clone()? });
     }
+    if !matches!(kind.split_once('.'), Some(("product" | "price", "created" | "updated" | "deleted"))) {
+        return None;
+    }
+    let o = serde_json::from_slice::<Ev>(body).ok()?.data.object;
+    let active = o.active.unwrap_or(false) && o.deleted != Some(true) && !kind.ends_with(".deleted");
+    if kind.starts_with("product.") {
+        return Some(CatalogUpdate::Product { id: o.id?, name: o.name.unwrap_or_default(), active });
+    }
+    let product = match o.product? {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Object(m) => m.get("id")?.as_str()?.to_owned(),
+        _ => return None,
+    };
+    let recurring = o.recurring.and_then(|r| serde_json::from_value::<Recurring>(r).ok());
+    let price = StripePrice {
+        id: o.id?,
+        active,
+        unit_amount: o.unit_amount,
+        currency: o.currency.unwrap_or_default(),
+        lookup_key: o.lookup_key,
+        recurring,
+    };
+    Some(CatalogUpdate::Price { product, price })
 }
 
 /// A Stripe `price` as Latch copies it (linking a product, `price.*` events).
@@ -422,22 +420,34 @@ mod tests {
         assert_eq!(parse_oauth::<OAuthToken>(503, ""), Err(OAuthError::Unavailable(503)));
     }
 
+    /// `catalog_update` of a body, through the parsed event as the edge calls it.
+    fn catalog_update_of(body: &[u8]) -> Option<CatalogUpdate> {
+        let event = Event::parse(body).unwrap_or_else(|e| panic!("{e}"));
+        catalog_update(&event, body)
+    }
+
     #[test]
     fn catalog_events() {
-        let p = br#"{"type":"product.updated","data":{"object":{"id":"prod_1","object":"product","name":"New","active":true}}}"#;
+        let p = br#"{"id":"evt_1","object":"event","created":1,"type":"product.updated","data":{"object":{"id":"prod_1","object":"product","name":"New","active":true}}}"#;
         assert_eq!(
-            catalog_update(p),
+            catalog_update_of(p),
             Some(CatalogUpdate::Product { id: "prod_1".into(), name: "New".into(), active: true })
         );
-        let pr = br#"{"type":"price.updated","data":{"object":{"id":"price_1","product":"prod_1","active":false,"unit_amount":500,"lookup_key":null}}}"#;
-        let Some(CatalogUpdate::Price { product, price }) = catalog_update(pr) else { panic!("a price update") };
+        let pr = br#"{"id":"evt_2","object":"event","created":1,"type":"price.updated","data":{"object":{"id":"price_1","object":"price","product":"prod_1","active":false,"unit_amount":500,"lookup_key":null}}}"#;
+        let Some(CatalogUpdate::Price { product, price }) = catalog_update_of(pr) else { panic!("a price update") };
         assert_eq!(
             (product.as_str(), price.id.as_str(), price.active, price.unit_amount),
             ("prod_1", "price_1", false, Some(500))
         );
-        let d = br#"{"type":"account.application.deauthorized","account":"acct_9","data":{"object":{"id":"ca_1"}}}"#;
-        assert_eq!(catalog_update(d), Some(CatalogUpdate::Deauthorized { account: "acct_9".into() }));
-        assert_eq!(catalog_update(br#"{"type":"invoice.paid","data":{"object":{}}}"#), None);
+        let deleted = br#"{"id":"evt_3","object":"event","created":1,"type":"price.deleted","data":{"object":{"id":"price_1","object":"price","product":{"id":"prod_1","object":"product"},"active":true}}}"#;
+        let Some(CatalogUpdate::Price { product, price }) = catalog_update_of(deleted) else { panic!("a price") };
+        assert_eq!((product.as_str(), price.active), ("prod_1", false), "a deleted price is inactive");
+        let d = br#"{"id":"evt_4","object":"event","created":1,"type":"account.application.deauthorized","account":"acct_9","data":{"object":{"id":"ca_1","object":"application"}}}"#;
+        assert_eq!(catalog_update_of(d), Some(CatalogUpdate::Deauthorized { account: "acct_9".into() }));
+        let other = br#"{"id":"evt_5","object":"event","created":1,"type":"invoice.paid","data":{"object":{"id":"in_1","object":"invoice"}}}"#;
+        assert_eq!(catalog_update_of(other), None);
+        let lookalike = br#"{"id":"evt_6","object":"event","created":1,"type":"product.feature.created","data":{"object":{"id":"pf_1","object":"product_feature"}}}"#;
+        assert_eq!(catalog_update_of(lookalike), None, "only product.* and price.* lifecycle events");
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         return http::json(200, &serde_json::json!({ "received": true, "duplicate": true }));
     }
     let mut extra = Vec::new();
-    match latch_core::connect::catalog_update(&body) {
+    match latch_core::connect::catalog_update(&event, &body) {
         // Disconnection: the site is marked in the same batch as the engine's activity and the owners' email.
         Some(CatalogUpdate::Deauthorized { account }) => extra.push(connect::disconnected_statement(ctx, &account)?),
         Some(update) => return catalog_sync::apply(ctx, &event, update).await,
