@@ -205,9 +205,22 @@ pub(crate) struct Price {
     pub(crate) interval: Option<String>,
     /// Trial days for subscriptions.
     pub(crate) trial_days: i64,
+    /// 0 once archived in Stripe. Not serialized: the public catalog lists active prices only.
+    #[serde(skip_serializing)]
+    pub(crate) active: i64,
 }
 
-const PRICE_COLUMNS: &str = "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days";
+const PRICE_COLUMNS: &str = "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days, active";
+
+/// Every price of a site, archived ones included (active first), for the dashboard.
+pub(crate) async fn all_prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
+    rows(
+        db,
+        &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 ORDER BY active DESC, unit_amount"),
+        &[Arg::Text(site)],
+    )
+    .await
+}
 
 /// Every active price of a site.
 pub(crate) async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {

@@ -90,35 +90,3 @@ pub(crate) async fn webhook_health(ctx: &Ctx, site: &str) -> ApiResult<WebhookHe
     .await?;
     Ok(WebhookHealth { last: last.map(|l| (l.kind, l.received_at)), last_day, failed_payments_week })
 }
-
-/// Every price of a site (active and archived), for the products page.
-#[derive(Debug, Clone, Deserialize)]
-pub(crate) struct PriceRow {
-    /// Stripe price id.
-    pub(crate) id: String,
-    /// The product it belongs to.
-    pub(crate) product_slug: String,
-    /// Lookup key.
-    pub(crate) lookup_key: Option<String>,
-    /// Amount in minor units.
-    pub(crate) unit_amount: i64,
-    /// Currency code.
-    pub(crate) currency: String,
-    /// `month`, `year` or `None`.
-    pub(crate) interval: Option<String>,
-    /// Trial days.
-    pub(crate) trial_days: i64,
-    /// 0 once archived.
-    pub(crate) active: i64,
-}
-
-/// Every price of a site, active first.
-pub(crate) async fn prices(ctx: &Ctx, site: &str) -> ApiResult<Vec<PriceRow>> {
-    Ok(db::rows(
-        &ctx.db,
-        "SELECT id, product_slug, lookup_key, unit_amount, currency, interval, trial_days, active FROM prices \
-         WHERE site_id = ?1 ORDER BY active DESC, unit_amount",
-        &[Arg::Text(site)],
-    )
-    .await?)
-}

@@ -6,7 +6,7 @@ use worker::{Request, Response};
 
 use crate::context::Ctx;
 use crate::dashboard::html::{self, Nav, csrf_field};
-use crate::dashboard::{SitePage, data, form};
+use crate::dashboard::{SitePage, form};
 use crate::db;
 use crate::error::ApiResult;
 use crate::owners;
@@ -51,7 +51,7 @@ async fn show_with(
     let site = &page.site.id;
     let edge = edge_origin(req)?;
     let products = db::products(&ctx.db, site).await?;
-    let prices = data::prices(ctx, site).await?;
+    let prices = db::all_prices(&ctx.db, site).await?;
     let origins = page.db_site.allowed_origins().join("\n");
     let tag = format!("<script src=\"{edge}/latch.js\" data-site=\"{site}\"></script>");
     let account = "<a data-latch-signin href=\"/login\">Sign in</a>\n<a data-latch-portal>Manage billing</a>\n\

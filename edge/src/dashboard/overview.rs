@@ -12,8 +12,8 @@ use serde::Deserialize;
 use worker::Response;
 
 use crate::context::Ctx;
+use crate::dashboard::SitePage;
 use crate::dashboard::html::{self, Nav};
-use crate::dashboard::{SitePage, data};
 use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
 use crate::stripe;
@@ -30,7 +30,7 @@ fn month_start(now: i64) -> i64 {
 /// subscriptions, so the figure is a lower bound.
 async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>, bool), String> {
     page.db_site.require_stripe().map_err(|e| e.message)?;
-    let stored = data::prices(ctx, &page.site.id).await.map_err(|e| e.message)?;
+    let stored = db::all_prices(&ctx.db, &page.site.id).await.map_err(|e| e.to_string())?;
     let prices: Vec<RecurringPrice<'_>> = stored
         .iter()
         .filter_map(|p| {

@@ -9,7 +9,7 @@ use worker::{Request, Response};
 use crate::context::Ctx;
 use crate::dashboard::form::Form;
 use crate::dashboard::html::{self, Nav, csrf_field, field, field_named};
-use crate::dashboard::{SitePage, data, form};
+use crate::dashboard::{SitePage, form};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::imports;
@@ -62,7 +62,7 @@ fn price_fields(prefix: &str, failed: Option<&Failed<'_>>, this_form: &str) -> M
     }
 }
 
-fn interval_label(price: &data::PriceRow) -> String {
+fn interval_label(price: &db::Price) -> String {
     match price.interval.as_deref() {
         Some("month") => "per month".into(),
         Some("year") => "per year".into(),
@@ -74,7 +74,7 @@ fn interval_label(price: &data::PriceRow) -> String {
 async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Failed<'_>>) -> ApiResult<Response> {
     let site = &page.site;
     let products = db::products(&ctx.db, &site.id).await?;
-    let prices = data::prices(ctx, &site.id).await?;
+    let prices = db::all_prices(&ctx.db, &site.id).await?;
     let jobs = imports::list(ctx, &site.id).await?;
     let connected = page.db_site.require_stripe().is_ok();
     // The account's products not linked yet, to pick one; a Stripe hiccup only hides the picker.
