@@ -144,6 +144,16 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
                                     code { "data-latch-locked" } " content. Off: that content is simply hidden from them."
                                 }
                             }
+                            div.check {
+                                input type="checkbox" id={ "billing-address-" (product.slug) } name="billing_address_required"
+                                    value="yes" aria-describedby={ "billing-address-" (product.slug) "-hint" }
+                                    checked[product.billing_address_required != 0];
+                                label for={ "billing-address-" (product.slug) } { "Ask for a billing address" }
+                                p.hint id={ "billing-address-" (product.slug) "-hint" } {
+                                    "Stripe Checkout asks buyers for their full billing address (for invoices or tax). "
+                                    "Off: Stripe asks only for what the payment method needs."
+                                }
+                            }
                             div.field {
                                 label for={ "method-" (product.slug) } { "Buy buttons go to" }
                                 select id={ "method-" (product.slug) } name="purchase_method" {
@@ -311,7 +321,8 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, page: &SitePage, slu
     }
 }
 
-/// `POST …/products/{slug}/settings` `checkout_enabled, show_locked_card, purchase_method, purchase_url`.
+/// `POST …/products/{slug}/settings` `checkout_enabled, show_locked_card, billing_address_required,
+/// purchase_method, purchase_url`.
 pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug: &str) -> ApiResult<Response> {
     let form = form::read(ctx, req, &page.session.binding).await?;
     let url = Some(form.get("purchase_url")).filter(|u| !u.is_empty()).map(str::to_owned);
@@ -319,7 +330,7 @@ pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug
         checkout_enabled: Some(form.checked("checkout_enabled")),
         purchase_method: Some(form.get("purchase_method").to_owned()),
         purchase_url: url,
-        billing_address_required: None,
+        billing_address_required: Some(form.checked("billing_address_required")),
         show_locked_card: Some(form.checked("show_locked_card")),
     };
     match api::update_settings(ctx, &page.db_site, slug, &body).await {

@@ -284,9 +284,12 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     select(&client, "#method-pro", "stripe_checkout").await;
     click(&client, "#checkout-pro").await;
     click(&client, "#locked-card-pro").await;
+    assert!(!holds(&client, "document.querySelector('#billing-address-pro').checked").await, "off by default");
+    click(&client, "#billing-address-pro").await;
     let flash = submit_for_flash(&client, "form[action$='/pro/settings'] button").await;
     assert!(flash.contains("Settings saved"), "{flash}");
     assert_eq!(club_in_catalog()["locked_card"], true, "{}", club_in_catalog());
+    assert!(holds(&client, "document.querySelector('#billing-address-pro').checked").await, "the form shows it on");
 
     // The JSON API sets it too (absent fields keep their value).
     let patch = |body: Value| {
@@ -303,6 +306,8 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
         (&json!(false), &json!(true), &json!("stripe_checkout")),
         "{answer}"
     );
+    assert_eq!(answer["billing_address_required"], true, "saved by the dashboard form: {answer}");
+    assert_eq!(patch(json!({ "billing_address_required": false }))["billing_address_required"], false);
     assert_eq!(club_in_catalog()["locked_card"], false);
     assert_eq!(patch(json!({ "checkout_enabled": true }))["show_locked_card"], false, "kept when absent");
     assert_eq!(patch(json!({ "show_locked_card": true }))["show_locked_card"], true);
