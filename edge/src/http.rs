@@ -1,10 +1,18 @@
-//! HTTP plumbing shared by the routes: JSON bodies in and out, CORS per site, bearer tokens.
+//! HTTP plumbing shared by the routes: JSON bodies in and out, CORS per site, bearer tokens, and outgoing calls
+//! with a deadline.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use worker::{Headers, Request, Response};
+use worker::{Fetch, Headers, Request, RequestInit, Response};
 
 use crate::error::{ApiError, ApiResult};
+
+/// Sends a request to another service (Stripe, the email provider), aborting it when no full answer came within
+/// `timeout_ms`: a hanging service then costs one failed try, never a stuck request or job.
+pub(crate) async fn fetch_within(url: &str, init: &RequestInit, timeout_ms: u32) -> worker::Result<Response> {
+    let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(timeout_ms));
+    Fetch::Request(Request::new_with_init(url, init)?).send_with_signal(&signal).await
+}
 
 /// Largest JSON body the public API accepts.
 const MAX_BODY: usize = 16 * 1024;

@@ -8,7 +8,7 @@
 //! [`SEND_TIMEOUT_MS`] is aborted and counts as a failed try.
 
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement, Env, Fetch, Headers, Request, RequestInit, Response};
+use worker::{D1Database, D1PreparedStatement, Env, Headers, Request, RequestInit, Response};
 
 use crate::context::Ctx;
 use crate::db::{self, Arg};
@@ -129,8 +129,7 @@ impl Sender {
             init.with_method(worker::Method::Post)
                 .with_headers(headers.clone())
                 .with_body(Some(body.to_string().into()));
-            let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(SEND_TIMEOUT_MS));
-            let mut resp = Fetch::Request(Request::new_with_init(url, &init)?).send_with_signal(&signal).await?;
+            let mut resp = http::fetch_within(url, &init, SEND_TIMEOUT_MS).await?;
             Ok::<_, worker::Error>((resp.status_code(), resp.text().await.unwrap_or_default()))
         };
         match attempt.await {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use latch_core::stripe_request::{Method, StripeError, StripeRequest, parse_response};
 use serde::de::DeserializeOwned;
-use worker::{Delay, Fetch, Headers, Request, RequestInit};
+use worker::{Delay, Headers, RequestInit};
 
 use crate::config::Config;
 
@@ -86,7 +86,6 @@ async fn send_once(config: &Config, base: &str, req: &StripeRequest) -> worker::
     }
     init.with_headers(headers);
     let url = format!("{base}{}", req.path_and_query());
-    let signal = worker::AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(TIMEOUT_MS));
-    let mut resp = Fetch::Request(Request::new_with_init(&url, &init)?).send_with_signal(&signal).await?;
+    let mut resp = crate::http::fetch_within(&url, &init, TIMEOUT_MS).await?;
     Ok((resp.status_code(), resp.text().await?))
 }
