@@ -9,7 +9,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use latch_e2e::{DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, read_json};
 use serde_json::{Value, json};
@@ -117,10 +117,6 @@ fn status(result: Result<ureq::Response, ureq::Error>) -> Result<u16, String> {
     }
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
-}
-
 /// A member of the demo site with the `pro` subscription: their token and Stripe's subscription and invoice.
 struct Member {
     token: String,
@@ -193,12 +189,13 @@ pub(crate) fn run() -> Result<(), String> {
     let member = member(&stack, &agent)?;
 
     let url = format!("{}/v1/webhooks/stripe", stack.edge_url);
-    let base = now();
+    let base = latch_e2e::unix_now();
     let total = WARMUP + WEBHOOKS;
     let deliveries: Vec<(String, String)> = (0..total)
         .map(|i| {
             let body = event(&member, base, i);
-            let header = latch_core::webhook::signature_header(body.as_bytes(), &stack.webhook_secret, now());
+            let header =
+                latch_core::webhook::signature_header(body.as_bytes(), &stack.webhook_secret, latch_e2e::unix_now());
             (body, header)
         })
         .collect();

@@ -1,7 +1,7 @@
 //! The public API over HTTP against the real stack (workerd + local D1 + the Stripe emulator), no browser:
 //! validation, CORS, webhook signatures, claim rules and tokens, including the attacks.
 
-use latch_e2e::{DEMO_SITE, Stack, StackOptions};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, unix_now};
 use serde_json::{Value, json};
 
 fn stack() -> Stack {
@@ -121,8 +121,7 @@ fn checkout_validates_input_origins_and_cors() {
 fn webhook_signatures_are_checked_and_duplicates_ignored() {
     let stack = stack();
     let url = format!("{}/v1/webhooks/stripe", stack.edge_url);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let now = i64::try_from(now).expect("time fits");
+    let now = unix_now();
     let event = json!({
         "id": "evt_api_test_1", "object": "event", "type": "customer.created", "created": now, "livemode": false,
         "data": { "object": { "id": "cus_unknown", "object": "customer" } }

@@ -5,9 +5,7 @@
 //! billing address setting reach Stripe. Checkout and claim are rate limited.
 //! Real wrangler dev + D1 + the emulator.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json, unix_now};
 use serde_json::{Value, json};
 
 const PAYS: &str = "4242 4242 4242 4242";
@@ -124,7 +122,7 @@ fn a_typed_email_never_makes_a_ghost_member() {
             .call(),
     )
     .expect("site secret");
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let now = unix_now();
     let identity = latch_core::identity::sign("bea@example.com", now + 600, secret["secret"].as_str().expect("secret"));
     let (status, bea) = answer(
         ureq::post(&format!("{}/v1/identify", stack.edge_url))

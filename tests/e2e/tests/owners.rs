@@ -8,7 +8,7 @@
 use std::time::{Duration, Instant};
 
 use latch_core::identity;
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, command, repo_root};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, command, repo_root, unix_now};
 use serde_json::{Value, json};
 
 /// A raw answer: status, body, and the `Set-Cookie` header.
@@ -332,7 +332,7 @@ fn member_and_owner_codes_do_not_cross() {
     let site_id = site["id"].as_str().expect("id").to_owned();
     // Make `email` a member of the site (host-site identity), so member codes are sent to it.
     let secret = call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/secret"), Some(&ann), None, &[]).json();
-    let value = identity::sign(email, now() + 600, secret["secret"].as_str().expect("secret"));
+    let value = identity::sign(email, unix_now() + 600, secret["secret"].as_str().expect("secret"));
     let member = post(&stack, "/v1/identify", &json!({ "site": site_id, "identity": value }));
     assert_eq!(member.status, 200, "{}", member.body);
 
@@ -368,10 +368,6 @@ fn member_and_owner_codes_do_not_cross() {
     assert_eq!((bad.status, bad.code().as_deref()), (400, Some("invalid_request")));
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 #[test]
 fn host_site_identity_signs_members_in_and_refuses_forgeries() {
     let stack = start_stack();
@@ -390,7 +386,7 @@ fn host_site_identity_signs_members_in_and_refuses_forgeries() {
     let identify = |site: &str, value: &str| post(&stack, "/v1/identify", &json!({ "site": site, "identity": value }));
 
     // A good identity: a member token and access, exactly like claim and sign-in; the member is created once.
-    let good = identity::sign("Reader@Example.com", now() + 300, &secret);
+    let good = identity::sign("Reader@Example.com", unix_now() + 300, &secret);
     let answer = identify(&site_id, &good);
     assert_eq!(answer.status, 200, "{}", answer.body);
     let body = answer.json();
@@ -411,15 +407,15 @@ fn host_site_identity_signs_members_in_and_refuses_forgeries() {
     let (signed, sig) = good.rsplit_once('.').unwrap();
     let payload = signed.strip_prefix("v1.").unwrap();
     let tampered_payload = {
-        let evil = identity::sign("boss@example.com", now() + 300, &secret);
+        let evil = identity::sign("boss@example.com", unix_now() + 300, &secret);
         evil.strip_prefix("v1.").unwrap().split('.').next().unwrap().to_owned()
     };
     let flipped = format!("{signed}.{}{}", &sig[..63], if sig.ends_with('0') { '1' } else { '0' });
     let cases = [
-        ("wrong secret", identity::sign("reader@example.com", now() + 300, "lss_guessed")),
-        ("another site's secret", identity::sign("reader@example.com", now() + 300, &secret_of(&other_id))),
-        ("expired", identity::sign("reader@example.com", now() - 5, &secret)),
-        ("more than a day ahead", identity::sign("reader@example.com", now() + 2 * 86_400, &secret)),
+        ("wrong secret", identity::sign("reader@example.com", unix_now() + 300, "lss_guessed")),
+        ("another site's secret", identity::sign("reader@example.com", unix_now() + 300, &secret_of(&other_id))),
+        ("expired", identity::sign("reader@example.com", unix_now() - 5, &secret)),
+        ("more than a day ahead", identity::sign("reader@example.com", unix_now() + 2 * 86_400, &secret)),
         ("tampered payload", format!("v1.{tampered_payload}.{sig}")),
         ("flipped signature", flipped),
         ("uppercase signature", format!("{signed}.{}", sig.to_uppercase())),
@@ -447,7 +443,7 @@ fn host_site_identity_signs_members_in_and_refuses_forgeries() {
     assert_ne!(new_secret, secret);
     assert_eq!(secret_of(&site_id), new_secret);
     assert_eq!(identify(&site_id, &good).code().as_deref(), Some("invalid_identity"));
-    assert_eq!(identify(&site_id, &identity::sign("reader@example.com", now() + 300, &new_secret)).status, 200);
+    assert_eq!(identify(&site_id, &identity::sign("reader@example.com", unix_now() + 300, &new_secret)).status, 200);
 
     // The Node and Python examples of docs/identity.md, run as written, sign members in.
     let doc = std::fs::read_to_string(repo_root().join("docs/identity.md")).expect("docs/identity.md");

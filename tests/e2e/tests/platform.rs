@@ -5,9 +5,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use latch_e2e::{DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, read_json};
+use latch_e2e::{DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, read_json, unix_now};
 use serde_json::{Value, json};
 
 fn stack() -> Stack {
@@ -340,10 +340,6 @@ fn read_request(reader: &mut impl BufRead) -> String {
     head + "\r\n" + &String::from_utf8_lossy(&body)
 }
 
-fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 fn cron(stack: &Stack) {
     let cron = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", stack.edge_url)).call().expect("scheduled");
     assert_eq!(cron.status(), 200);
@@ -396,7 +392,7 @@ fn an_email_provider_that_never_answers_costs_a_try_and_a_later_run_sends_the_em
 #[test]
 fn held_emails_nobody_is_linked_to_within_thirty_days_are_pruned_by_the_cron() {
     let stack = stack();
-    let (now, day) = (now(), 86_400);
+    let (now, day) = (unix_now(), 86_400);
     // As `enqueue_for_customer` writes them (no recipient, the customer), plus addressed rows just as old.
     let rows = [
         ("msg_old_held", "held", now - 31 * day),
@@ -470,7 +466,7 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
     make_stale(&stack, sub_a);
     let mut object = stripe(&stack, "GET", &format!("/v1/subscriptions/{sub_a}"), "");
     object["status"] = json!("status_from_the_future");
-    let now = now();
+    let now = unix_now();
     let event = json!({
         "id": "evt_platform_unknown_status", "object": "event", "type": "customer.subscription.updated",
         "created": now, "livemode": false, "api_version": "2025-08-27.basil",

@@ -13,7 +13,7 @@ use latch_core::identity;
 use latch_e2e::browser::{
     axe_violations, browser, click, console_messages, eval, fill, holds, screenshot, start_driver, wait_js,
 };
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, read_json, unix_now};
 use serde_json::{Value, json};
 
 const PAYS: &str = "4242 4242 4242 4242";
@@ -435,10 +435,6 @@ fn site_secret(stack: &Stack) -> String {
     let answer = read_json(ureq::get(&url).set("Authorization", &format!("Bearer {}", stack.admin_token)).call())
         .expect("the site secret");
     answer["secret"].as_str().expect("secret").to_owned()
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The `/v1/...` API paths the page called (the catalog aside).
