@@ -5,23 +5,13 @@ use common::{Emulator, Receiver, enc};
 use latch_stripe_emulator::webhooks::{sign, signature_header};
 use serde_json::Value;
 
-/// Valid cases from tests/fixtures/stripe/signature-vectors.json (checked by Stripe's official library).
-const VECTORS: &[(&str, &str, &str)] = &[(
-    "whsec_iK2ZWeqhFWCEPyYngFb51yBMWXaSCrUZ",
-    "{\n  \"id\": \"evt_1d4aaaa607a189151183a7df\",\n  \"object\": \"event\",\n  \"type\": \"invoice.paid\",\n  \"created\": 1790126762,\n  \"livemode\": false,\n  \"data\": {\n    \"object\": {\n      \"id\": \"cs_test_797947650\",\n      \"note\": \"quote\\\"d\"\n    }\n  }\n}",
-    "t=1795089679,v1=69e7fd13b6e7c9f59484cdccb9ef25797eaa3fc554dbb2d34fe5f7fb42db8621",
-)];
-
 fn t_of(header: &str) -> i64 {
     header.split(',').find_map(|p| p.strip_prefix("t=")).and_then(|t| t.parse().ok()).unwrap()
 }
 
 #[test]
 fn signatures_match_stripes_vectors() {
-    for (secret, payload, header) in VECTORS {
-        assert_eq!(signature_header(secret, t_of(header), payload), *header);
-    }
-    // And every valid single-v1 case of Stripe's vectors.
+    // Every valid single-v1 case of Stripe's vectors (checked by Stripe's official library).
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/stripe/signature-vectors.json");
     let text = std::fs::read_to_string(path).unwrap();
     let v: Value = serde_json::from_str(&text).unwrap();
