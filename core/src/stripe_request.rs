@@ -281,12 +281,14 @@ pub fn list_subscriptions_page(price: &str, starting_after: Option<&str>) -> Str
         .param_opt("starting_after", starting_after)
 }
 
-/// `GET /v1/subscriptions?price=…&status=active&limit=100`: the paying subscriptions of a price (recurring revenue).
-pub fn list_active_subscriptions(price: &str) -> StripeRequest {
+/// `GET /v1/subscriptions?price=…&status=active&limit=100[&starting_after=…]`: one page of the paying
+/// subscriptions of a price (recurring revenue).
+pub fn list_active_subscriptions(price: &str, starting_after: Option<&str>) -> StripeRequest {
     StripeRequest::new(Method::Get, "/v1/subscriptions")
         .param("price", price)
         .param("status", "active")
         .param("limit", "100")
+        .param_opt("starting_after", starting_after)
 }
 
 /// `POST /oauth/token` (on the Connect base): exchanges an authorization code for the connected account.
@@ -446,8 +448,12 @@ mod tests {
         assert_eq!(get(&configured, "configuration"), Some("bpc_1"));
         assert_eq!(list_products().on_account(Some("acct_1")).path_and_query(), "/v1/products?active=true&limit=100");
         assert_eq!(
-            list_active_subscriptions("price_1").path_and_query(),
+            list_active_subscriptions("price_1", None).path_and_query(),
             "/v1/subscriptions?price=price_1&status=active&limit=100"
+        );
+        assert_eq!(
+            list_active_subscriptions("price_1", Some("sub_9")).path_and_query(),
+            "/v1/subscriptions?price=price_1&status=active&limit=100&starting_after=sub_9"
         );
     }
 

@@ -25,9 +25,12 @@ fn month_start(now: i64) -> i64 {
     (start / 1000.0) as i64
 }
 
-/// Monthly recurring revenue by currency from the paying subscriptions of the site's recurring prices (one Stripe
-/// list call per price); `Err` carries why it is not shown. `true` when a price has more than one page (100) of
-/// subscriptions, so the figure is a lower bound.
+/// Pages of 100 subscriptions read per price for the overview; past them the figure is a lower bound.
+const PAGES_PER_PRICE: usize = 10;
+
+/// Monthly recurring revenue by currency from the paying subscriptions of the site's recurring prices (Stripe list
+/// calls, up to [`PAGES_PER_PRICE`] pages per price); `Err` carries why it is not shown. `true` when a price has
+/// more subscriptions than that, so the figure is a lower bound.
 async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>, bool), String> {
     page.db_site.require_stripe().map_err(|e| e.message)?;
     let stored = db::all_prices(&ctx.db, &page.site.id).await.map_err(|e| e.to_string())?;
@@ -38,15 +41,25 @@ async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>,
             Some(RecurringPrice { id: &p.id, unit_amount: p.unit_amount, currency: &p.currency, interval })
         })
         .collect();
+    let account = page.db_site.stripe_account.as_deref();
     let mut subscriptions = Vec::new();
     let mut partial = false;
     for price in &prices {
-        let request =
-            stripe_request::list_active_subscriptions(price.id).on_account(page.db_site.stripe_account.as_deref());
-        let list: List<Subscription> =
-            stripe::send(&ctx.config, &request).await.map_err(|e| ApiError::from(e).message)?;
-        partial |= list.has_more;
-        subscriptions.extend(list.data);
+        let mut after: Option<String> = None;
+        for pages in 1.. {
+            let request = stripe_request::list_active_subscriptions(price.id, after.as_deref()).on_account(account);
+            let list: List<Subscription> =
+                stripe::send(&ctx.config, &request).await.map_err(|e| ApiError::from(e).message)?;
+            after = list.data.last().map(|s| s.id.clone());
+            subscriptions.extend(list.data);
+            if !list.has_more || after.is_none() {
+                break;
+            }
+            if pages == PAGES_PER_PRICE {
+                partial = true;
+                break;
+            }
+        }
     }
     Ok((money::monthly_recurring(&subscriptions, &prices), partial))
 }
@@ -112,7 +125,10 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
                         }
                     }
                     p.hint { "Paying subscriptions, before discounts and taxes; trials are not counted."
-                        @if *partial { " Over 100 subscriptions on a price: only the first 100 of each are counted." } }
+                        @if *partial {
+                            " Over " (PAGES_PER_PRICE * 100) " subscriptions on a price: only the newest "
+                            (PAGES_PER_PRICE * 100) " of each are counted."
+                        } }
                 }
             }
             Err(why) => p #mrr { "Not available: " (why) }

@@ -20,7 +20,9 @@ use latch_e2e::{STRIPE_TEST_KEY, Stack, StackOptions, read_json};
 use serde_json::{Value, json};
 
 const OWNER: &str = "owner@example.com";
-const SUBSCRIBERS: usize = 4;
+/// Subscribers of the linked "Legacy membership": more than one page of a Stripe list (100), so both the import and
+/// the overview's recurring revenue have to page through them.
+const SUBSCRIBERS: usize = 101;
 const PAYS: &str = "4242 4242 4242 4242";
 
 fn agent() -> ureq::Agent {
