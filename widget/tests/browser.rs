@@ -5,6 +5,9 @@
 //! cargo test -p latch-widget --target wasm32-unknown-unknown`.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::{doc, el, fixture_in, storage};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -58,26 +61,11 @@ extern "C" {
 
 const NOW: f64 = 1_700_000_000_000.0;
 
-fn doc() -> Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
 /// Puts `html` in a fixture element (the runner's own output lives in the body too), resets `<html>` classes.
 fn fixture(html: &str) -> Document {
-    let d = doc();
-    let host = d.get_element_by_id("latch-fixture").unwrap_or_else(|| {
-        let host = d.create_element("div").unwrap();
-        host.set_id("latch-fixture");
-        d.body().unwrap().append_child(&host).unwrap();
-        host
-    });
-    host.set_inner_html(html);
+    let d = fixture_in("latch-fixture", html);
     d.document_element().unwrap().set_class_name("");
     d
-}
-
-fn el(id: &str) -> Element {
-    doc().get_element_by_id(id).unwrap_or_else(|| panic!("#{id} missing"))
 }
 
 fn has_class(id: &str, class: &str) -> bool {
@@ -322,10 +310,6 @@ fn recorded() -> Vec<JsValue> {
 
 fn keys() -> Vec<String> {
     recorded().iter().map(|c| latch_widget::js::get_str(c, "key").unwrap()).collect()
-}
-
-fn storage() -> web_sys::Storage {
-    web_sys::window().unwrap().local_storage().unwrap().unwrap()
 }
 
 fn clear_site(site: &str) {

@@ -2,6 +2,9 @@
 //! product; its CTAs lead to the catalog's `purchase_url`, or are shown disabled with a short message.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::{el, fixture_in};
 use latch_widget::js::parse_catalog;
 use latch_widget::model::{Access, Catalog};
 use latch_widget::render::render;
@@ -33,24 +36,8 @@ const PAGE: &str = r##"
   <button data-latch-buy="kit-once" id="off-buy-kit">Buy kit</button>
 "##;
 
-fn doc() -> Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
-fn el(id: &str) -> Element {
-    doc().get_element_by_id(id).unwrap_or_else(|| panic!("#{id} missing"))
-}
-
 fn fixture() -> Document {
-    let d = doc();
-    let host = d.get_element_by_id("off-fixture").unwrap_or_else(|| {
-        let host = d.create_element("div").unwrap();
-        host.set_id("off-fixture");
-        d.body().unwrap().append_child(&host).unwrap();
-        host
-    });
-    host.set_inner_html(PAGE);
-    d
+    fixture_in("off-fixture", PAGE)
 }
 
 /// `course`: checkout off, no purchase URL. `kit`: checkout off, bought at a path on this page (a fragment, so

@@ -4,6 +4,9 @@
 //! signed out when the edge refuses it. latch.js's choice itself is tested end to end (tests/e2e/tests/widget.rs).
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::{doc, storage};
 use std::cell::Cell;
 use std::rc::Rc;
 
@@ -11,7 +14,6 @@ use latch_widget::js::get_str;
 use latch_widget::widget::Widget;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
-use web_sys::Document;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -48,14 +50,6 @@ const EDGE: &str = "https://edge.test";
 const ANA: &str = "v1.eyJlbWFpbCI6ImFuYUBleGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln";
 const BEN: &str = "v1.eyJlbWFpbCI6ImJlbkBleGFtcGxlLmNvbSIsImV4cCI6NDEwMjQ0NDgwMH0.c2ln";
 const CATALOG: &str = r#"{"products":[{"slug":"pro","name":"Pro","prices":[{"id":"price_pro","unit_amount":900,"currency":"usd","interval":"month"}]}]}"#;
-
-fn doc() -> Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
-fn storage() -> web_sys::Storage {
-    web_sys::window().unwrap().local_storage().unwrap().unwrap()
-}
 
 fn page() {
     let d = doc();

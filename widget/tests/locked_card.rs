@@ -2,6 +2,9 @@
 //! and no CTA; they are hidden from non-members like `data-latch-content` and shown to members.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::{el, fixture_in};
 use latch_widget::js::parse_catalog;
 use latch_widget::model::{Access, Catalog, Grant};
 use latch_widget::render::render;
@@ -15,24 +18,8 @@ const PAGE: &str = r##"
   <article data-latch-locked="pro" id="plain-pro"><h2>Pro</h2></article>
 "##;
 
-fn doc() -> Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
-fn el(id: &str) -> Element {
-    doc().get_element_by_id(id).unwrap_or_else(|| panic!("#{id} missing"))
-}
-
 fn fixture() -> Document {
-    let d = doc();
-    let host = d.get_element_by_id("plain-fixture").unwrap_or_else(|| {
-        let host = d.create_element("div").unwrap();
-        host.set_id("plain-fixture");
-        d.body().unwrap().append_child(&host).unwrap();
-        host
-    });
-    host.set_inner_html(PAGE);
-    d
+    fixture_in("plain-fixture", PAGE)
 }
 
 /// `notes`: locked card off. `pro`: `locked_card: true`, an ordinary locked card.

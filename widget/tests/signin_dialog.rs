@@ -2,10 +2,13 @@
 //! structure and accessibility, both steps, errors, cancel, languages.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::{doc, el, fixture_in};
 use latch_widget::widget::Widget;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
-use web_sys::{Document, Element, HtmlElement};
+use web_sys::HtmlElement;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -47,29 +50,15 @@ extern "C" {
     fn reset();
 }
 
-fn doc() -> Document {
-    web_sys::window().unwrap().document().unwrap()
-}
-
 /// A page with a sign-in link, in `lang`, and a widget for `site_test`.
 fn page(lang: &str) -> Widget {
     reset();
     let d = doc();
     d.document_element().unwrap().set_attribute("lang", lang).unwrap();
-    let host = d.get_element_by_id("signin-fixture").unwrap_or_else(|| {
-        let host = d.create_element("div").unwrap();
-        host.set_id("signin-fixture");
-        d.body().unwrap().append_child(&host).unwrap();
-        host
-    });
-    host.set_inner_html(r##"<a data-latch-signin id="open" href="#signin">Sign in</a>"##);
+    fixture_in("signin-fixture", r##"<a data-latch-signin id="open" href="#signin">Sign in</a>"##);
     let widget = Widget::new(d, "site_test", "https://edge.test");
     widget.attach();
     widget
-}
-
-fn el(id: &str) -> Element {
-    doc().get_element_by_id(id).unwrap_or_else(|| panic!("#{id} missing"))
 }
 
 fn click(id: &str) {
