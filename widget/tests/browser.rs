@@ -341,6 +341,18 @@ fn seen(f: &js_sys::Function) -> Vec<String> {
     js_sys::Array::from(&f.call0(&JsValue::NULL).unwrap()).iter().map(|v| v.as_string().unwrap()).collect()
 }
 
+/// Starts `w.boot` on a page of shop.test without awaiting it: the flag turns true once it has finished.
+fn boot_in_background(w: &Widget) -> Rc<RefCell<bool>> {
+    let w = w.clone();
+    let done = Rc::new(RefCell::new(false));
+    let flag = done.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        w.boot("https://shop.test/").await;
+        *flag.borrow_mut() = true;
+    });
+    done
+}
+
 fn widget(site: &str) -> Widget {
     let w = Widget::new(doc(), site, &format!("{EDGE}/"));
     w.attach();
@@ -474,13 +486,7 @@ async fn cached_token_renders_before_network_then_refreshes() {
     );
     set_delay(300);
     let w = widget(site);
-    let w2 = w.clone();
-    let done = Rc::new(RefCell::new(false));
-    let flag = done.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        w2.boot("https://shop.test/").await;
-        *flag.borrow_mut() = true;
-    });
+    let done = boot_in_background(&w);
     // The edge answers after 300 ms; the cached state is on the page long before.
     sleep(30).await;
     assert!(has_class("pro-card", "latch-unlocked"), "unlocked from cache without the network");
@@ -505,13 +511,7 @@ async fn first_visit_renders_once_the_catalog_is_known() {
     stub(site, &[("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())])]);
     set_delay(200);
     let w = widget(site);
-    let w2 = w.clone();
-    let done = Rc::new(RefCell::new(false));
-    let flag = done.clone();
-    wasm_bindgen_futures::spawn_local(async move {
-        w2.boot("https://shop.test/").await;
-        *flag.borrow_mut() = true;
-    });
+    let done = boot_in_background(&w);
     // No catalog yet: no overlay whose CTA would later grow from "Unlock" to "Unlock for $9.00/month" (a layout
     // shift); the loader's stylesheet keeps the overlay's room meanwhile.
     sleep(50).await;
