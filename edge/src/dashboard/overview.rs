@@ -77,11 +77,13 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
     }
     let site = &page.site.id;
     // One person per member (a member may have several Stripe customers); a customer without a member counts alone.
+    // Rows that ended are left in D1 (a superset of the active ones is read; `Grant::is_active` decides).
     let rows: Vec<Row> = db::rows(
         &ctx.db,
         "SELECT g.data, mc.member_id FROM grants g LEFT JOIN member_customers mc \
-           ON mc.site_id = g.site_id AND mc.customer = g.customer WHERE g.site_id = ?1",
-        &[Arg::Text(site)],
+           ON mc.site_id = g.site_id AND mc.customer = g.customer \
+         WHERE g.site_id = ?1 AND (g.ends_at IS NULL OR g.ends_at > ?2)",
+        &[Arg::Text(site), Arg::Int(ctx.now)],
     )
     .await?;
     let grants: Vec<(Grant, Option<String>)> =
