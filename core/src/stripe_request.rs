@@ -254,6 +254,9 @@ pub fn create_price(p: &NewPrice<'_>) -> StripeRequest {
         )
 }
 
+/// Items per page of the list calls Latch makes (Stripe's maximum `limit`).
+pub const LIST_PAGE_SIZE: usize = 100;
+
 /// `GET /v1/products/{id}`.
 pub fn retrieve_product(id: &str) -> StripeRequest {
     StripeRequest::new(Method::Get, format!("/v1/products/{id}"))
@@ -261,13 +264,13 @@ pub fn retrieve_product(id: &str) -> StripeRequest {
 
 /// `GET /v1/products?active=true&limit=100`: the account's active products, for an owner to pick one to link.
 pub fn list_products() -> StripeRequest {
-    StripeRequest::new(Method::Get, "/v1/products").param("active", "true").param("limit", "100")
+    StripeRequest::new(Method::Get, "/v1/products").param("active", "true").param("limit", LIST_PAGE_SIZE.to_string())
 }
 
 /// `GET /v1/prices?product=…&limit=100`: a product's prices (active and archived) to copy when linking it; the
 /// archived ones are kept inactive so their subscribers are imported too.
 pub fn list_prices(product: &str) -> StripeRequest {
-    StripeRequest::new(Method::Get, "/v1/prices").param("product", product).param("limit", "100")
+    StripeRequest::new(Method::Get, "/v1/prices").param("product", product).param("limit", LIST_PAGE_SIZE.to_string())
 }
 
 /// `GET /v1/subscriptions?price=…&status=all&limit=100[&starting_after=…]` with customers expanded: one page of an
@@ -276,7 +279,7 @@ pub fn list_subscriptions_page(price: &str, starting_after: Option<&str>) -> Str
     StripeRequest::new(Method::Get, "/v1/subscriptions")
         .param("price", price)
         .param("status", "all")
-        .param("limit", "100")
+        .param("limit", LIST_PAGE_SIZE.to_string())
         .param("expand[]", "data.customer")
         .param_opt("starting_after", starting_after)
 }
@@ -287,7 +290,7 @@ pub fn list_active_subscriptions(price: &str, starting_after: Option<&str>) -> S
     StripeRequest::new(Method::Get, "/v1/subscriptions")
         .param("price", price)
         .param("status", "active")
-        .param("limit", "100")
+        .param("limit", LIST_PAGE_SIZE.to_string())
         .param_opt("starting_after", starting_after)
 }
 

@@ -25,12 +25,14 @@ fn month_start(now: i64) -> i64 {
     (start / 1000.0) as i64
 }
 
-/// Pages of 100 subscriptions read per price for the overview; past them the figure is a lower bound.
+/// Pages of a Stripe list read per price for the overview.
 const PAGES_PER_PRICE: usize = 10;
+/// Subscriptions counted per price at most; past them the figure is a lower bound.
+const COUNTED_PER_PRICE: usize = PAGES_PER_PRICE * stripe_request::LIST_PAGE_SIZE;
 
 /// Monthly recurring revenue by currency from the paying subscriptions of the site's recurring prices (Stripe list
-/// calls, up to [`PAGES_PER_PRICE`] pages per price); `Err` carries why it is not shown. `true` when a price has
-/// more subscriptions than that, so the figure is a lower bound.
+/// calls, up to [`COUNTED_PER_PRICE`] subscriptions per price); `Err` carries why it is not shown. `true` when a
+/// price has more subscriptions than that, so the figure is a lower bound.
 async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>, bool), String> {
     page.db_site.require_stripe().map_err(|e| e.message)?;
     let stored = db::all_prices(&ctx.db, &page.site.id).await.map_err(|e| e.to_string())?;
@@ -46,20 +48,19 @@ async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>,
     let mut partial = false;
     for price in &prices {
         let mut after: Option<String> = None;
-        for pages in 1.. {
+        let mut more = true;
+        for _ in 0..PAGES_PER_PRICE {
             let request = stripe_request::list_active_subscriptions(price.id, after.as_deref()).on_account(account);
             let list: List<Subscription> =
                 stripe::send(&ctx.config, &request).await.map_err(|e| ApiError::from(e).message)?;
             after = list.data.last().map(|s| s.id.clone());
+            more = list.has_more && after.is_some();
             subscriptions.extend(list.data);
-            if !list.has_more || after.is_none() {
-                break;
-            }
-            if pages == PAGES_PER_PRICE {
-                partial = true;
+            if !more {
                 break;
             }
         }
+        partial |= more;
     }
     Ok((money::monthly_recurring(&subscriptions, &prices), partial))
 }
@@ -128,8 +129,8 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
                     }
                     p.hint { "Paying subscriptions, before discounts and taxes; trials are not counted."
                         @if *partial {
-                            " Over " (PAGES_PER_PRICE * 100) " subscriptions on a price: only the newest "
-                            (PAGES_PER_PRICE * 100) " of each are counted."
+                            " Over " (COUNTED_PER_PRICE) " subscriptions on a price: only the newest "
+                            (COUNTED_PER_PRICE) " of each are counted."
                         } }
                 }
             }
