@@ -35,14 +35,17 @@
 //!   no snapshot, however dated, resurrects them. The end of a subscription is final for the whole subscription:
 //!   once a row of it is canceled or expired, every later subscription or invoice snapshot of it is ignored, even at
 //!   an equal version, so a same-second snapshot from before the end never brings back a product the plan moved
-//!   away from (the tie rule below would otherwise let its later period end win).
+//!   away from (the tie rule below would otherwise let its later period end win). The other way round, a snapshot
+//!   that ends the subscription is applied whatever its version: neither a newer row (a fetch stamped by an edge
+//!   clock ahead of Stripe's) nor a fetch that settled its second discards it. The database holds the same line
+//!   under concurrent writers: the edge's upsert never replaces a row in a [`GrantStatus::FINAL`] status.
 //! - Ties on `created` (Stripe often emits several events in one second): at equal versions a final snapshot wins,
 //!   then the later end, then the status granting more. When same-second snapshots disagree on the status or on the
 //!   products, the engine also asks the edge to re-fetch the subscription ([`Effect::Fetch`]); the answer, versioned
 //!   with `fetched_at`, settles it, also when it lands in the same second: at an equal version a fetched answer
 //!   replaces the rows outright (no tie rule, no new fetch) and marks them [`Grant::fetched`], and an event of that
-//!   same second is then ignored as already reflected, so a late or replayed same-second snapshot never undoes the
-//!   settlement (a product the plan moved away from does not come back). An unknown subscription status is never
+//!   same second is then ignored as already reflected (unless it ends the subscription), so a late or replayed
+//!   same-second snapshot never undoes the settlement (a product the plan moved away from does not come back). An unknown subscription status is never
 //!   guessed: it triggers a fetch too.
 //! - A checkout session whose subscription is not expanded gets a provisional row (version 0, one day) plus a fetch
 //!   of the subscription; any real subscription snapshot replaces it. The claim fetches the session with
@@ -242,9 +245,13 @@ pub enum GrantStatus {
 }
 
 impl GrantStatus {
+    /// The final statuses: Stripe never revives their source, and no write replaces them, in the engine or in the
+    /// database (the edge's upsert refuses to overwrite a row in one of these with a row in another status).
+    pub const FINAL: [Self; 5] = [Self::Canceled, Self::Expired, Self::Refunded, Self::DisputeLost, Self::Revoked];
+
     /// Stripe never revives the source of a final row; nothing changes it any more.
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Canceled | Self::Expired | Self::Refunded | Self::DisputeLost | Self::Revoked)
+        Self::FINAL.contains(&self)
     }
 
     /// Whether the status grants access (until `ends_at`).
@@ -646,18 +653,32 @@ pub fn scope(input: &Input<'_>) -> Scope {
     s
 }
 
+/// Who bought, as a completed checkout session tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buyer {
+    /// The Stripe customer.
+    pub customer: String,
+    /// The email typed on Stripe's page (lowercased): it names an unverified member, it proves nothing.
+    pub email: String,
+    /// The member who started the checkout with a member token ([`crate::member::META_MEMBER`]), if any.
+    pub member: Option<String>,
+}
+
 /// The buyer a completed checkout session names, when the session concerns rows of `t` (it bought something this
-/// site grants): its Stripe customer and email. The edge links them to a member even when the session changed no
-/// row (the subscription's own events got there first), so notifications and sign-in find the member. `None` for
-/// other inputs, for sessions without a Stripe customer or an email, and for purchases that grant nothing here.
-pub fn buyer(input: &Input<'_>, t: &Transition) -> Option<(String, String)> {
+/// site grants). The edge links the customer to its member ([`crate::member::purchase_owner`]) even when the
+/// session changed no row (the subscription's own events got there first), so notifications and sign-in find the
+/// member. `None` for other inputs, for sessions without a Stripe customer or an email, and for purchases that
+/// grant nothing here.
+pub fn buyer(input: &Input<'_>, t: &Transition) -> Option<Buyer> {
     let StripeObject::CheckoutSession(cs) = input.object() else { return None };
     let customer = cs.customer.clone()?;
     let granted = t.state.grants.iter().any(|g| g.customer == customer && !g.is_tombstone());
     if cs.status.as_deref() != Some("complete") || !granted {
         return None;
     }
-    Some((customer, cs.email()?.trim().to_lowercase()))
+    let email = cs.email()?.trim().to_lowercase();
+    let member = cs.metadata.get(crate::member::META_MEMBER).cloned();
+    Some(Buyer { customer, email, member })
 }
 
 /// Applies one input to the loaded rows. Pure: same arguments, same answer.
@@ -1115,7 +1136,10 @@ impl Cx<'_> {
             self.fetch(FetchObject::Subscription, &sub.id);
             return;
         }
-        if self.stale_source(&sub.id, &customer) {
+        // Stripe never revives a subscription it ended: that snapshot is the truth whatever its version, so neither
+        // an older version nor a fetch that settled its second may discard it.
+        let ending = matches!(sub.status, SubscriptionStatus::Canceled | SubscriptionStatus::IncompleteExpired);
+        if self.stale_source(&sub.id, &customer, ending) {
             return;
         }
         let slugs = self.subscription_products(sub, fallback, &customer);
@@ -1199,7 +1223,7 @@ impl Cx<'_> {
                     }
                     let old = Derived { status: g.status, ends_at: g.ends_at };
                     let (row_version, disputed) = (g.version, g.dispute.is_some());
-                    if self.version < row_version {
+                    if self.version < row_version && !ending {
                         self.ignore(
                             Some(&customer),
                             Some(&slug),
@@ -1222,8 +1246,8 @@ impl Cx<'_> {
                     if let Some(g) = self.grants.get_mut(i) {
                         g.status = d.status;
                         g.ends_at = d.ends_at;
-                        g.version = self.version;
-                        g.fetched = self.fetched;
+                        g.version = self.version.max(row_version);
+                        g.fetched = self.fetched && self.version >= row_version;
                     }
                     if old != d {
                         self.report_subscription(&customer, &slug, Some(old), d, row_version == 0);
@@ -1257,10 +1281,13 @@ impl Cx<'_> {
     /// subscription already seen ended, whatever its version: the end is final for the whole subscription, not only
     /// for the product rows it names, so a same-second snapshot from before the end (or a late invoice) never
     /// brings back a product the plan moved away from, nor creates a row for it.
-    fn stale_source(&mut self, source: &str, customer: &str) -> bool {
+    fn stale_source(&mut self, source: &str, customer: &str, ending: bool) -> bool {
         if self.source_ended(source) {
             self.ignore(Some(customer), None, "the subscription has ended; no snapshot revives it".into());
             return true;
+        }
+        if ending {
+            return false;
         }
         if self.source_version(source).is_some_and(|v| self.version < v) {
             self.ignore(Some(customer), None, "an older snapshot arrived after a newer one; nothing changes".into());
@@ -1419,7 +1446,7 @@ impl Cx<'_> {
         if inv.subscription_metadata().is_some_and(|m| self.site_mismatch(m)) {
             return;
         }
-        if self.stale_source(&sub_id, &customer) {
+        if self.stale_source(&sub_id, &customer, false) {
             return;
         }
         let trial = inv.amount_paid == Some(0);

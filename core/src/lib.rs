@@ -3,6 +3,7 @@
 //! No I/O, no clock, no randomness: time and random bytes come in as arguments, requests and effects go out as
 //! values. Compiles natively (unit tests) and to wasm32 (the Worker and the widget).
 
+pub mod claim;
 pub mod connect;
 pub mod cookie;
 pub mod csrf;
@@ -13,6 +14,7 @@ mod json;
 pub mod manual;
 pub mod member;
 pub mod money;
+pub mod network;
 pub mod notify;
 pub mod owner;
 pub mod payment_method;

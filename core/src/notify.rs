@@ -86,6 +86,35 @@ pub fn render(n: &Notification, site_name: &str, product_name: Option<&str>) -> 
     EmailContent { subject, text: format!("Hello,\n\n{body}\n\n— {site}\n") }
 }
 
+/// The email telling every owner of a site that its Stripe connection changed (whoever changed it): connected to
+/// `account`, or disconnected from it.
+pub fn connection_changed(site_name: &str, account: &str, connected: bool) -> EmailContent {
+    let site = one_line(site_name);
+    let account = one_line(account);
+    let (subject, body) = if connected {
+        (
+            format!("Stripe account {account} connected to {site}"),
+            format!(
+                "The Stripe account {account} was connected to {site} in Latch. From now on, purchases on {site} \
+                 are paid to that account.\n\n\
+                 If you did not do this, sign in to the Latch dashboard at once, disconnect it in Settings > \
+                 Payments, and sign out everywhere."
+            ),
+        )
+    } else {
+        (
+            format!("Stripe was disconnected from {site}"),
+            format!(
+                "The Stripe account {account} was disconnected from {site} in Latch. Latch no longer sees payments \
+                 for {site}; subscriptions keep running in Stripe until they are cancelled there.\n\n\
+                 If you did not do this, sign in to the Latch dashboard and connect Stripe again in Settings > \
+                 Payments."
+            ),
+        )
+    };
+    EmailContent { subject, text: format!("Hello,\n\n{body}\n\n— Latch\n") }
+}
+
 /// The outbox row id for a notification: the same cause (event id, claim, fetch), kind, recipient and product
 /// always give the same id, so a replay inserts nothing new.
 pub fn outbox_id(cause: &str, n: &Notification, recipient: &str) -> String {

@@ -56,6 +56,36 @@ pub fn session_live(session: &StoredSession, now: i64) -> bool {
     session.revoked_at.is_none() && now < session.expires_at
 }
 
+/// Audience of the codes an owner types to confirm a sensitive change (kept apart from sign-in codes).
+pub const CONFIRM_AUDIENCE: &str = "owner-confirm";
+
+/// How long a confirmation (a fresh code typed in this session) lets the session make sensitive changes.
+pub const CONFIRM_TTL_SECS: i64 = 10 * 60;
+
+/// A change to a site's Stripe connection, which decides where its money goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionChange {
+    /// Connecting a site that never had a Stripe account.
+    FirstConnection,
+    /// Connecting a site that has (or had) an account: the money would go elsewhere.
+    Reconnect,
+    /// Disconnecting the account.
+    Disconnect,
+}
+
+impl ConnectionChange {
+    /// What a connect flow on a site is, given whether it has (or had) an account.
+    pub fn connect(has_account: bool) -> Self {
+        if has_account { Self::Reconnect } else { Self::FirstConnection }
+    }
+}
+
+/// Whether an owner session must first confirm with a fresh emailed code: for every change but a site's first
+/// connection, unless the session confirmed within [`CONFIRM_TTL_SECS`]. (The operator token needs none.)
+pub fn needs_confirmation(change: ConnectionChange, confirmed_at: Option<i64>, now: i64) -> bool {
+    change != ConnectionChange::FirstConnection && confirmed_at.is_none_or(|at| now >= at + CONFIRM_TTL_SECS)
+}
+
 /// `Set-Cookie` value carrying a session to the dashboard (see [`crate::cookie`]).
 pub fn session_cookie(token: &str, secure: bool) -> String {
     crate::cookie::set(SESSION_COOKIE, token, SESSION_TTL_SECS, secure)
@@ -87,6 +117,18 @@ mod tests {
         for bad in ["", "abc", &"A".repeat(44), &format!("{}!", &token[..42]), "v1.e30.AA"] {
             assert!(!is_session_token(bad), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn connection_changes_need_a_fresh_code_but_the_first_connection() {
+        use ConnectionChange::*;
+        assert!(!needs_confirmation(FirstConnection, None, 1000));
+        assert!(needs_confirmation(Reconnect, None, 1000));
+        assert!(needs_confirmation(Disconnect, None, 1000));
+        assert!(!needs_confirmation(Disconnect, Some(1000), 1000 + CONFIRM_TTL_SECS - 1));
+        assert!(needs_confirmation(Disconnect, Some(1000), 1000 + CONFIRM_TTL_SECS));
+        assert_eq!(ConnectionChange::connect(true), Reconnect);
+        assert_eq!(ConnectionChange::connect(false), FirstConnection);
     }
 
     #[test]

@@ -68,8 +68,9 @@ impl StripeRequest {
     }
 
     /// Sets a deterministic idempotency key: the same request in the same `scope` always gets the same key, so a
-    /// retried POST never creates a second object. The scope says what counts as "the same attempt" (for example a
-    /// time window for a member's checkout click, or an event id for work caused by a webhook).
+    /// retried POST never creates a second object. The scope and the parameters say what counts as "the same
+    /// attempt" (a checkout's claim secret hash, an event id for work caused by a webhook), never a time window: two
+    /// callers must never share one.
     pub fn idempotent(mut self, scope: &str) -> Self {
         let mut hash = Sha256::new();
         for part in [self.method.as_str(), &self.path, self.account.as_deref().unwrap_or(""), scope] {
@@ -156,6 +157,13 @@ pub struct CheckoutParams<'a> {
     pub allow_promotion_codes: bool,
     /// Require a billing address.
     pub require_billing_address: bool,
+    /// [`crate::claim::secret_hash`] of this attempt's claim secret: in the metadata, and what makes the request (and
+    /// so its idempotency key) one attempt of one browser.
+    pub claim_hash: &'a str,
+    /// The member who started the checkout with a member token ([`crate::member::META_MEMBER`]).
+    pub member: Option<&'a str>,
+    /// When the session stops taking payment (Unix seconds).
+    pub expires_at: i64,
 }
 
 /// `POST /v1/checkout/sessions`.
@@ -167,6 +175,9 @@ pub fn create_checkout_session(p: &CheckoutParams<'_>) -> StripeRequest {
         .param("client_reference_id", p.site)
         .param("metadata[latch_site]", p.site)
         .param("metadata[latch_product]", p.product)
+        .param(format!("metadata[{}]", crate::claim::META_CLAIM), p.claim_hash)
+        .param_opt(&format!("metadata[{}]", crate::member::META_MEMBER), p.member)
+        .param("expires_at", p.expires_at.to_string())
         .param_opt("customer", p.customer);
     if p.customer.is_none() {
         req = req.param_opt("customer_email", p.customer_email);
@@ -391,6 +402,9 @@ mod tests {
             trial_days: Some(7),
             allow_promotion_codes: true,
             require_billing_address: false,
+            claim_hash: "c1",
+            member: None,
+            expires_at: 5000,
         }
     }
 
@@ -409,6 +423,11 @@ mod tests {
         assert_eq!(get(&req, "metadata[latch_site]"), Some("site_demo"));
         assert_eq!(get(&req, "customer_email"), Some("a@example.com"));
         assert_eq!(get(&req, "allow_promotion_codes"), Some("true"));
+        assert_eq!(get(&req, "metadata[latch_claim]"), Some("c1"));
+        assert_eq!(get(&req, "metadata[latch_member]"), None, "started signed out");
+        assert_eq!(get(&req, "expires_at"), Some("5000"));
+        let signed_in = create_checkout_session(&CheckoutParams { member: Some("mem_1"), ..params() });
+        assert_eq!(get(&signed_in, "metadata[latch_member]"), Some("mem_1"));
     }
 
     #[test]
@@ -438,6 +457,10 @@ mod tests {
         assert_eq!(a.idempotency_key, b.idempotency_key);
         assert_ne!(a.idempotency_key, c.idempotency_key);
         assert_ne!(a.idempotency_key, d.idempotency_key);
+        // Two buyers of the same price from the same page at the same moment are two attempts: their claim
+        // secrets differ, so their keys do, and Stripe makes two sessions.
+        let other = create_checkout_session(&CheckoutParams { claim_hash: "c2", ..params() }).idempotent("w1");
+        assert_ne!(a.idempotency_key, other.idempotency_key);
     }
 
     #[test]

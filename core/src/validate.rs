@@ -25,6 +25,14 @@ pub enum ValidationError {
     /// More allowed origins than a site may have.
     #[error("a site may have at most {MAX_ORIGINS} allowed origins")]
     TooManyOrigins,
+    /// Not a Stripe id of the expected kind.
+    #[error("`{value}` is not a Stripe id starting with `{prefix}`")]
+    BadStripeId {
+        /// The prefix expected (`prod_`, `price_`, ...).
+        prefix: &'static str,
+        /// What was given (shortened).
+        value: String,
+    },
 }
 
 /// Longest site name.
@@ -97,6 +105,19 @@ pub fn slug(raw: &str) -> Result<&str, ValidationError> {
     let ok = (1..=64).contains(&raw.len())
         && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok { Ok(raw) } else { Err(ValidationError::BadSlug(raw.chars().take(64).collect())) }
+}
+
+/// Longest Stripe id accepted (Stripe's are far shorter).
+pub const MAX_STRIPE_ID: usize = 255;
+
+/// A Stripe object id of one kind: `prefix` (`prod_`, `price_`, `cs_`, ...) then ASCII letters, digits and `_` only,
+/// at most [`MAX_STRIPE_ID`] characters in all. Nothing else reaches a Stripe URL path.
+pub fn stripe_id<'a>(prefix: &'static str, raw: &'a str) -> Result<&'a str, ValidationError> {
+    let ok = raw.len() <= MAX_STRIPE_ID
+        && raw
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+    if ok { Ok(raw) } else { Err(ValidationError::BadStripeId { prefix, value: raw.chars().take(64).collect() }) }
 }
 
 /// A site's display name, trimmed.
@@ -188,6 +209,16 @@ mod tests {
         assert!(slug("pro-monthly_2").is_ok());
         for bad in ["", "Pro", "a b", "a/b", &"x".repeat(65)] {
             assert!(slug(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn stripe_ids_are_strict() {
+        assert_eq!(stripe_id("prod_", "prod_NWjs8kKbJWmuuc"), Ok("prod_NWjs8kKbJWmuuc"));
+        assert_eq!(stripe_id("cs_", "cs_test_a1B2"), Ok("cs_test_a1B2"));
+        let long = format!("prod_{}", "a".repeat(MAX_STRIPE_ID));
+        for bad in ["", "prod_", "price_1", "prod_1/../../v1/customers", "prod_1?x=1", "prod_1 ", "prod_é", &long] {
+            assert!(stripe_id("prod_", bad).is_err(), "{bad:?}");
         }
     }
 

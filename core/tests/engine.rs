@@ -767,9 +767,14 @@ fn a_completed_checkout_names_its_buyer_whatever_it_changes() {
     let buyer_of = |e: &latch_core::event::Event, st: &AccessState| buyer(&Input::Event(e), &step(st, e, T0));
     // The subscription's event came first: the checkout changes no row, and still names its buyer.
     let st = step(&AccessState::default(), &created, T0).state;
-    let (customer, email) = buyer_of(&checkout, &st).expect("a buyer");
-    assert_eq!(customer, CUS);
-    assert!(email.contains('@') && email == email.to_lowercase(), "{email}");
+    let found = buyer_of(&checkout, &st).expect("a buyer");
+    assert_eq!(found.customer, CUS);
+    assert!(found.email.contains('@') && found.email == found.email.to_lowercase(), "{found:?}");
+    assert_eq!(found.member, None, "started signed out");
+    let mut signed_in = checkout_session("subscription", "paid");
+    set(&mut signed_in, "metadata.latch_member", json!("mem_1"));
+    let found = buyer_of(&event("checkout.session.completed", T0, signed_in), &st).expect("a buyer");
+    assert_eq!(found.member.as_deref(), Some("mem_1"));
     assert_eq!(buyer_of(&created, &st), None, "only checkout sessions name buyers");
     let mut open = checkout_session("subscription", "unpaid");
     set(&mut open, "status", json!("open"));
@@ -781,4 +786,31 @@ fn a_completed_checkout_names_its_buyer_whatever_it_changes() {
     let mut other = checkout_session("subscription", "paid");
     set(&mut other, "metadata.latch_product", json!("not-sold-here"));
     assert_eq!(buyer_of(&event("checkout.session.completed", T0, other), &AccessState::default()), None);
+}
+
+#[test]
+fn an_ending_is_never_discarded_by_a_fetch_or_an_older_version() {
+    let p = (T0, T0 + 30 * DAY);
+    let created = event("customer.subscription.created", T0, subscription("active", p.0, p.1));
+    let mut ended = subscription("canceled", p.0, p.1);
+    set(&mut ended, "ended_at", json!(T0 + 5));
+    let active = object(subscription("active", p.0, p.1));
+    // (label, fetched_at of the active answer, created of the deletion event)
+    for (label, fetched_at, deleted_at) in [
+        ("a fetch settled the same second", T0 + 5, T0 + 5),
+        ("an edge clock ahead of Stripe's stamped the fetch later", T0 + 60, T0 + 5),
+    ] {
+        let st = step(&AccessState::default(), &created, T0).state;
+        let st = apply(&Input::Fetched { object: &active, fetched_at }, &st, &catalog(), fetched_at).state;
+        assert!(pro(&st, T0 + 6), "{label}: active before the end");
+        let t = step(&st, &event("customer.subscription.deleted", deleted_at, ended.clone()), T0 + 61);
+        let row = t.state.grants.iter().find(|g| g.product == "pro").expect("row");
+        assert_eq!(row.status, GrantStatus::Canceled, "{label}");
+        assert!(!pro(&t.state, T0 + 61), "{label}: access ended");
+        assert!(row.version >= fetched_at, "{label}: the row's version never goes back");
+        assert!(kinds(&t).contains(&ActivityKind::AccessRevoked), "{label}: {:?}", kinds(&t));
+        // Once ended, no snapshot brings it back, however new.
+        let late = apply(&Input::Fetched { object: &active, fetched_at: T0 + 999 }, &t.state, &catalog(), T0 + 999);
+        assert_eq!(late.state, t.state, "{label}");
+    }
 }

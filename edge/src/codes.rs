@@ -1,10 +1,11 @@
 //! Emailed sign-in codes, shared by member sign-in (`routes/signin.rs`) and owner sign-in (`owners.rs`).
 //!
-//! latch-core's `signin` decides (drawing, hashing, checking); this module stores the hash, writes the email to the
-//! outbox in the same D1 batch, rate-limits, takes attempts atomically and marks codes used. A code is bound to a
-//! [`Scope`]: a site and an audience, so a member's code never signs an owner in, nor the other way round.
+//! latch-core's `signin` decides (drawing, hashing, the code's shape, checking); this module stores the hash, writes
+//! the email to the outbox in the same D1 batch, rate-limits, takes attempts atomically and marks codes used. A code
+//! is bound to a [`Scope`] (a site and an audience, so a member's code never signs an owner in, nor the other way
+//! round), to an email, and to the challenge of the browser that asked for it.
 
-use latch_core::signin::{self, Attempt, StoredCode};
+use latch_core::signin::{self, Attempt, Binding, CodeKind, StoredCode};
 use serde::Deserialize;
 use worker::Request;
 
@@ -14,12 +15,12 @@ use crate::error::{ApiError, ApiResult};
 use crate::outbox::{self, Email};
 use crate::ratelimit::{self, Limit};
 
-/// Codes asked for one email in one scope.
-const PER_EMAIL: Limit = Limit { scope: "signin-email", max: 5, window_secs: 15 * 60 };
-/// Codes asked for from one client address.
-const PER_IP: Limit = Limit { scope: "signin-ip", max: 30, window_secs: 15 * 60 };
-/// Codes tried from one client address.
-const VERIFY_PER_IP: Limit = Limit { scope: "signin-verify-ip", max: 60, window_secs: 15 * 60 };
+/// Codes asked for one email from one network, in one scope.
+const PER_EMAIL_NETWORK: Limit = Limit { scope: "signin-email", max: 5, window_secs: 15 * 60 };
+/// Codes asked for from one network.
+const PER_NETWORK: Limit = Limit { scope: "signin-ip", max: 30, window_secs: 15 * 60 };
+/// Codes tried from one network.
+const VERIFY_PER_NETWORK: Limit = Limit { scope: "signin-verify-ip", max: 60, window_secs: 15 * 60 };
 
 /// What a code signs in to.
 #[derive(Debug, Clone, Copy)]
@@ -32,48 +33,66 @@ pub(crate) struct Scope<'a> {
     pub(crate) email_site: Option<&'a str>,
 }
 
-/// Counts a request for a code against the per-IP and per-email limits (429 `rate_limited`).
+/// Counts a request for a code against the per-network and per-(email, network) limits (429 `rate_limited`).
+/// There is deliberately no limit per email alone: a stranger's requests must never stop its owner from getting a
+/// code (docs/security.md, "Sign-in codes").
 pub(crate) async fn limit_request(ctx: &Ctx, req: &Request, scope: Scope<'_>, email: &str) -> ApiResult<()> {
-    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
+    let network = ratelimit::client_network(req);
+    ratelimit::hit(ctx, PER_NETWORK, &network).await?;
     // Owner codes' scope site (`latch-owners`) never equals a site id, so members and owners count apart.
-    ratelimit::hit(ctx, PER_EMAIL, &format!("{}:{email}", scope.site)).await
+    ratelimit::hit(ctx, PER_EMAIL_NETWORK, &format!("{}:{email}:{network}", scope.site)).await
 }
 
-/// Issues a code for `email` in `scope`, supersedes older ones and queues the email, all in one D1 batch. `place`
-/// is what the email says the code is for (the site's name, or the dashboard).
-pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, place: &str) -> ApiResult<()> {
+/// A fresh challenge for the asking browser (answered even when no code is sent, so the answer is the same for
+/// addresses Latch does not know).
+pub(crate) fn challenge() -> ApiResult<String> {
+    Ok(signin::challenge(&random_bytes::<{ signin::CHALLENGE_BYTES }>()?))
+}
+
+/// Six-digit codes issued for `email` in `scope` over the last 24 hours.
+async fn short_codes_last_day(ctx: &Ctx, scope: Scope<'_>, email: &str) -> ApiResult<i64> {
+    #[derive(Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let count: Option<Count> = db::row(
+        &ctx.db,
+        "SELECT COUNT(*) AS n FROM signin_codes \
+         WHERE site_id = ?1 AND audience = ?2 AND email = ?3 AND kind = 'short' AND created_at > ?4",
+        &[Arg::Text(scope.site), Arg::Text(scope.audience), Arg::Text(email), Arg::Int(ctx.now - 86_400)],
+    )
+    .await?;
+    Ok(count.map_or(0, |c| c.n))
+}
+
+/// Issues a code for `email` in `scope`, bound to `challenge`, and queues the email, in one D1 batch. Other
+/// browsers' codes stay valid. `place` is what the email says the code is for (the site's name, or the dashboard).
+pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, challenge: &str, place: &str) -> ApiResult<()> {
     let secret = ctx.config.token_secret.as_bytes();
+    let challenge_hash = signin::challenge_hash(challenge);
+    let binding = Binding { site: scope.site, audience: scope.audience, email, challenge_hash: &challenge_hash };
+    let kind = signin::kind_for(short_codes_last_day(ctx, scope, email).await?);
     let draw = || -> ApiResult<Option<signin::Issued>> {
         let random = random_bytes::<{ signin::RANDOM_BYTES }>()?;
-        Ok(signin::issue(secret, scope.site, scope.audience, email, &random, ctx.now))
+        Ok(signin::issue(secret, &binding, kind, &random, ctx.now))
     };
     let issued = match draw()? {
         Some(issued) => issued,
         None => draw()?.ok_or_else(|| ApiError::internal("no usable random draw twice in a row"))?,
     };
-    let subject = format!("{} is your sign-in code for {place}", issued.code);
-    let text = format!(
-        "Your sign-in code for {} is:\n\n    {}\n\nType it where you asked for it. It works once, for 10 minutes.\n\
-         If you did not ask to sign in, ignore this email: nobody can sign in without the code.\n",
-        place, issued.code
-    );
+    let message = signin::email(place, &issued);
     let statements = vec![
-        // A new code supersedes older unused ones.
         db::statement(
             &ctx.db,
-            "UPDATE signin_codes SET used_at = ?4 \
-             WHERE site_id = ?1 AND audience = ?2 AND email = ?3 AND used_at IS NULL",
-            &[Arg::Text(scope.site), Arg::Text(scope.audience), Arg::Text(email), Arg::Int(ctx.now)],
-        )?,
-        db::statement(
-            &ctx.db,
-            "INSERT INTO signin_codes (id, site_id, audience, email, code_hash, expires_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO signin_codes (id, site_id, audience, email, challenge_hash, kind, code_hash, expires_at, \
+             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             &[
                 Arg::Text(&random_id("sic")?),
                 Arg::Text(scope.site),
                 Arg::Text(scope.audience),
                 Arg::Text(email),
+                Arg::Text(&challenge_hash),
+                Arg::Text(kind.as_str()),
                 Arg::Text(&issued.code_hash),
                 Arg::Int(issued.expires_at),
                 Arg::Int(ctx.now),
@@ -82,7 +101,7 @@ pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, place: &str) 
         outbox::enqueue(
             &ctx.db,
             &random_id("msg")?,
-            &Email { site: scope.email_site, to: email, subject: &subject, text: &text },
+            &Email { site: scope.email_site, to: email, subject: &message.subject, text: &message.text },
             ctx.now,
         )?,
     ];
@@ -91,7 +110,7 @@ pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, place: &str) 
     Ok(())
 }
 
-/// 401 `invalid_code`: the one answer for wrong, used, burned, expired and unknown codes.
+/// 401 `invalid_code`: the one answer for wrong, used, burned, expired, unknown and other browsers' codes.
 pub(crate) fn invalid_code() -> ApiError {
     ApiError::new(401, "invalid_code", "That code is not valid. Check the latest email, or ask for a new code.")
 }
@@ -100,6 +119,7 @@ pub(crate) fn invalid_code() -> ApiError {
 struct CodeRow {
     id: String,
     code_hash: String,
+    kind: String,
     expires_at: i64,
 }
 
@@ -114,15 +134,24 @@ struct Used {
     id: String,
 }
 
-/// Checks `typed` against the newest live code of `email` in `scope` and uses it up; 401 `invalid_code` otherwise.
-/// Rate-limited per client address.
-pub(crate) async fn consume(ctx: &Ctx, req: &Request, scope: Scope<'_>, email: &str, typed: &str) -> ApiResult<()> {
-    ratelimit::hit(ctx, VERIFY_PER_IP, &ratelimit::client_ip(req)).await?;
+/// Checks `typed` against the live code this browser (`challenge`) got for `email` in `scope`, and uses it up;
+/// 401 `invalid_code` otherwise. Rate-limited per network.
+pub(crate) async fn consume(
+    ctx: &Ctx,
+    req: &Request,
+    scope: Scope<'_>,
+    email: &str,
+    challenge: &str,
+    typed: &str,
+) -> ApiResult<()> {
+    ratelimit::hit(ctx, VERIFY_PER_NETWORK, &ratelimit::client_network(req)).await?;
+    let challenge_hash = signin::challenge_hash(challenge);
     let row: Option<CodeRow> = db::row(
         &ctx.db,
-        "SELECT id, code_hash, expires_at FROM signin_codes \
-         WHERE site_id = ?1 AND audience = ?2 AND email = ?3 AND used_at IS NULL ORDER BY created_at DESC LIMIT 1",
-        &[Arg::Text(scope.site), Arg::Text(scope.audience), Arg::Text(email)],
+        "SELECT id, code_hash, kind, expires_at FROM signin_codes \
+         WHERE site_id = ?1 AND audience = ?2 AND email = ?3 AND challenge_hash = ?4 AND used_at IS NULL \
+         ORDER BY created_at DESC LIMIT 1",
+        &[Arg::Text(scope.site), Arg::Text(scope.audience), Arg::Text(email), Arg::Text(&challenge_hash)],
     )
     .await?;
     let row = row.ok_or_else(invalid_code)?;
@@ -136,12 +165,13 @@ pub(crate) async fn consume(ctx: &Ctx, req: &Request, scope: Scope<'_>, email: &
     .await?;
     let stored = StoredCode {
         code_hash: row.code_hash,
+        kind: CodeKind::parse(&row.kind),
         expires_at: row.expires_at,
         attempts: taken.as_ref().map_or(signin::MAX_ATTEMPTS, |t| t.attempts - 1),
         used: false,
     };
-    let secret = ctx.config.token_secret.as_bytes();
-    match signin::check(&stored, secret, scope.site, scope.audience, email, typed, ctx.now) {
+    let binding = Binding { site: scope.site, audience: scope.audience, email, challenge_hash: &challenge_hash };
+    match signin::check(&stored, ctx.config.token_secret.as_bytes(), &binding, typed, ctx.now) {
         Attempt::Accept => {}
         Attempt::Reject { .. } | Attempt::Burned | Attempt::Expired => return Err(invalid_code()),
     }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
 
+use crate::error::{ApiError, ApiResult};
+
 /// A bound SQL argument.
 pub(crate) enum Arg<'a> {
     /// TEXT.
@@ -73,24 +75,39 @@ pub(crate) struct Site {
     allowed_origins: String,
     /// Connected Stripe account, if any.
     pub(crate) stripe_account: Option<String>,
-    /// 1 for live mode, 0 for test mode.
-    pub(crate) livemode: i64,
+    /// 1 for live mode, 0 for test mode (of the connected account).
+    livemode: i64,
     /// `connected`, `disconnected`, or `None` (never connected).
     #[serde(default)]
     pub(crate) stripe_status: Option<String>,
+    /// 1 when the operator put the site on the platform's own Stripe account (single-account mode).
+    #[serde(default)]
+    pub(crate) platform_account: i64,
 }
 
 impl Site {
-    /// Refuses Stripe work for a site whose owner disconnected its Stripe account.
-    pub(crate) fn require_stripe(&self) -> crate::error::ApiResult<()> {
-        if self.stripe_status.as_deref() == Some("disconnected") {
-            return Err(crate::error::ApiError::new(
-                409,
-                "stripe_disconnected",
-                "this site's Stripe account is disconnected; the owner must connect Stripe again",
-            ));
-        }
-        Ok(())
+    /// The Stripe account this site works with, as the `Stripe-Account` header to send (`None`: the platform's own,
+    /// for the one site the operator put there). A site that never connected, or disconnected, does no Stripe
+    /// work at all: 409 (`latch_core::connect::site_account` decides).
+    pub(crate) fn stripe(&self) -> ApiResult<Option<&str>> {
+        latch_core::connect::site_account(
+            self.stripe_account.as_deref(),
+            self.stripe_status.as_deref(),
+            self.platform_account != 0,
+        )
+        .map(latch_core::connect::SiteAccount::header)
+        .map_err(|e| {
+            let code = match e {
+                latch_core::connect::NoStripe::NotConnected => "stripe_not_connected",
+                latch_core::connect::NoStripe::Disconnected => "stripe_disconnected",
+            };
+            ApiError::new(409, code, e.to_string())
+        })
+    }
+
+    /// Whether the site works in live mode: a site on the platform's account follows the platform key's mode.
+    pub(crate) fn livemode(&self, stripe_key: &str) -> bool {
+        if self.platform_account != 0 { latch_core::connect::key_livemode(stripe_key) } else { self.livemode != 0 }
     }
 
     /// The origins this site allows for CORS and redirects.
@@ -99,43 +116,21 @@ impl Site {
     }
 }
 
+const SITE_COLUMNS: &str = "id, allowed_origins, stripe_account, livemode, stripe_status, platform_account";
+
 /// Loads a site by public key.
 pub(crate) async fn site(db: &D1Database, id: &str) -> worker::Result<Option<Site>> {
-    row(
-        db,
-        "SELECT id, allowed_origins, stripe_account, livemode, stripe_status FROM sites WHERE id = ?1",
-        &[Arg::Text(id)],
-    )
-    .await
+    row(db, &format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = ?1"), &[Arg::Text(id)]).await
 }
 
-/// The site a connected account belongs to.
+/// The site a connected account belongs to (at most one: `sites_by_account`).
 pub(crate) async fn site_by_account(db: &D1Database, account: &str) -> worker::Result<Option<Site>> {
-    row(
-        db,
-        "SELECT id, allowed_origins, stripe_account, livemode, stripe_status FROM sites WHERE stripe_account = ?1",
-        &[Arg::Text(account)],
-    )
-    .await
+    row(db, &format!("SELECT {SITE_COLUMNS} FROM sites WHERE stripe_account = ?1"), &[Arg::Text(account)]).await
 }
 
-/// The site that already knows a Stripe customer or source object (single-account mode, events without
-/// Latch metadata such as invoices and charges).
-pub(crate) async fn site_by_customer_or_source(
-    db: &D1Database,
-    customer: Option<&str>,
-    sources: &[String],
-) -> worker::Result<Option<Site>> {
-    let sources_json = serde_json::to_string(sources).unwrap_or_else(|_| "[]".into());
-    row(
-        db,
-        "SELECT id, allowed_origins, stripe_account, livemode, stripe_status FROM sites WHERE stripe_account IS NULL AND id IN ( \
-           SELECT site_id FROM member_customers WHERE customer = ?1 \
-           UNION SELECT site_id FROM grants WHERE customer = ?1 OR source IN (SELECT value FROM json_each(?2))) \
-         LIMIT 1",
-        &[Arg::OptText(customer), Arg::Text(&sources_json)],
-    )
-    .await
+/// The one site the operator put on the platform's own Stripe account, if any (`sites_one_platform_account`).
+pub(crate) async fn platform_site(db: &D1Database) -> worker::Result<Option<Site>> {
+    row(db, &format!("SELECT {SITE_COLUMNS} FROM sites WHERE platform_account = 1"), &[]).await
 }
 
 /// A product row.
@@ -262,88 +257,148 @@ pub(crate) async fn default_price(db: &D1Database, site: &str, product: &str) ->
 pub(crate) struct Member {
     /// Member id.
     pub(crate) id: String,
-    /// Email address.
+    /// Email address (verified, or as typed on Stripe's page: `latch_core::member`).
     pub(crate) email: String,
     /// Current token generation.
     pub(crate) token_generation: i64,
+    /// 1 once someone proved the email.
+    pub(crate) verified: i64,
 }
+
+impl Member {
+    /// What core needs of it to decide a merge.
+    pub(crate) fn known(&self) -> latch_core::member::Known {
+        latch_core::member::Known { id: self.id.clone(), email: self.email.clone(), verified: self.verified != 0 }
+    }
+}
+
+const MEMBER_COLUMNS: &str = "id, email, token_generation, verified";
 
 /// Loads a member of a site.
 pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Result<Option<Member>> {
     row(
         db,
-        "SELECT id, email, token_generation FROM members WHERE site_id = ?1 AND id = ?2",
+        &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE site_id = ?1 AND id = ?2"),
         &[Arg::Text(site), Arg::Text(id)],
     )
     .await
 }
 
-/// Statements that make sure a member with `email` exists (with `new_id` if new) and owns `customer`, unless
-/// `customer` already belongs to a member: then that member keeps it (`latch_core::member::owner_of_purchase`: a
-/// known customer keeps its member, and an email typed on Stripe's page creates no second one). Notification
-/// emails held for that customer are addressed to its member. Idempotent: run twice, the same member and link.
-pub(crate) fn upsert_member(
-    db: &D1Database,
-    site: &str,
-    email: &str,
-    customer: &str,
-    new_id: &str,
-    now: i64,
-) -> worker::Result<Vec<D1PreparedStatement>> {
-    Ok(vec![
-        statement(
-            db,
-            "INSERT INTO members (id, site_id, email, created_at) SELECT ?1, ?2, ?3, ?4 \
-             WHERE NOT EXISTS (SELECT 1 FROM member_customers WHERE site_id = ?2 AND customer = ?5) \
-             ON CONFLICT (site_id, email) DO NOTHING",
-            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now), Arg::Text(customer)],
-        )?,
-        statement(
-            db,
-            "INSERT INTO member_customers (site_id, customer, member_id) \
-             SELECT ?1, ?2, id FROM members WHERE site_id = ?1 AND email = ?3 \
-             ON CONFLICT (site_id, customer) DO NOTHING",
-            &[Arg::Text(site), Arg::Text(customer), Arg::Text(email)],
-        )?,
-        statement(
-            db,
-            "UPDATE outbox SET to_email = m.email, status = 'pending' \
-             FROM (SELECT mm.email FROM member_customers mc JOIN members mm ON mm.id = mc.member_id \
-                   WHERE mc.site_id = ?1 AND mc.customer = ?2) AS m \
-             WHERE outbox.status = 'held' AND outbox.site_id = ?1 AND outbox.customer = ?2",
-            &[Arg::Text(site), Arg::Text(customer)],
-        )?,
-    ])
-}
-
-/// A member by email.
-pub(crate) async fn member_by_email(db: &D1Database, site: &str, email: &str) -> worker::Result<Option<Member>> {
-    row(
+/// Every member of a site with `email`: the verified one, if any, and unverified ones named by that email.
+pub(crate) async fn members_by_email(db: &D1Database, site: &str, email: &str) -> worker::Result<Vec<Member>> {
+    rows(
         db,
-        "SELECT id, email, token_generation FROM members WHERE site_id = ?1 AND email = ?2",
+        &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE site_id = ?1 AND email = ?2 ORDER BY verified DESC, id"),
         &[Arg::Text(site), Arg::Text(email)],
     )
     .await
 }
 
-/// The email of the member owning `customer` on a site, if any.
-pub(crate) async fn member_email_of_customer(
-    db: &D1Database,
-    site: &str,
-    customer: &str,
-) -> worker::Result<Option<String>> {
-    #[derive(Deserialize)]
-    struct Row {
-        email: String,
-    }
-    let row: Option<Row> = row(
+/// The verified member of a site with `email`.
+pub(crate) async fn verified_member(db: &D1Database, site: &str, email: &str) -> worker::Result<Option<Member>> {
+    row(
         db,
-        "SELECT m.email FROM member_customers mc JOIN members m ON m.id = mc.member_id \
-         WHERE mc.site_id = ?1 AND mc.customer = ?2",
+        &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE site_id = ?1 AND email = ?2 AND verified = 1"),
+        &[Arg::Text(site), Arg::Text(email)],
+    )
+    .await
+}
+
+/// The member a Stripe customer is linked to on a site.
+pub(crate) async fn member_of_customer(db: &D1Database, site: &str, customer: &str) -> worker::Result<Option<Member>> {
+    row(
+        db,
+        "SELECT m.id, m.email, m.token_generation, m.verified FROM member_customers mc \
+         JOIN members m ON m.id = mc.member_id WHERE mc.site_id = ?1 AND mc.customer = ?2",
         &[Arg::Text(site), Arg::Text(customer)],
     )
-    .await?;
-    Ok(row.map(|r| r.email))
+    .await
+}
+
+/// Statements carrying out core's link plan (`latch_core::member::link_purchase`): each candidate is tried in
+/// order, and each statement does nothing once the customer is linked, so the plan holds under a concurrent claim
+/// and webhook (the first link wins, and is never re-pointed). Notification emails held for the customer are then
+/// addressed to its member.
+pub(crate) fn link_purchase(
+    db: &D1Database,
+    site: &str,
+    plan: &latch_core::member::LinkPlan,
+    now: i64,
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    use latch_core::member::Candidate;
+    let customer = plan.customer.as_str();
+    let link = |member: &str| {
+        statement(
+            db,
+            "INSERT INTO member_customers (site_id, customer, member_id) \
+             SELECT ?1, ?2, id FROM members WHERE site_id = ?1 AND id = ?3 \
+             ON CONFLICT (site_id, customer) DO NOTHING",
+            &[Arg::Text(site), Arg::Text(customer), Arg::Text(member)],
+        )
+    };
+    let mut statements = Vec::new();
+    for candidate in &plan.candidates {
+        match candidate {
+            Candidate::Member(id) => statements.push(link(id)?),
+            Candidate::Unverified { id, email } => {
+                statements.push(statement(
+                    db,
+                    "INSERT INTO members (id, site_id, email, verified, created_at) SELECT ?1, ?2, ?3, 0, ?4 \
+                     WHERE NOT EXISTS (SELECT 1 FROM member_customers WHERE site_id = ?2 AND customer = ?5) \
+                     ON CONFLICT (id) DO NOTHING",
+                    &[Arg::Text(id), Arg::Text(site), Arg::Text(email), Arg::Int(now), Arg::Text(customer)],
+                )?);
+                statements.push(link(id)?);
+            }
+        }
+    }
+    statements.push(statement(
+        db,
+        "UPDATE outbox SET to_email = m.email, status = 'pending' \
+         FROM (SELECT mm.email FROM member_customers mc JOIN members mm ON mm.id = mc.member_id \
+               WHERE mc.site_id = ?1 AND mc.customer = ?2) AS m \
+         WHERE outbox.status = 'held' AND outbox.site_id = ?1 AND outbox.customer = ?2",
+        &[Arg::Text(site), Arg::Text(customer)],
+    )?);
+    Ok(statements)
+}
+
+/// Statements carrying out a proof of `email` (`latch_core::member::on_proof`): the verified member exists
+/// afterwards (created with `new_id` when the proof has none), the merged unverified members' customers move to it,
+/// and the merged members are deleted, so their tokens stop working.
+pub(crate) fn prove_email(
+    db: &D1Database,
+    site: &str,
+    email: &str,
+    proof: &latch_core::member::Proof,
+    new_id: &str,
+    now: i64,
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    let merged = serde_json::to_string(&proof.merge).unwrap_or_else(|_| "[]".into());
+    let mut statements = Vec::new();
+    if proof.verified.is_none() {
+        statements.push(statement(
+            db,
+            "INSERT INTO members (id, site_id, email, verified, created_at) VALUES (?1, ?2, ?3, 1, ?4) \
+             ON CONFLICT (site_id, email) WHERE verified = 1 DO NOTHING",
+            &[Arg::Text(new_id), Arg::Text(site), Arg::Text(email), Arg::Int(now)],
+        )?);
+    }
+    if !proof.merge.is_empty() {
+        statements.push(statement(
+            db,
+            "UPDATE member_customers SET member_id = \
+               (SELECT id FROM members WHERE site_id = ?1 AND email = ?2 AND verified = 1) \
+             WHERE site_id = ?1 AND member_id IN (SELECT value FROM json_each(?3))",
+            &[Arg::Text(site), Arg::Text(email), Arg::Text(&merged)],
+        )?);
+        statements.push(statement(
+            db,
+            "DELETE FROM members WHERE site_id = ?1 AND verified = 0 AND id IN (SELECT value FROM json_each(?2))",
+            &[Arg::Text(site), Arg::Text(&merged)],
+        )?);
+    }
+    Ok(statements)
 }
 
 /// A Stripe customer of a member (the most recently linked one), for the portal.
@@ -429,5 +484,21 @@ pub(crate) fn mark_event_processed(
         db,
         "INSERT OR IGNORE INTO processed_events (event_id, site_id, type, received_at) VALUES (?1, ?2, ?3, ?4)",
         &[Arg::Text(event_id), Arg::OptText(site), Arg::Text(kind), Arg::Int(now)],
+    )
+}
+
+/// Statement keeping a validly signed webhook delivery Latch could not read, for the operator.
+pub(crate) fn unreadable_event(
+    db: &D1Database,
+    event_id: Option<&str>,
+    site: Option<&str>,
+    error: &str,
+    body: &str,
+    now: i64,
+) -> worker::Result<D1PreparedStatement> {
+    statement(
+        db,
+        "INSERT INTO unreadable_events (event_id, site_id, error, body, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        &[Arg::OptText(event_id), Arg::OptText(site), Arg::Text(error), Arg::Text(body), Arg::Int(now)],
     )
 }

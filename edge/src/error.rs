@@ -70,16 +70,34 @@ impl From<TokenError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A Stripe failure told to the site's owner, with Stripe's own words (it is their account, and the words say
+    /// what to fix). Public callers get [`From<StripeError>`] instead, which never echoes Stripe.
+    pub(crate) fn stripe_for_owner(e: StripeError) -> Self {
+        match &e {
+            StripeError::Refused { body, .. } => {
+                let mut error = Self::from(e.clone());
+                error.message =
+                    format!("Stripe refused the request: {}", body.message.as_deref().unwrap_or("no message"));
+                error
+            }
+            _ => e.into(),
+        }
+    }
+}
+
+/// Public callers never see Stripe's words (they can name objects, accounts or settings of the site's Stripe
+/// account); the log keeps them for the operator.
 impl From<StripeError> for ApiError {
     fn from(e: StripeError) -> Self {
         match &e {
             StripeError::Refused { status, body } => {
-                worker::console_warn!("Stripe refused a request: {status} {:?}", body.code);
-                Self::new(
-                    502,
-                    "stripe_error",
-                    format!("Stripe refused the request: {}", body.message.as_deref().unwrap_or("no message")),
-                )
+                worker::console_warn!(
+                    "Stripe refused a request: {status} {:?} {}",
+                    body.code,
+                    body.message.as_deref().unwrap_or_default()
+                );
+                Self::new(502, "stripe_error", "Stripe refused the request; the site's owner can see why in Stripe.")
             }
             StripeError::RateLimited | StripeError::Unavailable(_) => {
                 Self::new(503, "stripe_unavailable", "Stripe is not answering right now; please try again shortly.")

@@ -160,7 +160,8 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
             .await
             .map_err(|f| Failure { permanent: f.permanent, message: f.message });
     }
-    let request = fetch.to_stripe_request().on_account(site.stripe_account.as_deref());
+    let account = site.stripe().map_err(|e| Failure { permanent: true, message: e.message })?;
+    let request = fetch.to_stripe_request().on_account(account);
     let body = stripe::send_raw(&ctx.config, &request)
         .await
         .map_err(|e| Failure { permanent: matches!(e, StripeError::Refused { .. }), message: e.to_string() })?;

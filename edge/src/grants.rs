@@ -5,12 +5,15 @@
 
 use std::collections::BTreeMap;
 
-use latch_core::engine::{self, AccessState, Activity, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
+use latch_core::engine::{
+    self, AccessState, Activity, Catalog, Effect, Grant, GrantStatus, Input, ProductPolicy, Transition,
+};
+use latch_core::member;
 use latch_core::notify::{self, Audience};
 use serde::Serialize;
 use worker::D1PreparedStatement;
 
-use crate::context::{Ctx, random_id};
+use crate::context::Ctx;
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::{fetches, outbox, owners};
@@ -67,7 +70,7 @@ pub(crate) async fn catalog(ctx: &Ctx, site: &Site) -> ApiResult<Catalog> {
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(Catalog {
         products,
-        livemode: site.livemode != 0,
+        livemode: site.livemode(&ctx.config.stripe_key),
         site: Some(site.id.clone()),
         account: site.stripe_account.clone(),
     })
@@ -109,23 +112,13 @@ pub(crate) async fn apply(
 
     for grant in &transition.state.grants {
         statements.push(upsert_grant(ctx, &site.id, grant)?);
-        if let Some(email) = &grant.email
-            && !grant.customer.starts_with("email:")
-        {
-            statements.extend(db::upsert_member(
-                &ctx.db,
-                &site.id,
-                email,
-                &grant.customer,
-                &random_id("mem")?,
-                ctx.now,
-            )?);
-        }
     }
-    if let Some((customer, email)) = engine::buyer(&input, &transition)
-        && latch_core::validate::email(&email).is_ok()
+    // The buyer's customer gets its member (`latch_core::member`): never by the email typed on Stripe's page.
+    if let Some(buyer) = engine::buyer(&input, &transition)
+        && latch_core::validate::email(&buyer.email).is_ok()
     {
-        statements.extend(db::upsert_member(&ctx.db, &site.id, &email, &customer, &random_id("mem")?, ctx.now)?);
+        let plan = member::link_purchase(&site.id, &buyer.customer, &buyer.email, buyer.member.as_deref());
+        statements.extend(db::link_purchase(&ctx.db, &site.id, &plan, ctx.now)?);
     }
     for activity in transition.activities() {
         statements.push(insert_activity(ctx, &site.id, activity, origin.event_id)?);
@@ -166,17 +159,25 @@ pub(crate) fn insert_activity(
     )?)
 }
 
-/// Upserts a grant row; a row already at a newer Stripe version is never overwritten by an older one, even when
-/// two requests race between load and write.
+/// Upserts a grant row, holding the engine's ordering in the database too, so two requests racing between load and
+/// write cannot undo each other: a row in a final status (`GrantStatus::FINAL`: canceled, expired, refunded,
+/// dispute lost, revoked) is never replaced; a final row replaces any other whatever its version; otherwise the
+/// newer Stripe version wins, and at an equal version a re-fetched row outranks an event's.
 pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
     let data = serde_json::to_string(grant).map_err(ApiError::internal)?;
+    let finals = GrantStatus::FINAL.map(|s| format!("'{}'", s.as_str())).join(", ");
     Ok(db::statement(
         &ctx.db,
-        "INSERT INTO grants (site_id, customer, product, source, status, ends_at, data, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (site_id, customer, product, source) DO UPDATE SET \
-           status = excluded.status, ends_at = excluded.ends_at, data = excluded.data, updated_at = excluded.updated_at \
-         WHERE json_extract(excluded.data, '$.version') >= json_extract(grants.data, '$.version')",
+        &format!(
+            "INSERT INTO grants (site_id, customer, product, source, status, ends_at, data, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+             ON CONFLICT (site_id, customer, product, source) DO UPDATE SET \
+               status = excluded.status, ends_at = excluded.ends_at, data = excluded.data, \
+               updated_at = excluded.updated_at \
+             WHERE grants.status NOT IN ({finals}) AND (excluded.status IN ({finals}) OR \
+               (json_extract(excluded.data, '$.version'), coalesce(json_extract(excluded.data, '$.fetched'), 0)) \
+               >= (json_extract(grants.data, '$.version'), coalesce(json_extract(grants.data, '$.fetched'), 0)))"
+        ),
         &[
             Arg::Text(site),
             Arg::Text(&grant.customer),

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the routes: JSON bodies in and out, CORS per site, bearer tokens, and outgoing calls
 //! with a deadline.
 
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worker::{Fetch, Headers, Request, RequestInit, Response};
@@ -14,16 +15,72 @@ pub(crate) async fn fetch_within(url: &str, init: &RequestInit, timeout_ms: u32)
     Fetch::Request(Request::new_with_init(url, init)?).send_with_signal(&signal).await
 }
 
-/// Largest JSON body the public API accepts.
-const MAX_BODY: usize = 16 * 1024;
+/// Largest JSON body the APIs accept.
+const MAX_JSON: usize = 16 * 1024;
 
-/// Reads and parses a JSON body, with a clear 400 on anything else.
-pub(crate) async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
-    let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
-    if bytes.len() > MAX_BODY {
-        return Err(ApiError::new(413, "body_too_large", format!("the body is over {MAX_BODY} bytes")));
+/// Reads a request body of at most `cap` bytes (413 `body_too_large` past it) without ever holding more: a
+/// `Content-Length` over the cap is refused before reading, and a streamed body is cut off as soon as it passes it.
+pub(crate) async fn read_body(req: &mut Request, cap: usize) -> ApiResult<Vec<u8>> {
+    let too_large = || ApiError::new(413, "body_too_large", format!("the body is over {cap} bytes"));
+    if let Some(length) = req.headers().get("Content-Length")? {
+        let length: u64 =
+            length.trim().parse().map_err(|_| ApiError::bad_request("the Content-Length header is not a number"))?;
+        if length > cap as u64 {
+            return Err(too_large());
+        }
     }
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+    // No body at all (a bodiless POST) reads as empty.
+    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
+        if body.len() + chunk.len() > cap {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Reads and parses a JSON body: `Content-Type: application/json` only (415 otherwise, so no cross-site form or
+/// `text/plain` request reaches a JSON handler without a CORS preflight), at most 16 KB (413), the expected shape
+/// (400).
+pub(crate) async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
+    require_json(req)?;
+    parse_json(&read_body(req, MAX_JSON).await?)
+}
+
+/// Like [`json_body`], but an empty body reads as the default (and needs no `Content-Type`).
+pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(req: &mut Request) -> ApiResult<T> {
+    let bytes = read_body(req, MAX_JSON).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    require_json(req)?;
+    parse_json(&bytes)
+}
+
+fn require_json(req: &Request) -> ApiResult<()> {
+    let content_type = req.headers().get("Content-Type")?.unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    if media.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(ApiError::new(415, "unsupported_media_type", "send the body as JSON with `Content-Type: application/json`"))
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))
+}
+
+/// Whether a request comes from the edge's own pages or from no browser at all (`latch_core::csrf::same_origin`):
+/// the only callers a JSON API may set a cookie for.
+pub(crate) fn same_origin(req: &Request) -> ApiResult<bool> {
+    let own = req.url()?.origin().ascii_serialization();
+    let headers = req.headers();
+    let (origin, fetch_site) = (headers.get("Origin")?, headers.get("Sec-Fetch-Site")?);
+    Ok(latch_core::csrf::same_origin(&own, origin.as_deref(), fetch_site.as_deref()))
 }
 
 /// A JSON response with `status`.

@@ -9,11 +9,11 @@
 //! cursor only moves forward from the value the step read, so a lost or repeated step is harmless and
 //! `POST /admin/v1/sites/{site}/imports/{id}/resume` continues an interrupted job.
 
-use latch_core::connect;
 use latch_core::engine::Input;
 use latch_core::event::StripeObject;
 use latch_core::stripe_request;
 use latch_core::validate;
+use latch_core::{connect, member};
 use serde::{Deserialize, Serialize};
 use worker::{Fetch, Headers, Request, RequestInit, Response};
 
@@ -174,10 +174,8 @@ pub(crate) async fn step_route(ctx: &Ctx, req: &Request, id: &str) -> ApiResult<
 /// Applies one page; answers the job as it now stands, or `None` if it was done or another step moved it first.
 async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
     let Some(price) = job.price.as_deref().filter(|_| job.done == 0) else { return Ok(None) };
-    site.require_stripe()?;
-    let request = stripe_request::list_subscriptions_page(price, job.cursor.as_deref())
-        .on_account(site.stripe_account.as_deref());
-    let body = stripe::send_raw(&ctx.config, &request).await?;
+    let request = stripe_request::list_subscriptions_page(price, job.cursor.as_deref()).on_account(site.stripe()?);
+    let body = stripe::send_raw(&ctx.config, &request).await.map_err(ApiError::stripe_for_owner)?;
     let page: serde_json::Value = serde_json::from_str(&body).map_err(ApiError::internal)?;
     let items = page["data"].as_array().cloned().unwrap_or_default();
     let catalog = grants::catalog(ctx, site).await?;
@@ -191,9 +189,12 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
             continue;
         }
         let email = item["customer"]["email"].as_str().and_then(|e| validate::email(e).ok());
+        // The customer's email in Stripe proves nothing: each imported customer gets its own unverified member,
+        // which joins the verified one when that person signs in with a code (`latch_core::member`).
         let extra = match (email, sub.customer.as_deref()) {
             (Some(email), Some(customer)) => {
-                db::upsert_member(&ctx.db, &site.id, &email, customer, &random_id("mem")?, ctx.now)?
+                let plan = member::link_purchase(&site.id, customer, &email, None);
+                db::link_purchase(&ctx.db, &site.id, &plan, ctx.now)?
             }
             _ => Vec::new(),
         };

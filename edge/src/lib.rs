@@ -124,6 +124,8 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["owner", "v1", "signin"]) => owner::signin(ctx, req).await,
         (Method::Post, ["owner", "v1", "signin", "verify"]) => owner::verify(ctx, req).await,
         (Method::Post, ["owner", "v1", "signout"]) => owner::signout(ctx, req).await,
+        (Method::Post, ["owner", "v1", "confirm"]) => owner::confirm(ctx, req).await,
+        (Method::Post, ["owner", "v1", "confirm", "verify"]) => owner::confirm_verify(ctx, req).await,
         (Method::Get, ["owner", "v1", "sites"]) => owner::list_sites(ctx, req).await,
         (Method::Post, ["owner", "v1", "sites"]) => owner::create_site(ctx, req).await,
         (Method::Get, ["owner", "v1", "sites", site]) => owner::get_site(ctx, req, site).await,

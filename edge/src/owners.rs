@@ -10,14 +10,14 @@ use latch_core::identity;
 use latch_core::owner::{self, StoredSession};
 use latch_core::validate;
 use serde::{Deserialize, Serialize};
-use worker::Request;
+use worker::{D1PreparedStatement, Request};
 
 use crate::codes::{self, Scope};
 use crate::context::{Ctx, random_bytes, random_id};
 use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
-use crate::http;
 use crate::ratelimit::{self, Limit};
+use crate::{http, outbox};
 
 /// Sites one owner may create per day.
 const SITES_PER_OWNER: Limit = Limit { scope: "owner-site-create", max: 20, window_secs: 24 * 3600 };
@@ -40,11 +40,12 @@ pub(crate) struct SiteSummary {
     pub(crate) name: String,
     /// Origins allowed for CORS and redirects.
     pub(crate) allowed_origins: Vec<String>,
-    /// `connected`, `disconnected` or `not_connected`.
+    /// `connected`, `disconnected`, `not_connected`, or `platform_account` (the operator put the site on the
+    /// platform's own Stripe account).
     pub(crate) stripe_status: String,
     /// Connected Stripe account, if any.
     pub(crate) stripe_account: Option<String>,
-    /// Whether the connected account is in live mode.
+    /// Whether the site works in live mode.
     pub(crate) livemode: bool,
     /// Unix seconds.
     pub(crate) created_at: i64,
@@ -58,42 +59,54 @@ struct SiteRow {
     stripe_status: Option<String>,
     stripe_account: Option<String>,
     livemode: i64,
+    platform_account: i64,
     created_at: i64,
 }
 
-impl From<SiteRow> for SiteSummary {
-    fn from(r: SiteRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            allowed_origins: serde_json::from_str(&r.allowed_origins).unwrap_or_default(),
-            stripe_status: r.stripe_status.unwrap_or_else(|| "not_connected".into()),
-            stripe_account: r.stripe_account,
-            livemode: r.livemode != 0,
-            created_at: r.created_at,
+impl SiteRow {
+    fn summary(self, stripe_key: &str) -> SiteSummary {
+        let platform = self.platform_account != 0;
+        SiteSummary {
+            id: self.id,
+            name: self.name,
+            allowed_origins: serde_json::from_str(&self.allowed_origins).unwrap_or_default(),
+            stripe_status: match (platform, self.stripe_status) {
+                (true, _) => "platform_account".into(),
+                (false, status) => status.unwrap_or_else(|| "not_connected".into()),
+            },
+            stripe_account: self.stripe_account,
+            livemode: if platform { latch_core::connect::key_livemode(stripe_key) } else { self.livemode != 0 },
+            created_at: self.created_at,
         }
     }
 }
 
 const SITE_COLUMNS: &str =
-    "s.id, s.name, s.allowed_origins, s.stripe_status, s.stripe_account, s.livemode, s.created_at";
+    "s.id, s.name, s.allowed_origins, s.stripe_status, s.stripe_account, s.livemode, s.platform_account, s.created_at";
 
 /// The code scope of owners: one for all of Latch.
 const SCOPE: Scope<'static> = Scope { site: owner::CODE_SCOPE, audience: owner::AUDIENCE, email_site: None };
 
-/// Emails a sign-in code to `email` (anyone may ask: signing in the first time creates the account). Rate-limited
-/// per client address and per email like members' codes.
-pub(crate) async fn send_owner_code(ctx: &Ctx, req: &Request, email: &str) -> ApiResult<()> {
+/// Emails a sign-in code to `email`, bound to the asking browser's `challenge` (anyone may ask: signing in the first
+/// time creates the account). Rate-limited per network and per (email, network) like members' codes.
+pub(crate) async fn send_owner_code(ctx: &Ctx, req: &Request, email: &str, challenge: &str) -> ApiResult<()> {
     let email = validate::email(email)?;
     codes::limit_request(ctx, req, SCOPE, &email).await?;
-    codes::send(ctx, SCOPE, &email, "your Latch dashboard").await
+    codes::send(ctx, SCOPE, &email, challenge, "your Latch dashboard").await
 }
 
-/// Trades an emailed code for a new session: the owner (created on first sign-in) and the session token.
-/// 401 `invalid_code` for a wrong, used, burned or expired code, or a member's code.
-pub(crate) async fn verify_owner_code(ctx: &Ctx, req: &Request, email: &str, code: &str) -> ApiResult<(Owner, String)> {
+/// Trades an emailed code (with the browser's `challenge`) for a new session: the owner (created on first sign-in)
+/// and the session token. 401 `invalid_code` for a wrong, used, burned or expired code, another browser's code, or a
+/// member's code.
+pub(crate) async fn verify_owner_code(
+    ctx: &Ctx,
+    req: &Request,
+    email: &str,
+    challenge: &str,
+    code: &str,
+) -> ApiResult<(Owner, String)> {
     let email = validate::email(email)?;
-    codes::consume(ctx, req, SCOPE, &email, code).await?;
+    codes::consume(ctx, req, SCOPE, &email, challenge, code).await?;
     let owner: Option<Owner> = db::row(
         &ctx.db,
         "INSERT INTO owners (id, email, created_at) VALUES (?1, ?2, ?3) \
@@ -116,6 +129,74 @@ pub(crate) async fn verify_owner_code(ctx: &Ctx, req: &Request, email: &str, cod
     .run()
     .await?;
     Ok((owner, token))
+}
+
+/// The code scope of owners' confirmations of sensitive changes.
+const CONFIRM_SCOPE: Scope<'static> =
+    Scope { site: owner::CODE_SCOPE, audience: owner::CONFIRM_AUDIENCE, email_site: None };
+
+/// Emails `owner` a code to confirm a sensitive change in this session, bound to `challenge`.
+pub(crate) async fn send_confirm_code(ctx: &Ctx, req: &Request, owner: &Owner, challenge: &str) -> ApiResult<()> {
+    codes::limit_request(ctx, req, CONFIRM_SCOPE, &owner.email).await?;
+    codes::send(ctx, CONFIRM_SCOPE, &owner.email, challenge, "a change in your Latch dashboard").await
+}
+
+/// Checks a confirmation code and marks the session `token` confirmed now (`latch_core::owner::needs_confirmation`).
+pub(crate) async fn confirm_session(
+    ctx: &Ctx,
+    req: &Request,
+    owner: &Owner,
+    token: &str,
+    challenge: &str,
+    code: &str,
+) -> ApiResult<()> {
+    codes::consume(ctx, req, CONFIRM_SCOPE, &owner.email, challenge, code).await?;
+    db::statement(
+        &ctx.db,
+        "UPDATE owner_sessions SET confirmed_at = ?2 WHERE token_hash = ?1",
+        &[Arg::Text(&owner::session_hash(token)), Arg::Int(ctx.now)],
+    )?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// When the session `token` last confirmed with a fresh code, if ever.
+pub(crate) async fn confirmed_at(ctx: &Ctx, token: &str) -> ApiResult<Option<i64>> {
+    #[derive(Deserialize)]
+    struct Row {
+        confirmed_at: Option<i64>,
+    }
+    let row: Option<Row> = db::row(
+        &ctx.db,
+        "SELECT confirmed_at FROM owner_sessions WHERE token_hash = ?1",
+        &[Arg::Text(&owner::session_hash(token))],
+    )
+    .await?;
+    Ok(row.and_then(|r| r.confirmed_at))
+}
+
+/// Outbox statements telling every owner of `site_id` that its Stripe connection changed (an operator-made site
+/// without owners: logged).
+pub(crate) async fn connection_changed(
+    ctx: &Ctx,
+    site_id: &str,
+    account: &str,
+    connected: bool,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    let name = db::site_name(&ctx.db, site_id).await?.unwrap_or_else(|| site_id.to_owned());
+    let email = latch_core::notify::connection_changed(&name, account, connected);
+    let owners = emails_of_site(ctx, site_id).await?;
+    if owners.is_empty() {
+        worker::console_log!("Stripe connection of {site_id} changed ({account}); the site has no owner to tell");
+    }
+    let mut statements = Vec::new();
+    for to in owners {
+        let row = outbox::Email { site: Some(site_id), to: &to, subject: &email.subject, text: &email.text };
+        statements.push(outbox::enqueue(&ctx.db, &random_id("msg")?, &row, ctx.now)?);
+        ctx.mail_pending.set(true);
+    }
+    Ok(statements)
 }
 
 /// The owner a session token signs in, if the session is known, unexpired and not revoked.
@@ -177,14 +258,14 @@ pub(crate) async fn sites_of(ctx: &Ctx, owner: &Owner) -> ApiResult<Vec<SiteSumm
         &[Arg::Text(&owner.id)],
     )
     .await?;
-    Ok(rows.into_iter().map(SiteSummary::from).collect())
+    Ok(rows.into_iter().map(|r| r.summary(&ctx.config.stripe_key)).collect())
 }
 
 /// One site's summary (the caller has checked who may see it).
 pub(crate) async fn site_summary(ctx: &Ctx, site_id: &str) -> ApiResult<SiteSummary> {
     let row: Option<SiteRow> =
         db::row(&ctx.db, &format!("SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = ?1"), &[Arg::Text(site_id)]).await?;
-    row.map(SiteSummary::from).ok_or_else(|| ApiError::not_found("site"))
+    row.map(|r| r.summary(&ctx.config.stripe_key)).ok_or_else(|| ApiError::not_found("site"))
 }
 
 /// Whether `owner` manages `site_id`.

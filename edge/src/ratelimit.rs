@@ -49,9 +49,10 @@ pub(crate) async fn hit(ctx: &Ctx, limit: Limit, subject: &str) -> ApiResult<()>
     Ok(())
 }
 
-/// The client's address as Cloudflare reports it (`CF-Connecting-IP`), or `unknown`.
-pub(crate) fn client_ip(req: &worker::Request) -> String {
-    req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
+/// The client's network as Cloudflare reports its address (`CF-Connecting-IP`): the IPv4 address or the IPv6 /64
+/// (`latch_core::network::bucket`), `unknown` without one.
+pub(crate) fn client_network(req: &worker::Request) -> String {
+    latch_core::network::bucket(&req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_default())
 }
 
 /// Deletes rate-limit windows and sign-in codes that ended over a day ago (run by the cron trigger).

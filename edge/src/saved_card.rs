@@ -48,7 +48,7 @@ pub(crate) async fn make_default(
     seti: &str,
     done: D1PreparedStatement,
 ) -> Result<(), SaveFailure> {
-    let account = site.stripe_account.as_deref();
+    let account = site.stripe().map_err(|e| SaveFailure { permanent: true, message: e.message })?;
     let fetch = FetchRequest { object: FetchObject::SetupIntent, id: seti.to_owned() };
     let body = stripe::send_raw(&ctx.config, &fetch.to_stripe_request().on_account(account)).await?;
     let intent = payment_method::parse_setup_intent(body.as_bytes())

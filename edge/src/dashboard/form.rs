@@ -39,10 +39,7 @@ pub(crate) async fn read(ctx: &Ctx, req: &mut Request, binding: &str) -> ApiResu
     if !csrf::same_origin(&edge_origin(req)?, origin.as_deref(), fetch_site.as_deref()) {
         return Err(forbidden("This form was sent from another site; it was refused."));
     }
-    let bytes = req.bytes().await.map_err(|_| ApiError::bad_request("the form could not be read"))?;
-    if bytes.len() > MAX_FORM {
-        return Err(ApiError::new(413, "body_too_large", format!("the form is over {MAX_FORM} bytes")));
-    }
+    let bytes = crate::http::read_body(req, MAX_FORM).await?;
     let form = Form(form_urlencoded::parse(&bytes).into_owned().collect());
     if !csrf::token_ok(ctx.config.token_secret.as_bytes(), binding, form.get(csrf::FIELD)) {
         return Err(forbidden(

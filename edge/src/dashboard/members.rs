@@ -195,10 +195,11 @@ pub(crate) async fn grant(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &st
             _ => return show_with(ctx, page, id, 400, Some("Days must be a number from 1 to 3650.")).await,
         }
     };
-    let customer = m.customers.first().cloned().unwrap_or_else(|| format!("email:{}", m.email));
+    // A member without a Stripe customer gets a key of their own (`member:`), which moves with them if they merge.
+    let customer = m.customers.first().cloned().unwrap_or_else(|| format!("member:{}", m.id));
     let source = random_id("manual")?;
-    let decided =
-        manual::grant(&customer, product, &source, form.get("reason"), ctx.now, ends_at, page.db_site.livemode != 0);
+    let livemode = page.db_site.livemode(&ctx.config.stripe_key);
+    let decided = manual::grant(&customer, product, &source, form.get("reason"), ctx.now, ends_at, livemode);
     let (granted, entry) = match decided {
         Ok(done) => done,
         Err(e) => return show_with(ctx, page, id, 400, Some(&e.to_string())).await,

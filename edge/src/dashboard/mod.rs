@@ -33,6 +33,7 @@ fn flash(code: &str) -> Option<&'static str> {
         "disconnected" => {
             "Stripe disconnected. Subscriptions on the Stripe account were not cancelled; Stripe keeps billing them."
         }
+        "confirmed" => "Confirmed. For the next 10 minutes you can change this site's Stripe connection.",
         "product_created" => "Product created in Stripe.",
         "price_added" => "Price added.",
         "product_linked" => "Product linked. Its existing subscribers are being imported.",
@@ -136,8 +137,10 @@ async fn site_route(
 ) -> ApiResult<Response> {
     match (method, rest) {
         (Method::Get, []) => overview::show(ctx, page).await,
-        (Method::Get, ["payments"]) => payments::show(ctx, page).await,
+        (Method::Get, ["payments"]) => payments::show(ctx, req, page).await,
         (Method::Post, ["payments", "connect"]) => payments::connect(ctx, req, page).await,
+        (Method::Post, ["payments", "confirm", "send"]) => payments::send_confirmation(ctx, req, page).await,
+        (Method::Post, ["payments", "confirm"]) => payments::confirm(ctx, req, page).await,
         (Method::Post, ["payments", "disconnect"]) => payments::disconnect(ctx, req, page).await,
         (Method::Get, ["products"]) => products::show(ctx, page).await,
         (Method::Post, ["products"]) => products::create(ctx, req, page).await,

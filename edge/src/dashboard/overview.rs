@@ -34,7 +34,7 @@ const COUNTED_PER_PRICE: usize = PAGES_PER_PRICE * stripe_request::LIST_PAGE_SIZ
 /// calls, up to [`COUNTED_PER_PRICE`] subscriptions per price); `Err` carries why it is not shown. `true` when a
 /// price has more subscriptions than that, so the figure is a lower bound.
 async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>, bool), String> {
-    page.db_site.require_stripe().map_err(|e| e.message)?;
+    let account = page.db_site.stripe().map_err(|e| e.message)?;
     let stored = db::all_prices(&ctx.db, &page.site.id).await.map_err(|e| e.to_string())?;
     let prices: Vec<RecurringPrice<'_>> = stored
         .iter()
@@ -43,7 +43,6 @@ async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>,
             Some(RecurringPrice { id: &p.id, unit_amount: p.unit_amount, currency: &p.currency, interval })
         })
         .collect();
-    let account = page.db_site.stripe_account.as_deref();
     let mut subscriptions = Vec::new();
     let mut partial = false;
     for price in &prices {
@@ -52,7 +51,7 @@ async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>,
         for _ in 0..PAGES_PER_PRICE {
             let request = stripe_request::list_active_subscriptions(price.id, after.as_deref()).on_account(account);
             let list: List<Subscription> =
-                stripe::send(&ctx.config, &request).await.map_err(|e| ApiError::from(e).message)?;
+                stripe::send(&ctx.config, &request).await.map_err(|e| ApiError::stripe_for_owner(e).message)?;
             after = list.data.last().map(|s| s.id.clone());
             more = list.has_more && after.is_some();
             subscriptions.extend(list.data);

@@ -1,6 +1,8 @@
 //! Settings > Payments: the Stripe connection (Connect through Stripe's OAuth page, Disconnect with the warning
-//! that subscriptions are not cancelled), its status and mode, and webhook health.
+//! that subscriptions are not cancelled), its status and mode, and webhook health. Every change but a site's first
+//! connection first asks for a fresh code from the owner's email (`latch_core::owner::needs_confirmation`).
 
+use latch_core::owner::ConnectionChange;
 use maud::html;
 use worker::{Request, Response};
 
@@ -8,18 +10,31 @@ use crate::context::Ctx;
 use crate::dashboard::html::{self, Nav, csrf_field};
 use crate::dashboard::{SitePage, data, form};
 use crate::error::ApiResult;
+use crate::owners;
 use crate::routes::connect;
 
-/// `GET /dashboard/sites/{site}/payments`.
-pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
-    show_with(ctx, page, 200, None).await
+/// `GET /dashboard/sites/{site}/payments` (`?confirm=sent` after a confirmation code was emailed).
+pub(crate) async fn show(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult<Response> {
+    let sent = form::query(req, "confirm")?.as_deref() == Some("sent");
+    show_with(ctx, page, 200, None, sent).await
 }
 
-async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>) -> ApiResult<Response> {
+/// The change the page's Stripe button makes.
+fn change(page: &SitePage) -> ConnectionChange {
+    match page.site.stripe_status.as_deref() {
+        Some("connected") => ConnectionChange::Disconnect,
+        _ => ConnectionChange::connect(page.db_site.stripe_account.is_some()),
+    }
+}
+
+async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>, sent: bool) -> ApiResult<Response> {
     let site = &page.site;
     let health = data::webhook_health(ctx, &site.id).await?;
     let connect_available = ctx.config.connect_client_id.is_some();
-    let state = site.stripe_status.as_deref().unwrap_or("not_connected");
+    let platform = page.db_site.platform_account != 0;
+    let state = if platform { "platform_account" } else { site.stripe_status.as_deref().unwrap_or("not_connected") };
+    let confirmed_at = owners::confirmed_at(ctx, &page.session.token).await?;
+    let unconfirmed = latch_core::owner::needs_confirmation(change(page), confirmed_at, ctx.now);
     let base = html::site_path(&site.id, Nav::Payments);
     let body = html! {
         @if let Some(error) = error { p.error role="alert" #payments-error { (error) } }
@@ -31,6 +46,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>)
                     @match state {
                         "connected" => "Connected",
                         "disconnected" => "Disconnected",
+                        "platform_account" => "The platform's own Stripe account (set by the operator)",
                         _ => "Not connected",
                     }
                 }
@@ -40,8 +56,30 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>)
                 }
                 @if let Some(at) = site.connected_at { dt { "Connected on" } dd { (html::time(at)) } }
             }
-            @if !connect_available {
-                p { "Stripe Connect is not configured on this Latch; it uses the platform's own Stripe account." }
+            @if platform {
+                p { "Only the operator of this Latch can move the site to another Stripe account." }
+            } @else if !connect_available {
+                p { "Stripe Connect is not configured on this Latch: ask its operator to set it up." }
+            } @else if unconfirmed && sent {
+                form method="post" action={ (base) "/confirm" } #confirm-form {
+                    (csrf_field(&page.session.csrf))
+                    p { "We emailed you a code. Type it here to confirm it is you; it works once, for 10 minutes." }
+                    div.field {
+                        label for="confirm-code" { "Code" }
+                        input #confirm-code name="code" type="text" autocomplete="one-time-code"
+                            autocapitalize="characters" required;
+                    }
+                    button type="submit" #confirm { "Confirm" }
+                }
+            } @else if unconfirmed {
+                form method="post" action={ (base) "/confirm/send" } #confirm-send-form {
+                    (csrf_field(&page.session.csrf))
+                    p #confirm-why {
+                        "Changing the Stripe account decides where this site's payments go, so we first check it is "
+                        "you: we email a code to " strong { (page.session.owner.email) } "."
+                    }
+                    button type="submit" #confirm-send { "Email me a code" }
+                }
             } @else if state == "connected" {
                 form method="post" action={ (base) "/disconnect" } {
                     (csrf_field(&page.session.csrf))
@@ -88,7 +126,7 @@ pub(crate) async fn connect(ctx: &Ctx, req: &mut Request, page: &SitePage) -> Ap
     form::read(ctx, req, &page.session.binding).await?;
     match connect::authorize(ctx, req, &page.db_site, Some(&page.session.token)).await {
         Ok((url, cookie)) => html::redirect(ctx, &url, cookie.as_slice()),
-        Err(e) => show_with(ctx, page, e.status, Some(&e.message)).await,
+        Err(e) => show_with(ctx, page, e.status, Some(&e.message), false).await,
     }
 }
 
@@ -97,10 +135,29 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &mut Request, page: &SitePage) ->
     let form = form::read(ctx, req, &page.session.binding).await?;
     if form.get("confirm") != "yes" {
         let message = "Tick the box to confirm that subscriptions keep running in Stripe.";
-        return show_with(ctx, page, 400, Some(message)).await;
+        return show_with(ctx, page, 400, Some(message), false).await;
     }
-    match connect::disconnect_site(ctx, &page.db_site).await {
+    match connect::disconnect_site(ctx, &page.db_site, Some(&page.session.token)).await {
         Ok(_) => page.done(ctx, Nav::Payments, "disconnected"),
-        Err(e) => show_with(ctx, page, e.status, Some(&e.message)).await,
+        Err(e) => show_with(ctx, page, e.status, Some(&e.message), false).await,
+    }
+}
+
+/// `POST …/payments/confirm/send`: emails the owner a code bound to this session.
+pub(crate) async fn send_confirmation(ctx: &Ctx, req: &mut Request, page: &SitePage) -> ApiResult<Response> {
+    form::read(ctx, req, &page.session.binding).await?;
+    match owners::send_confirm_code(ctx, req, &page.session.owner, &page.session.binding).await {
+        Ok(()) => html::redirect(ctx, &format!("{}?confirm=sent", html::site_path(&page.site.id, Nav::Payments)), &[]),
+        Err(e) => show_with(ctx, page, e.status, Some(&e.message), false).await,
+    }
+}
+
+/// `POST …/payments/confirm` `code`: confirms the session for 10 minutes of Stripe connection changes.
+pub(crate) async fn confirm(ctx: &Ctx, req: &mut Request, page: &SitePage) -> ApiResult<Response> {
+    let form = form::read(ctx, req, &page.session.binding).await?;
+    let (owner, token) = (&page.session.owner, &page.session.token);
+    match owners::confirm_session(ctx, req, owner, token, &page.session.binding, form.get("code")).await {
+        Ok(()) => page.done(ctx, Nav::Payments, "confirmed"),
+        Err(e) => show_with(ctx, page, e.status, Some(&e.message), true).await,
     }
 }

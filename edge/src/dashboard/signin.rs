@@ -15,7 +15,7 @@ use crate::owners;
 
 fn email_page(csrf: &str, email: &str, error: Option<&str>) -> Markup {
     let body = html! {
-        p { "Latch sends a 6-digit code to your email. New here? Signing in creates your account." }
+        p { "Latch emails you a sign-in code. New here? Signing in creates your account." }
         form method="post" action="/dashboard/signin" {
             (csrf_field(csrf))
             (field("Email", "email", "email", email, None, error))
@@ -44,7 +44,8 @@ pub(crate) async fn send(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         Ok(email) => email,
         Err(e) => return html::respond(ctx, 400, &email_page(&csrf, form.get("email"), Some(&e.to_string())), &[]),
     };
-    if let Err(e) = owners::send_owner_code(ctx, req, &email).await {
+    // The code is bound to this browser: its pre-session cookie is the challenge.
+    if let Err(e) = owners::send_owner_code(ctx, req, &email, &binding).await {
         return html::respond(ctx, e.status, &email_page(&csrf, &email, Some(&e.message)), &[]);
     }
     let location = format!(
@@ -56,14 +57,14 @@ pub(crate) async fn send(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
 
 fn code_page(csrf: &str, email: &str, error: Option<&str>) -> Markup {
     let body = html! {
-        p { "We sent a 6-digit code to " strong { (email) } ". It works once, for 10 minutes." }
+        p { "We sent a code to " strong { (email) } ". It works once, for 10 minutes, in this browser." }
         form method="post" action="/dashboard/signin/code" {
             (csrf_field(csrf))
             input type="hidden" name="email" value=(email);
             div.field {
                 label for="code" { "Code" }
                 @if let Some(error) = error { p.error id="code-error" { (error) } }
-                input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code"
+                input id="code" name="code" type="text" autocomplete="one-time-code" autocapitalize="characters"
                     aria-describedby=[error.map(|_| "code-error")] aria-invalid=[error.map(|_| "true")];
             }
             button type="submit" { "Sign in" }
@@ -87,7 +88,7 @@ pub(crate) async fn verify(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> 
     let form = form::read(ctx, req, &binding).await?;
     let csrf = latch_core::csrf::token(ctx.config.token_secret.as_bytes(), &binding);
     let email = form.get("email").to_owned();
-    match owners::verify_owner_code(ctx, req, &email, form.get("code")).await {
+    match owners::verify_owner_code(ctx, req, &email, &binding, form.get("code")).await {
         Ok((_owner, token)) => {
             let cookies = [owners::session_cookie(req, &token)?, session::clear_pre_session(req)?];
             html::redirect(ctx, "/dashboard", &cookies)

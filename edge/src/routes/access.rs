@@ -4,7 +4,7 @@ use latch_core::token::{self, Claims, WIDGET_AUDIENCE};
 use serde::Serialize;
 use worker::{Request, Response};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, random_id};
 use crate::db::{self, Member, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::{grants, http};
@@ -21,8 +21,10 @@ pub(crate) struct AccessAnswer {
 /// What the widget may know of a member.
 #[derive(Serialize)]
 pub(crate) struct MemberView {
-    /// Email address.
+    /// Email address (as typed on Stripe's page while `verified` is false).
     pub(crate) email: String,
+    /// Whether the member proved the email (a sign-in code or the host site's identity).
+    pub(crate) verified: bool,
 }
 
 /// Checks the bearer member token: signature, expiry, site, audience, and that it was not revoked.
@@ -38,10 +40,22 @@ pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, M
     Ok((site, member))
 }
 
+/// Carries out a proof of `email` on `site` (a sign-in code or the host site's identity; `latch_core::member` decides
+/// what it joins) and answers the verified member. `presented` is the member whose token the proving browser sent.
+pub(crate) async fn prove(ctx: &Ctx, site: &Site, email: &str, presented: Option<&Member>) -> ApiResult<Member> {
+    let known: Vec<_> = db::members_by_email(&ctx.db, &site.id, email).await?.iter().map(Member::known).collect();
+    let proof = latch_core::member::on_proof(email, &known, presented.map(Member::known).as_ref());
+    let statements = db::prove_email(&ctx.db, &site.id, email, &proof, &random_id("mem")?, ctx.now)?;
+    db::batch(&ctx.db, statements).await?;
+    db::verified_member(&ctx.db, &site.id, email)
+        .await?
+        .ok_or_else(|| ApiError::internal("the verified member just written is missing"))
+}
+
 /// The access answer for a member.
 pub(crate) async fn answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult<AccessAnswer> {
     let access = grants::member_access(ctx, &site.id, &member.id).await?;
-    Ok(AccessAnswer { member: MemberView { email: member.email.clone() }, access })
+    Ok(AccessAnswer { member: MemberView { email: member.email.clone(), verified: member.verified != 0 }, access })
 }
 
 /// Handles the request.

@@ -1,5 +1,6 @@
-//! `/admin/v1/sites`: the operator's API (bearer `ADMIN_TOKEN`) to create sites. Used by `cargo xtask dev` to seed
-//! the demo site. A site's products live in `routes/products.rs`, its Stripe connection in `routes/connect.rs`.
+//! `/admin/v1/sites`: the operator's API (bearer `ADMIN_TOKEN`) to create sites, and the only way to put a site on
+//! the platform's own Stripe account (single-account mode). Used by `cargo xtask dev` to seed the demo site. A
+//! site's products live in `routes/products.rs`, its Stripe connection in `routes/connect.rs`.
 
 use latch_core::validate;
 use serde::{Deserialize, Serialize};
@@ -16,9 +17,13 @@ struct NewSite {
     id: String,
     name: String,
     allowed_origins: Vec<String>,
+    /// Put the site on the platform's own Stripe account (`STRIPE_SECRET_KEY`): at most one site, never one that
+    /// connected an account. Default false: the site does no Stripe work until its owner connects Stripe.
+    #[serde(default)]
+    platform_account: bool,
 }
 
-/// `POST /admin/v1/sites` `{id, name, allowed_origins}`.
+/// `POST /admin/v1/sites` `{id, name, allowed_origins, platform_account?}` (creates or updates).
 pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     require_operator(ctx, req)?;
     let site: NewSite = http::json_body(req).await?;
@@ -26,11 +31,34 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
     validate::slug(key)?;
     let origins = site.allowed_origins.iter().map(|o| validate::origin_of(o)).collect::<Result<Vec<_>, _>>()?;
     let origins_json = serde_json::to_string(&origins).map_err(ApiError::internal)?;
+    if site.platform_account {
+        if let Some(other) = db::platform_site(&ctx.db).await?.filter(|s| s.id != site.id) {
+            return Err(ApiError::new(
+                409,
+                "platform_account_in_use",
+                format!("{} already runs on the platform's Stripe account; only one site may", other.id),
+            ));
+        }
+        if db::site(&ctx.db, &site.id).await?.is_some_and(|s| s.stripe_account.is_some()) {
+            return Err(ApiError::new(
+                409,
+                "stripe_connected",
+                "this site has its own Stripe account; disconnect it before putting it on the platform's",
+            ));
+        }
+    }
     db::statement(
         &ctx.db,
-        "INSERT INTO sites (id, name, allowed_origins, created_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins",
-        &[Arg::Text(&site.id), Arg::Text(&site.name), Arg::Text(&origins_json), Arg::Int(ctx.now)],
+        "INSERT INTO sites (id, name, allowed_origins, platform_account, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins, \
+           platform_account = excluded.platform_account",
+        &[
+            Arg::Text(&site.id),
+            Arg::Text(&site.name),
+            Arg::Text(&origins_json),
+            Arg::Int(i64::from(site.platform_account)),
+            Arg::Int(ctx.now),
+        ],
     )?
     .run()
     .await?;

@@ -12,8 +12,10 @@ use crate::error::ApiResult;
 use crate::http;
 use crate::routes::products::upsert_price;
 
-/// Sites an event may concern: the connected account's, or single-account sites when the event has none.
-const SITES_OF_ACCOUNT: &str = "SELECT id FROM sites WHERE stripe_account IS ?1";
+/// Sites an event may concern: the connected account's, or the site on the platform's account when the event has
+/// none (never a site that did not connect).
+const SITES_OF_ACCOUNT: &str =
+    "SELECT id FROM sites WHERE (?1 IS NOT NULL AND stripe_account = ?1) OR (?1 IS NULL AND platform_account = 1)";
 
 /// Applies a catalog or Connect event.
 pub(crate) async fn apply(ctx: &Ctx, event: &Event, update: CatalogUpdate) -> ApiResult<Response> {

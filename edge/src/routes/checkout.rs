@@ -1,12 +1,14 @@
 //! `POST /v1/checkout`: creates a Stripe Checkout Session for a price (or a product's default price) and answers
-//! its URL. Redirects only ever go back to the site's allowed origins.
+//! its URL and the claim secret that only this browser gets (`latch_core::claim`). Redirects only ever go back to
+//! the site's allowed origins. Each call is one attempt: its idempotency key comes from its own claim secret, so
+//! two buyers never share a session.
 
 use latch_core::stripe_request::{self, CheckoutMode, CheckoutParams};
-use latch_core::{member, validate};
+use latch_core::{claim, member, validate};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
-use crate::context::Ctx;
+use crate::context::{Ctx, random_bytes};
 use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::{self, Limit};
@@ -37,38 +39,86 @@ struct SessionCreated {
 struct CheckoutAnswer {
     id: String,
     url: String,
+    /// The claim secret: the widget keeps it and sends it with `POST /v1/claim` when the buyer comes back.
+    claim: String,
 }
 
-/// Seconds during which the same checkout request reuses the same session (double clicks, retries).
-const IDEMPOTENCY_WINDOW_SECS: i64 = 60;
-
-/// Checkout sessions one address may ask for per window (before any work: a flood costs no Stripe call).
+/// Checkout sessions one network may ask for per window (before any work: a flood costs no Stripe call).
 const PER_IP: Limit = Limit { scope: "checkout-ip", max: 60, window_secs: 10 * 60 };
 
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
-    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_network(req)).await?;
     let body: CheckoutBody = http::json_body(req).await?;
     let site = ctx.site(&body.site).await?;
-    site.require_stripe()?;
-    // A signed-in member (Bearer member token for this site) buys with their known Stripe customer, or their own
-    // email when they have none yet (latch_core::member::checkout_identity), so the purchase stays theirs.
-    let (member_email, customer) = match http::bearer(req) {
+    let account = site.stripe()?;
+    // A signed-in member (Bearer member token for this site) buys as themselves (latch_core::member).
+    let member = match http::bearer(req) {
         Some(_) => {
             let (member_site, member) = authenticate(ctx, req).await?;
             if member_site.id != site.id {
                 return Err(ApiError::new(401, "invalid_token", "the member token is for another site"));
             }
             let customer = db::customer_of(&ctx.db, &site.id, &member.id).await?;
-            (Some(member.email), customer)
+            Some((member, customer))
         }
-        None => (None, None),
+        None => None,
     };
-    match body.mode.as_deref() {
-        None | Some("payment" | "subscription") => {}
-        Some("setup") => return setup(ctx, &site, customer.as_deref(), &body).await,
+    validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
+    let typed = body.email.as_deref().map(validate::email).transpose()?;
+    let signed_in = member.as_ref().map(|(m, customer)| member::SignedIn {
+        id: &m.id,
+        email: &m.email,
+        customer: customer.as_deref(),
+    });
+    let identity = member::checkout_identity(signed_in, typed.as_deref());
+    let (mode, sold) = match body.mode.as_deref() {
+        None | Some("payment" | "subscription") => {
+            let (price, product) = sold(ctx, &site, &body).await?;
+            let mode = if price.interval.is_some() { CheckoutMode::Subscription } else { CheckoutMode::Payment };
+            (mode, Some((price, product)))
+        }
+        Some("setup") if identity.customer.is_some() => (CheckoutMode::Setup, None),
+        Some("setup") => {
+            return Err(ApiError::new(
+                401,
+                "member_required",
+                "saving a card needs a signed-in member with a billing account",
+            ));
+        }
         Some(other) => return Err(ApiError::bad_request(format!("mode must be `setup` or absent, not `{other}`"))),
-    }
+    };
+    let claim = claim::secret(&random_bytes::<{ claim::SECRET_BYTES }>()?);
+    let claim_hash = claim::secret_hash(&claim);
+    let success_url = validate::checkout_success_url(&body.return_url);
+    let cancel_url = validate::return_page(&body.return_url);
+    let (price, product) = sold.as_ref().map_or((None, None), |(price, product)| (Some(price), Some(product)));
+    let params = CheckoutParams {
+        mode,
+        price: price.map_or("", |p| p.id.as_str()),
+        quantity: 1,
+        success_url: &success_url,
+        cancel_url: &cancel_url,
+        site: &site.id,
+        product: product.map_or("", |p| p.slug.as_str()),
+        customer: identity.customer,
+        customer_email: identity.customer_email,
+        trial_days: price.and_then(|p| u32::try_from(p.trial_days).ok()),
+        allow_promotion_codes: mode != CheckoutMode::Setup,
+        require_billing_address: product.is_some_and(|p| p.billing_address_required != 0),
+        claim_hash: &claim_hash,
+        member: identity.member,
+        expires_at: ctx.now + claim::SESSION_TTL_SECS,
+    };
+    // The claim hash in the parameters makes the key one attempt's: a retry of this call reuses it, nobody else can.
+    let request = stripe_request::create_checkout_session(&params).on_account(account).idempotent("checkout");
+    let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
+    http::json(200, &CheckoutAnswer { id: session.id, url: session.url, claim })
+}
+
+/// The price bought (by id or lookup key, or a product's default price) and its product, which must sell through
+/// checkout.
+async fn sold(ctx: &Ctx, site: &Site, body: &CheckoutBody) -> ApiResult<(db::Price, db::Product)> {
     let price = match (&body.price, &body.product) {
         (Some(price), _) => db::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?,
         (None, Some(product)) => db::default_price(&ctx.db, &site.id, validate::slug(product)?)
@@ -84,57 +134,5 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     if product.checkout_enabled == 0 {
         return Err(ApiError::new(409, "checkout_disabled", format!("checkout is turned off for {}", product.name)));
     }
-    validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
-    let typed = body.email.as_deref().map(validate::email).transpose()?;
-    let identity = member::checkout_identity(member_email.as_deref(), customer.as_deref(), typed.as_deref());
-    let success_url = validate::checkout_success_url(&body.return_url);
-    let cancel_url = validate::return_page(&body.return_url);
-    let params = CheckoutParams {
-        mode: if price.interval.is_some() { CheckoutMode::Subscription } else { CheckoutMode::Payment },
-        price: &price.id,
-        quantity: 1,
-        success_url: &success_url,
-        cancel_url: &cancel_url,
-        site: &site.id,
-        product: &product.slug,
-        customer: identity.customer,
-        customer_email: identity.customer_email,
-        trial_days: u32::try_from(price.trial_days).ok(),
-        allow_promotion_codes: true,
-        require_billing_address: product.billing_address_required != 0,
-    };
-    let request = stripe_request::create_checkout_session(&params)
-        .on_account(site.stripe_account.as_deref())
-        .idempotent(&format!("checkout:{}", ctx.now / IDEMPOTENCY_WINDOW_SECS));
-    let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
-    http::json(200, &CheckoutAnswer { id: session.id, url: session.url })
-}
-
-/// Setup mode: a session that saves a payment method to the signed-in member's customer (no charge).
-async fn setup(ctx: &Ctx, site: &Site, customer: Option<&str>, body: &CheckoutBody) -> ApiResult<Response> {
-    let customer = customer.ok_or_else(|| {
-        ApiError::new(401, "member_required", "saving a card needs a signed-in member with a billing account")
-    })?;
-    validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
-    let success_url = validate::checkout_success_url(&body.return_url);
-    let cancel_url = validate::return_page(&body.return_url);
-    let params = CheckoutParams {
-        mode: CheckoutMode::Setup,
-        price: "",
-        quantity: 1,
-        success_url: &success_url,
-        cancel_url: &cancel_url,
-        site: &site.id,
-        product: "",
-        customer: Some(customer),
-        customer_email: None,
-        trial_days: None,
-        allow_promotion_codes: false,
-        require_billing_address: false,
-    };
-    let request = stripe_request::create_checkout_session(&params)
-        .on_account(site.stripe_account.as_deref())
-        .idempotent(&format!("checkout-setup:{}", ctx.now / IDEMPOTENCY_WINDOW_SECS));
-    let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
-    http::json(200, &CheckoutAnswer { id: session.id, url: session.url })
+    Ok((price, product))
 }

@@ -9,6 +9,7 @@
 //! to another browser or owner, forged, replayed or expired is refused with 400 and nothing is stored.
 
 use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, Starter, StateError, StoredState};
+use latch_core::owner::ConnectionChange;
 use latch_core::{cookie, stripe_request};
 use serde::Deserialize;
 use worker::{D1PreparedStatement, Request, Response};
@@ -34,6 +35,21 @@ fn client_id(ctx: &Ctx) -> ApiResult<&str> {
     })
 }
 
+/// 403 `confirmation_required` unless the owner session (`None`: the operator token) may make `change` now: every
+/// change but a site's first connection needs a code typed in this session within 10 minutes
+/// (`latch_core::owner::needs_confirmation`), so a stolen session alone cannot send a site's money elsewhere.
+pub(crate) async fn require_confirmed(ctx: &Ctx, session: Option<&str>, change: ConnectionChange) -> ApiResult<()> {
+    let Some(token) = session else { return Ok(()) };
+    if latch_core::owner::needs_confirmation(change, owners::confirmed_at(ctx, token).await?, ctx.now) {
+        return Err(ApiError::new(
+            403,
+            "confirmation_required",
+            "Changing this site's Stripe connection needs a fresh code from your email: confirm it is you first.",
+        ));
+    }
+    Ok(())
+}
+
 /// Stripe's authorize URL for `site` with a fresh single-use state. With `session` (the raw token of the owner
 /// session that asked) the state is bound to that session and no cookie is needed; without (the operator token),
 /// it is bound to a fresh nonce and the answer carries the `Set-Cookie` value holding it (the JSON API and the
@@ -45,6 +61,14 @@ pub(crate) async fn authorize(
     session: Option<&str>,
 ) -> ApiResult<(String, Option<String>)> {
     let client_id = client_id(ctx)?;
+    if site.platform_account != 0 {
+        return Err(ApiError::new(
+            409,
+            "platform_account",
+            "this site runs on the platform's own Stripe account; only the operator can change that",
+        ));
+    }
+    require_confirmed(ctx, session, ConnectionChange::connect(site.stripe_account.is_some())).await?;
     let state = format!("{}{}", random_id("st")?, random_id("")?);
     let (binding, nonce) = match session {
         Some(token) => (connect::binding(Starter::OwnerSession(token)), None),
@@ -174,7 +198,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
             "<p id=\"status\" data-status=\"conflict\">This Stripe account is connected to another site.</p>",
         );
     }
-    db::statement(
+    let mut statements = vec![db::statement(
         &ctx.db,
         "UPDATE sites SET stripe_account = ?2, livemode = ?3, stripe_status = 'connected', connected_at = ?4 \
          WHERE id = ?1",
@@ -184,9 +208,9 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
             Arg::Int(i64::from(token.livemode)),
             Arg::Int(ctx.now),
         ],
-    )?
-    .run()
-    .await?;
+    )?];
+    statements.extend(owners::connection_changed(ctx, &stored.site_id, &token.stripe_user_id, true).await?);
+    db::batch(&ctx.db, statements).await?;
     let mode = if token.livemode { "live" } else { "test" };
     let mut response = page(
         200,
@@ -214,10 +238,12 @@ struct Deauthorized {
 pub(crate) const SUBSCRIPTIONS_NOT_CANCELLED: &str = "Active subscriptions on the Stripe account are not cancelled: \
      Stripe keeps billing them until they are cancelled in Stripe. Members keep the access they have.";
 
-/// Deauthorizes the site's account at Stripe and marks the site disconnected; answers the account id.
+/// Deauthorizes the site's account at Stripe, marks the site disconnected and tells its owners; answers the account
+/// id. `session` is the owner session asking (`None`: the operator), which must have confirmed with a fresh code.
 /// Subscriptions on the account are not cancelled.
-pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site) -> ApiResult<String> {
+pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site, session: Option<&str>) -> ApiResult<String> {
     let client_id = client_id(ctx)?;
+    require_confirmed(ctx, session, ConnectionChange::Disconnect).await?;
     let account = site
         .stripe_account
         .clone()
@@ -230,7 +256,9 @@ pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site) -> ApiResult<String>
         Ok(_) | Err(OAuthError::Refused(_)) => {}
         Err(e) => return Err(ApiError::new(503, "stripe_unavailable", e.to_string())),
     }
-    mark_disconnected(ctx, &account).await?;
+    let mut statements = vec![disconnected_statement(ctx, &account)?];
+    statements.extend(owners::connection_changed(ctx, &site.id, &account, false).await?);
+    db::batch(&ctx.db, statements).await?;
     Ok(account)
 }
 
@@ -238,7 +266,8 @@ pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site) -> ApiResult<String>
 /// disconnected. Subscriptions on the account are not cancelled (the answer says so).
 pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    let account = disconnect_site(ctx, &site).await?;
+    let session = if auth::is_operator(ctx, req) { None } else { http::bearer(req) };
+    let account = disconnect_site(ctx, &site, session.as_deref()).await?;
     http::json(
         200,
         &serde_json::json!({
@@ -248,12 +277,6 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiRe
             "subscriptions": SUBSCRIPTIONS_NOT_CANCELLED,
         }),
     )
-}
-
-/// Marks every site on `account` disconnected (the owner's request).
-pub(crate) async fn mark_disconnected(ctx: &Ctx, account: &str) -> ApiResult<()> {
-    disconnected_statement(ctx, account)?.run().await?;
-    Ok(())
 }
 
 /// The statement marking every site on `account` disconnected (also batched with `account.application.deauthorized`).

@@ -1,13 +1,13 @@
 //! `POST /v1/identify {site, identity}`: host-site identity. A site with its own accounts signs the member's email
 //! with its site secret (`latch_core::identity` has the format); the widget trades that for a member token,
-//! answered like claim and sign-in (`{token, member, access}`). The member is created if new.
+//! answered like claim and sign-in (`{token, member, access}`). The signature proves the email
+//! (`latch_core::member::on_proof`): the verified member is created if new.
 
 use latch_core::identity;
 use serde::Deserialize;
 use worker::{Request, Response};
 
-use crate::context::{Ctx, random_id};
-use crate::db::{self, Arg};
+use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::{self, Limit};
 use crate::routes::access;
@@ -26,20 +26,11 @@ struct IdentifyBody {
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: IdentifyBody = http::json_body(req).await?;
     let site = ctx.site(&body.site).await?;
-    ratelimit::hit(ctx, PER_IP, &ratelimit::client_ip(req)).await?;
+    ratelimit::hit(ctx, PER_IP, &ratelimit::client_network(req)).await?;
     let (secret, _) = owners::site_secret(ctx, &site.id).await?;
     let who = identity::verify(&body.identity, &secret, ctx.now)
         .map_err(|e| ApiError::new(401, "invalid_identity", e.to_string()))?;
-    db::statement(
-        &ctx.db,
-        "INSERT INTO members (id, site_id, email, created_at) VALUES (?1, ?2, ?3, ?4) \
-         ON CONFLICT (site_id, email) DO NOTHING",
-        &[Arg::Text(&random_id("mem")?), Arg::Text(&site.id), Arg::Text(&who.email), Arg::Int(ctx.now)],
-    )?
-    .run()
-    .await?;
-    let member = db::member_by_email(&ctx.db, &site.id, &who.email)
-        .await?
-        .ok_or_else(|| ApiError::internal("the member just written is missing"))?;
+    // The site's signature proves the email: its verified member (created if new) gets what was bought under it.
+    let member = access::prove(ctx, &site, &who.email, None).await?;
     access::token_answer(ctx, &site, &member).await
 }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::auth::{self, require_owner, require_site_admin};
+use crate::codes;
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::http;
@@ -21,6 +22,17 @@ struct SigninBody {
 struct VerifyBody {
     email: String,
     code: String,
+    /// The challenge `POST /owner/v1/signin` answered to this caller.
+    #[serde(default)]
+    challenge: String,
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    code: String,
+    /// The challenge `POST /owner/v1/confirm` answered to this caller.
+    #[serde(default)]
+    challenge: String,
 }
 
 #[derive(Serialize)]
@@ -48,21 +60,45 @@ fn no_store(mut response: Response) -> ApiResult<Response> {
     Ok(response)
 }
 
-/// `POST /owner/v1/signin {email}` -> 202 `{sent: true}`, always; the code goes to that email.
+/// `POST /owner/v1/signin {email}` -> 202 `{sent: true, challenge}`, always; the code goes to that email.
 pub(crate) async fn signin(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: SigninBody = http::json_body(req).await?;
-    owners::send_owner_code(ctx, req, &body.email).await?;
-    http::json(202, &serde_json::json!({ "sent": true }))
+    let challenge = codes::challenge()?;
+    owners::send_owner_code(ctx, req, &body.email, &challenge).await?;
+    http::json(202, &serde_json::json!({ "sent": true, "challenge": challenge }))
 }
 
-/// `POST /owner/v1/signin/verify {email, code}` -> `{session, owner, sites}` and the dashboard's session cookie.
+/// `POST /owner/v1/signin/verify {email, code, challenge}` -> `{session, owner, sites}`. The dashboard's session
+/// cookie comes along only for a caller on the edge's own origin (or no browser at all): a JSON API never sets a
+/// cookie for a cross-site caller (login CSRF).
 pub(crate) async fn verify(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: VerifyBody = http::json_body(req).await?;
-    let (owner, session) = owners::verify_owner_code(ctx, req, &body.email, &body.code).await?;
+    let (owner, session) = owners::verify_owner_code(ctx, req, &body.email, &body.challenge, &body.code).await?;
     let sites = auth::owner_sites(ctx, &owner).await?;
     let mut response = http::json(200, &SignedIn { session: session.clone(), owner, sites })?;
-    response.headers_mut().set("Set-Cookie", &owners::session_cookie(req, &session)?)?;
+    if http::same_origin(req)? {
+        response.headers_mut().set("Set-Cookie", &owners::session_cookie(req, &session)?)?;
+    }
     no_store(response)
+}
+
+/// `POST /owner/v1/confirm` (bearer session) -> 202 `{sent: true, challenge}`: a code to the owner's email that,
+/// typed within 10 minutes, lets this session change a site's Stripe connection for 10 minutes.
+pub(crate) async fn confirm(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
+    let owner = require_owner(ctx, req).await?;
+    let challenge = codes::challenge()?;
+    owners::send_confirm_code(ctx, req, &owner, &challenge).await?;
+    http::json(202, &serde_json::json!({ "sent": true, "challenge": challenge }))
+}
+
+/// `POST /owner/v1/confirm/verify {code, challenge}` (bearer session) -> `{confirmed_until}`.
+pub(crate) async fn confirm_verify(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
+    let owner = require_owner(ctx, req).await?;
+    let token = http::bearer(req).ok_or_else(|| ApiError::unauthorized("an owner session is required"))?;
+    let body: ConfirmBody = http::json_body(req).await?;
+    owners::confirm_session(ctx, req, &owner, &token, &body.challenge, &body.code).await?;
+    let until = ctx.now + latch_core::owner::CONFIRM_TTL_SECS;
+    http::json(200, &serde_json::json!({ "confirmed_until": until }))
 }
 
 /// `POST /owner/v1/signout` (bearer session) -> `{signed_out: true}`; the session stops working at once.
@@ -71,7 +107,9 @@ pub(crate) async fn signout(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let token = http::bearer(req).ok_or_else(|| ApiError::unauthorized("an owner session is required"))?;
     owners::revoke_session(ctx, &token).await?;
     let mut response = http::json(200, &serde_json::json!({ "signed_out": true }))?;
-    response.headers_mut().set("Set-Cookie", &owners::clear_session_cookie(req)?)?;
+    if http::same_origin(req)? {
+        response.headers_mut().set("Set-Cookie", &owners::clear_session_cookie(req)?)?;
+    }
     Ok(response)
 }
 

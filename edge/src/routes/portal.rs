@@ -25,7 +25,7 @@ struct PortalSession {
 /// Handles the request.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
-    site.require_stripe()?;
+    let account = site.stripe()?;
     let portal = portal_settings::load(ctx, &site).await?;
     if !portal.settings.enabled {
         return Err(ApiError::new(409, "portal_disabled", "this site does not offer the billing portal"));
@@ -38,7 +38,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let return_page = validate::return_page(&body.return_url);
     let request =
         stripe_request::create_portal_session(&customer, &return_page, portal.stripe_configuration.as_deref())
-            .on_account(site.stripe_account.as_deref())
+            .on_account(account)
             .idempotent(&format!("portal:{}", ctx.now));
     let session: PortalSession = stripe::send(&ctx.config, &request).await?;
     http::json(200, &session)

@@ -71,11 +71,10 @@ struct Created {
 /// later save with earlier values is still applied. 400 `invalid_portal_settings` names the field at fault.
 pub(crate) async fn save(ctx: &Ctx, site: &Site, settings: &PortalSettings) -> ApiResult<StoredPortal> {
     let settings = settings.validated().map_err(|e| ApiError::new(400, "invalid_portal_settings", e.to_string()))?;
-    site.require_stripe()?;
+    let account = site.stripe()?;
     let previous = row(ctx, &site.id).await?;
     let revision = previous.as_ref().map_or(0, |r| r.revision) + 1;
     let scope = format!("portal:{}:{revision}", site.id);
-    let account = site.stripe_account.as_deref();
     let create = || settings.create_configuration(&site.id).on_account(account).idempotent(&scope);
     let configuration = match previous.and_then(|r| r.stripe_configuration) {
         Some(id) => {
@@ -84,12 +83,12 @@ pub(crate) async fn save(ctx: &Ctx, site: &Site, settings: &PortalSettings) -> A
                 Ok(c) => c.id,
                 // Gone at Stripe (deleted account data, another account after a reconnect): start a new one.
                 Err(StripeError::Refused { status: 404, .. }) => {
-                    stripe::send::<Created>(&ctx.config, &create()).await?.id
+                    stripe::send::<Created>(&ctx.config, &create()).await.map_err(ApiError::stripe_for_owner)?.id
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(ApiError::stripe_for_owner(e)),
             }
         }
-        None => stripe::send::<Created>(&ctx.config, &create()).await?.id,
+        None => stripe::send::<Created>(&ctx.config, &create()).await.map_err(ApiError::stripe_for_owner)?.id,
     };
     db::batch(
         &ctx.db,

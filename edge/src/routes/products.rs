@@ -60,15 +60,15 @@ pub(crate) async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<db:
 /// Creates a product and its prices in the site's Stripe account, then records them; answers the Stripe product
 /// id and the prices.
 pub(crate) async fn create_product(ctx: &Ctx, site: &Site, body: &NewProduct) -> ApiResult<(String, Vec<StripePrice>)> {
-    site.require_stripe()?;
+    let account = site.stripe()?;
     validate::slug(&body.slug)?;
-    let account = site.stripe_account.as_deref();
     let scope = format!("admin:{}:{}", site.id, body.slug);
     let created: Created = stripe::send(
         &ctx.config,
         &stripe_request::create_product(&body.name, &body.slug).on_account(account).idempotent(&scope),
     )
-    .await?;
+    .await
+    .map_err(ApiError::stripe_for_owner)?;
     let mut statements = vec![db::statement(
         &ctx.db,
         "INSERT INTO products (site_id, slug, name, stripe_product, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -89,7 +89,7 @@ pub(crate) async fn create_product(ctx: &Ctx, site: &Site, body: &NewProduct) ->
 /// the site's Stripe account, then records them.
 pub(crate) async fn create(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    site.require_stripe()?;
+    site.stripe()?;
     let body: NewProduct = http::json_body(req).await?;
     let (stripe_product, prices) = create_product(ctx, &site, &body).await?;
     http::json(200, &serde_json::json!({ "slug": body.slug, "stripe_product": stripe_product, "prices": prices }))
@@ -123,8 +123,9 @@ async fn create_price(
         lookup_key: p.lookup_key.as_deref(),
         trial_days: Some(p.trial_days),
     });
-    let price: StripePrice =
-        stripe::send(&ctx.config, &request.on_account(site.stripe_account.as_deref()).idempotent(scope)).await?;
+    let price: StripePrice = stripe::send(&ctx.config, &request.on_account(site.stripe()?).idempotent(scope))
+        .await
+        .map_err(ApiError::stripe_for_owner)?;
     let statement = upsert_price(ctx, &site.id, slug, &price)?;
     Ok((price, statement))
 }
@@ -154,7 +155,7 @@ pub(crate) fn upsert_price(ctx: &Ctx, site: &str, slug: &str, price: &StripePric
 
 /// Adds a price to a product of the site (one-time, or recurring monthly/yearly with an optional trial).
 pub(crate) async fn add_price_to(ctx: &Ctx, site: &Site, slug: &str, body: &NewProductPrice) -> ApiResult<StripePrice> {
-    site.require_stripe()?;
+    site.stripe()?;
     let product = product(ctx, site, slug).await?;
     let scope = format!("admin:{}:{}:price", site.id, product.slug);
     let (price, statement) = create_price(ctx, site, &product.slug, &product.stripe_product, body, &scope).await?;
@@ -166,7 +167,7 @@ pub(crate) async fn add_price_to(ctx: &Ctx, site: &Site, slug: &str, body: &NewP
 /// lookup_key?}`: adds a price (one-time, or recurring monthly/yearly with an optional trial).
 pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    site.require_stripe()?;
+    site.stripe()?;
     let body: NewProductPrice = http::json_body(req).await?;
     let price = add_price_to(ctx, &site, slug, &body).await?;
     http::json(
@@ -277,9 +278,8 @@ struct ProductList {
 
 /// The active products of the site's Stripe account (one page of 100), to pick one to link.
 pub(crate) async fn stripe_products(ctx: &Ctx, site: &Site) -> ApiResult<Vec<StripeProduct>> {
-    site.require_stripe()?;
-    let request = stripe_request::list_products().on_account(site.stripe_account.as_deref());
-    let list: ProductList = stripe::send(&ctx.config, &request).await?;
+    let request = stripe_request::list_products().on_account(site.stripe()?);
+    let list: ProductList = stripe::send(&ctx.config, &request).await.map_err(ApiError::stripe_for_owner)?;
     Ok(list.data)
 }
 
@@ -318,12 +318,9 @@ async fn has_active_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<bool>
 /// copies its prices (archived ones stay inactive) and starts importing its active and trialing subscribers. Linking a Latch product
 /// to another Stripe product is refused (409) while members still have access through it.
 pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &str) -> ApiResult<LinkAnswer> {
-    site.require_stripe()?;
+    let account = site.stripe()?;
     validate::slug(&body.slug)?;
-    if !body.stripe_product.starts_with("prod_") || body.stripe_product.len() > 255 {
-        return Err(ApiError::bad_request("stripe_product must be a Stripe product id (prod_...)"));
-    }
-    let account = site.stripe_account.as_deref();
+    validate::stripe_id("prod_", &body.stripe_product)?;
     let existing = db::products(&ctx.db, &site.id).await?;
     if let Some(other) = existing.iter().find(|p| p.stripe_product == body.stripe_product && p.slug != body.slug) {
         return Err(ApiError::new(
@@ -347,12 +344,16 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
         ));
     }
     let stripe_product: StripeProduct =
-        stripe::send(&ctx.config, &stripe_request::retrieve_product(&body.stripe_product).on_account(account)).await?;
+        stripe::send(&ctx.config, &stripe_request::retrieve_product(&body.stripe_product).on_account(account))
+            .await
+            .map_err(ApiError::stripe_for_owner)?;
     if !stripe_product.active {
         return Err(ApiError::new(409, "product_inactive", "this Stripe product is archived; unarchive it first"));
     }
     let prices: PriceList =
-        stripe::send(&ctx.config, &stripe_request::list_prices(&stripe_product.id).on_account(account)).await?;
+        stripe::send(&ctx.config, &stripe_request::list_prices(&stripe_product.id).on_account(account))
+            .await
+            .map_err(ApiError::stripe_for_owner)?;
     let name = body.name.clone().unwrap_or_else(|| stripe_product.name.clone());
     let mut statements = vec![
         db::statement(
@@ -391,7 +392,7 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
 /// `POST /admin/v1/sites/{site}/products/link` `{stripe_product, slug, name?}`: see [`link_product`].
 pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    site.require_stripe()?;
+    site.stripe()?;
     let body: LinkBody = http::json_body(req).await?;
     let answer = link_product(ctx, &site, body, &edge_origin(req)?).await?;
     http::json(200, &answer)

@@ -13,7 +13,7 @@ use worker::{Request, Response};
 use crate::codes::{self, Scope};
 use crate::context::Ctx;
 use crate::db::{self, Arg, Site};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::http;
 use crate::routes::access;
 
@@ -28,6 +28,9 @@ struct VerifyBody {
     site: String,
     email: String,
     code: String,
+    /// The challenge `POST /v1/signin` answered to this browser.
+    #[serde(default)]
+    challenge: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -52,25 +55,33 @@ async fn site_name(ctx: &Ctx, site: &Site) -> ApiResult<String> {
     Ok(name.map_or_else(|| site.id.clone(), |n| n.name))
 }
 
-/// `POST /v1/signin {site, email}`.
+/// `POST /v1/signin {site, email}` -> 202 `{sent: true, challenge}`, the same for every address; members of the site
+/// (verified or not) get a code by email, bound to this browser's challenge.
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: SigninBody = http::json_body(req).await?;
     let email = validate::email(&body.email)?;
     let site = ctx.site(&body.site).await?;
     codes::limit_request(ctx, req, member_scope(&site), &email).await?;
-    if db::member_by_email(&ctx.db, &site.id, &email).await?.is_some() {
-        codes::send(ctx, member_scope(&site), &email, &site_name(ctx, &site).await?).await?;
+    let challenge = codes::challenge()?;
+    if !db::members_by_email(&ctx.db, &site.id, &email).await?.is_empty() {
+        codes::send(ctx, member_scope(&site), &email, &challenge, &site_name(ctx, &site).await?).await?;
     }
-    http::json(202, &serde_json::json!({ "sent": true }))
+    http::json(202, &serde_json::json!({ "sent": true, "challenge": challenge }))
 }
 
-/// `POST /v1/signin/verify {site, email, code}` -> `{token, member, access}`.
+/// `POST /v1/signin/verify {site, email, code, challenge}` -> `{token, member, access}`. The code proves the email:
+/// the member of that email is verified, and what was bought under that email without proof joins it, as does the
+/// unverified member whose token this browser sends along (`Authorization: Bearer`, optional).
 pub(crate) async fn verify(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let body: VerifyBody = http::json_body(req).await?;
     let email = validate::email(&body.email)?;
     let site = ctx.site(&body.site).await?;
-    codes::consume(ctx, req, member_scope(&site), &email, &body.code).await?;
-    let member = db::member_by_email(&ctx.db, &site.id, &email).await?.ok_or_else(codes::invalid_code)?;
+    codes::consume(ctx, req, member_scope(&site), &email, &body.challenge, &body.code).await?;
+    let presented = match http::bearer(req) {
+        Some(_) => access::authenticate(ctx, req).await.ok().filter(|(s, _)| s.id == site.id).map(|(_, m)| m),
+        None => None,
+    };
+    let member = access::prove(ctx, &site, &email, presented.as_ref()).await?;
     access::token_answer(ctx, &site, &member).await
 }
 
@@ -84,13 +95,7 @@ pub(crate) async fn refresh(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
 /// caller just forgets its token (tokens are stateless).
 pub(crate) async fn signout(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let (site, member) = access::authenticate(ctx, req).await?;
-    let bytes = req.bytes().await.unwrap_or_default();
-    let body: SignoutBody = if bytes.iter().all(u8::is_ascii_whitespace) {
-        SignoutBody::default()
-    } else {
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ApiError::bad_request(format!("the body is not the JSON expected: {e}")))?
-    };
+    let body: SignoutBody = http::optional_json_body(req).await?;
     if body.everywhere {
         db::statement(
             &ctx.db,

@@ -1,11 +1,11 @@
 //! `POST /v1/webhooks/stripe`: Stripe's endpoint (platform and Connect events alike). latch-core verifies the
-//! signature against every configured secret and parses the event; the event is routed to its site, deduplicated
-//! by id, and applied by the engine with everything written in one D1 batch.
+//! signature against every configured secret and parses the event; the event is routed to its site by its Stripe
+//! account, deduplicated by id, and applied by the engine with everything written in one D1 batch. A signed event
+//! Latch cannot read is kept and acknowledged, never refused for Stripe to retry.
 
 use latch_core::connect::CatalogUpdate;
-use latch_core::engine::META_SITE;
-use latch_core::engine::{self, Input};
-use latch_core::event::{Event, StripeObject};
+use latch_core::engine::Input;
+use latch_core::event::Event;
 use latch_core::webhook;
 use worker::{Request, Response};
 
@@ -16,7 +16,7 @@ use crate::grants::{self, Origin};
 use crate::http;
 use crate::routes::{catalog_sync, connect};
 
-/// Largest webhook body accepted (Stripe's events are far smaller).
+/// Largest webhook body accepted (Stripe's events are far smaller); refused before it is buffered.
 const MAX_EVENT_BYTES: usize = 512 * 1024;
 
 /// Handles a delivery.
@@ -27,14 +27,16 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .ok()
         .flatten()
         .ok_or_else(|| ApiError::new(400, "invalid_signature", "the Stripe-Signature header is missing"))?;
-    let body = req.bytes().await.map_err(|_| ApiError::bad_request("the body could not be read"))?;
-    if body.len() > MAX_EVENT_BYTES {
-        return Err(ApiError::new(413, "body_too_large", "the event is too large"));
-    }
+    let body = http::read_body(req, MAX_EVENT_BYTES).await?;
     let secrets: Vec<&str> = ctx.config.webhook_secrets.iter().map(String::as_str).collect();
     webhook::verify(&body, &header, &secrets, ctx.now, webhook::DEFAULT_TOLERANCE_SECS)
         .map_err(|e| ApiError::new(400, "invalid_signature", e.to_string()))?;
-    let event = Event::parse(&body).map_err(|e| ApiError::new(400, "invalid_event", e.to_string()))?;
+    let event = match Event::parse(&body) {
+        Ok(event) => event,
+        // Signed by Stripe but unreadable here: a retry would fail the same way for days and get the endpoint
+        // disabled, so it is kept for the operator and acknowledged.
+        Err(e) => return unreadable(ctx, &body, &e.to_string()).await,
+    };
 
     if db::event_processed(&ctx.db, &event.id).await? {
         return http::json(200, &serde_json::json!({ "received": true, "duplicate": true }));
@@ -46,38 +48,46 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         Some(update) => return catalog_sync::apply(ctx, &event, update).await,
         None => {}
     }
-    let input = Input::Event(&event);
-    let Some(site) = site_for(ctx, &event, &input).await? else {
-        // Not ours to act on (no site knows this account, metadata or customer): remember it so retries are no-ops.
+    let Some(site) = site_for(ctx, event.account.as_deref()).await? else {
+        // Not ours to act on (no site has this account): remember it so retries are no-ops.
         db::batch(&ctx.db, vec![db::mark_event_processed(&ctx.db, &event.id, None, &event.kind, ctx.now)?]).await?;
         return http::json(200, &serde_json::json!({ "received": true, "ignored": "no site for this event" }));
     };
     let catalog = grants::catalog(ctx, &site).await?;
     let origin = Origin { event_id: Some(&event.id), kind: &event.kind, cause: &event.id, round: 0, notify: true };
-    grants::apply(ctx, &site, &catalog, input, &origin, extra).await?;
+    grants::apply(ctx, &site, &catalog, Input::Event(&event), &origin, extra).await?;
     http::json(200, &serde_json::json!({ "received": true }))
 }
 
-/// The site an event belongs to: by connected account; else by the `latch_site` metadata Latch puts on the
-/// objects it creates; else by a customer or object some site already knows.
-async fn site_for(ctx: &Ctx, event: &Event, input: &Input<'_>) -> ApiResult<Option<Site>> {
-    if let Some(account) = &event.account {
-        return Ok(db::site_by_account(&ctx.db, account).await?);
-    }
-    if let Some(site) = site_metadata(&event.object) {
-        return Ok(db::site(&ctx.db, site).await?.filter(|s| s.stripe_account.is_none()));
-    }
-    let scope = engine::scope(input);
-    Ok(db::site_by_customer_or_source(&ctx.db, scope.customer.as_deref(), &scope.sources).await?)
+/// The site an event belongs to, by its Stripe account and nothing else: a Connect event (`account`) goes to the
+/// site connected to that account; a platform event to the one site the operator put on the platform's account.
+/// (Within the site, the engine still ignores objects whose `latch_site` metadata names another site.)
+async fn site_for(ctx: &Ctx, account: Option<&str>) -> ApiResult<Option<Site>> {
+    Ok(match account {
+        Some(account) => db::site_by_account(&ctx.db, account).await?,
+        None => db::platform_site(&ctx.db).await?,
+    })
 }
 
-/// The `latch_site` metadata of objects Latch created (sessions, subscriptions and their invoices).
-fn site_metadata(object: &StripeObject) -> Option<&str> {
-    let metadata = match object {
-        StripeObject::CheckoutSession(cs) => Some(&cs.metadata),
-        StripeObject::Subscription(sub) => Some(&sub.metadata),
-        StripeObject::Invoice(inv) => inv.subscription_metadata(),
-        _ => None,
+/// Keeps a validly signed event Latch could not read (`unreadable_events`, for the operator) and acknowledges it.
+async fn unreadable(ctx: &Ctx, body: &[u8], error: &str) -> ApiResult<Response> {
+    let value: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| value.as_ref().and_then(|v| v[name].as_str()).map(str::to_owned);
+    let (event_id, account) = (field("id"), field("account"));
+    let site = match account.as_deref() {
+        Some(account) => db::site_by_account(&ctx.db, account).await?.map(|s| s.id),
+        None => None,
     };
-    metadata.and_then(|m| m.get(META_SITE)).map(String::as_str)
+    worker::console_error!("unreadable Stripe event {event_id:?}: {error}");
+    db::unreadable_event(
+        &ctx.db,
+        event_id.as_deref(),
+        site.as_deref(),
+        error,
+        &String::from_utf8_lossy(body),
+        ctx.now,
+    )?
+    .run()
+    .await?;
+    http::json(200, &serde_json::json!({ "received": true, "stored": "unreadable" }))
 }
