@@ -307,7 +307,7 @@ mod tests {
         assert_eq!(kind_for(0), CodeKind::Short);
         assert_eq!(kind_for(SHORT_CODES_PER_DAY - 1), CodeKind::Short);
         assert_eq!(kind_for(SHORT_CODES_PER_DAY), CodeKind::Long);
-        assert!(SHORT_CODES_PER_DAY * MAX_ATTEMPTS <= 20, "at most 20 guesses at six digits per address per day");
+        const { assert!(SHORT_CODES_PER_DAY * MAX_ATTEMPTS <= 20, "at most 20 guesses at six digits per address per day") };
         assert_eq!(CodeKind::parse("short"), CodeKind::Short);
         assert_eq!(CodeKind::parse("long"), CodeKind::Long);
         assert_eq!(CodeKind::parse("?"), CodeKind::Long);

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use latch_core::engine::{
-    self, AccessState, Activity, Catalog, Effect, Grant, GrantStatus, Input, ProductPolicy, Transition,
-};
+use latch_core::engine::{self, AccessState, Activity, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
 use latch_core::member;
 use latch_core::notify::{self, Audience};
 use serde::Serialize;
@@ -159,36 +157,10 @@ pub(crate) fn insert_activity(
     )?)
 }
 
-/// Upserts a grant row, holding the engine's ordering in the database too, so two requests racing between load and
-/// write cannot undo each other: a row in a final status (`GrantStatus::FINAL`: canceled, expired, refunded,
-/// dispute lost, revoked) is never replaced; a final row replaces any other whatever its version; otherwise the
-/// newer Stripe version wins, and at an equal version a re-fetched row outranks an event's.
+/// Statement upserting a grant row (`db::upsert_grant`, which holds the engine's ordering under concurrent writers).
 pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
     let data = serde_json::to_string(grant).map_err(ApiError::internal)?;
-    let finals = GrantStatus::FINAL.map(|s| format!("'{}'", s.as_str())).join(", ");
-    Ok(db::statement(
-        &ctx.db,
-        &format!(
-            "INSERT INTO grants (site_id, customer, product, source, status, ends_at, data, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (site_id, customer, product, source) DO UPDATE SET \
-               status = excluded.status, ends_at = excluded.ends_at, data = excluded.data, \
-               updated_at = excluded.updated_at \
-             WHERE grants.status NOT IN ({finals}) AND (excluded.status IN ({finals}) OR \
-               (json_extract(excluded.data, '$.version'), coalesce(json_extract(excluded.data, '$.fetched'), 0)) \
-               >= (json_extract(grants.data, '$.version'), coalesce(json_extract(grants.data, '$.fetched'), 0)))"
-        ),
-        &[
-            Arg::Text(site),
-            Arg::Text(&grant.customer),
-            Arg::Text(&grant.product),
-            Arg::Text(&grant.source),
-            Arg::Text(grant.status.as_str()),
-            Arg::OptInt(grant.ends_at),
-            Arg::Text(&data),
-            Arg::Int(ctx.now),
-        ],
-    )?)
+    Ok(db::upsert_grant(&ctx.db, site, grant, &data, ctx.now)?)
 }
 
 /// Outbox statements for the engine's notifications, each rendered by latch-core, in the batch of the change they

@@ -1,6 +1,7 @@
 //! The sign-in dialog behind `[data-latch-signin]`: a native modal `<dialog>` (the rest of the page is inert,
-//! Escape closes it, focus returns to the opener) with two steps: the email (`POST /v1/signin`), then the 6-digit
-//! code from the email (`POST /v1/signin/verify`). Labelled fields, a polite live region for what happened,
+//! Escape closes it, focus returns to the opener) with two steps: the email (`POST /v1/signin`), then the code
+//! from the email (`POST /v1/signin/verify`, with the challenge the first step answered, kept on the dialog as
+//! `data-challenge`). Labelled fields, a polite live region for what happened,
 //! texts in English or German after `<html lang>`, logical CSS only (right-to-left safe); the loader's stylesheet
 //! themes it with the same custom properties as the locked cards (`.latch-signin`).
 
@@ -105,9 +106,9 @@ const ATTRS: [(usize, &str, &str); 14] = [
     (5, "autocomplete", "email"),
     (5, "required", ""),
     (7, "for", "latch-signin-code"),
-    (8, "inputmode", "numeric"),
+    (8, "autocapitalize", "characters"),
     (8, "autocomplete", "one-time-code"),
-    (8, "maxlength", "7"),
+    (8, "maxlength", "11"),
     (8, "required", ""),
     (9, "role", "status"),
     (9, "aria-live", "polite"),
@@ -221,17 +222,26 @@ async fn submit(widget: &Widget) {
     let code = value("latch-signin-code");
     let code_step = doc.get_element_by_id("latch-signin-code").is_some_and(|c| !c.has_attribute("disabled"));
     let body = js::object(&[("site", widget.site()), ("email", &email)]);
+    // The code works only with the challenge this browser got when it asked (kept on the dialog); the member
+    // token goes along, so a purchase made here before signing in joins the member.
+    let dialog = by_id(doc, DIALOG_ID);
     if code_step {
         js::set(&body, "code", &JsValue::from_str(&code));
+        let challenge = dialog.as_ref().and_then(|d| d.get_attribute("data-challenge")).unwrap_or_default();
+        js::set(&body, "challenge", &JsValue::from_str(&challenge));
     }
     let _ = button.set_attribute("aria-busy", "true");
     say(doc, "");
     let path = if code_step { "/v1/signin/verify" } else { "/v1/signin" };
-    let reply = js::request("POST", &widget.url(path), Some(&body.into()), None).await.ok();
+    let token = if code_step { widget.token() } else { None };
+    let reply = js::request("POST", &widget.url(path), Some(&body.into()), token.as_deref()).await.ok();
     flag(&button, "aria-busy", false);
     let status = reply.as_ref().map_or(0, |r| r.status);
     if let Some(body) = reply.as_ref().and_then(js::Reply::ok_body) {
         if !code_step {
+            if let (Some(dialog), Some(challenge)) = (&dialog, js::get_str(body, "challenge")) {
+                let _ = dialog.set_attribute("data-challenge", &challenge);
+            }
             step(doc, true, text(t, SENT));
             return;
         }

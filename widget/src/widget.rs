@@ -212,6 +212,11 @@ impl Widget {
         obj.into()
     }
 
+    /// The member token, when signed in.
+    pub fn token(&self) -> Option<String> {
+        self.0.state.borrow().token.clone()
+    }
+
     /// Forgets the member token and cached access, and locks the page.
     pub fn sign_out(&self) {
         js::remove(&self.key("token"));
@@ -330,8 +335,12 @@ impl Widget {
         }
     }
 
+    /// `POST /v1/claim` with the claim secret `POST /v1/checkout` answered to this browser for `session` (the
+    /// stored `"{id} {secret}"`); without it the edge answers as if the session did not exist.
     fn claim_request(&self, session: &str) -> Result<js_sys::Promise, JsValue> {
-        let body = js::object(&[("site", &self.0.site), ("checkout_session_id", session)]);
+        let stored = js::load(&self.key("claim")).unwrap_or_default();
+        let secret = stored.strip_prefix(session).and_then(|rest| rest.strip_prefix(' ')).unwrap_or_default();
+        let body = js::object(&[("site", &self.0.site), ("checkout_session_id", session), ("claim", secret)]);
         js::send("POST", &self.url("/v1/claim"), Some(&body.into()), None)
     }
 
@@ -379,6 +388,7 @@ impl Widget {
                 && let Some(access) = js::parse_access(body)
             {
                 self.keep_access(Some(token), body, access);
+                js::remove(&self.key("claim"));
                 self.drop_session_param();
                 return true;
             }
@@ -392,6 +402,11 @@ impl Widget {
                 }
                 _ => {
                     self.fail("claim", reply.as_ref());
+                    // Paid in another browser, or too long ago: signing in by email gets the purchase.
+                    if reply.as_ref().is_some_and(|r| matches!(r.status, 403 | 404 | 410)) {
+                        self.drop_session_param();
+                        crate::signin::open(self);
+                    }
                     return false;
                 }
             }
@@ -602,7 +617,7 @@ impl Widget {
             }
             return;
         }
-        let token = self.0.state.borrow().token.clone();
+        let token = self.token();
         if portal && token.is_none() {
             js::warn("portal: not signed in");
             return;
@@ -623,17 +638,27 @@ impl Widget {
                 js::set(&body, "mode", &JsValue::from_str(mode.trim_ascii()));
             }
         }
-        let reply =
-            js::request("POST", &self.url(path), Some(&body.into()), if portal { token.as_deref() } else { None })
-                .await
-                .ok();
+        // The member token goes along to checkout too: a signed-in member buys as themselves (their customer),
+        // and saving a card needs it. A token the edge refuses signs the visitor out, and a purchase is tried
+        // again signed out.
+        let body: JsValue = body.into();
+        let url = self.url(path);
+        let mut reply = js::request("POST", &url, Some(&body), token.as_deref()).await.ok();
+        if reply.as_ref().is_some_and(|r| r.status == 401 && r.error_code().as_deref() == Some("invalid_token")) {
+            self.sign_out();
+            if !portal {
+                reply = js::request("POST", &url, Some(&body), None).await.ok();
+            }
+        }
+        if let Some(ok) = reply.as_ref().and_then(Reply::ok_body)
+            && let (Some(id), Some(claim)) = (js::get_str(ok, "id"), js::get_str(ok, "claim"))
+        {
+            js::store(&self.key("claim"), &concat(&[&id, " ", &claim]));
+        }
         let url = reply.as_ref().and_then(Reply::ok_body).and_then(|b| js::get_str(b, "url"));
         let Some(url) = url else {
             Self::busy(el, false);
             toggle_class(el, "latch-error", true);
-            if portal && reply.as_ref().is_some_and(|r| r.status == 401) {
-                self.sign_out();
-            }
             self.fail(if portal { "portal" } else { "checkout" }, reply.as_ref());
             if let (Some(url), Some(window)) = (fallback(), web_sys::window()) {
                 let _ = window.location().assign(&url);

@@ -400,6 +400,8 @@ async fn claim_retries_while_pending_then_unlocks() {
         ],
     );
     let access_events = listen("latch:access", false);
+    // The claim secret `POST /v1/checkout` answered to this browser for that session.
+    storage().set_item(&format!("latch:{site}:claim"), "cs_test_123 secret_abc").unwrap();
     let original = web_sys::window().unwrap().location().href().unwrap();
     set_url("?keep=1&latch_session=cs_test_123#frag");
     let href = web_sys::window().unwrap().location().href().unwrap();
@@ -413,6 +415,8 @@ async fn claim_retries_while_pending_then_unlocks() {
     let body = latch_widget::js::get(&claims[0], "body");
     assert_eq!(latch_widget::js::get_str(&body, "site").as_deref(), Some(site));
     assert_eq!(latch_widget::js::get_str(&body, "checkout_session_id").as_deref(), Some("cs_test_123"));
+    assert_eq!(latch_widget::js::get_str(&body, "claim").as_deref(), Some("secret_abc"));
+    assert!(storage().get_item(&format!("latch:{site}:claim")).unwrap().is_none(), "used once, then forgotten");
     let now = web_sys::window().unwrap().location().href().unwrap();
     assert!(!now.contains("latch_session"), "{now}");
     assert!(now.contains("keep=1") && now.ends_with("#frag"), "{now}");
@@ -636,6 +640,49 @@ async fn buy_button_opens_checkout() {
     w.stop();
     restore_fetch();
     set_url(&original);
+}
+
+#[wasm_bindgen_test]
+async fn checkout_goes_as_the_member_and_keeps_its_claim_secret() {
+    let site = "site_buytoken";
+    clear_site(site);
+    fixture(PAGE);
+    storage().set_item(&format!("latch:{site}:token"), "tok_member").unwrap();
+    let refused = r#"{"error":{"code":"invalid_token","message":"the token was revoked"}}"#.to_string();
+    let session = r#"{"id":"cs_9","url":"https://checkout.test/c/pay/cs_9","claim":"secret_9"}"#.to_string();
+    stub(
+        site,
+        &[
+            ("GET /v1/sites/{site}/catalog", vec![(200, catalog_json())]),
+            ("GET /v1/access", vec![(200, r#"{"member":{"email":"m@x.io"},"access":[]}"#.into())]),
+            ("POST /v1/checkout", vec![(200, session.clone()), (401, refused), (200, session)]),
+        ],
+    );
+    let checkouts = listen("latch:checkout", true);
+    let w = widget(site);
+    w.boot("https://shop.test/").await;
+    let checkout_calls = || -> Vec<JsValue> {
+        recorded()
+            .into_iter()
+            .filter(|c| latch_widget::js::get_str(c, "key").as_deref() == Some("POST /v1/checkout"))
+            .collect()
+    };
+    // Signed in: the member token goes along, and the claim secret is kept for the way back.
+    el("buy-pro").dyn_into::<HtmlElement>().unwrap().click();
+    until("first checkout", || seen(&checkouts).len() == 1).await;
+    assert_eq!(latch_widget::js::get_str(&checkout_calls()[0], "auth").as_deref(), Some("Bearer tok_member"));
+    assert_eq!(storage().get_item(&format!("latch:{site}:claim")).unwrap().as_deref(), Some("cs_9 secret_9"));
+    // The edge refuses the token (signed out elsewhere): the visitor is signed out and buys signed out.
+    until("not busy", || !has_class("buy-pro", "latch-loading")).await;
+    el("buy-pro").dyn_into::<HtmlElement>().unwrap().click();
+    until("second checkout", || seen(&checkouts).len() == 2).await;
+    let calls = checkout_calls();
+    assert_eq!(calls.len(), 3, "the refused attempt, then one signed out");
+    assert_eq!(latch_widget::js::get_str(&calls[1], "auth").as_deref(), Some("Bearer tok_member"));
+    assert!(latch_widget::js::get(&calls[2], "auth").is_null(), "no token the second time");
+    assert!(storage().get_item(&format!("latch:{site}:token")).unwrap().is_none());
+    w.stop();
+    restore_fetch();
 }
 
 #[wasm_bindgen_test]

@@ -127,7 +127,7 @@ async fn opens_a_labelled_modal_dialog_at_the_email_step() {
 async fn email_then_code_signs_in_and_stores_the_token() {
     let widget = page("en");
     stub_fetch(&routes(&[
-        ("POST /v1/signin", &[(202, r#"{"sent":true}"#)]),
+        ("POST /v1/signin", &[(202, r#"{"sent":true,"challenge":"ch_browser"}"#)]),
         ("POST /v1/signin/verify", &[(401, r#"{"error":{"code":"invalid_code","message":"no"}}"#), (200, SIGNED_IN)]),
     ]));
     click("open");
@@ -154,6 +154,7 @@ async fn email_then_code_signs_in_and_stores_the_token() {
     let sent = calls();
     assert!(sent.contains(r#""key":"POST /v1/signin","body":{"site":"site_test","email":"a@example.com"}"#), "{sent}");
     assert!(sent.contains(r#""code":"123 456""#), "{sent}");
+    assert!(sent.contains(r#""challenge":"ch_browser""#), "the code goes with this browser's challenge: {sent}");
     restore_fetch();
     widget.stop();
 }

@@ -139,7 +139,7 @@ fn member(stack: &Stack, agent: &ureq::Agent) -> Result<Member, String> {
         &format!("/checkout/sessions/{id}/pay"),
         &json!({ "card": "4242424242424242", "email": "bench@example.com" }),
     )?;
-    let claim = post("/v1/claim", json!({ "site": DEMO_SITE, "checkout_session_id": id }))?;
+    let claim = post("/v1/claim", json!({ "site": DEMO_SITE, "checkout_session_id": id, "claim": session["claim"] }))?;
     let token = claim["token"].as_str().ok_or("claim answered no token")?.to_owned();
     stack.wait_webhooks()?;
     let stripe = |path: &str| {

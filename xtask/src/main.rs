@@ -74,7 +74,7 @@ fn dev() -> Step {
         state_dir: repo_root().join("target/dev-state"),
         verbose: true,
         retry_base_ms: 500,
-        vars: Vec::new(),
+        ..StackOptions::default()
     })?;
     stack.seed_demo()?;
     let (tx, rx) = std::sync::mpsc::channel();

@@ -22,8 +22,12 @@ const LIMIT: i64 = 50;
 struct MemberRow {
     id: String,
     email: String,
+    verified: i64,
     created_at: i64,
 }
+
+/// What the dashboard says of a member whose email nobody proved (`latch_core::member`).
+const UNVERIFIED: &str = "Not confirmed: bought without signing in";
 
 /// `GET /dashboard/sites/{site}/members?q=`.
 pub(crate) async fn list(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult<Response> {
@@ -32,7 +36,7 @@ pub(crate) async fn list(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
         format!("%{}%", q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
     let members: Vec<MemberRow> = db::rows(
         &ctx.db,
-        "SELECT id, email, created_at FROM members WHERE site_id = ?1 AND email LIKE ?2 ESCAPE '\\' \
+        "SELECT id, email, verified, created_at FROM members WHERE site_id = ?1 AND email LIKE ?2 ESCAPE '\\' \
          ORDER BY created_at DESC, email LIMIT ?3",
         &[Arg::Text(&page.site.id), Arg::Text(&pattern), Arg::Int(LIMIT)],
     )
@@ -49,10 +53,15 @@ pub(crate) async fn list(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
         @if members.is_empty() { p #no-members { "No members found." } } @else {
             table #members {
                 caption.visually-hidden { "Members" }
-                thead { tr { th scope="col" { "Email" } th scope="col" { "Member since" } } }
+                thead { tr { th scope="col" { "Email" } th scope="col" { "Email confirmed" }
+                             th scope="col" { "Member since" } } }
                 tbody {
                     @for m in &members {
-                        tr { td { a href={ (base) "/" (m.id) } { (m.email) } } td { (html::time(m.created_at)) } }
+                        tr data-verified=(m.verified != 0) {
+                            td { a href={ (base) "/" (m.id) } { (m.email) } }
+                            td { @if m.verified != 0 { "Yes" } @else { (UNVERIFIED) } }
+                            td { (html::time(m.created_at)) }
+                        }
                     }
                 }
             }
@@ -65,6 +74,7 @@ pub(crate) async fn list(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
 struct Member {
     id: String,
     email: String,
+    verified: bool,
     customers: Vec<String>,
     grants: Vec<Grant>,
 }
@@ -91,6 +101,7 @@ async fn member(ctx: &Ctx, page: &SitePage, id: &str) -> ApiResult<Member> {
     Ok(Member {
         id: found.id,
         email: found.email,
+        verified: found.verified != 0,
         customers: customers.into_iter().map(|c| c.customer).collect(),
         grants,
     })
@@ -116,6 +127,13 @@ async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Opt
     let csrf = page.session.csrf.as_str();
     let body = html! {
         @if let Some(error) = error { p.error role="alert" #member-error { (error) } }
+        @if !m.verified {
+            p.hint #unverified {
+                (UNVERIFIED) ". The email was typed on Stripe's page and nobody has proved it yet, so this record "
+                "stays apart from any other member. When " strong { (m.email) } " signs in with the code Latch "
+                "emails them, what was bought here joins their account."
+            }
+        }
         section aria-labelledby="grants-heading" {
             h2 #grants-heading { "Access" }
             @if m.grants.is_empty() { p { "No access recorded." } } @else {

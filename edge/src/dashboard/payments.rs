@@ -69,7 +69,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>,
                         input #confirm-code name="code" type="text" autocomplete="one-time-code"
                             autocapitalize="characters" required;
                     }
-                    button type="submit" #confirm { "Confirm" }
+                    button type="submit" #confirm-submit { "Confirm" }
                 }
             } @else if unconfirmed {
                 form method="post" action={ (base) "/confirm/send" } #confirm-send-form {

@@ -25,7 +25,7 @@ struct ClaimBody {
     checkout_session_id: String,
     /// The claim secret `POST /v1/checkout` answered to this browser.
     #[serde(default)]
-    claim: String,
+    claim: Option<String>,
 }
 
 /// Claims one network may make per window (before any work: a flood costs no Stripe call).
@@ -48,9 +48,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         .map_err(|_| ApiError::bad_request("checkout_session_id must be a Checkout Session id (cs_...)"))?;
     let site = ctx.site(&body.site).await?;
     // Without a secret there is nothing to check: no Stripe call for a stranger holding only an id.
-    if body.claim.is_empty() {
-        return Err(refused(ClaimError::NotFound));
-    }
+    let secret = body.claim.as_deref().filter(|s| !s.is_empty()).ok_or_else(|| refused(ClaimError::NotFound))?;
     let request = FetchRequest { object: FetchObject::CheckoutSession, id: id.to_owned() }
         .to_stripe_request()
         .on_account(site.stripe()?);
@@ -62,7 +60,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let StripeObject::CheckoutSession(session) = &object else {
         return Err(ApiError::internal("Stripe answered something other than a checkout session"));
     };
-    claim::check(session, &site.id, &body.claim, ctx.now).map_err(refused)?;
+    claim::check(session, &site.id, secret, ctx.now).map_err(refused)?;
     let customer = session.customer.clone().ok_or_else(|| {
         ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer yet; try again shortly")
     })?;

@@ -112,6 +112,10 @@ pub struct StackOptions {
     pub retry_base_ms: u64,
     /// More Worker variables (`--var NAME:VALUE`), e.g. `EMAIL_API_URL` to deliver the outbox to a local server.
     pub vars: Vec<(String, String)>,
+    /// The platform's Stripe key, the emulator's only key (a `sk_live_…` key makes a live-mode emulator).
+    pub stripe_key: String,
+    /// More emulator arguments, e.g. `--clock-offset -14400`.
+    pub emulator_args: Vec<String>,
 }
 
 impl Default for StackOptions {
@@ -123,6 +127,8 @@ impl Default for StackOptions {
             verbose: false,
             retry_base_ms: 200,
             vars: Vec::new(),
+            stripe_key: STRIPE_TEST_KEY.into(),
+            emulator_args: Vec::new(),
         }
     }
 }
@@ -171,7 +177,8 @@ impl Stack {
         // Emulator first: it prints its address when ready.
         let mut emulator = command(&emulator_bin);
         emulator
-            .args(["--port", &opts.emulator_port.to_string(), "--api-key", STRIPE_TEST_KEY])
+            .args(["--port", &opts.emulator_port.to_string(), "--api-key", &opts.stripe_key])
+            .args(&opts.emulator_args)
             .args(["--webhook", &format!("{edge_url}/v1/webhooks/stripe={webhook_secret}")])
             .args(["--retry-base-ms", &opts.retry_base_ms.to_string()])
             .args(["--client-id", CONNECT_CLIENT_ID, "--oauth-redirect-uri", &format!("{edge_url}/connect/callback")])
@@ -202,7 +209,7 @@ impl Stack {
             .args(["--inspector-port", &free_port().to_string(), "--show-interactive-dev-session=false"])
             .arg("--test-scheduled")
             .args(["--var", &var("STRIPE_API_BASE", &emulator_url)])
-            .args(["--var", &var("STRIPE_SECRET_KEY", STRIPE_TEST_KEY)])
+            .args(["--var", &var("STRIPE_SECRET_KEY", &opts.stripe_key)])
             .args(["--var", &var("STRIPE_WEBHOOK_SECRETS", &webhook_secret)])
             .args(["--var", &var("TOKEN_SECRET", &token_secret)])
             .args(["--var", &var("ADMIN_TOKEN", &admin_token)])
@@ -251,12 +258,14 @@ impl Stack {
         read_json(resp)
     }
 
-    /// Seeds the demo site: `pro` (monthly subscription, 7-day trial, lookup key `pro-monthly`) and `course`
+    /// Seeds the demo site on the platform's own Stripe account (the emulator's key; the operator's explicit choice
+    /// of single-account mode): `pro` (monthly subscription, 7-day trial, lookup key `pro-monthly`) and `course`
     /// (one-time purchase, lookup key `course-lifetime`).
     pub fn seed_demo(&self) -> StackResult<()> {
         self.admin(
             "/sites",
-            &json!({ "id": DEMO_SITE, "name": "The Rust Weekly (demo)", "allowed_origins": [self.edge_url] }),
+            &json!({ "id": DEMO_SITE, "name": "The Rust Weekly (demo)", "allowed_origins": [self.edge_url],
+                     "platform_account": true }),
         )?;
         self.admin(
             &format!("/sites/{DEMO_SITE}/products"),
@@ -309,6 +318,194 @@ impl Stack {
     pub fn deliveries(&self) -> StackResult<Value> {
         read_json(ureq::get(&format!("{}/_emulator/deliveries", self.emulator_url)).call())
     }
+
+    /// `POST {edge}{path}` with a JSON body and an optional bearer token, whatever the answer.
+    pub fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> Answer {
+        let mut req = ureq::post(&format!("{}{path}", self.edge_url));
+        if let Some(token) = bearer {
+            req = req.set("Authorization", &format!("Bearer {token}"));
+        }
+        answer(req.send_json(body.clone()))
+    }
+
+    /// `GET {edge}{path}` with an optional bearer token, whatever the answer.
+    pub fn get(&self, path: &str, bearer: Option<&str>) -> Answer {
+        let mut req = ureq::get(&format!("{}{path}", self.edge_url));
+        if let Some(token) = bearer {
+            req = req.set("Authorization", &format!("Bearer {token}"));
+        }
+        answer(req.call())
+    }
+
+    /// Opens a checkout of `price` on `site` returning to the demo page (as the member `token` when given; `extra`
+    /// fields are merged into the body); the answer `{id, url, claim}`, which must be a 200.
+    pub fn checkout(&self, site: &str, price: &str, token: Option<&str>, extra: &Value) -> Value {
+        let mut body = json!({ "site": site, "price": price, "return_url": format!("{}/demo/", self.edge_url) });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        let a = self.post("/v1/checkout", token, &body);
+        assert_eq!(a.status, 200, "checkout: {}", a.body);
+        a.body
+    }
+
+    /// Pays a session at the emulator typing `email` on Stripe's page ("" keeps what Stripe pre-filled).
+    pub fn pay(&self, session: &str, card: &str, email: &str) -> StackResult<Value> {
+        self.emulator_control(&format!("/checkout/sessions/{session}/pay"), &json!({ "card": card, "email": email }))
+    }
+
+    /// Claims a checkout (`POST /v1/claim`) with its id and the claim secret its checkout answered.
+    pub fn claim(&self, site: &str, checkout: &Value) -> Answer {
+        let body = json!({ "site": site, "checkout_session_id": checkout["id"], "claim": checkout["claim"] });
+        self.post("/v1/claim", None, &body)
+    }
+
+    /// Checkout, pay with a good card typing `email`, claim: the claim's answer `{token, member, access}`.
+    pub fn buy(&self, site: &str, price: &str, token: Option<&str>, email: &str) -> Value {
+        let checkout = self.checkout(site, price, token, &json!({}));
+        self.pay(checkout["id"].as_str().unwrap_or_default(), PAYING_CARD, email)
+            .expect("the emulator takes the payment");
+        let claimed = self.claim(site, &checkout);
+        assert_eq!(claimed.status, 200, "claim: {}", claimed.body);
+        claimed.body
+    }
+
+    /// Waits for a sent email to `to` beyond the `before` there were, and answers the sign-in code in it.
+    pub fn code_sent(&self, to: &str, before: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let emails = self.outbox(to).expect("dev outbox");
+            if emails.len() > before && emails[0]["status"] == "sent" {
+                return code_in(emails[0]["text"].as_str().unwrap_or_default())
+                    .unwrap_or_else(|| panic!("no code in {:?}", emails[0]));
+            }
+            assert!(Instant::now() < deadline, "no new sent email for {to}: {emails:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Signs a member of `site` in by emailed code (`token`: the member token this browser already holds, if any):
+    /// the verify answer `{token, member, access}`, which must be a 200.
+    pub fn member_signin(&self, site: &str, email: &str, token: Option<&str>) -> Value {
+        let before = self.outbox(email).expect("dev outbox").len();
+        let asked = self.post("/v1/signin", None, &json!({ "site": site, "email": email }));
+        assert_eq!(asked.status, 202, "{}", asked.body);
+        let code = self.code_sent(email, before);
+        let body = json!({ "site": site, "email": email, "code": code, "challenge": asked.body["challenge"] });
+        let verified = self.post("/v1/signin/verify", token, &body);
+        assert_eq!(verified.status, 200, "verify: {}", verified.body);
+        verified.body
+    }
+
+    /// Confirms an owner `session` with a fresh code from `email` (`POST /owner/v1/confirm` and its verify), so it
+    /// may change a site's Stripe connection for the next 10 minutes.
+    pub fn owner_confirm(&self, session: &str, email: &str) {
+        let before = self.outbox(email).expect("dev outbox").len();
+        let asked = self.post("/owner/v1/confirm", Some(session), &json!({}));
+        assert_eq!(asked.status, 202, "{}", asked.body);
+        let code = self.code_sent(email, before);
+        let body = json!({ "code": code, "challenge": asked.body["challenge"] });
+        let confirmed = self.post("/owner/v1/confirm/verify", Some(session), &body);
+        assert_eq!(confirmed.status, 200, "confirm: {}", confirmed.body);
+    }
+
+    /// Signs an owner in (up) by emailed code: the verify answer `{session, owner, sites}`.
+    pub fn owner_signin(&self, email: &str) -> Value {
+        let before = self.outbox(email).expect("dev outbox").len();
+        let asked = self.post("/owner/v1/signin", None, &json!({ "email": email }));
+        assert_eq!(asked.status, 202, "{}", asked.body);
+        let code = self.code_sent(email, before);
+        let body = json!({ "email": email, "code": code, "challenge": asked.body["challenge"] });
+        let verified = self.post("/owner/v1/signin/verify", None, &body);
+        assert_eq!(verified.status, 200, "verify: {}", verified.body);
+        verified.body
+    }
+}
+
+impl Stack {
+    /// Approves Latch on the emulator's Connect authorize page (as its `#approve` form does; `account` empty: a new
+    /// account, else reconnect that one) and answers the redirect back to Latch.
+    pub fn approve_connect(&self, authorize_url: &str, account: &str) -> String {
+        assert!(authorize_url.starts_with(&format!("{}/oauth/authorize?", self.emulator_url)), "{authorize_url}");
+        let page = no_redirects().get(authorize_url).call().expect("authorize page").into_string().expect("html");
+        assert!(page.contains("id=\"approve\""), "the emulator shows its approve button");
+        let field = |k: &str| query_param(authorize_url, k).unwrap_or_default();
+        let resp = no_redirects()
+            .post(&format!("{}/oauth/authorize", self.emulator_url))
+            .send_form(&[
+                ("client_id", &field("client_id")),
+                ("redirect_uri", &field("redirect_uri")),
+                ("state", &field("state")),
+                ("scope", &field("scope")),
+                ("email", "owner@example.com"),
+                ("account", account),
+                ("decision", "approve"),
+            ])
+            .expect("approve");
+        assert_eq!(resp.status(), 303);
+        resp.header("Location").expect("redirect back to Latch").to_owned()
+    }
+}
+
+/// An agent that does not follow redirects.
+fn no_redirects() -> ureq::Agent {
+    ureq::AgentBuilder::new().redirects(0).timeout(Duration::from_secs(60)).build()
+}
+
+/// `GET url` with an optional `Cookie` header, redirects not followed: the status and the body text.
+pub fn get_page(url: &str, cookie: Option<&str>) -> (u16, String) {
+    let mut req = no_redirects().get(url);
+    if let Some(c) = cookie {
+        req = req.set("Cookie", c);
+    }
+    match req.call() {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(e) => panic!("GET {url}: {e}"),
+    }
+}
+
+/// The decoded query parameter `key` of `url`.
+pub fn query_param(url: &str, key: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    url::form_urlencoded::parse(q.as_bytes()).find_map(|(k, v)| (k == key).then(|| v.into_owned()))
+}
+
+/// A card the emulator accepts.
+pub const PAYING_CARD: &str = "4242 4242 4242 4242";
+
+/// An HTTP answer, whatever its status: the status, the JSON body (`Null` when it is not JSON) and `Set-Cookie`.
+#[derive(Debug)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// The parsed body.
+    pub body: Value,
+    /// The `Set-Cookie` header, if any.
+    pub set_cookie: Option<String>,
+}
+
+impl Answer {
+    /// The `error.code` of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// Reads any answer (a non-2xx one too); panics only when no answer came.
+pub fn answer(resp: Result<ureq::Response, ureq::Error>) -> Answer {
+    let r = match resp {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = r.status();
+    let set_cookie = r.header("Set-Cookie").map(str::to_owned);
+    let text = r.into_string().unwrap_or_default();
+    Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), set_cookie }
+}
+
+/// The sign-in code in an email's text: the indented line (`    123456` or `    ABCDE-FGHJK`).
+pub fn code_in(text: &str) -> Option<String> {
+    text.lines().find_map(|l| l.strip_prefix("    ")).map(|c| c.trim().to_owned()).filter(|c| !c.is_empty())
 }
 
 /// Reads a JSON answer; a non-2xx answer becomes an error carrying status and body.

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use latch_e2e::{CONNECT_CLIENT_ID, DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, read_json};
+use latch_e2e::{CONNECT_CLIENT_ID, DEMO_SITE, STRIPE_TEST_KEY, Stack, StackOptions, query_param as query, read_json};
 use serde_json::{Value, json};
 
 const SITE: &str = "site_connected";
@@ -53,11 +53,6 @@ fn stripe(stack: &Stack, method: &str, path: &str, account: Option<&str>, form: 
     answer(if method == "POST" { req.send_form(form) } else { req.call() })
 }
 
-fn query(url: &str, key: &str) -> Option<String> {
-    let q = url.split_once('?')?.1;
-    url::form_urlencoded::parse(q.as_bytes()).find_map(|(k, v)| (k == key).then(|| v.into_owned()))
-}
-
 /// Asks Latch for the authorize URL: (url, cookie pair `name=value`, full Set-Cookie).
 fn start_connect(stack: &Stack, site: &str) -> (String, String, String) {
     let resp = agent()
@@ -72,38 +67,12 @@ fn start_connect(stack: &Stack, site: &str) -> (String, String, String) {
     (url, pair, set_cookie)
 }
 
-/// Approves on the emulator's authorize page (the form `#approve` submits) and answers the redirect to Latch.
 fn approve(stack: &Stack, authorize_url: &str, account: &str) -> String {
-    assert!(authorize_url.starts_with(&format!("{}/oauth/authorize?", stack.emulator_url)), "{authorize_url}");
-    let page = agent().get(authorize_url).call().expect("authorize page").into_string().expect("html");
-    assert!(page.contains("id=\"approve\""), "the emulator shows its approve button");
-    let field = |k: &str| query(authorize_url, k).unwrap_or_default();
-    let resp = agent()
-        .post(&format!("{}/oauth/authorize", stack.emulator_url))
-        .send_form(&[
-            ("client_id", &field("client_id")),
-            ("redirect_uri", &field("redirect_uri")),
-            ("state", &field("state")),
-            ("scope", &field("scope")),
-            ("email", "owner@example.com"),
-            ("account", account),
-            ("decision", "approve"),
-        ])
-        .expect("approve");
-    assert_eq!(resp.status(), 303);
-    resp.header("Location").expect("redirect back to Latch").to_owned()
+    stack.approve_connect(authorize_url, account)
 }
 
 fn callback(location: &str, cookie: Option<&str>) -> (u16, String) {
-    let mut req = agent().get(location);
-    if let Some(c) = cookie {
-        req = req.set("Cookie", c);
-    }
-    match req.call() {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("callback: {e}"),
-    }
+    latch_e2e::get_page(location, cookie)
 }
 
 fn account_of(stack: &Stack, site: &str) -> (Option<String>, Option<String>) {
@@ -144,30 +113,18 @@ fn wait_import(stack: &Stack, id: &str) -> Value {
     }
 }
 
-/// Checks out `price` on `site` (optionally as a signed-in member) and pays at the emulator: the session id.
-fn buy(stack: &Stack, site: &str, price: &str, email: &str, token: Option<&str>) -> (String, Value) {
-    let mut req = agent().post(&format!("{}/v1/checkout", stack.edge_url));
-    if let Some(t) = token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    let return_url = format!("{}/demo/", stack.edge_url);
-    let (status, session) = answer(req.send_json(json!({ "site": site, "price": price, "return_url": return_url })));
-    assert_eq!(status, 200, "{session}");
-    let id = session["id"].as_str().expect("session id").to_owned();
-    let paid = stack
-        .emulator_control(&format!("/checkout/sessions/{id}/pay"), &json!({ "card": PAYS, "email": email }))
-        .expect("pay");
-    (id, paid)
+/// Checks out `price` on `site` (optionally as a signed-in member) and pays at the emulator: the checkout answer
+/// (`{id, url, claim}`).
+fn buy(stack: &Stack, site: &str, price: &str, email: &str, token: Option<&str>) -> Value {
+    let checkout = stack.checkout(site, price, token, &json!({}));
+    stack.pay(checkout["id"].as_str().expect("session id"), PAYS, email).expect("pay");
+    checkout
 }
 
-fn claim(stack: &Stack, site: &str, session: &str) -> Value {
-    let (status, body) = answer(
-        agent()
-            .post(&format!("{}/v1/claim", stack.edge_url))
-            .send_json(json!({ "site": site, "checkout_session_id": session })),
-    );
-    assert_eq!(status, 200, "{body}");
-    body
+fn claim(stack: &Stack, site: &str, checkout: &Value) -> Value {
+    let claimed = stack.claim(site, checkout);
+    assert_eq!(claimed.status, 200, "{}", claimed.body);
+    claimed.body
 }
 
 #[test]
@@ -393,15 +350,17 @@ fn connect_products_import_checkout_and_disconnect() {
 
     // --- Checkout on the connected account, claim, customer reuse, setup mode.
     eprintln!("[e2e] checkout");
-    let (session, _) = buy(&stack, SITE, "club-monthly", "buyer@example.com", None);
+    let bought = buy(&stack, SITE, "club-monthly", "buyer@example.com", None);
+    let session = bought["id"].as_str().expect("session id").to_owned();
     assert_eq!(stripe(&stack, "GET", &format!("/v1/checkout/sessions/{session}"), Some(&account), &[]).0, 200);
     assert_eq!(stripe(&stack, "GET", &format!("/v1/checkout/sessions/{session}"), None, &[]).0, 404);
-    let claimed = claim(&stack, SITE, &session);
+    let claimed = claim(&stack, SITE, &bought);
     assert!(claimed["access"].as_array().expect("access").iter().any(|a| a["product"] == "club"), "{claimed}");
     let token = claimed["token"].as_str().expect("token").to_owned();
     let (_, cs) = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{session}"), Some(&account), &[]);
     let customer = cs["customer"].as_str().expect("customer").to_owned();
-    let (again_session, _) = buy(&stack, SITE, "club-once", "buyer@example.com", Some(&token));
+    let again = buy(&stack, SITE, "club-once", "buyer@example.com", Some(&token));
+    let again_session = again["id"].as_str().expect("session id");
     let (_, cs2) = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{again_session}"), Some(&account), &[]);
     assert_eq!(cs2["customer"], customer.as_str(), "a signed-in member's customer is reused");
     let (status, setup) = answer(
@@ -421,7 +380,7 @@ fn connect_products_import_checkout_and_disconnect() {
         .emulator_control(&format!("/checkout/sessions/{setup_id}/pay"), &json!({ "card": PAYS, "email": "" }))
         .expect("save the card");
     wait_webhooks(&stack);
-    let claimed_setup = claim(&stack, SITE, setup_id);
+    let claimed_setup = claim(&stack, SITE, &setup);
     assert_eq!(claimed_setup["member"]["email"], "buyer@example.com");
     let (_, done) = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{setup_id}"), Some(&account), &[]);
     let (_, seti) = stripe(
@@ -456,8 +415,8 @@ fn connect_products_import_checkout_and_disconnect() {
     );
 
     // --- Sites stay apart: a member of the demo site cannot act on or read through the connected site.
-    let (demo_session, _) = buy(&stack, DEMO_SITE, "course-lifetime", "demo@example.com", None);
-    let demo_token = claim(&stack, DEMO_SITE, &demo_session)["token"].as_str().expect("token").to_owned();
+    let demo = buy(&stack, DEMO_SITE, "course-lifetime", "demo@example.com", None);
+    let demo_token = claim(&stack, DEMO_SITE, &demo)["token"].as_str().expect("token").to_owned();
     let (status, _) = answer(
         agent()
             .post(&format!("{}/v1/checkout", stack.edge_url))
@@ -524,32 +483,7 @@ fn connect_products_import_checkout_and_disconnect() {
 
 /// Signs an owner in with the emailed code: the session token.
 fn owner_session(stack: &Stack, email: &str) -> String {
-    let outbox = || stack.outbox(email).expect("dev outbox");
-    let before = outbox().len();
-    let (status, _) =
-        answer(agent().post(&format!("{}/owner/v1/signin", stack.edge_url)).send_json(json!({ "email": email })));
-    assert_eq!(status, 202);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        let emails = outbox();
-        if emails.len() > before && emails[0]["status"] == "sent" {
-            break emails[0]["subject"]
-                .as_str()
-                .expect("subject")
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>();
-        }
-        assert!(Instant::now() < deadline, "no code for {email}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let (status, body) = answer(
-        agent()
-            .post(&format!("{}/owner/v1/signin/verify", stack.edge_url))
-            .send_json(json!({ "email": email, "code": code })),
-    );
-    assert_eq!(status, 200, "{body}");
-    body["session"].as_str().expect("session").to_owned()
+    stack.owner_signin(email)["session"].as_str().expect("session").to_owned()
 }
 
 /// Starts Connect as an owner (bearer session): the authorize URL; no cookie is needed.
@@ -598,6 +532,10 @@ fn connect_state_is_bound_to_the_owner_session() {
     let account = account_of(&stack, &site).0.expect("account stored");
     assert_eq!(callback(&location, Some(&format!("latch_owner={ann}"))).0, 400, "a replayed state is refused");
 
+    // Connecting again (another account could get the site's money) needs a fresh code first.
+    let refused = stack.post(&format!("/admin/v1/sites/{site}/connect"), Some(&ann), &json!({}));
+    assert_eq!((refused.status, refused.code()), (403, "confirmation_required"), "{}", refused.body);
+    stack.owner_confirm(&ann, "ann@example.com");
     // A session that signed out after starting cannot finish.
     let url2 = start_as_owner(&stack, &ann, &site);
     let location2 = approve(&stack, &url2, &account);

@@ -36,18 +36,7 @@ fn count(stack: &Stack, sql: &str) -> i64 {
 
 /// The code of the newest sent email to `email` once there are more than `before` emails.
 fn code_after(stack: &Stack, email: &str, before: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let emails = stack.outbox(email).expect("dev outbox");
-        if emails.len() > before && emails[0]["status"] == "sent" {
-            let code: String =
-                emails[0]["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
-            assert_eq!(code.len(), 6, "{emails:?}");
-            return code;
-        }
-        assert!(Instant::now() < deadline, "no sign-in email for {email}: {emails:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    stack.code_sent(email, before)
 }
 
 /// Calls the emulator's Stripe API as the platform on a connected account.
@@ -443,8 +432,18 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     let origins = stack.sql(&format!("SELECT allowed_origins FROM sites WHERE id = '{site}'")).expect("site")[0]["allowed_origins"].clone();
     assert_eq!(origins, json!(format!("[\"{edge}\",\"https://www.example.com\"]")));
 
-    // --- Disconnect (the warning is shown; the box must be ticked), then sign out.
+    // --- Disconnect: first a fresh code from the owner's email (a stolen session alone cannot send the money
+    // elsewhere), then the warning is shown and the box must be ticked; then sign out.
     client.goto(&format!("{edge}/dashboard/sites/{site}/payments")).await.expect("payments");
+    check_page(&client, "payments-confirm", "Payments").await;
+    assert!(text(&client, "#confirm-why").await.contains(OWNER));
+    let before = stack.outbox(OWNER).expect("dev outbox").len();
+    click(&client, "#confirm-send").await;
+    wait_js(&client, "document.querySelector('#confirm-code')", Duration::from_secs(10)).await;
+    check_page(&client, "payments-confirm-code", "Payments").await;
+    fill(&client, "#confirm-code", &code_after(&stack, OWNER, before)).await;
+    let flash = submit_for_flash(&client, "#confirm-submit").await;
+    assert!(flash.contains("Confirmed"), "{flash}");
     assert!(text(&client, "#disconnect-warning").await.contains("not cancel"));
     click(&client, "#confirm").await;
     click(&client, "#disconnect").await;
@@ -658,9 +657,24 @@ fn forms_work_without_javascript_and_refuse_forgeries() {
     // A token of one session does not pass in another.
     assert_eq!(other.post("/dashboard/sites", &[("csrf", &csrf), ("name", "X"), ("origin", &edge)]).status, 403);
 
-    // Disconnect needs the confirmation box, then works without JavaScript.
+    // Disconnect needs the confirmation box and a fresh code, then works without JavaScript.
     let unconfirmed = owner.post(&format!("/dashboard/sites/{site}/payments/disconnect"), &[("csrf", &csrf)]);
     assert_eq!(unconfirmed.status, 400);
+    let no_code =
+        owner.post(&format!("/dashboard/sites/{site}/payments/disconnect"), &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(no_code.status, 403, "a session alone cannot disconnect: {}", no_code.body);
+    assert!(no_code.body.contains("fresh code"), "{}", no_code.body);
+    let before = stack.outbox(OWNER).expect("dev outbox").len();
+    let sent = owner.post(&format!("/dashboard/sites/{site}/payments/confirm/send"), &[("csrf", &csrf)]);
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    assert!(owner.get(&sent.location.expect("back")).body.contains("id=\"confirm-code\""));
+    let code = code_after(&stack, OWNER, before);
+    let wrong =
+        owner.post(&format!("/dashboard/sites/{site}/payments/confirm"), &[("csrf", &csrf), ("code", "000000")]);
+    assert_eq!(wrong.status, 401, "{}", wrong.body);
+    let confirmed =
+        owner.post(&format!("/dashboard/sites/{site}/payments/confirm"), &[("csrf", &csrf), ("code", &code)]);
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
     let disconnected =
         owner.post(&format!("/dashboard/sites/{site}/payments/disconnect"), &[("csrf", &csrf), ("confirm", "yes")]);
     assert_eq!(disconnected.status, 303, "{}", disconnected.body);

@@ -5,7 +5,7 @@
 //! site secret and `/v1/identify` answers a member token; wrong, foreign, expired, tampered and rotated identities
 //! are refused.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use latch_core::identity;
 use latch_e2e::{DEMO_SITE, Stack, StackOptions, command, repo_root, unix_now};
@@ -65,31 +65,25 @@ fn post(stack: &Stack, path: &str, body: &Value) -> Answer {
     call(stack, "POST", path, None, Some(body), &[])
 }
 
-/// Asks for a code at `path` with `body` and reads it from the newest sent email to `email`.
-fn code_by_email(stack: &Stack, path: &str, body: &Value, email: &str) -> String {
+/// Asks for a code at `path` with `body` and reads it from the newest sent email to `email`: the code and the
+/// challenge the asking answer carried (the code works only with it).
+fn code_by_email(stack: &Stack, path: &str, body: &Value, email: &str) -> (String, String) {
     let before = stack.outbox(email).expect("dev outbox").len();
     let asked = post(stack, path, body);
-    assert_eq!((asked.status, asked.body.as_str()), (202, r#"{"sent":true}"#));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let emails = stack.outbox(email).expect("dev outbox");
-        if emails.len() > before && emails[0]["status"] == "sent" {
-            let code: String =
-                emails[0]["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
-            assert_eq!(code.len(), 6, "{:?}", emails[0]);
-            return code;
-        }
-        assert!(Instant::now() < deadline, "no sent email for {email}: {emails:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    assert_eq!(asked.json()["sent"], true);
+    let challenge = asked.json()["challenge"].as_str().expect("a challenge").to_owned();
+    let code = stack.code_sent(email, before);
+    assert_eq!(code.len(), 6, "a six-digit code");
+    (code, challenge)
 }
 
-fn owner_code(stack: &Stack, email: &str) -> String {
+fn owner_code(stack: &Stack, email: &str) -> (String, String) {
     code_by_email(stack, "/owner/v1/signin", &json!({ "email": email }), email)
 }
 
-fn owner_verify(stack: &Stack, email: &str, code: &str) -> Answer {
-    post(stack, "/owner/v1/signin/verify", &json!({ "email": email, "code": code }))
+fn owner_verify(stack: &Stack, email: &str, (code, challenge): &(String, String)) -> Answer {
+    post(stack, "/owner/v1/signin/verify", &json!({ "email": email, "code": code, "challenge": challenge }))
 }
 
 /// Signs an owner in (up) and answers the verify body.
@@ -339,19 +333,26 @@ fn member_and_owner_codes_do_not_cross() {
     // A member's code is no owner code...
     let member_code = code_by_email(&stack, "/v1/signin", &json!({ "site": site_id, "email": email }), email);
     assert_eq!(owner_verify(&stack, email, &member_code).code().as_deref(), Some("invalid_code"));
+    let member_verify = |(code, challenge): &(String, String)| {
+        post(
+            &stack,
+            "/v1/signin/verify",
+            &json!({ "site": site_id, "email": email, "code": code, "challenge": challenge }),
+        )
+    };
     assert_eq!(
         stack.sql("SELECT COUNT(*) AS n FROM owners WHERE email = 'both@example.com'").expect("owners")[0]["n"],
         0
     );
     // ...and an owner's code is no member code.
     let owner_code = owner_code(&stack, email);
-    let as_member = post(&stack, "/v1/signin/verify", &json!({ "site": site_id, "email": email, "code": owner_code }));
+    let as_member = member_verify(&owner_code);
     assert_eq!(as_member.code().as_deref(), Some("invalid_code"));
     // Each still works where it belongs.
     let as_owner = owner_verify(&stack, email, &owner_code);
     assert_eq!(as_owner.status, 200, "{}", as_owner.body);
     assert_eq!(as_owner.json()["sites"], json!([]), "a member of a site is not its owner");
-    let member_in = post(&stack, "/v1/signin/verify", &json!({ "site": site_id, "email": email, "code": member_code }));
+    let member_in = member_verify(&member_code);
     assert_eq!(member_in.status, 200, "{}", member_in.body);
 
     // A member token is not an owner session.
@@ -390,7 +391,10 @@ fn host_site_identity_signs_members_in_and_refuses_forgeries() {
     let answer = identify(&site_id, &good);
     assert_eq!(answer.status, 200, "{}", answer.body);
     let body = answer.json();
-    assert_eq!((&body["member"], &body["access"]), (&json!({ "email": "reader@example.com" }), &json!([])));
+    assert_eq!(
+        (&body["member"], &body["access"]),
+        (&json!({ "email": "reader@example.com", "verified": true }), &json!([]))
+    );
     let token = body["token"].as_str().expect("token");
     let access = call(&stack, "GET", "/v1/access", Some(token), None, &[]);
     assert_eq!((access.status, &access.json()["member"]["email"]), (200, &json!("reader@example.com")));

@@ -58,29 +58,20 @@ fn admin(stack: &Stack, method: &str, path: &str, body: Option<&Value>) -> Answe
 
 /// Buys `price` as `email` (checkout, pay on the emulator, claim): the member token and the checkout session.
 fn buy(stack: &Stack, price: &str, email: &str) -> (String, Value) {
-    let own = &stack.edge_url;
-    let id = pay_only(stack, price, email);
-    let claimed = answer(
-        ureq::post(&format!("{own}/v1/claim"))
-            .set("Origin", own)
-            .send_json(json!({ "site": DEMO_SITE, "checkout_session_id": id })),
-    );
+    let checkout = pay_only(stack, price, email);
+    let claimed = stack.claim(DEMO_SITE, &checkout);
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     let token = claimed.body["token"].as_str().expect("token").to_owned();
-    (token, stripe(stack, "GET", &format!("/v1/checkout/sessions/{id}"), ""))
+    (token, stripe(stack, "GET", &format!("/v1/checkout/sessions/{}", checkout["id"].as_str().expect("id")), ""))
 }
 
-/// Checkout and pay on the emulator, never coming back to claim (only webhooks tell the edge): the session id.
-fn pay_only(stack: &Stack, price: &str, email: &str) -> String {
-    let own = &stack.edge_url;
-    let created =
-        answer(ureq::post(&format!("{own}/v1/checkout")).set("Origin", own).send_json(
-            json!({ "site": DEMO_SITE, "price": price, "email": email, "return_url": format!("{own}/demo/") }),
-        ));
-    assert_eq!(created.status, 200, "{}", created.body);
-    let id = created.body["id"].as_str().expect("session id").to_owned();
+/// Checkout and pay on the emulator, never coming back to claim (only webhooks tell the edge): the checkout answer
+/// (`{id, url, claim}`).
+fn pay_only(stack: &Stack, price: &str, email: &str) -> Value {
+    let checkout = stack.checkout(DEMO_SITE, price, None, &json!({ "email": email }));
+    let id = checkout["id"].as_str().expect("session id");
     stack.emulator_control(&format!("/checkout/sessions/{id}/pay"), &json!({ "email": email })).expect("pay");
-    id
+    checkout
 }
 
 fn open_portal(stack: &Stack, token: &str, body: &Value) -> Answer {
@@ -202,8 +193,8 @@ fn notifications_are_emailed_once_each() {
     let email = "notify@example.com";
     // Only webhooks tell the edge (no claim): whichever event comes first, the email reaches the member once the
     // checkout links the customer to them.
-    let id = pay_only(&stack, "pro-monthly", email);
-    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{id}"), "");
+    let checkout = pay_only(&stack, "pro-monthly", email);
+    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{}", checkout["id"].as_str().expect("id")), "");
     let (sub, customer) = (session["subscription"].as_str().expect("sub"), session["customer"].as_str().expect("cus"));
     stack.wait_webhooks().expect("webhooks");
     eventually("the access email", || {
@@ -247,7 +238,8 @@ fn notifications_are_emailed_once_each() {
 fn a_notification_for_an_unlinked_customer_waits_until_the_member_is_known() {
     let stack = stack();
     let email = "held@example.com";
-    let id = pay_only(&stack, "course-lifetime", email);
+    let checkout = pay_only(&stack, "course-lifetime", email);
+    let id = checkout["id"].as_str().expect("session id");
     stack.wait_webhooks().expect("webhooks");
     let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{id}"), "");
     let (customer, payment) =
@@ -267,11 +259,7 @@ fn a_notification_for_an_unlinked_customer_waits_until_the_member_is_known() {
     assert!(!subjects(&stack, email).contains(&ended));
 
     // The member comes back to claim: the customer is linked, and the waiting email goes out, once.
-    let claimed = answer(
-        ureq::post(&format!("{}/v1/claim", stack.edge_url))
-            .set("Origin", &stack.edge_url)
-            .send_json(json!({ "site": DEMO_SITE, "checkout_session_id": id })),
-    );
+    let claimed = stack.claim(DEMO_SITE, &checkout);
     assert_eq!(claimed.status, 200, "{}", claimed.body);
     assert_eq!(stack.sql(&held).expect("held")[0]["n"], 0);
     cron(&stack);

@@ -3,7 +3,7 @@
 //! outbox; and the attacks over HTTP (reused code, burned code, unknown email, another site's token, sign-out
 //! everywhere, rate limits). Screenshots go to target/e2e-screenshots/.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use latch_e2e::browser::{axe_violations, browser, click, fill, holds, screenshot, start_driver, wait_js};
 use latch_e2e::{DEMO_SITE, Stack, StackOptions};
@@ -54,43 +54,26 @@ fn access(stack: &Stack, token: &str, origin: Option<&str>) -> Answer {
 
 /// Buys the one-time course over HTTP (checkout, pay on the emulator, claim): `email` becomes a member.
 fn buy_course(stack: &Stack, email: &str) -> String {
-    let created = post(
-        stack,
-        "/v1/checkout",
-        &json!({ "site": DEMO_SITE, "price": "course-lifetime", "return_url": format!("{}/demo/", stack.edge_url) }),
-    );
-    assert_eq!(created.status, 200, "{}", created.body);
-    let session = created.json()["id"].as_str().expect("session id").to_owned();
-    stack
-        .emulator_control(&format!("/checkout/sessions/{session}/pay"), &json!({ "email": email }))
-        .expect("pay on the emulator");
-    let claimed = post(stack, "/v1/claim", &json!({ "site": DEMO_SITE, "checkout_session_id": session }));
-    assert_eq!(claimed.status, 200, "{}", claimed.body);
-    claimed.json()["token"].as_str().expect("token").to_owned()
+    stack.buy(DEMO_SITE, "course-lifetime", None, email)["token"].as_str().expect("token").to_owned()
 }
 
-/// Asks for a code and reads it from the newest email (waiting for the sender to mark it sent).
-fn request_code(stack: &Stack, site: &str, email: &str) -> String {
+/// Asks for a code and reads it from the newest email (waiting for the sender to mark it sent): the code and the
+/// challenge it is bound to.
+fn request_code(stack: &Stack, site: &str, email: &str) -> (String, String) {
     let before = stack.outbox(email).expect("dev outbox").len();
     let asked = post(stack, "/v1/signin", &json!({ "site": site, "email": email }));
-    assert_eq!((asked.status, asked.body.as_str()), (202, r#"{"sent":true}"#));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let emails = stack.outbox(email).expect("dev outbox");
-        if emails.len() > before && emails[0]["status"] == "sent" {
-            let subject = emails[0]["subject"].as_str().expect("subject");
-            let code: String = subject.chars().take_while(char::is_ascii_digit).collect();
-            assert_eq!(code.len(), 6, "the subject starts with the code: {subject}");
-            assert!(emails[0]["text"].as_str().expect("text").contains(&code), "the body carries the code");
-            return code;
-        }
-        assert!(Instant::now() < deadline, "no sent email for {email}: {emails:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    let challenge = asked.json()["challenge"].as_str().expect("a challenge").to_owned();
+    let code = stack.code_sent(email, before);
+    // Six digits, or ten characters once the address had its four six-digit codes of the day.
+    assert!(code.len() == 6 || code.len() == 11, "{code}");
+    let newest = stack.outbox(email).expect("dev outbox")[0].clone();
+    assert!(!newest["subject"].as_str().expect("subject").contains(&code), "never in the subject: {newest}");
+    (code, challenge)
 }
 
-fn verify(stack: &Stack, site: &str, email: &str, code: &str) -> Answer {
-    post(stack, "/v1/signin/verify", &json!({ "site": site, "email": email, "code": code }))
+fn verify(stack: &Stack, site: &str, email: &str, (code, challenge): (&str, &str)) -> Answer {
+    post(stack, "/v1/signin/verify", &json!({ "site": site, "email": email, "code": code, "challenge": challenge }))
 }
 
 fn wrong(code: &str) -> String {
@@ -113,31 +96,33 @@ fn codes_are_single_use_burn_after_five_wrong_and_tokens_stay_on_their_site() {
     buy_course(&stack, member);
 
     // Sign in with the emailed code: a token and the member's access.
-    let code = request_code(&stack, DEMO_SITE, member);
-    let signed_in = verify(&stack, DEMO_SITE, member, &code);
+    let (code, challenge) = request_code(&stack, DEMO_SITE, member);
+    let signed_in = verify(&stack, DEMO_SITE, member, (&code, &challenge));
     assert_eq!(signed_in.status, 200, "{}", signed_in.body);
     let body = signed_in.json();
-    assert_eq!(body["member"]["email"], member);
+    assert_eq!(body["member"], json!({ "email": member, "verified": true }));
     assert_eq!(body["access"][0]["product"], "course");
     let token = body["token"].as_str().expect("token").to_owned();
     assert_eq!(access(&stack, &token, None).status, 200);
 
     // A reused code fails.
-    let reused = verify(&stack, DEMO_SITE, member, &code);
+    let reused = verify(&stack, DEMO_SITE, member, (&code, &challenge));
     assert_eq!((reused.status, reused.json()["error"]["code"].as_str()), (401, Some("invalid_code")));
 
     // Five wrong codes burn it: the right one then fails too. A newer code works again.
-    let code = request_code(&stack, DEMO_SITE, member);
+    let (code, challenge) = request_code(&stack, DEMO_SITE, member);
     for _ in 0..5 {
-        assert_eq!(verify(&stack, DEMO_SITE, member, &wrong(&code)).status, 401);
+        assert_eq!(verify(&stack, DEMO_SITE, member, (&wrong(&code), &challenge)).status, 401);
     }
-    let burned = verify(&stack, DEMO_SITE, member, &code);
+    let burned = verify(&stack, DEMO_SITE, member, (&code, &challenge));
     assert_eq!((burned.status, burned.json()["error"]["code"].as_str()), (401, Some("invalid_code")));
-    let code = request_code(&stack, DEMO_SITE, member);
-    // Spaces are forgiven; the code is bound to its site: the other site refuses it.
-    assert_eq!(verify(&stack, OTHER_SITE, member, &code).status, 401);
+    let (code, challenge) = request_code(&stack, DEMO_SITE, member);
+    // Spaces are forgiven; the code is bound to its site and to the browser that asked: the other site refuses it,
+    // and so does the right site with another challenge.
+    assert_eq!(verify(&stack, OTHER_SITE, member, (&code, &challenge)).status, 401);
+    assert_eq!(verify(&stack, DEMO_SITE, member, (&code, "another-browser")).status, 401);
     let spaced = format!("{} {}", &code[..3], &code[3..]);
-    let again = verify(&stack, DEMO_SITE, member, &spaced);
+    let again = verify(&stack, DEMO_SITE, member, (&spaced, &challenge));
     assert_eq!(again.status, 200, "{}", again.body);
     let second_token = again.json()["token"].as_str().expect("token").to_owned();
 
@@ -145,12 +130,18 @@ fn codes_are_single_use_burn_after_five_wrong_and_tokens_stay_on_their_site() {
     let stored = stack.sql("SELECT code_hash FROM signin_codes").expect("codes");
     assert!(stored.as_array().expect("rows").iter().all(|r| !r["code_hash"].as_str().unwrap().contains(&code)));
 
-    // An unknown email gets the byte-identical answer, and no email.
+    // An unknown email gets the same answer (a fresh challenge, as always), and no email.
     let known = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": member }));
     let unknown = post(&stack, "/v1/signin", &json!({ "site": DEMO_SITE, "email": "stranger@example.com" }));
-    assert_eq!((known.status, known.body.as_bytes()), (unknown.status, unknown.body.as_bytes()));
+    let shape = |a: &Answer| {
+        let body = a.json();
+        (a.status, body["sent"].clone(), body["challenge"].as_str().map(str::len), body.as_object().map(|o| o.len()))
+    };
+    assert_eq!(shape(&known), shape(&unknown));
+    assert_eq!(known.body.len(), unknown.body.len());
     assert!(stack.outbox("stranger@example.com").expect("dev outbox").is_empty());
-    assert_eq!(verify(&stack, DEMO_SITE, "stranger@example.com", "123456").status, 401);
+    let unknown_challenge = unknown.json()["challenge"].as_str().expect("challenge").to_owned();
+    assert_eq!(verify(&stack, DEMO_SITE, "stranger@example.com", ("123456", &unknown_challenge)).status, 401);
 
     // A token of one site is refused on another: from the other site's origin, and with the site swapped.
     let foreign = access(&stack, &token, Some(OTHER_ORIGIN));
@@ -178,8 +169,8 @@ fn codes_are_single_use_burn_after_five_wrong_and_tokens_stay_on_their_site() {
     }
     assert_eq!(post_bearer(&stack, "/v1/token/refresh", &token, &json!({})).status, 401);
     // Signing in again works after that.
-    let code = request_code(&stack, DEMO_SITE, member);
-    let back = verify(&stack, DEMO_SITE, member, &code);
+    let (code, challenge) = request_code(&stack, DEMO_SITE, member);
+    let back = verify(&stack, DEMO_SITE, member, (&code, &challenge));
     assert_eq!(back.status, 200, "{}", back.body);
     assert_eq!(access(&stack, back.json()["token"].as_str().expect("token"), None).status, 200);
 }
@@ -243,19 +234,6 @@ async fn assert_accessible(client: &fantoccini::Client, what: &str) {
     assert!(violations.is_empty(), "{what}: axe-core WCAG 2 A/AA violations:\n{}", violations.join("\n"));
 }
 
-/// The code in the newest sent email to `email`, once there is one.
-fn code_from_outbox(stack: &Stack, email: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let emails = stack.outbox(email).expect("dev outbox");
-        if let Some(newest) = emails.first().filter(|e| e["status"] == "sent") {
-            return newest["subject"].as_str().expect("subject").chars().take_while(char::is_ascii_digit).collect();
-        }
-        assert!(Instant::now() < deadline, "no sign-in email for {email}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
     let stack = start_stack();
@@ -299,9 +277,10 @@ async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
     assert!(holds(&b, styled).await, "the sign-in dialog is styled");
     screenshot(&b, "10-signin-dialog-email", "#latch-signin").await;
     assert_accessible(&b, "sign-in dialog, email step").await;
+    let before = stack.outbox(member).expect("dev outbox").len();
     click(&b, "#latch-signin-submit").await;
     wait_js(&b, "document.querySelector('#latch-signin-code').offsetParent !== null", Duration::from_secs(10)).await;
-    let code = code_from_outbox(&stack, member);
+    let code = stack.code_sent(member, before);
     assert_eq!(code.len(), 6);
     fill(&b, "#latch-signin-code", &code).await;
     screenshot(&b, "11-signin-dialog-code", "#latch-signin").await;
@@ -311,10 +290,12 @@ async fn a_member_signs_in_through_the_dialog_in_a_fresh_browser() {
     wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
     assert!(holds(&b, "localStorage.getItem('latch:site_demo:token')").await, "the token is kept");
     screenshot(&b, "12-signed-in-unlocked", "#course-card").await;
+    let challenge = holds(&b, "document.querySelector('#latch-signin').dataset.challenge.length === 43").await;
+    assert!(challenge, "the dialog kept the challenge its code is bound to");
 
     // Reload keeps the session; the used code cannot sign in again.
     b.refresh().await.expect("reload");
     wait_js(&b, UNLOCKED_COURSE, Duration::from_secs(10)).await;
-    assert_eq!(verify(&stack, DEMO_SITE, member, &code).status, 401);
+    assert_eq!(verify(&stack, DEMO_SITE, member, (&code, "")).status, 401);
     b.close().await.expect("close B");
 }

@@ -415,17 +415,7 @@ async fn data_identity_is_exchanged_only_when_the_cached_token_is_another_member
 
 /// Buys the one-time course over HTTP (checkout, pay on the emulator, claim): `email` becomes a member with it.
 fn buy_course(stack: &Stack, email: &str) {
-    let url = format!("{}/v1/checkout", stack.edge_url);
-    let return_url = format!("{}/examples/identity/", stack.edge_url);
-    let created = read_json(ureq::post(&url).send_json(json!({
-        "site": DEMO_SITE, "price": "course-lifetime", "return_url": return_url
-    })))
-    .expect("create a Checkout Session");
-    let session = created["id"].as_str().expect("session id");
-    stack.emulator_control(&format!("/checkout/sessions/{session}/pay"), &json!({ "email": email })).expect("pay");
-    let url = format!("{}/v1/claim", stack.edge_url);
-    let claimed = read_json(ureq::post(&url).send_json(json!({ "site": DEMO_SITE, "checkout_session_id": session })))
-        .expect("claim");
+    let claimed = stack.buy(DEMO_SITE, "course-lifetime", None, email);
     assert_eq!(claimed["member"]["email"], email);
 }
 

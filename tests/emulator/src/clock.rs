@@ -1,4 +1,5 @@
-//! The emulator's own clock: starts at real time, ticks with it, and jumps forward on request.
+//! The emulator's own clock: starts at real time (or at a set offset from it, `--clock-offset`), ticks with it, and
+//! jumps forward on request.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,12 @@ pub struct Clock {
 }
 
 impl Clock {
+    /// A clock running `seconds` ahead of real time (behind it when negative), like a Stripe account whose clock
+    /// started elsewhere: every object and event it stamps is that far off.
+    pub fn offset_by(seconds: i64) -> Self {
+        Self { offset: seconds, pinned: None }
+    }
+
     /// The current emulated unix time.
     pub fn now(&self) -> i64 {
         self.pinned.unwrap_or_else(|| real_now().saturating_add(self.offset))

@@ -28,6 +28,7 @@ impl Store {
         ev["id"] = json!(id);
         ev["type"] = json!(kind);
         ev["created"] = json!(now);
+        ev["livemode"] = json!(self.livemode);
         ev["api_version"] = json!(self.api_version);
         ev["data"] = json!({ "object": public(object) });
         if let Some(p) = previous {

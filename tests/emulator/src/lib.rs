@@ -46,6 +46,8 @@ pub struct Config {
     pub after_retries: store::AfterRetries,
     /// Connect OAuth settings (`--client-id`, `--oauth-redirect-uri`).
     pub oauth: oauth::OAuthConfig,
+    /// Seconds the clock starts away from real time (`--clock-offset`; negative: in the past).
+    pub clock_offset: i64,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             max_attempts: 8,
             after_retries: store::AfterRetries::Cancel,
             oauth: oauth::OAuthConfig::default(),
+            clock_offset: 0,
         }
     }
 }
@@ -85,6 +88,11 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     store.cli_endpoints = config.webhooks.clone();
     store.after_retries = config.after_retries;
     store.oauth = config.oauth.clone();
+    store.clock = clock::Clock::offset_by(config.clock_offset);
+    // A live key (`--api-key sk_live_…`) makes a live-mode Stripe: every object and event says so.
+    store.set_livemode(
+        config.api_key.as_deref().is_some_and(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_")),
+    );
     let state = Arc::new(server::AppState { store: Mutex::new(store), config, faults: Mutex::new(Vec::new()) });
     let app = server::router(state.clone());
     tokio::spawn(server::ticker(state.clone()));

@@ -7,7 +7,7 @@ use std::io::Write;
 
 const USAGE: &str = "usage: stripe-emulator --port N [--api-key sk_test_...] [--webhook URL=whsec_SECRET]... \
 [--retry-base-ms MS] [--max-attempts N] [--after-retries cancel|unpaid] [--client-id ca_...] \
-[--oauth-redirect-uri URL]";
+[--oauth-redirect-uri URL] [--clock-offset SECONDS]";
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut config = Config::default();
@@ -47,6 +47,9 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             }
             "--client-id" => config.oauth.client_id = Some(value),
             "--oauth-redirect-uri" => config.oauth.redirect_uri = Some(value),
+            "--clock-offset" => {
+                config.clock_offset = value.parse().map_err(|_| format!("invalid --clock-offset: {value}"))?;
+            }
             "--after-retries" => {
                 config.after_retries = match value.as_str() {
                     "cancel" | "canceled" => AfterRetries::Cancel,

@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{new_id, random_chars};
-use crate::store::{Account, Store};
+use crate::store::Store;
 use serde_json::{Value, json};
 
 /// An authorization code waiting to be exchanged.
@@ -74,12 +74,11 @@ impl Store {
         email: Option<&str>,
         scope: &str,
     ) -> String {
-        let now = self.now();
         let id = existing
             .filter(|a| a.starts_with("acct_") && *a != self.platform)
             .map(str::to_string)
             .unwrap_or_else(|| new_id("acct"));
-        let acct = self.accounts.entry(id.clone()).or_insert_with(|| Account::new(&id, false, now));
+        let acct = self.account_mut(&id);
         acct.connected = true;
         acct.deauthorized = false;
         if let Some(e) = email.filter(|e| !e.is_empty()) {

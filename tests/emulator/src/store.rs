@@ -182,6 +182,8 @@ pub struct Account {
     pub deauthorized: bool,
     /// The account's email, when known.
     pub email: Option<String>,
+    /// Live mode (a live key): stamped on every object stored.
+    pub livemode: bool,
 }
 
 impl Account {
@@ -197,6 +199,7 @@ impl Account {
             connected: false,
             deauthorized: false,
             email: None,
+            livemode: false,
         }
     }
 
@@ -226,8 +229,11 @@ impl Account {
         self.col_mut(kind).get_mut(id).ok_or_else(|| ApiError::missing(kind.label(), id, param))
     }
 
-    /// Stores (or replaces) an object.
-    pub fn put(&mut self, kind: Kind, v: Value) {
+    /// Stores (or replaces) an object, in the account's mode.
+    pub fn put(&mut self, kind: Kind, mut v: Value) {
+        if let Some(mode) = v.get_mut("livemode") {
+            *mode = Value::Bool(self.livemode);
+        }
         self.col_mut(kind).insert(v);
     }
 }
@@ -292,6 +298,8 @@ pub struct Store {
     pub access_tokens: HashMap<String, String>,
     /// OAuth refresh tokens -> account.
     pub refresh_tokens: HashMap<String, String>,
+    /// Live mode (the emulator was started with a live key).
+    pub livemode: bool,
 }
 
 impl Store {
@@ -316,6 +324,15 @@ impl Store {
             oauth_codes: HashMap::new(),
             access_tokens: HashMap::new(),
             refresh_tokens: HashMap::new(),
+            livemode: false,
+        }
+    }
+
+    /// Puts every account, and those made later, in live (`true`) or test mode.
+    pub fn set_livemode(&mut self, live: bool) {
+        self.livemode = live;
+        for account in self.accounts.values_mut() {
+            account.livemode = live;
         }
     }
 
@@ -327,7 +344,12 @@ impl Store {
     /// The account with this id, created on first use (connected accounts appear on the fly for now).
     pub fn account_mut(&mut self, id: &str) -> &mut Account {
         let now = self.now();
-        self.accounts.entry(id.to_string()).or_insert_with(|| Account::new(id, false, now))
+        let livemode = self.livemode;
+        self.accounts.entry(id.to_string()).or_insert_with(|| {
+            let mut account = Account::new(id, false, now);
+            account.livemode = livemode;
+            account
+        })
     }
 
     /// The account with this id, if known.
