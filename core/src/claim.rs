@@ -58,6 +58,10 @@ pub enum ClaimError {
     /// Not paid (yet).
     #[error("the payment is not complete yet; try again in a moment")]
     Pending,
+    /// The purchase has joined a verified member (someone proved the email it was bought under): its checkout no
+    /// longer signs anyone in.
+    #[error("this purchase now belongs to a member who signed in; sign in with your email to use it")]
+    Joined,
 }
 
 /// Decides a claim of `session` on `site` with the `presented` secret at `now`. Checked in this order, so a stranger
@@ -83,6 +87,16 @@ pub fn check(session: &CheckoutSession, site: &str, presented: &str, now: i64) -
         return Err(ClaimError::Pending);
     }
     Ok(())
+}
+
+/// Whose token a claim that passed [`check`] answers: only the purchase's own member, that is the unverified member
+/// of its customer ([`crate::member::unverified_member_id`]) or the member who started the checkout signed in
+/// (`session_member`, the session's [`crate::member::META_MEMBER`]). `linked` is the member the customer is linked to
+/// now; when a proof of email has joined the purchase to another member, the checkout's secret signs nobody in
+/// ([`ClaimError::Joined`]), so claiming again after the real owner of an email signed in hands out nothing of theirs.
+pub fn answer(site: &str, customer: &str, session_member: Option<&str>, linked: &str) -> Result<(), ClaimError> {
+    let own = linked == crate::member::unverified_member_id(site, customer) || session_member == Some(linked);
+    if own { Ok(()) } else { Err(ClaimError::Joined) }
 }
 
 #[cfg(test)]
@@ -123,6 +137,17 @@ mod tests {
         let processing = session(&meta, 1000, "complete", "unpaid");
         assert_eq!(check(&processing, "site_a", &secret, 1000), Err(ClaimError::Pending));
         assert_eq!(check(&session(&meta, 1000, "complete", "no_payment_required"), "site_a", &secret, 1000), Ok(()));
+    }
+
+    #[test]
+    fn a_claim_answers_only_the_purchases_own_member() {
+        let own = crate::member::unverified_member_id("site_a", "cus_1");
+        assert_eq!(answer("site_a", "cus_1", None, &own), Ok(()));
+        assert_eq!(answer("site_a", "cus_1", Some("mem_v"), "mem_v"), Ok(()), "bought signed in");
+        // A proof of the typed email joined the purchase to that email's verified member: nothing for the claimant.
+        assert_eq!(answer("site_a", "cus_1", None, "mem_verified"), Err(ClaimError::Joined));
+        assert_eq!(answer("site_a", "cus_1", Some("mem_m"), "mem_verified"), Err(ClaimError::Joined));
+        assert_eq!(answer("site_b", "cus_1", None, &own), Err(ClaimError::Joined), "another site's member");
     }
 
     #[test]

@@ -173,6 +173,11 @@ pub fn check_state(
     if same { Ok(()) } else { Err(StateError::WrongBrowser) }
 }
 
+/// Whether a stored state was started by an owner session (else by the operator token's nonce).
+pub fn started_by_owner(stored: &StoredState) -> bool {
+    stored.binding.starts_with(SESSION_BINDING)
+}
+
 /// The `Set-Cookie` value binding a Connect flow to a browser (see [`crate::cookie`]).
 pub fn oauth_cookie(nonce: &str, secure: bool) -> String {
     crate::cookie::set(OAUTH_COOKIE, nonce, STATE_TTL_SECS, secure)

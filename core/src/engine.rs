@@ -658,7 +658,8 @@ pub fn scope(input: &Input<'_>) -> Scope {
 pub struct Buyer {
     /// The Stripe customer.
     pub customer: String,
-    /// The email typed on Stripe's page (lowercased): it names an unverified member, it proves nothing.
+    /// The email typed on Stripe's page (normalized like every email, `validate::email`): it names an unverified
+    /// member, it proves nothing.
     pub email: String,
     /// The member who started the checkout with a member token ([`crate::member::META_MEMBER`]), if any.
     pub member: Option<String>,
@@ -676,7 +677,7 @@ pub fn buyer(input: &Input<'_>, t: &Transition) -> Option<Buyer> {
     if cs.status.as_deref() != Some("complete") || !granted {
         return None;
     }
-    let email = cs.email()?.trim().to_lowercase();
+    let email = crate::validate::email(cs.email()?).ok()?;
     let member = cs.metadata.get(crate::member::META_MEMBER).cloned();
     Some(Buyer { customer, email, member })
 }

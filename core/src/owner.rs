@@ -62,28 +62,31 @@ pub const CONFIRM_AUDIENCE: &str = "owner-confirm";
 /// How long a confirmation (a fresh code typed in this session) lets the session make sensitive changes.
 pub const CONFIRM_TTL_SECS: i64 = 10 * 60;
 
-/// A change to a site's Stripe connection, which decides where its money goes.
+/// Something an owner session does that decides where a site's money goes or who its members are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionChange {
+pub enum Sensitive {
     /// Connecting a site that never had a Stripe account.
     FirstConnection,
     /// Connecting a site that has (or had) an account: the money would go elsewhere.
     Reconnect,
     /// Disconnecting the account.
     Disconnect,
+    /// Reading or rotating the site's identity secret, which signs in any member (`crate::identity`).
+    SiteSecret,
 }
 
-impl ConnectionChange {
+impl Sensitive {
     /// What a connect flow on a site is, given whether it has (or had) an account.
     pub fn connect(has_account: bool) -> Self {
         if has_account { Self::Reconnect } else { Self::FirstConnection }
     }
 }
 
-/// Whether an owner session must first confirm with a fresh emailed code: for every change but a site's first
-/// connection, unless the session confirmed within [`CONFIRM_TTL_SECS`]. (The operator token needs none.)
-pub fn needs_confirmation(change: ConnectionChange, confirmed_at: Option<i64>, now: i64) -> bool {
-    change != ConnectionChange::FirstConnection && confirmed_at.is_none_or(|at| now >= at + CONFIRM_TTL_SECS)
+/// Whether an owner session must first confirm with a fresh emailed code: for everything [`Sensitive`] but a site's
+/// first connection, unless the session confirmed within [`CONFIRM_TTL_SECS`]. (The operator token needs none.) A
+/// stolen session alone then neither sends a site's money elsewhere nor signs in as its members.
+pub fn needs_confirmation(action: Sensitive, confirmed_at: Option<i64>, now: i64) -> bool {
+    action != Sensitive::FirstConnection && confirmed_at.is_none_or(|at| now >= at + CONFIRM_TTL_SECS)
 }
 
 /// `Set-Cookie` value carrying a session to the dashboard (see [`crate::cookie`]).
@@ -120,15 +123,16 @@ mod tests {
     }
 
     #[test]
-    fn connection_changes_need_a_fresh_code_but_the_first_connection() {
-        use ConnectionChange::*;
+    fn sensitive_actions_need_a_fresh_code_but_the_first_connection() {
+        use Sensitive::*;
         assert!(!needs_confirmation(FirstConnection, None, 1000));
         assert!(needs_confirmation(Reconnect, None, 1000));
         assert!(needs_confirmation(Disconnect, None, 1000));
         assert!(!needs_confirmation(Disconnect, Some(1000), 1000 + CONFIRM_TTL_SECS - 1));
         assert!(needs_confirmation(Disconnect, Some(1000), 1000 + CONFIRM_TTL_SECS));
-        assert_eq!(ConnectionChange::connect(true), Reconnect);
-        assert_eq!(ConnectionChange::connect(false), FirstConnection);
+        assert!(needs_confirmation(SiteSecret, None, 1000));
+        assert_eq!(Sensitive::connect(true), Reconnect);
+        assert_eq!(Sensitive::connect(false), FirstConnection);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub const CODE_TTL_SECS: i64 = 10 * 60;
 /// After this many wrong attempts a code is burned, even for the right characters.
 pub const MAX_ATTEMPTS: i64 = 5;
 
-/// Six-digit codes an address gets per day (rolling); later codes are long ones.
+/// Six-digit codes an address gets per day (UTC); later codes are long ones.
 pub const SHORT_CODES_PER_DAY: i64 = 4;
 
 /// Random bytes [`issue`] wants: enough for 8 six-digit draws (all 8 rejected with probability below 10^-29) or one
@@ -79,9 +79,9 @@ impl CodeKind {
     }
 }
 
-/// The shape of the next code for an address that got `short_codes_last_day` six-digit codes in the last 24 hours.
-pub fn kind_for(short_codes_last_day: i64) -> CodeKind {
-    if short_codes_last_day < SHORT_CODES_PER_DAY { CodeKind::Short } else { CodeKind::Long }
+/// The shape of the next code for an address that already got `codes_today` codes today.
+pub fn kind_for(codes_today: i64) -> CodeKind {
+    if codes_today < SHORT_CODES_PER_DAY { CodeKind::Short } else { CodeKind::Long }
 }
 
 /// A challenge for `random` (base64url, 43 characters): the browser keeps it and sends it with the code.

@@ -5,8 +5,9 @@
 -- Stripe's page). Only verified members are unique per email. Rebuilt because SQLite cannot drop the old UNIQUE
 -- (site_id, email); member_customers is rebuilt with it, referencing the new table before the old one is dropped,
 -- so no foreign key is ever broken. Members from before this migration were never proved: they start unverified,
--- keep their ids (their tokens and customers stay), and the first proof of their email merges them into a fresh
--- verified member.
+-- keep their ids and customers, and the first proof of their email merges them into a fresh verified member. Their
+-- tokens are revoked (generation + 1): under the old rules, typing someone's email at checkout handed out that
+-- person's token, and such a token must not outlive the rules it was obtained under.
 CREATE TABLE members_new (
   id               TEXT PRIMARY KEY,            -- mem_...
   site_id          TEXT NOT NULL REFERENCES sites(id),
@@ -16,7 +17,7 @@ CREATE TABLE members_new (
   created_at       INTEGER NOT NULL
 );
 INSERT INTO members_new (id, site_id, email, verified, token_generation, created_at)
-  SELECT id, site_id, email, 0, token_generation, created_at FROM members;
+  SELECT id, site_id, email, 0, token_generation + 1, created_at FROM members;
 CREATE TABLE member_customers_new (
   site_id   TEXT NOT NULL REFERENCES sites(id),
   customer  TEXT NOT NULL,                     -- cus_...

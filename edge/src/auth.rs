@@ -21,6 +21,12 @@ pub(crate) fn is_operator(ctx: &Ctx, req: &Request) -> bool {
     !ctx.config.admin_token.is_empty() && bool::from(token.as_bytes().ct_eq(ctx.config.admin_token.as_bytes()))
 }
 
+/// The owner session the request carries as its bearer token, unless it is the operator's token (the operator needs
+/// no confirmation for sensitive actions).
+pub(crate) fn owner_session(ctx: &Ctx, req: &Request) -> Option<String> {
+    if is_operator(ctx, req) { None } else { http::bearer(req) }
+}
+
 /// Refuses anyone but the operator (401).
 pub(crate) fn require_operator(ctx: &Ctx, req: &Request) -> ApiResult<()> {
     if is_operator(ctx, req) { Ok(()) } else { Err(ApiError::unauthorized("the operator token is missing or wrong")) }

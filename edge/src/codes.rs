@@ -21,6 +21,8 @@ const PER_EMAIL_NETWORK: Limit = Limit { scope: "signin-email", max: 5, window_s
 const PER_NETWORK: Limit = Limit { scope: "signin-ip", max: 30, window_secs: 15 * 60 };
 /// Codes tried from one network.
 const VERIFY_PER_NETWORK: Limit = Limit { scope: "signin-verify-ip", max: 60, window_secs: 15 * 60 };
+/// Codes issued to one address in one scope per day (UTC): the first `signin::SHORT_CODES_PER_DAY` are six digits.
+const CODES_PER_DAY: Limit = Limit { scope: "signin-codes-day", max: signin::SHORT_CODES_PER_DAY, window_secs: 86_400 };
 
 /// What a code signs in to.
 #[derive(Debug, Clone, Copy)]
@@ -49,29 +51,15 @@ pub(crate) fn challenge() -> ApiResult<String> {
     Ok(signin::challenge(&random_bytes::<{ signin::CHALLENGE_BYTES }>()?))
 }
 
-/// Six-digit codes issued for `email` in `scope` over the last 24 hours.
-async fn short_codes_last_day(ctx: &Ctx, scope: Scope<'_>, email: &str) -> ApiResult<i64> {
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
-    let count: Option<Count> = db::row(
-        &ctx.db,
-        "SELECT COUNT(*) AS n FROM signin_codes \
-         WHERE site_id = ?1 AND audience = ?2 AND email = ?3 AND kind = 'short' AND created_at > ?4",
-        &[Arg::Text(scope.site), Arg::Text(scope.audience), Arg::Text(email), Arg::Int(ctx.now - 86_400)],
-    )
-    .await?;
-    Ok(count.map_or(0, |c| c.n))
-}
-
 /// Issues a code for `email` in `scope`, bound to `challenge`, and queues the email, in one D1 batch. Other
 /// browsers' codes stay valid. `place` is what the email says the code is for (the site's name, or the dashboard).
 pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, challenge: &str, place: &str) -> ApiResult<()> {
     let secret = ctx.config.token_secret.as_bytes();
     let challenge_hash = signin::challenge_hash(challenge);
     let binding = Binding { site: scope.site, audience: scope.audience, email, challenge_hash: &challenge_hash };
-    let kind = signin::kind_for(short_codes_last_day(ctx, scope, email).await?);
+    // Taken atomically, so codes asked for at the same moment from many networks cannot all be six digits.
+    let (nth, _) = ratelimit::count(ctx, CODES_PER_DAY, &format!("{}:{}:{email}", scope.site, scope.audience)).await?;
+    let kind = signin::kind_for(nth - 1);
     let draw = || -> ApiResult<Option<signin::Issued>> {
         let random = random_bytes::<{ signin::RANDOM_BYTES }>()?;
         Ok(signin::issue(secret, &binding, kind, &random, ctx.now))

@@ -401,7 +401,8 @@ pub(crate) fn prove_email(
     Ok(statements)
 }
 
-/// A Stripe customer of a member (the most recently linked one), for the portal.
+/// A Stripe customer of a member (the most recently linked `cus_…`; a `member:` key of manual grants is no Stripe
+/// customer), for the portal and checkout.
 pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> worker::Result<Option<String>> {
     #[derive(Deserialize)]
     struct Row {
@@ -409,7 +410,8 @@ pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> wo
     }
     let row: Option<Row> = row(
         db,
-        "SELECT customer FROM member_customers WHERE site_id = ?1 AND member_id = ?2 ORDER BY rowid DESC LIMIT 1",
+        "SELECT customer FROM member_customers WHERE site_id = ?1 AND member_id = ?2 AND customer LIKE 'cus\\_%' ESCAPE '\\' \
+         ORDER BY rowid DESC LIMIT 1",
         &[Arg::Text(site), Arg::Text(member)],
     )
     .await?;

@@ -7,7 +7,7 @@
 //! [`session_cookie`].
 
 use latch_core::identity;
-use latch_core::owner::{self, StoredSession};
+use latch_core::owner::{self, Sensitive, StoredSession};
 use latch_core::validate;
 use serde::{Deserialize, Serialize};
 use worker::{D1PreparedStatement, Request};
@@ -158,6 +158,24 @@ pub(crate) async fn confirm_session(
     )?
     .run()
     .await?;
+    Ok(())
+}
+
+/// 403 `confirmation_required` unless the owner session (`None`: the operator token) may do `action` now
+/// (`latch_core::owner::needs_confirmation`): a code typed in this session within 10 minutes.
+pub(crate) async fn require_confirmed(ctx: &Ctx, session: Option<&str>, action: Sensitive) -> ApiResult<()> {
+    let Some(token) = session else { return Ok(()) };
+    if owner::needs_confirmation(action, confirmed_at(ctx, token).await?, ctx.now) {
+        let what = match action {
+            Sensitive::SiteSecret => "Reading or rotating the site's identity secret",
+            _ => "Changing this site's Stripe connection",
+        };
+        return Err(ApiError::new(
+            403,
+            "confirmation_required",
+            format!("{what} needs a fresh code from your email: confirm it is you first."),
+        ));
+    }
     Ok(())
 }
 

@@ -22,6 +22,21 @@ pub(crate) struct Limit {
 
 /// Counts one call of `subject` under `limit`; 429 `rate_limited` once the window's allowance is spent.
 pub(crate) async fn hit(ctx: &Ctx, limit: Limit, subject: &str) -> ApiResult<()> {
+    let (count, window_start) = count(ctx, limit, subject).await?;
+    if count > limit.max {
+        let retry = window_start + limit.window_secs - ctx.now;
+        return Err(ApiError::new(
+            429,
+            "rate_limited",
+            format!("too many requests; try again in {} minute(s)", (retry + 59) / 60),
+        ));
+    }
+    Ok(())
+}
+
+/// Counts one call of `subject` in `limit`'s current window and answers how many there were, this one included,
+/// with the window's start. Atomic: concurrent calls each get their own number.
+pub(crate) async fn count(ctx: &Ctx, limit: Limit, subject: &str) -> ApiResult<(i64, i64)> {
     #[derive(Deserialize)]
     struct Row {
         count: i64,
@@ -38,15 +53,7 @@ pub(crate) async fn hit(ctx: &Ctx, limit: Limit, subject: &str) -> ApiResult<()>
         &[Arg::Text(&key), Arg::Int(window_start)],
     )
     .await?;
-    if row.is_some_and(|r| r.count > limit.max) {
-        let retry = window_start + limit.window_secs - ctx.now;
-        return Err(ApiError::new(
-            429,
-            "rate_limited",
-            format!("too many requests; try again in {} minute(s)", (retry + 59) / 60),
-        ));
-    }
-    Ok(())
+    Ok((row.map_or(1, |r| r.count), window_start))
 }
 
 /// The client's network as Cloudflare reports its address (`CF-Connecting-IP`): the IPv4 address or the IPv6 /64

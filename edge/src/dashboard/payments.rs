@@ -2,7 +2,7 @@
 //! that subscriptions are not cancelled), its status and mode, and webhook health. Every change but a site's first
 //! connection first asks for a fresh code from the owner's email (`latch_core::owner::needs_confirmation`).
 
-use latch_core::owner::ConnectionChange;
+use latch_core::owner::Sensitive;
 use maud::html;
 use worker::{Request, Response};
 
@@ -20,10 +20,10 @@ pub(crate) async fn show(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
 }
 
 /// The change the page's Stripe button makes.
-fn change(page: &SitePage) -> ConnectionChange {
+fn change(page: &SitePage) -> Sensitive {
     match page.site.stripe_status.as_deref() {
-        Some("connected") => ConnectionChange::Disconnect,
-        _ => ConnectionChange::connect(page.db_site.stripe_account.is_some()),
+        Some("connected") => Sensitive::Disconnect,
+        _ => Sensitive::connect(page.db_site.stripe_account.is_some()),
     }
 }
 

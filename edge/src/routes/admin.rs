@@ -18,9 +18,10 @@ struct NewSite {
     name: String,
     allowed_origins: Vec<String>,
     /// Put the site on the platform's own Stripe account (`STRIPE_SECRET_KEY`): at most one site, never one that
-    /// connected an account. Default false: the site does no Stripe work until its owner connects Stripe.
+    /// connected an account. A new site without it does no Stripe work until its owner connects Stripe; an existing
+    /// site without it keeps what it had.
     #[serde(default)]
-    platform_account: bool,
+    platform_account: Option<bool>,
 }
 
 /// `POST /admin/v1/sites` `{id, name, allowed_origins, platform_account?}` (creates or updates).
@@ -31,7 +32,7 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
     validate::slug(key)?;
     let origins = site.allowed_origins.iter().map(|o| validate::origin_of(o)).collect::<Result<Vec<_>, _>>()?;
     let origins_json = serde_json::to_string(&origins).map_err(ApiError::internal)?;
-    if site.platform_account {
+    if site.platform_account == Some(true) {
         if let Some(other) = db::platform_site(&ctx.db).await?.filter(|s| s.id != site.id) {
             return Err(ApiError::new(
                 409,
@@ -51,13 +52,14 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
         &ctx.db,
         "INSERT INTO sites (id, name, allowed_origins, platform_account, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins, \
-           platform_account = excluded.platform_account",
+           platform_account = COALESCE(?6, sites.platform_account)",
         &[
             Arg::Text(&site.id),
             Arg::Text(&site.name),
             Arg::Text(&origins_json),
-            Arg::Int(i64::from(site.platform_account)),
+            Arg::Int(i64::from(site.platform_account == Some(true))),
             Arg::Int(ctx.now),
+            Arg::OptInt(site.platform_account.map(i64::from)),
         ],
     )?
     .run()

@@ -37,6 +37,7 @@ fn refused(e: ClaimError) -> ApiError {
         ClaimError::WrongBrowser => ApiError::new(403, "claim_forbidden", e.to_string()),
         ClaimError::Expired => ApiError::new(410, "claim_expired", e.to_string()),
         ClaimError::Pending => ApiError::new(409, "claim_pending", e.to_string()),
+        ClaimError::Joined => ApiError::new(403, "signin_required", e.to_string()),
     }
 }
 
@@ -81,5 +82,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let member = db::member_of_customer(&ctx.db, &site.id, &customer)
         .await?
         .ok_or_else(|| ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer's email yet"))?;
+    let session_member = session.metadata.get(latch_core::member::META_MEMBER).map(String::as_str);
+    claim::answer(&site.id, &customer, session_member, &member.id).map_err(refused)?;
     access::token_answer(ctx, &site, &member).await
 }

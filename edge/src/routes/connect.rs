@@ -9,7 +9,7 @@
 //! to another browser or owner, forged, replayed or expired is refused with 400 and nothing is stored.
 
 use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, Starter, StateError, StoredState};
-use latch_core::owner::ConnectionChange;
+use latch_core::owner::Sensitive;
 use latch_core::{cookie, stripe_request};
 use serde::Deserialize;
 use worker::{D1PreparedStatement, Request, Response};
@@ -35,21 +35,6 @@ fn client_id(ctx: &Ctx) -> ApiResult<&str> {
     })
 }
 
-/// 403 `confirmation_required` unless the owner session (`None`: the operator token) may make `change` now: every
-/// change but a site's first connection needs a code typed in this session within 10 minutes
-/// (`latch_core::owner::needs_confirmation`), so a stolen session alone cannot send a site's money elsewhere.
-pub(crate) async fn require_confirmed(ctx: &Ctx, session: Option<&str>, change: ConnectionChange) -> ApiResult<()> {
-    let Some(token) = session else { return Ok(()) };
-    if latch_core::owner::needs_confirmation(change, owners::confirmed_at(ctx, token).await?, ctx.now) {
-        return Err(ApiError::new(
-            403,
-            "confirmation_required",
-            "Changing this site's Stripe connection needs a fresh code from your email: confirm it is you first.",
-        ));
-    }
-    Ok(())
-}
-
 /// Stripe's authorize URL for `site` with a fresh single-use state. With `session` (the raw token of the owner
 /// session that asked) the state is bound to that session and no cookie is needed; without (the operator token),
 /// it is bound to a fresh nonce and the answer carries the `Set-Cookie` value holding it (the JSON API and the
@@ -68,7 +53,7 @@ pub(crate) async fn authorize(
             "this site runs on the platform's own Stripe account; only the operator can change that",
         ));
     }
-    require_confirmed(ctx, session, ConnectionChange::connect(site.stripe_account.is_some())).await?;
+    owners::require_confirmed(ctx, session, Sensitive::connect(site.stripe_account.is_some())).await?;
     let state = format!("{}{}", random_id("st")?, random_id("")?);
     let (binding, nonce) = match session {
         Some(token) => (connect::binding(Starter::OwnerSession(token)), None),
@@ -105,7 +90,7 @@ pub(crate) async fn authorize(
 /// caller's owner session (bearer), or, for the operator token, to a nonce in the cookie this answer sets.
 pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    let session = if auth::is_operator(ctx, req) { None } else { http::bearer(req) };
+    let session = auth::owner_session(ctx, req);
     let (url, cookie) = authorize(ctx, req, &site, session.as_deref()).await?;
     let mut response = http::json(200, &serde_json::json!({ "url": url, "expires_in": connect::STATE_TTL_SECS }))?;
     if let Some(cookie) = cookie {
@@ -176,6 +161,17 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
         let why = query("error_description").unwrap_or(error);
         return refused(&format!("Stripe said: {why}"));
     }
+    // The site may have changed since the flow started (connected meanwhile, or put on the platform's account):
+    // what the change needs is decided again now.
+    let site = db::site(&ctx.db, &stored.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    if site.platform_account != 0 {
+        return refused("This site runs on the platform's own Stripe account; only the operator can change that.");
+    }
+    if connect::started_by_owner(&stored)
+        && let Err(e) = owners::require_confirmed(ctx, session, Sensitive::connect(site.stripe_account.is_some())).await
+    {
+        return refused(&format!("{} Then connect again from Settings > Payments.", e.message));
+    }
     let Some(code) = query("code") else { return refused("Stripe sent no authorization code.") };
     let (status, body) = stripe::send_connect(&ctx.config, &stripe_request::oauth_token(&code)).await;
     let token: OAuthToken = match connect::parse_oauth(status, &body) {
@@ -243,7 +239,7 @@ pub(crate) const SUBSCRIPTIONS_NOT_CANCELLED: &str = "Active subscriptions on th
 /// Subscriptions on the account are not cancelled.
 pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site, session: Option<&str>) -> ApiResult<String> {
     let client_id = client_id(ctx)?;
-    require_confirmed(ctx, session, ConnectionChange::Disconnect).await?;
+    owners::require_confirmed(ctx, session, Sensitive::Disconnect).await?;
     let account = site
         .stripe_account
         .clone()
@@ -266,7 +262,7 @@ pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site, session: Option<&str
 /// disconnected. Subscriptions on the account are not cancelled (the answer says so).
 pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
-    let session = if auth::is_operator(ctx, req) { None } else { http::bearer(req) };
+    let session = auth::owner_session(ctx, req);
     let account = disconnect_site(ctx, &site, session.as_deref()).await?;
     http::json(
         200,

@@ -3,6 +3,7 @@
 //!
 //! Every route but sign-in takes the owner session as `Authorization: Bearer`; cookies are ignored here.
 
+use latch_core::owner::Sensitive;
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
@@ -146,14 +147,16 @@ fn secret_answer(site_id: &str, (secret, generation): (String, i64)) -> ApiResul
 }
 
 /// `GET /owner/v1/sites/{site}/secret` -> `{site, secret, generation}`: the key the site's server signs
-/// member identities with.
+/// member identities with. It signs in any member, so an owner session needs a fresh confirmation first.
 pub(crate) async fn get_secret(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
+    owners::require_confirmed(ctx, auth::owner_session(ctx, req).as_deref(), Sensitive::SiteSecret).await?;
     secret_answer(&site.id, owners::site_secret(ctx, &site.id).await?)
 }
 
 /// `POST /owner/v1/sites/{site}/secret/rotate` -> the new secret; the old one stops working at once.
 pub(crate) async fn rotate_secret(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
+    owners::require_confirmed(ctx, auth::owner_session(ctx, req).as_deref(), Sensitive::SiteSecret).await?;
     secret_answer(&site.id, owners::rotate_site_secret(ctx, &site.id).await?)
 }

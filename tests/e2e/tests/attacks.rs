@@ -182,9 +182,14 @@ async fn a_typed_email_never_takes_over_a_member() {
             .to_owned();
 
     // The attacker buys the course, then starts a free trial (a free first invoice), typing the victim's email.
-    let mut attacker_tokens = Vec::new();
+    let (mut attacker_tokens, mut attacker_checkouts) = (Vec::new(), Vec::new());
     for (price, product) in [("course-lifetime", "course"), ("pro-monthly", "pro")] {
-        let attack = stack.buy(DEMO_SITE, price, None, VICTIM);
+        let checkout = stack.checkout(DEMO_SITE, price, None, &json!({}));
+        stack.pay(checkout["id"].as_str().expect("id"), PAYING_CARD, VICTIM).expect("pay");
+        let attack = stack.claim(DEMO_SITE, &checkout);
+        assert_eq!(attack.status, 200, "{}", attack.body);
+        let attack = attack.body;
+        attacker_checkouts.push(checkout);
         assert_eq!(attack["member"], json!({ "email": VICTIM, "verified": false }), "a member of their own");
         assert_eq!(products(&attack), [product], "only what they bought, none of the victim's access");
         assert_ne!(attack["token"], victim["token"]);
@@ -224,11 +229,17 @@ async fn a_typed_email_never_takes_over_a_member() {
     assert_eq!(eval(&client, "Latch.member().access").await, json!(["course"]));
     client.close().await.expect("close");
 
-    // The victim proves their email again: what was bought under it joins them; the attacker's tokens stop working.
+    // The victim proves their email again: what was bought under it joins them; the attacker's tokens stop working,
+    // and claiming their checkout again (same id, same secret) hands out nothing of the victim's.
     let proved = stack.member_signin(DEMO_SITE, VICTIM, Some(&victim_token));
     assert_eq!(products(&proved), ["course", "pro"]);
     for token in &attacker_tokens {
         assert_eq!(stack.get("/v1/access", Some(token)).status, 401);
+    }
+    for checkout in &attacker_checkouts {
+        let again = stack.claim(DEMO_SITE, checkout);
+        assert_eq!((again.status, again.code()), (403, "signin_required"), "{}", again.body);
+        assert!(again.body.get("token").is_none());
     }
     let members = count(&stack, &format!("SELECT COUNT(*) FROM members WHERE site_id = '{DEMO_SITE}'"));
     assert_eq!(members, 1, "one verified member once the email is proved");
@@ -402,6 +413,27 @@ fn signin_codes_resist_guessing_and_lockouts() {
     assert!(long.len() == 11 && long.chars().nth(5) == Some('-'), "ABCDE-FGHJK: {long}");
     let challenge = fifth.body["challenge"].as_str().expect("challenge");
     assert_eq!(try_code(&stack, VICTIM, &long.to_lowercase(), challenge, "198.51.100.7").status, 200);
+
+    // Asked for all at once from six networks, an address still gets no more than four six-digit codes a day.
+    let burst = "burst@example.com";
+    stack.buy(DEMO_SITE, "course-lifetime", None, burst);
+    std::thread::scope(|s| {
+        for n in 1..=6 {
+            let stack = &stack;
+            s.spawn(move || assert_eq!(ask_code(stack, burst, &format!("192.0.2.{n}")).status, 202));
+        }
+    });
+    let codes = || -> Vec<String> {
+        let emails = stack.outbox(burst).expect("dev outbox");
+        emails.iter().filter_map(|e| latch_e2e::code_in(e["text"].as_str().unwrap_or_default())).collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while codes().len() < 6 {
+        assert!(std::time::Instant::now() < deadline, "six codes: {:?}", codes());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let codes = codes();
+    assert_eq!(codes.iter().filter(|c| c.len() == 6).count(), 4, "{codes:?}");
 
     // Limits per network count an IPv6 /64 as one network: five codes for an address from one /64, then 429,
     // while another /64 is not affected.
@@ -691,15 +723,25 @@ fn stripe_connection_changes_need_a_fresh_code_and_tell_the_owners() {
     };
     let start = |token: &str| stack.post(&format!("/admin/v1/sites/{site}/connect"), Some(token), &json!({}));
 
-    // The first connection needs no extra code; both owners are told.
+    // The first connection needs no extra code; both owners are told. A second flow started meanwhile, while the
+    // site had no account, cannot finish without one once the first has connected it.
     let url = start(&session);
     assert_eq!(url.status, 200, "{}", url.body);
+    let pending = start(&session);
+    assert_eq!(pending.status, 200, "{}", pending.body);
     let location = stack.approve_connect(url.body["url"].as_str().expect("url"), "");
     let (status, html) = get_page(&location, Some(&format!("latch_owner={session}")));
     assert_eq!(status, 200, "{html}");
     for owner in [ann, bob] {
         assert!(subjects(owner).iter().any(|s| s.contains("connected to Ann's")), "{owner}: {:?}", subjects(owner));
     }
+    let late = stack.approve_connect(pending.body["url"].as_str().expect("url"), "");
+    let (status, html) = get_page(&late, Some(&format!("latch_owner={session}")));
+    assert_eq!(status, 400, "{html}");
+    assert!(html.contains("fresh code"), "{html}");
+    // Nor can it read the site's identity secret, which signs in any member.
+    let secret = stack.get(&format!("/owner/v1/sites/{site}/secret"), Some(&session));
+    assert_eq!((secret.status, secret.code()), (403, "confirmation_required"));
 
     // Someone holding only Ann's session (stolen cookie, open laptop) cannot disconnect or reconnect.
     let disconnect = |token: &str| stack.post(&format!("/admin/v1/sites/{site}/disconnect"), Some(token), &json!({}));

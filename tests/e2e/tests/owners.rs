@@ -202,6 +202,10 @@ fn owners_sign_up_manage_their_sites_and_never_reach_anothers() {
     let bob_session = session_of(&bob);
     assert_eq!(bob["sites"], json!([]));
     let bob_site = create_site(&stack, &bob_session, "Bob's", &["https://bob.example"]);
+    // The identity secret signs in any member: a session reads it only after a fresh code.
+    let unconfirmed = call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/secret"), Some(&session), None, &[]);
+    assert_eq!((unconfirmed.status, unconfirmed.code().as_deref()), (403, Some("confirmation_required")));
+    stack.owner_confirm(&session, ann);
     let ann_secret =
         call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/secret"), Some(&session), None, &[]).json();
 
@@ -325,6 +329,7 @@ fn member_and_owner_codes_do_not_cross() {
     let site = create_site(&stack, &ann, "Ann's", &[]);
     let site_id = site["id"].as_str().expect("id").to_owned();
     // Make `email` a member of the site (host-site identity), so member codes are sent to it.
+    stack.owner_confirm(&ann, "ann@example.com");
     let secret = call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/secret"), Some(&ann), None, &[]).json();
     let value = identity::sign(email, unix_now() + 600, secret["secret"].as_str().expect("secret"));
     let member = post(&stack, "/v1/identify", &json!({ "site": site_id, "identity": value }));
@@ -376,6 +381,7 @@ fn host_site_identity_signs_members_in_and_refuses_forgeries() {
     let site = create_site(&stack, &ann, "Ann's", &["https://ann.example"]);
     let other = create_site(&stack, &ann, "Ann's second", &["https://two.example"]);
     let (site_id, other_id) = (site["id"].as_str().unwrap().to_owned(), other["id"].as_str().unwrap().to_owned());
+    stack.owner_confirm(&ann, "ann@example.com");
     let secret_of = |id: &str| -> String {
         let answer = call(&stack, "GET", &format!("/owner/v1/sites/{id}/secret"), Some(&ann), None, &[]);
         assert_eq!(answer.status, 200, "{}", answer.body);
