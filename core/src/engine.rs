@@ -91,12 +91,15 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::event::{CheckoutSession, Event, Invoice, StripeObject, Subscription, SubscriptionStatus};
+use crate::event::{CheckoutSession, Event, Expandable, Invoice, StripeObject, Subscription, SubscriptionStatus};
 use crate::stripe_request::{Method, StripeRequest};
 
 const DAY: i64 = 86_400;
 /// How long a provisional grant (subscription not yet seen) lasts.
 const PROVISIONAL_SECS: i64 = DAY;
+/// The longest a checkout session stays open (Stripe: 24 hours), so the subscription it paid for starts within this
+/// of the session's creation.
+const CHECKOUT_OPEN_SECS: i64 = DAY;
 /// Metadata key carrying the Latch product slug.
 pub const META_PRODUCT: &str = "latch_product";
 /// Metadata key carrying the site's public key.
@@ -111,7 +114,8 @@ pub struct Catalog {
     pub livemode: bool,
     /// The site's public key: objects whose `metadata.latch_site` names another site are ignored.
     pub site: Option<String>,
-    /// The site's connected account: events from another account are ignored.
+    /// The account whose events are the site's: its connected account, or `None` for the site on the platform's own
+    /// account. Events from any other account (or from the platform, for a connected site) are ignored.
     pub account: Option<String>,
 }
 
@@ -236,18 +240,20 @@ pub enum GrantStatus {
     Canceled,
     /// Subscription never paid (`incomplete_expired`): final.
     Expired,
-    /// Payment refunded: final.
+    /// Payment refunded: no access. Not final: a refund that fails or is canceled restores access.
     Refunded,
     /// Dispute lost: final.
     DisputeLost,
-    /// Revoked by Latch (customer deleted): final.
+    /// Revoked by an older Latch when the customer was deleted (it no longer does: a deleted customer's
+    /// subscriptions end, one-time purchases stay): final, kept so such rows still read.
     Revoked,
 }
 
 impl GrantStatus {
     /// The final statuses: Stripe never revives their source, and no write replaces them, in the engine or in the
-    /// database (the edge's upsert refuses to overwrite a row in one of these with a row in another status).
-    pub const FINAL: [Self; 5] = [Self::Canceled, Self::Expired, Self::Refunded, Self::DisputeLost, Self::Revoked];
+    /// database (the edge's upsert refuses to overwrite a row in one of these with a row in another status). Only
+    /// what Stripe makes final: an ended subscription, a lost dispute. A refund is not (it can still fail).
+    pub const FINAL: [Self; 4] = [Self::Canceled, Self::Expired, Self::DisputeLost, Self::Revoked];
 
     /// Stripe never revives the source of a final row; nothing changes it any more.
     pub fn is_final(self) -> bool {
@@ -338,10 +344,22 @@ pub struct Grant {
     pub email: Option<String>,
     /// An open dispute on the source's payment (`dp_...`).
     pub dispute: Option<String>,
-    /// Whether [`Self::version`] comes from a re-fetched subscription (`fetched_at`) rather than an event: at that
-    /// version the row outranks events, which the fetched answer already reflects (absent in older rows: false).
+    /// Whether [`Self::version`] comes from a re-fetched object rather than an event: at that version the row
+    /// outranks events, which the fetched answer already reflects (absent in older rows: false).
     #[serde(default)]
     pub fetched: bool,
+    /// Subscription rows: the end of the latest period known to be paid (a paid invoice, a paid checkout, a trial).
+    /// Access never runs past it by more than the product's grace ([`Grant::paid_until`]). `None`: nothing paid yet.
+    #[serde(default)]
+    pub paid_through: Option<i64>,
+    /// Subscription rows: the subscription's status as Stripe last told it, so a paid invoice knows whether it may
+    /// extend access (absent in older rows and in rows an invoice made before any subscription snapshot).
+    #[serde(default)]
+    pub subscription_status: Option<SubscriptionStatus>,
+    /// Subscription rows: the end of the subscription's current period as Stripe last told it, so a paid invoice
+    /// can tell how far it extends access (absent in older rows).
+    #[serde(default)]
+    pub period_end: Option<i64>,
 }
 
 impl Grant {
@@ -356,9 +374,21 @@ impl Grant {
         }
     }
 
+    /// Whether the row is a paid subscription checkout's, its subscription not seen yet (it reported the start).
+    pub fn is_provisional(&self) -> bool {
+        self.version == 0 && self.status == GrantStatus::Active && self.subscription_status.is_none()
+    }
+
     /// Whether the row is a tombstone (a refund or lost dispute seen before the purchase).
     pub fn is_tombstone(&self) -> bool {
         self.product.is_empty()
+    }
+
+    /// The end of what is known paid: [`Self::paid_through`], or, for a row from before Latch recorded payments that
+    /// was paid up (active, trialing, canceling), its end (what it was granted on).
+    pub fn paid_until(&self) -> Option<i64> {
+        let paid_up = matches!(self.status, GrantStatus::Active | GrantStatus::Trialing | GrantStatus::Canceling);
+        self.paid_through.or(if paid_up { self.ends_at } else { None })
     }
 }
 
@@ -389,13 +419,13 @@ impl AccessState {
 pub enum Input<'a> {
     /// A verified, parsed webhook event.
     Event(&'a Event),
-    /// An object the edge fetched from Stripe itself (the claim's checkout session with `expand[]=subscription`,
-    /// or the answer to an [`Effect::Fetch`]); `fetched_at` is when the edge received it.
+    /// An object the edge fetched from Stripe itself (the claim's checkout session with its subscription expanded,
+    /// or the answer to an [`Effect::Fetch`]). It reflects every event of its objects delivered before it, so its
+    /// version is the newest Stripe time already known for them (the object's own `created` when none is): never
+    /// the edge's clock.
     Fetched {
         /// The fetched object.
         object: &'a StripeObject,
-        /// When it was fetched (Unix seconds): its version.
-        fetched_at: i64,
     },
 }
 
@@ -407,10 +437,12 @@ impl Input<'_> {
         }
     }
 
+    /// Stripe's time of the input: the event's `created`, or the fetched object's own `created` (raised to the
+    /// newest version known of its source when it is applied).
     fn version(&self) -> i64 {
         match self {
             Self::Event(e) => e.created,
-            Self::Fetched { fetched_at, .. } => *fetched_at,
+            Self::Fetched { object } => object.created().unwrap_or(0),
         }
     }
 }
@@ -555,10 +587,12 @@ pub struct FetchRequest {
 /// Kinds of objects the engine re-fetches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchObject {
-    /// `GET /v1/subscriptions/{id}`.
+    /// `GET /v1/subscriptions/{id}?expand[]=latest_invoice`.
     Subscription,
-    /// `GET /v1/checkout/sessions/{id}?expand[]=subscription&expand[]=line_items`.
+    /// `GET /v1/checkout/sessions/{id}?expand[]=subscription.latest_invoice&expand[]=line_items`.
     CheckoutSession,
+    /// `GET /v1/charges/{id}`: how much of a payment is refunded now, after one of its refunds failed.
+    Charge,
     /// `GET /v1/setup_intents/{id}?expand[]=payment_method`: a setup session's card, to make it the customer's
     /// default (`crate::payment_method`); not fed back to the engine.
     SetupIntent,
@@ -571,6 +605,7 @@ impl FetchRequest {
             FetchObject::Subscription => "subscription",
             FetchObject::CheckoutSession => "checkout_session",
             FetchObject::SetupIntent => "setup_intent",
+            FetchObject::Charge => "charge",
         }
     }
 
@@ -580,6 +615,7 @@ impl FetchRequest {
             "subscription" => FetchObject::Subscription,
             "checkout_session" => FetchObject::CheckoutSession,
             "setup_intent" => FetchObject::SetupIntent,
+            "charge" => FetchObject::Charge,
             _ => return None,
         };
         Some(Self { object, id: id.to_owned() })
@@ -599,17 +635,21 @@ impl FetchRequest {
     /// The GET request (add the `Stripe-Account` with [`StripeRequest::on_account`]).
     pub fn to_stripe_request(&self) -> StripeRequest {
         let (path, params) = match self.object {
-            FetchObject::Subscription => (format!("/v1/subscriptions/{}", self.id), Vec::new()),
+            // The latest invoice tells whether the current period is paid.
+            FetchObject::Subscription => {
+                (format!("/v1/subscriptions/{}", self.id), vec![("expand[]".to_owned(), "latest_invoice".to_owned())])
+            }
             FetchObject::CheckoutSession => (
                 format!("/v1/checkout/sessions/{}", self.id),
                 vec![
-                    ("expand[]".to_owned(), "subscription".to_owned()),
+                    ("expand[]".to_owned(), "subscription.latest_invoice".to_owned()),
                     ("expand[]".to_owned(), "line_items".to_owned()),
                 ],
             ),
             FetchObject::SetupIntent => {
                 (format!("/v1/setup_intents/{}", self.id), vec![("expand[]".to_owned(), "payment_method".to_owned())])
             }
+            FetchObject::Charge => (format!("/v1/charges/{}", self.id), Vec::new()),
         };
         StripeRequest { method: Method::Get, path, params, account: None, idempotency_key: None }
     }
@@ -646,6 +686,10 @@ pub fn scope(input: &Input<'_>) -> Scope {
         StripeObject::Dispute(dp) => {
             s.sources.extend(dp.payment_intent.iter().cloned());
             s.sources.extend(dp.charge.iter().cloned());
+        }
+        StripeObject::Refund(re) => {
+            s.sources.extend(re.payment_intent.iter().cloned());
+            s.sources.extend(re.charge.iter().cloned());
         }
         StripeObject::Customer(c) => s.customer = Some(c.id.clone()),
         StripeObject::Other { .. } => {}
@@ -705,10 +749,14 @@ pub fn apply(input: &Input<'_>, state: &AccessState, catalog: &Catalog, now: i64
         return cx.finish();
     }
     if let Input::Event(e) = input {
-        if let (Some(got), Some(want)) = (&e.account, &catalog.account)
-            && got != want
-        {
-            cx.ignore(None, None, format!("event from Stripe account {got}, not this site's account"));
+        // Only the site's own account speaks for it: a connected site ignores the platform's events and another
+        // account's, whatever their metadata names; the platform's site ignores every connected account's.
+        if e.account != catalog.account {
+            let from = e
+                .account
+                .as_deref()
+                .map_or_else(|| "the platform account".to_owned(), |a| format!("Stripe account {a}"));
+            cx.ignore(None, None, format!("event from {from}, not this site's account"));
             return cx.finish();
         }
         cx.event(e);
@@ -824,11 +872,14 @@ impl Cx<'_> {
                 );
             }
             (StripeObject::Subscription(sub), k) if k.starts_with("customer.subscription.") => {
-                self.subscription(sub, None);
+                self.subscription(sub, None, None);
             }
             (StripeObject::Invoice(inv), "invoice.paid" | "invoice.payment_succeeded") => self.invoice_paid(inv),
             (StripeObject::Invoice(inv), "invoice.payment_failed") => self.invoice_failed(inv),
-            (StripeObject::Charge(ch), "charge.refunded" | "charge.refund.updated") => self.refund(ch),
+            (StripeObject::Charge(ch), "charge.refunded") => self.refund(ch),
+            (StripeObject::Refund(re), "charge.refund.updated" | "refund.updated" | "refund.failed") => {
+                self.refund_updated(re);
+            }
             (StripeObject::Dispute(dp), k) if k.starts_with("charge.dispute.") => self.dispute(dp, k),
             (StripeObject::Customer(c), "customer.deleted") => self.customer_deleted(&c.id),
             (_, "account.application.deauthorized") => self.deauthorized(e),
@@ -839,9 +890,10 @@ impl Cx<'_> {
     fn fetched(&mut self, object: &StripeObject) {
         match object {
             StripeObject::CheckoutSession(cs) => self.session(cs),
-            StripeObject::Subscription(sub) => self.subscription(sub, None),
+            StripeObject::Subscription(sub) => self.subscription(sub, None, None),
             StripeObject::Invoice(inv) if inv.status.as_deref() == Some("paid") => self.invoice_paid(inv),
-            StripeObject::Charge(ch) if ch.amount_refunded > 0 || ch.refunded => self.refund(ch),
+            StripeObject::Refund(re) => self.refund_updated(re),
+            StripeObject::Charge(ch) => self.refund(ch),
             StripeObject::Dispute(dp) => self.dispute(dp, "fetched"),
             StripeObject::Customer(c) if c.deleted => self.customer_deleted(&c.id),
             other => self.ignore(None, None, format!("a fetched {} does not change access", other.kind())),
@@ -944,16 +996,17 @@ impl Cx<'_> {
                 OneTimeAccess::Lifetime => None,
                 OneTimeAccess::Days(d) => Some(starts_at.saturating_add(i64::from(d).saturating_mul(DAY))),
             };
-            // A refund or lost dispute seen before the purchase leaves a tombstone for the source.
+            // A refund or lost dispute seen before the purchase leaves a tombstone for the source; the row takes
+            // its status and what it knows (a refund that failed: a late `charge.refunded` is older news).
             let tomb = self
                 .grants
                 .iter()
                 .find(|g| g.is_tombstone() && g.livemode == self.livemode && g.source == source)
-                .map(|g| g.status);
+                .map(|g| (g.status, g.version, g.fetched));
             match self.row(customer, &slug, &source) {
                 Some(_) => {} // already granted (claim or an earlier delivery): nothing to do
                 None => {
-                    let status = tomb.unwrap_or(GrantStatus::Active);
+                    let (status, known, fetched) = tomb.unwrap_or((GrantStatus::Active, 0, false));
                     self.grants.push(Grant {
                         customer: customer.to_owned(),
                         product: slug.clone(),
@@ -962,10 +1015,13 @@ impl Cx<'_> {
                         status,
                         starts_at,
                         ends_at,
-                        version: self.version,
+                        version: self.version.max(known),
                         email: cs.email().map(str::to_owned),
                         dispute: None,
-                        fetched: false,
+                        fetched: fetched && known >= self.version,
+                        paid_through: None,
+                        subscription_status: None,
+                        period_end: None,
                     });
                     self.activity(
                         ActivityKind::ProductPurchased,
@@ -1004,7 +1060,8 @@ impl Cx<'_> {
         };
         let fallback = cs.metadata.get(META_PRODUCT).map(String::as_str);
         if let Some(sub) = sub_ref.object() {
-            self.subscription(sub, fallback);
+            // A paid (or free) checkout paid the subscription's first period.
+            self.subscription(sub, fallback, sub.period_end());
             return;
         }
         let sub_id = sub_ref.id().to_owned();
@@ -1030,6 +1087,8 @@ impl Cx<'_> {
             return; // the subscription's own events got here first; they are authoritative
         }
         let starts_at = cs.created.unwrap_or(self.version);
+        // The checkout was paid, so the first period is; how long it runs is known once the subscription is.
+        let provisional_end = self.version.max(starts_at).saturating_add(PROVISIONAL_SECS);
         self.grants.push(Grant {
             customer: customer.to_owned(),
             product: slug.clone(),
@@ -1037,11 +1096,14 @@ impl Cx<'_> {
             livemode: self.livemode,
             status: GrantStatus::Active,
             starts_at,
-            ends_at: Some(self.version.max(starts_at).saturating_add(PROVISIONAL_SECS)),
+            ends_at: Some(provisional_end),
             version: 0,
             email: cs.email().map(str::to_owned),
             dispute: None,
             fetched: false,
+            paid_through: Some(provisional_end),
+            subscription_status: None,
+            period_end: None,
         });
         self.activity(
             ActivityKind::SubscriptionStarted,
@@ -1088,31 +1150,60 @@ impl Cx<'_> {
         slugs
     }
 
-    fn derive(&self, sub: &Subscription, policy: &ProductPolicy) -> Derived {
+    /// What a snapshot itself proves paid: a trial (nothing is due until its end), or its expanded latest invoice
+    /// when that is paid (through the end of the periods it billed).
+    fn snapshot_paid(sub: &Subscription) -> Option<i64> {
+        let trial = (sub.status == SubscriptionStatus::Trialing).then(|| sub.period_end().or(sub.trial_end)).flatten();
+        let invoice = sub
+            .latest_invoice
+            .as_ref()
+            .and_then(Expandable::object)
+            .filter(|inv| inv.status.as_deref() == Some("paid"))
+            .and_then(|inv| {
+                inv.lines.data.iter().filter_map(|l| l.period.and_then(|p| p.end)).max().or(sub.period_end())
+            });
+        trial.max(invoice)
+    }
+
+    /// What a snapshot means for one product row, given the end of what is known paid (`paid`):
+    /// - `active`: its current period when that is paid; while a renewal's payment is pending (or a delayed debit
+    ///   failed and Stripe keeps the subscription active) what was paid plus the grace, within the period; nothing
+    ///   before any payment (a first debit still processing);
+    /// - `past_due`: what was paid plus the grace, counted from the end of the last paid period, not from the current
+    ///   period: a subscription left past due for months earns no fresh grace each period, and one that fails in the
+    ///   middle of a paid period keeps the paid days;
+    /// - `trialing` until its end; `unpaid`, `paused`, `incomplete`: nothing; `canceled`: see [`CancelRule`].
+    fn derive(&self, sub: &Subscription, policy: &ProductPolicy, paid: Option<i64>) -> Derived {
         let period_end = sub.period_end();
+        let grace = policy.grace_secs();
+        let paying = paid_access(paid, period_end, grace);
         let (status, ends_at) = match sub.status {
             SubscriptionStatus::Incomplete => (GrantStatus::Pending, period_end),
             SubscriptionStatus::IncompleteExpired => (GrantStatus::Expired, sub.ended_at.or(Some(self.version))),
             SubscriptionStatus::Trialing => (GrantStatus::Trialing, period_end.or(sub.trial_end)),
-            SubscriptionStatus::Active => {
-                let cancel = sub.cancel_at.filter(|c| period_end.is_none_or(|e| *c < e));
-                if sub.cancel_at_period_end || sub.cancel_at.is_some() {
-                    (GrantStatus::Canceling, cancel.or(period_end))
-                } else {
-                    (GrantStatus::Active, period_end)
+            SubscriptionStatus::Active => match paying {
+                None => (GrantStatus::Pending, period_end),
+                Some(end) => {
+                    let cancel = sub.cancel_at.filter(|c| *c < end);
+                    if sub.cancel_at_period_end || sub.cancel_at.is_some() {
+                        (GrantStatus::Canceling, Some(cancel.unwrap_or(end)))
+                    } else {
+                        (GrantStatus::Active, Some(end))
+                    }
                 }
-            }
+            },
+            // Nothing known paid (a subscription first seen past due): Stripe makes a subscription whose first
+            // payment fails `incomplete`, not `past_due`, so it was paid up to its current period.
             SubscriptionStatus::PastDue => {
-                let start = sub.period_start().unwrap_or(self.version);
-                let grace_end = start.saturating_add(policy.grace_secs());
-                (GrantStatus::PastDue, Some(period_end.map_or(grace_end, |e| e.min(grace_end))))
+                let since = paid.or(sub.period_start()).unwrap_or(self.version);
+                (GrantStatus::PastDue, Some(since.saturating_add(grace)))
             }
             SubscriptionStatus::Unpaid => (GrantStatus::Unpaid, period_end),
             SubscriptionStatus::Paused => (GrantStatus::Paused, period_end),
             SubscriptionStatus::Canceled => {
                 let ended = sub.ended_at.or(sub.canceled_at).unwrap_or(self.version);
-                let ends = match (policy.cancel, period_end) {
-                    (CancelRule::KeepPaidPeriod, Some(e)) => e.max(ended),
+                let ends = match (policy.cancel, paid) {
+                    (CancelRule::KeepPaidPeriod, Some(p)) => p.max(ended),
                     // Stripe says it has ended: that holds now even if our clock is behind Stripe's
                     // (clock skew, test clocks), so access never outlives a canceled subscription.
                     _ => ended.min(self.now),
@@ -1124,7 +1215,9 @@ impl Cx<'_> {
         Derived { status, ends_at }
     }
 
-    fn subscription(&mut self, sub: &Subscription, fallback: Option<&str>) {
+    /// A subscription snapshot (an event's, a fetched one, or a checkout's expanded one). `paid` is what the caller
+    /// knows paid besides the snapshot itself (a paid checkout paid the first period).
+    fn subscription(&mut self, sub: &Subscription, fallback: Option<&str>, paid: Option<i64>) {
         let Some(customer) = sub.customer.clone() else {
             self.ignore(None, None, "subscription without a customer".into());
             return;
@@ -1136,6 +1229,10 @@ impl Cx<'_> {
             self.ignore(Some(&customer), None, "unknown subscription status; fetching the subscription".into());
             self.fetch(FetchObject::Subscription, &sub.id);
             return;
+        }
+        if self.fetched {
+            // A fetched answer reflects every event of this subscription delivered before it.
+            self.version = self.version.max(self.source_version(&sub.id).unwrap_or(0));
         }
         // Stripe never revives a subscription it ended: that snapshot is the truth whatever its version, so neither
         // an older version nor a fetch that settled its second may discard it.
@@ -1190,13 +1287,15 @@ impl Cx<'_> {
             }
         }
         let starts_at = sub.start_date.or(sub.created).unwrap_or(self.version);
+        // What is known paid: the caller's, the snapshot's own, the subscription's rows', a paid checkout's.
+        let proven = paid.max(Self::snapshot_paid(sub)).max(self.source_paid(&sub.id)).max(self.checkout_paid(sub));
         for slug in slugs {
             let Some(policy) = self.catalog.by_slug(&slug).cloned() else {
                 continue;
             };
-            let mut d = self.derive(sub, &policy);
             match self.row(&customer, &slug, &sub.id) {
                 None => {
+                    let mut d = self.derive(sub, &policy, proven);
                     if let Some(g) = self.tombstone_for(&sub.id) {
                         d = Derived { status: g, ends_at: Some(self.version) };
                     }
@@ -1212,6 +1311,9 @@ impl Cx<'_> {
                         email: None,
                         dispute: None,
                         fetched: self.fetched,
+                        paid_through: proven,
+                        subscription_status: Some(sub.status.clone()),
+                        period_end: sub.period_end(),
                     });
                     self.report_subscription(&customer, &slug, None, d, false);
                 }
@@ -1223,7 +1325,8 @@ impl Cx<'_> {
                         continue;
                     }
                     let old = Derived { status: g.status, ends_at: g.ends_at };
-                    let (row_version, disputed) = (g.version, g.dispute.is_some());
+                    let (row_version, disputed, provisional) = (g.version, g.dispute.is_some(), g.is_provisional());
+                    let paid_through = g.paid_until().max(proven);
                     if self.version < row_version && !ending {
                         self.ignore(
                             Some(&customer),
@@ -1232,6 +1335,7 @@ impl Cx<'_> {
                         );
                         continue;
                     }
+                    let mut d = self.derive(sub, &policy, paid_through);
                     // A fetched answer settles a tie instead of joining it.
                     if self.version == row_version && old != d && !self.fetched {
                         if old.status != d.status {
@@ -1241,6 +1345,12 @@ impl Cx<'_> {
                             continue;
                         }
                     }
+                    // Still past due and still nothing known paid: the grace the first sighting gave stands, it does
+                    // not start again with each period.
+                    if d.status == GrantStatus::PastDue && paid_through.is_none() && old.status == GrantStatus::PastDue
+                    {
+                        d.ends_at = old.ends_at;
+                    }
                     if disputed && policy.dispute == DisputeRule::SuspendWhileOpen && d.status.grants_access() {
                         d.status = GrantStatus::Disputed;
                     }
@@ -1249,9 +1359,12 @@ impl Cx<'_> {
                         g.ends_at = d.ends_at;
                         g.version = self.version.max(row_version);
                         g.fetched = self.fetched && self.version >= row_version;
+                        g.paid_through = paid_through;
+                        g.subscription_status = Some(sub.status.clone());
+                        g.period_end = sub.period_end();
                     }
                     if old != d {
-                        self.report_subscription(&customer, &slug, Some(old), d, row_version == 0);
+                        self.report_subscription(&customer, &slug, Some(old), d, provisional);
                     }
                 }
             }
@@ -1264,6 +1377,28 @@ impl Cx<'_> {
             .iter()
             .filter(|g| g.livemode == self.livemode && g.source == source && !g.is_tombstone())
             .map(|g| g.version)
+            .max()
+    }
+
+    /// The first period, when a paid checkout for the subscription was seen before it (its provisional row): the
+    /// checkout paid the period it started in.
+    fn checkout_paid(&self, sub: &Subscription) -> Option<i64> {
+        let start = sub.period_start()?;
+        self.grants
+            .iter()
+            .filter(|g| g.livemode == self.livemode && g.source == sub.id && g.is_provisional())
+            .any(|g| start >= g.starts_at && start <= g.starts_at.saturating_add(CHECKOUT_OPEN_SECS))
+            .then(|| sub.period_end())
+            .flatten()
+    }
+
+    /// The end of what is known paid of a subscription, over all its product rows: a payment is the subscription's,
+    /// so a product the plan moves to inherits it.
+    fn source_paid(&self, source: &str) -> Option<i64> {
+        self.grants
+            .iter()
+            .filter(|g| g.livemode == self.livemode && g.source == source && !g.is_tombstone())
+            .filter_map(Grant::paid_until)
             .max()
     }
 
@@ -1280,8 +1415,8 @@ impl Cx<'_> {
     /// A snapshot older than what a source's rows already reflect is ignored as a whole: this also keeps an old
     /// snapshot from re-creating a product the subscription has since moved away from. So is any snapshot of a
     /// subscription already seen ended, whatever its version: the end is final for the whole subscription, not only
-    /// for the product rows it names, so a same-second snapshot from before the end (or a late invoice) never
-    /// brings back a product the plan moved away from, nor creates a row for it.
+    /// for the product rows it names, so a same-second snapshot from before the end never brings back a product the
+    /// plan moved away from, nor creates a row for it.
     fn stale_source(&mut self, source: &str, customer: &str, ending: bool) -> bool {
         if self.source_ended(source) {
             self.ignore(Some(customer), None, "the subscription has ended; no snapshot revives it".into());
@@ -1364,6 +1499,9 @@ impl Cx<'_> {
             (None, S::Active | S::Trialing) => {
                 (ActivityKind::SubscriptionStarted, format!("subscription {}", new.status.as_str()))
             }
+            (None | Some(S::Pending), S::Pending) => {
+                (ActivityKind::AwaitingPayment, "subscription waiting for its first payment; no access yet".into())
+            }
             (None, _) => (ActivityKind::SubscriptionUpdated, format!("subscription seen as {}", new.status.as_str())),
             (Some(S::Trialing), S::Active) => {
                 (ActivityKind::SubscriptionRenewed, format!("trial converted to paid, {until}"))
@@ -1371,11 +1509,17 @@ impl Cx<'_> {
             (Some(S::PastDue | S::Unpaid), S::Active) => {
                 (ActivityKind::SubscriptionRenewed, "payment recovered".into())
             }
+            (Some(S::Pending), S::Active) => {
+                (ActivityKind::SubscriptionStarted, format!("first payment made, {until}"))
+            }
             (Some(S::Active), S::Active) => (ActivityKind::SubscriptionRenewed, format!("renewed {until}")),
             (Some(_), S::Canceling) => {
                 (ActivityKind::SubscriptionCancelled, format!("cancellation scheduled; access kept {until}"))
             }
             (Some(_), S::Canceled | S::Expired) => (ActivityKind::SubscriptionCancelled, "subscription ended".into()),
+            (Some(S::PastDue), S::PastDue) => {
+                (ActivityKind::SubscriptionUpdated, format!("an invoice was paid; still past due, access {until}"))
+            }
             (Some(_), S::PastDue) => (
                 ActivityKind::PaymentFailed,
                 format!("renewal payment failed; access kept during the grace period, {until}"),
@@ -1402,35 +1546,29 @@ impl Cx<'_> {
 
     // ----- invoices -----
 
-    fn invoice_products(&mut self, inv: &Invoice, customer: &str) -> Vec<(String, Option<i64>, Option<i64>)> {
-        let mut out: Vec<(String, Option<i64>, Option<i64>)> = Vec::new();
+    /// The Latch products an invoice's lines bill (else its subscription's `latch_product` metadata).
+    fn invoice_products(&mut self, inv: &Invoice, customer: &str) -> Vec<String> {
+        let mut out = Vec::new();
         for line in &inv.lines.data {
-            let Some(p) = line.product().and_then(|id| self.catalog.by_stripe_product(id)) else {
-                continue;
-            };
-            let (start, end) = line.period.map_or((None, None), |p| (p.start, p.end));
-            match out.iter_mut().find(|(s, _, _)| *s == p.slug) {
-                Some(entry) => {
-                    entry.2 = entry.2.max(end);
-                    entry.1 = entry.1.min(start).or(start);
-                }
-                None => out.push((p.slug.clone(), start, end)),
+            if let Some(p) = line.product().and_then(|id| self.catalog.by_stripe_product(id)) {
+                push_unique(&mut out, &p.slug);
             }
         }
         if out.is_empty() {
             let meta = inv.subscription_metadata().and_then(|m| m.get(META_PRODUCT)).map(String::as_str);
             match meta.and_then(|s| self.catalog.by_slug(s)) {
-                Some(p) => {
-                    let end = inv.lines.data.iter().filter_map(|l| l.period.and_then(|p| p.end)).max();
-                    let start = inv.lines.data.iter().filter_map(|l| l.period.and_then(|p| p.start)).min();
-                    out.push((p.slug.clone(), start, end));
-                }
+                Some(p) => out.push(p.slug.clone()),
                 None => self.ignore(Some(customer), meta, "invoice for products not linked to Latch".into()),
             }
         }
         out
     }
 
+    /// A paid invoice is evidence: the periods it billed are paid ([`Grant::paid_through`]). It extends access only
+    /// for a subscription whose last known status allows it (active, trialing, past due); for any other (paused,
+    /// unpaid, incomplete, canceled) or unknown status it asks for the subscription itself. It is not a snapshot of
+    /// the subscription, so it never moves a row's version: an older subscription snapshot is still refused, and an
+    /// invoice delivered late still counts.
     fn invoice_paid(&mut self, inv: &Invoice) {
         let Some(customer) = inv.customer.clone() else {
             self.ignore(None, None, "invoice without a customer".into());
@@ -1447,71 +1585,116 @@ impl Cx<'_> {
         if inv.subscription_metadata().is_some_and(|m| self.site_mismatch(m)) {
             return;
         }
-        if self.stale_source(&sub_id, &customer, false) {
+        if self.source_ended(&sub_id) {
+            self.ignore(Some(&customer), None, "the subscription has ended; a paid invoice does not revive it".into());
             return;
         }
         let trial = inv.amount_paid == Some(0);
-        for (slug, start, end) in self.invoice_products(inv, &customer) {
-            let Some(end) = end else {
-                self.ignore(Some(&customer), Some(&slug), "invoice line without a period".into());
-                continue;
-            };
-            match self.row(&customer, &slug, &sub_id) {
-                None => {
-                    let status = self.tombstone_for(&sub_id).unwrap_or(if trial {
-                        GrantStatus::Trialing
-                    } else {
-                        GrantStatus::Active
-                    });
-                    let d = Derived { status, ends_at: Some(end) };
-                    self.grants.push(Grant {
-                        customer: customer.clone(),
-                        product: slug.clone(),
-                        source: sub_id.clone(),
-                        livemode: self.livemode,
-                        status,
-                        starts_at: start.or(inv.created).unwrap_or(self.version),
-                        ends_at: Some(end),
-                        version: self.version,
-                        email: None,
-                        dispute: None,
-                        fetched: false,
-                    });
-                    self.report_subscription(&customer, &slug, None, d, false);
-                }
-                Some(i) => {
-                    let Some(g) = self.grants.get(i) else {
-                        continue;
-                    };
-                    let old = Derived { status: g.status, ends_at: g.ends_at };
-                    if g.status.is_final() || self.version < g.version {
-                        continue;
-                    }
-                    let provisional = g.version == 0;
-                    let status = match g.status {
-                        GrantStatus::PastDue | GrantStatus::Unpaid | GrantStatus::Pending | GrantStatus::Paused => {
-                            GrantStatus::Active
-                        }
-                        GrantStatus::Trialing if !trial => GrantStatus::Active,
-                        s => s,
-                    };
-                    let ends_at = match status {
-                        GrantStatus::Active | GrantStatus::Trialing => Some(g.ends_at.map_or(end, |e| e.max(end))),
-                        // A scheduled cancellation, a removed product or a suspension keeps its end.
-                        _ => g.ends_at,
-                    };
-                    let new = Derived { status, ends_at };
-                    if let Some(g) = self.grants.get_mut(i) {
-                        g.status = status;
-                        g.ends_at = ends_at;
-                        g.version = self.version;
-                        g.fetched = false;
-                    }
-                    if new != old {
-                        self.report_subscription(&customer, &slug, Some(old), new, provisional);
-                    }
-                }
+        let periods = inv.lines.data.iter().filter_map(|l| l.period);
+        let (start, end) = (periods.clone().filter_map(|p| p.start).min(), periods.filter_map(|p| p.end).max());
+        let Some(end) = end else {
+            self.ignore(Some(&customer), None, "invoice lines without a period".into());
+            return;
+        };
+        // The payment is the subscription's, whichever of its products the lines name.
+        let rows: Vec<usize> = (0..self.grants.len())
+            .filter(|&i| {
+                self.grants.get(i).is_some_and(|g| {
+                    g.livemode == self.livemode && g.source == sub_id && g.customer == customer && !g.is_tombstone()
+                })
+            })
+            .collect();
+        if rows.is_empty() {
+            // The invoice came before any snapshot of its subscription: remember the payment, and ask for the
+            // subscription to learn whether it gives access.
+            for slug in self.invoice_products(inv, &customer) {
+                self.grants.push(Grant {
+                    customer: customer.clone(),
+                    product: slug.clone(),
+                    source: sub_id.clone(),
+                    livemode: self.livemode,
+                    status: self.tombstone_for(&sub_id).unwrap_or(GrantStatus::Pending),
+                    starts_at: start.or(inv.created).unwrap_or(self.version),
+                    ends_at: Some(end),
+                    version: 0,
+                    email: None,
+                    dispute: None,
+                    fetched: false,
+                    paid_through: Some(end),
+                    subscription_status: None,
+                    period_end: None,
+                });
+                self.activity(
+                    ActivityKind::AwaitingPayment,
+                    Some(&customer),
+                    Some(&slug),
+                    "invoice paid before the subscription was seen; fetching the subscription".into(),
+                );
+                self.fetch(FetchObject::Subscription, &sub_id);
             }
+            return;
+        }
+        for i in rows {
+            self.paid_row(i, &sub_id, end, trial);
+        }
+    }
+
+    /// One row of a subscription whose invoice was paid through `end` (`trial`: a zero trial invoice).
+    fn paid_row(&mut self, i: usize, sub_id: &str, end: i64, trial: bool) {
+        let Some(g) = self.grants.get(i) else {
+            return;
+        };
+        // Already known paid (no news), a product the plan moved away from, or an ended subscription: nothing moves.
+        let known_paid = g.paid_until();
+        if known_paid.is_some_and(|p| end <= p) || g.status.is_final() || g.status == GrantStatus::Removed {
+            return;
+        }
+        let old = Derived { status: g.status, ends_at: g.ends_at };
+        let (customer, slug, provisional) = (g.customer.clone(), g.product.clone(), g.is_provisional());
+        let status = g.subscription_status.clone();
+        let allowed = match &status {
+            Some(s) => {
+                matches!(s, SubscriptionStatus::Active | SubscriptionStatus::Trialing | SubscriptionStatus::PastDue)
+            }
+            // A row from before Latch recorded the status: what it grants says.
+            None => g.status.grants_access() && g.version > 0,
+        };
+        let grace = self.catalog.by_slug(&slug).map_or(0, ProductPolicy::grace_secs);
+        let longer = Some(g.ends_at.map_or(end, |e| e.max(end)));
+        // How far the payment carries the subscription's current period (known from its last snapshot; a row from
+        // before Latch recorded it: the invoice's own periods).
+        let access = if g.period_end.is_some() { paid_access(Some(end), g.period_end, grace) } else { longer };
+        let new = match (g.status, status) {
+            // Paused, unpaid, incomplete, or unknown: the subscription says whether it gives access. So does a
+            // scheduled cancellation say when it falls.
+            _ if !allowed || g.status == GrantStatus::Canceling => {
+                self.fetch(FetchObject::Subscription, sub_id);
+                old
+            }
+            // Still past due at Stripe (an older invoice paid, or the subscription not yet updated): the grace runs
+            // from the new end of what is paid.
+            (GrantStatus::PastDue, Some(SubscriptionStatus::PastDue)) => {
+                Derived { status: GrantStatus::PastDue, ends_at: Some(end.saturating_add(grace)) }
+            }
+            (GrantStatus::Trialing, _) => {
+                Derived { status: if trial { GrantStatus::Trialing } else { GrantStatus::Active }, ends_at: longer }
+            }
+            (GrantStatus::Pending | GrantStatus::PastDue | GrantStatus::Active, _) => {
+                Derived { status: GrantStatus::Active, ends_at: access }
+            }
+            // A suspension keeps its end.
+            _ => old,
+        };
+        if let Some(g) = self.grants.get_mut(i) {
+            g.status = new.status;
+            g.ends_at = new.ends_at;
+            g.paid_through = Some(end);
+        }
+        if new != old {
+            self.report_subscription(&customer, &slug, Some(old), new, provisional);
+        } else if !allowed {
+            let reason = "invoice paid; access follows the subscription's status, fetching it".into();
+            self.activity(ActivityKind::Ignored, Some(&customer), Some(&slug), reason);
         }
     }
 
@@ -1571,8 +1754,18 @@ impl Cx<'_> {
         }
     }
 
+    /// Marks a payment not yet seen as refunded or lost, so its purchase never grants. A tombstone a fetched charge
+    /// lifted (its refund failed) comes back only for news newer than that answer.
     fn tombstone(&mut self, customer: Option<&str>, source: &str, status: GrantStatus) {
-        if self.tombstone_for(source).is_some() {
+        let (version, livemode) = (self.version, self.livemode);
+        if let Some(g) =
+            self.grants.iter_mut().find(|g| g.is_tombstone() && g.livemode == livemode && g.source == source)
+        {
+            if g.status == GrantStatus::Active && (version > g.version || (version == g.version && !g.fetched)) {
+                g.status = status;
+                g.version = version;
+                g.fetched = false;
+            }
             return;
         }
         self.grants.push(Grant {
@@ -1587,17 +1780,26 @@ impl Cx<'_> {
             email: None,
             dispute: None,
             fetched: false,
+            paid_through: None,
+            subscription_status: None,
+            period_end: None,
         });
     }
 
+    /// A charge's refunds, decided per product policy. An event's charge can only take access away (events of one
+    /// charge arrive in any order, so an older snapshot with less refunded must not undo a newer one); a fetched
+    /// charge is the current truth, so it also gives back what a refund that failed or was canceled took.
     fn refund(&mut self, ch: &crate::event::Charge) {
         let mut ids: Vec<&str> = vec![ch.id.as_str()];
         ids.extend(ch.payment_intent.as_deref());
-        let rows: Vec<usize> = self
-            .matching_payment_rows(&ids)
-            .into_iter()
-            .filter(|&i| self.grants.get(i).is_some_and(|g| !g.is_tombstone()))
-            .collect();
+        let matching = self.matching_payment_rows(&ids);
+        if self.fetched {
+            // A fetched charge reflects every event of it delivered before it.
+            let known = matching.iter().filter_map(|&i| self.grants.get(i)).map(|g| g.version).max();
+            self.version = self.version.max(known.unwrap_or(0));
+        }
+        let rows: Vec<usize> =
+            matching.into_iter().filter(|&i| self.grants.get(i).is_some_and(|g| !g.is_tombstone())).collect();
         let full = ch.fully_refunded();
         let amount = format!("{} of {} refunded", ch.amount_refunded, ch.amount);
         if rows.is_empty() {
@@ -1608,10 +1810,13 @@ impl Cx<'_> {
                 format!("{amount}; no one-time purchase matches (subscription access follows the subscription)"),
             );
             // The purchase may not have arrived yet: leave a tombstone so it never grants. Default rule only:
-            // without the product, the strictest rule that revokes on full refunds is applied.
+            // without the product, the strictest rule that revokes on full refunds is applied. A fetched charge no
+            // longer fully refunded lifts it.
+            let source = ch.payment_intent.as_deref().unwrap_or(&ch.id).to_owned();
             if full {
-                let source = ch.payment_intent.as_deref().unwrap_or(&ch.id).to_owned();
                 self.tombstone(ch.customer.as_deref(), &source, GrantStatus::Refunded);
+            } else if self.fetched {
+                self.not_refunded(ch.customer.as_deref(), &source);
             }
             return;
         }
@@ -1619,6 +1824,14 @@ impl Cx<'_> {
             let Some(g) = self.grants.get(i) else {
                 continue;
             };
+            if g.source.starts_with("sub_") || g.status.is_final() {
+                continue;
+            }
+            if !self.fetched && (self.version < g.version || (self.version == g.version && g.fetched)) {
+                let (c, p) = (g.customer.clone(), g.product.clone());
+                self.ignore(Some(&c), Some(&p), format!("{amount}: an older view of the charge; nothing changes"));
+                continue;
+            }
             let Some(policy) = self.catalog.by_slug(&g.product) else {
                 continue;
             };
@@ -1627,13 +1840,109 @@ impl Cx<'_> {
                 RefundRule::RevokeOnAnyRefund => ch.amount_refunded > 0 || full,
                 RefundRule::Keep => false,
             };
-            if revoke && !g.source.starts_with("sub_") {
-                self.revoke_row(i, GrantStatus::Refunded, ActivityKind::Refunded, &format!("{amount}: access revoked"));
-            } else if !g.status.is_final() {
-                let (c, p) = (g.customer.clone(), g.product.clone());
-                self.activity(ActivityKind::Refunded, Some(&c), Some(&p), format!("{amount}: access kept by policy"));
+            let (c, p, status) = (g.customer.clone(), g.product.clone(), g.status);
+            match (revoke, status) {
+                (true, GrantStatus::Refunded) => {}
+                (true, _) => {
+                    self.revoke_row(
+                        i,
+                        GrantStatus::Refunded,
+                        ActivityKind::Refunded,
+                        &format!("{amount}: access revoked"),
+                    );
+                }
+                (false, GrantStatus::Refunded) if self.fetched => self.restore_payment(i, &amount),
+                (false, _) => {
+                    self.activity(
+                        ActivityKind::Refunded,
+                        Some(&c),
+                        Some(&p),
+                        format!("{amount}: access kept by policy"),
+                    );
+                }
+            }
+            if let Some(g) = self.grants.get_mut(i) {
+                g.fetched = self.fetched;
             }
         }
+    }
+
+    /// A one-time purchase whose refund did not happen after all: its access comes back, as the purchase gave it.
+    fn restore_payment(&mut self, i: usize, amount: &str) {
+        let (now, version) = (self.now, self.version);
+        let Some(g) = self.grants.get(i) else {
+            return;
+        };
+        let Some(policy) = self.catalog.by_slug(&g.product) else {
+            return;
+        };
+        let ends_at = match policy.one_time {
+            OneTimeAccess::Lifetime => None,
+            OneTimeAccess::Days(d) => Some(g.starts_at.saturating_add(i64::from(d).saturating_mul(DAY))),
+        };
+        let (c, p) = (g.customer.clone(), g.product.clone());
+        if let Some(g) = self.grants.get_mut(i) {
+            g.status = GrantStatus::Active;
+            g.ends_at = ends_at;
+            g.version = g.version.max(version);
+        }
+        self.activity(ActivityKind::Refunded, Some(&c), Some(&p), format!("{amount}: the refund did not go through"));
+        if ends_at.is_none_or(|e| now < e) {
+            self.activity(ActivityKind::AccessGranted, Some(&c), Some(&p), "refund undone: access restored".into());
+            self.notify(NotificationKind::AccessGranted, &c, &p, None);
+        }
+    }
+
+    /// Records that a payment not yet seen is not refunded as of this input (a refund of it failed): its tombstone,
+    /// made or lifted, no longer blocks the purchase, and a `charge.refunded` older than this is old news.
+    fn not_refunded(&mut self, customer: Option<&str>, source: &str) {
+        let (version, fetched, livemode) = (self.version, self.fetched, self.livemode);
+        match self.grants.iter_mut().find(|g| g.is_tombstone() && g.livemode == livemode && g.source == source) {
+            Some(g) if g.status.is_final() || version < g.version => {}
+            Some(g) => {
+                g.status = GrantStatus::Active;
+                g.version = version;
+                g.fetched = fetched;
+            }
+            None => {
+                self.tombstone(customer, source, GrantStatus::Active);
+                if let Some(g) = self.grants.last_mut() {
+                    g.fetched = fetched;
+                }
+            }
+        }
+    }
+
+    /// A refund that failed or was canceled: the money stayed with the merchant. How much of the charge is still
+    /// refunded decides what access comes back, so the engine asks for the charge; meanwhile the refund's time
+    /// marks the payment's rows, so an older `charge.refunded` delivered late cannot take access away.
+    fn refund_updated(&mut self, re: &crate::event::Refund) {
+        let status = re.status.as_deref().unwrap_or("unknown");
+        let Some(charge) = re.charge.clone().filter(|_| re.undone()) else {
+            self.ignore(None, None, format!("refund {status}: nothing changes"));
+            return;
+        };
+        let mut ids: Vec<&str> = vec![charge.as_str()];
+        ids.extend(re.payment_intent.as_deref());
+        let version = self.version;
+        let rows = self.matching_payment_rows(&ids);
+        if rows.is_empty() {
+            let source = re.payment_intent.clone().unwrap_or_else(|| charge.clone());
+            self.tombstone(None, &source, GrantStatus::Active);
+        }
+        for i in rows {
+            if let Some(g) = self.grants.get_mut(i).filter(|g| g.version < version) {
+                g.version = version;
+                g.fetched = false;
+            }
+        }
+        self.activity(
+            ActivityKind::Refunded,
+            None,
+            None,
+            format!("refund {status}: the money stayed with the merchant; fetching the charge"),
+        );
+        self.fetch(FetchObject::Charge, &charge);
     }
 
     fn dispute(&mut self, dp: &crate::event::Dispute, kind: &str) {
@@ -1647,7 +1956,8 @@ impl Cx<'_> {
             .collect();
         let status = dp.status.as_deref().unwrap_or("");
         let lost = status == "lost";
-        let closed = matches!(status, "won" | "lost" | "warning_closed" | "charge_refunded");
+        // `prevented`: the card network stopped it before it became a dispute, like a win.
+        let closed = matches!(status, "won" | "lost" | "warning_closed" | "charge_refunded" | "prevented");
         if rows.is_empty() {
             self.activity(
                 if closed { ActivityKind::DisputeClosed } else { ActivityKind::DisputeOpened },
@@ -1742,22 +2052,27 @@ impl Cx<'_> {
         }
     }
 
+    /// Deleting a customer cancels their subscriptions at Stripe; it says nothing about what they paid for once,
+    /// which stays theirs.
     fn customer_deleted(&mut self, customer: &str) {
         let rows: Vec<usize> = (0..self.grants.len())
             .filter(|&i| {
-                self.grants
-                    .get(i)
-                    .is_some_and(|g| g.customer == customer && g.livemode == self.livemode && !g.is_tombstone())
+                self.grants.get(i).is_some_and(|g| {
+                    g.customer == customer
+                        && g.livemode == self.livemode
+                        && !g.is_tombstone()
+                        && g.source.starts_with("sub_")
+                })
             })
             .collect();
         self.activity(
             ActivityKind::CustomerDeleted,
             Some(customer),
             None,
-            "customer deleted in Stripe: all of their access ends".into(),
+            "customer deleted in Stripe: their subscriptions end; one-time purchases stay".into(),
         );
         for i in rows {
-            self.revoke_row(i, GrantStatus::Revoked, ActivityKind::AccessRevoked, "customer deleted in Stripe");
+            self.revoke_row(i, GrantStatus::Canceled, ActivityKind::AccessRevoked, "customer deleted in Stripe");
         }
     }
 
@@ -1779,6 +2094,17 @@ impl Cx<'_> {
 }
 
 /// Tie on versions: final wins, then the later end, then more access.
+/// How far an active subscription's access runs, given the end of what is paid and of its current period: the
+/// period when it is paid; else what was paid plus the grace, within the period (a renewal still being paid, or a
+/// bounced debit Stripe keeps active); `None` before any payment.
+fn paid_access(paid: Option<i64>, period_end: Option<i64>, grace: i64) -> Option<i64> {
+    match (paid?, period_end) {
+        (p, Some(end)) if p >= end => Some(end),
+        (p, Some(end)) => Some(p.saturating_add(grace).min(end)),
+        (p, None) => Some(p.saturating_add(grace)),
+    }
+}
+
 fn tie_wins(new: Derived, old: Derived) -> bool {
     if new.status.is_final() != old.status.is_final() {
         return new.status.is_final();

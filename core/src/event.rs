@@ -141,6 +141,8 @@ pub enum StripeObject {
     Charge(Charge),
     /// `dispute`
     Dispute(Dispute),
+    /// `refund` (`charge.refund.updated` carries one)
+    Refund(Refund),
     /// `customer` (also a deleted customer: `{"id", "object": "customer", "deleted": true}`)
     Customer(Customer),
     /// Any other kind: not an error, the engine records it as ignored.
@@ -167,6 +169,7 @@ impl StripeObject {
             Self::Invoice(_) => "invoice",
             Self::Charge(_) => "charge",
             Self::Dispute(_) => "dispute",
+            Self::Refund(_) => "refund",
             Self::Customer(_) => "customer",
             Self::Other { object, .. } => object,
         }
@@ -180,8 +183,22 @@ impl StripeObject {
             Self::Invoice(o) => &o.id,
             Self::Charge(o) => &o.id,
             Self::Dispute(o) => &o.id,
+            Self::Refund(o) => &o.id,
             Self::Customer(o) => &o.id,
             Self::Other { id, .. } => id.as_deref().unwrap_or(""),
+        }
+    }
+
+    /// The object's creation time (Stripe's clock), when it has one.
+    pub fn created(&self) -> Option<i64> {
+        match self {
+            Self::CheckoutSession(o) => o.created,
+            Self::Subscription(o) => o.created,
+            Self::Invoice(o) => o.created,
+            Self::Charge(o) => o.created,
+            Self::Dispute(o) => o.created,
+            Self::Refund(o) => o.created,
+            Self::Customer(_) | Self::Other { .. } => None,
         }
     }
 
@@ -193,6 +210,7 @@ impl StripeObject {
             Self::Invoice(o) => o.livemode,
             Self::Charge(o) => o.livemode,
             Self::Dispute(o) => o.livemode,
+            Self::Refund(o) => o.livemode,
             Self::Customer(o) => o.livemode,
             Self::Other { .. } => None,
         }
@@ -243,6 +261,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             "invoice" => StripeObject::Invoice(Invoice::deserialize(de).map_err(wrap)?),
             "charge" => StripeObject::Charge(Charge::deserialize(de).map_err(wrap)?),
             "dispute" => StripeObject::Dispute(Dispute::deserialize(de).map_err(wrap)?),
+            "refund" => StripeObject::Refund(Refund::deserialize(de).map_err(wrap)?),
             "customer" => StripeObject::Customer(Customer::deserialize(de).map_err(wrap)?),
             _ => {
                 let head = IdOnly::deserialize(de)?;
@@ -550,9 +569,10 @@ pub struct Subscription {
     /// Live or test mode.
     #[serde(default)]
     pub livemode: Option<bool>,
-    /// The latest invoice id.
-    #[serde(default, deserialize_with = "expandable_id")]
-    pub latest_invoice: Option<String>,
+    /// The latest invoice: its id, or the invoice when fetched with `expand[]=latest_invoice` (then its status
+    /// tells whether the current period is paid).
+    #[serde(default)]
+    pub latest_invoice: Option<Expandable<Invoice>>,
 }
 
 fn unknown_status() -> SubscriptionStatus {
@@ -843,6 +863,39 @@ pub struct Dispute {
     /// Creation time.
     #[serde(default)]
     pub created: Option<i64>,
+}
+
+/// A `refund`. Its status moves `pending` -> `succeeded`, and a refund can still end `failed` or `canceled`: the
+/// money then stays with the merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Refund {
+    /// `re_...`
+    pub id: String,
+    /// The refunded charge id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub charge: Option<String>,
+    /// The refunded payment intent id.
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub payment_intent: Option<String>,
+    /// `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub status: Option<String>,
+    /// Refunded amount.
+    #[serde(default)]
+    pub amount: i64,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+    /// Creation time.
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+impl Refund {
+    /// Whether the refund did not happen after all (`failed` or `canceled`).
+    pub fn undone(&self) -> bool {
+        matches!(self.status.as_deref(), Some("failed" | "canceled"))
+    }
 }
 
 /// A `customer` (or a deleted customer).

@@ -60,6 +60,9 @@ pub fn grant(
         email: None,
         dispute: None,
         fetched: false,
+        paid_through: None,
+        subscription_status: None,
+        period_end: None,
     };
     let activity = Activity {
         kind: ActivityKind::AccessGranted,

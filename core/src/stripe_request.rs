@@ -216,11 +216,6 @@ pub fn create_checkout_session(p: &CheckoutParams<'_>) -> StripeRequest {
     req
 }
 
-/// `GET /v1/checkout/sessions/{id}` with the subscription expanded, as the claim needs it.
-pub fn retrieve_checkout_session(id: &str) -> StripeRequest {
-    StripeRequest::new(Method::Get, format!("/v1/checkout/sessions/{id}")).param("expand[]", "subscription")
-}
-
 /// `POST /v1/billing_portal/sessions` for one customer, with the site's portal configuration when it has one.
 pub fn create_portal_session(customer: &str, return_url: &str, configuration: Option<&str>) -> StripeRequest {
     StripeRequest::new(Method::Post, "/v1/billing_portal/sessions")
@@ -284,14 +279,15 @@ pub fn list_prices(product: &str) -> StripeRequest {
     StripeRequest::new(Method::Get, "/v1/prices").param("product", product).param("limit", LIST_PAGE_SIZE.to_string())
 }
 
-/// `GET /v1/subscriptions?price=…&status=all&limit=100[&starting_after=…]` with customers expanded: one page of an
-/// import.
+/// `GET /v1/subscriptions?price=…&status=all&limit=100[&starting_after=…]` with customers and latest invoices
+/// expanded (the invoice tells whether the current period is paid): one page of an import.
 pub fn list_subscriptions_page(price: &str, starting_after: Option<&str>) -> StripeRequest {
     StripeRequest::new(Method::Get, "/v1/subscriptions")
         .param("price", price)
         .param("status", "all")
         .param("limit", LIST_PAGE_SIZE.to_string())
         .param("expand[]", "data.customer")
+        .param("expand[]", "data.latest_invoice")
         .param_opt("starting_after", starting_after)
 }
 
@@ -465,8 +461,11 @@ mod tests {
 
     #[test]
     fn get_params_go_to_the_query_string_encoded() {
-        let req = retrieve_checkout_session("cs_test_1");
-        assert_eq!(req.path_and_query(), "/v1/checkout/sessions/cs_test_1?expand%5B%5D=subscription");
+        let req = list_subscriptions_page("price_1", None);
+        assert_eq!(
+            req.path_and_query(),
+            "/v1/subscriptions?price=price_1&status=all&limit=100&expand%5B%5D=data.customer&expand%5B%5D=data.latest_invoice"
+        );
         let post = create_portal_session("cus_1", "https://e.com/a b", None);
         assert_eq!(post.path_and_query(), "/v1/billing_portal/sessions");
         assert_eq!(post.encoded_params(), "customer=cus_1&return_url=https%3A%2F%2Fe.com%2Fa+b");

@@ -105,6 +105,12 @@ impl Site {
         })
     }
 
+    /// The account whose webhook events are this site's (`latch_core::engine::Catalog::account`): `None` for the
+    /// site on the platform's own account.
+    pub(crate) fn event_account(&self) -> Option<String> {
+        if self.platform_account != 0 { None } else { self.stripe_account.clone() }
+    }
+
     /// Whether the site works in live mode: a site on the platform's account follows the platform key's mode.
     pub(crate) fn livemode(&self, stripe_key: &str) -> bool {
         if self.platform_account != 0 { latch_core::connect::key_livemode(stripe_key) } else { self.livemode != 0 }
@@ -436,7 +442,7 @@ pub(crate) struct GrantRow {
 }
 
 /// The grant upsert, which holds the engine's ordering in the database too, so two requests racing between load and
-/// write cannot undo each other: a row in a final status (`GrantStatus::FINAL`: canceled, expired, refunded, dispute
+/// write cannot undo each other: a row in a final status (`GrantStatus::FINAL`: canceled, expired, dispute
 /// lost, revoked) is never replaced; a final row replaces any other whatever its version; otherwise the newer Stripe
 /// version wins, and at an equal version a re-fetched row outranks an event's. Arguments: site, customer, product,
 /// source, status, ends_at, the grant as JSON, now.
@@ -580,6 +586,9 @@ mod sql_tests {
             email: None,
             dispute: None,
             fetched,
+            paid_through: None,
+            subscription_status: None,
+            period_end: None,
         }
     }
 
@@ -602,12 +611,15 @@ mod sql_tests {
     /// Each pair of writes, in both orders, as two requests that both loaded the state before either wrote.
     #[test]
     fn racing_writers_keep_the_engines_order() {
-        use GrantStatus::{Active, Canceled, PastDue, Refunded, Revoked};
+        use GrantStatus::{Active, Canceled, DisputeLost, PastDue, Refunded, Revoked};
         // (first written, then written, what must be stored whichever order the two land in)
         let cases = [
             (grant(Canceled, 100, false), grant(Active, 100, false), Canceled),
             (grant(Canceled, 100, false), grant(Active, 200, true), Canceled),
-            (grant(Refunded, 50, false), grant(Active, 300, false), Refunded),
+            (grant(DisputeLost, 50, false), grant(Active, 300, false), DisputeLost),
+            // A refund is not final (it can fail): the newer news wins either way.
+            (grant(Refunded, 200, false), grant(Active, 100, false), Refunded),
+            (grant(Refunded, 200, false), grant(Active, 200, true), Active),
             (grant(Revoked, 100, false), grant(PastDue, 100, true), Revoked),
             (grant(Active, 200, false), grant(PastDue, 100, false), Active),
             (grant(PastDue, 100, true), grant(Active, 100, false), PastDue),

@@ -170,8 +170,7 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
     let catalog = grants::catalog(ctx, &site).await?;
     let done = done_statement(ctx, job)?;
     let origin = Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true };
-    grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object, fetched_at: ctx.now }, &origin, vec![done])
-        .await?;
+    grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object }, &origin, vec![done]).await?;
     Ok(())
 }
 

@@ -70,7 +70,7 @@ pub(crate) async fn catalog(ctx: &Ctx, site: &Site) -> ApiResult<Catalog> {
         products,
         livemode: site.livemode(&ctx.config.stripe_key),
         site: Some(site.id.clone()),
-        account: site.stripe_account.clone(),
+        account: site.event_account(),
     })
 }
 

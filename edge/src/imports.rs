@@ -198,7 +198,7 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
             }
             _ => Vec::new(),
         };
-        let input = Input::Fetched { object: &object, fetched_at: ctx.now };
+        let input = Input::Fetched { object: &object };
         let origin = Origin { event_id: None, kind: "import", cause: &sub.id, round: 0, notify: false };
         grants::apply(ctx, site, &catalog, input, &origin, extra).await?;
         imported += 1;

@@ -46,7 +46,7 @@ pub(crate) fn run(data: &[u8]) {
         }
     }
     if let Ok(object) = StripeObject::parse(body) {
-        exercise(&Input::Fetched { object: &object, fetched_at: now }, &catalog, now);
+        exercise(&Input::Fetched { object: &object }, &catalog, now);
     }
 }
 
@@ -69,6 +69,9 @@ fn exercise(input: &Input<'_>, catalog: &Catalog, now: i64) {
                 email: None,
                 dispute: None,
                 fetched: false,
+                paid_through: if i % 2 == 0 { Some(now) } else { None },
+                subscription_status: None,
+                period_end: None,
             });
         }
     }

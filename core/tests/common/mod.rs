@@ -170,3 +170,21 @@ pub fn set_if_present(v: &mut Value, path: &str, new: Value) {
     }
     *cur = new;
 }
+
+/// A subscription as the edge fetches it (`expand[]=latest_invoice`): its latest invoice inline, in `status`,
+/// billing the subscription's current period.
+pub fn with_latest_invoice(mut sub: Value, status: &str) -> Value {
+    let item = &sub["items"]["data"][0];
+    let start = item["current_period_start"].as_i64().or(sub["current_period_start"].as_i64()).unwrap_or(T0);
+    let end = item["current_period_end"].as_i64().or(sub["current_period_end"].as_i64()).unwrap_or(T0);
+    let product = item["price"]["product"].clone();
+    let mut inv = invoice(status, start, end);
+    set(&mut inv, "lines.data.0.pricing.price_details.product", product);
+    set(&mut sub, "latest_invoice", inv);
+    sub
+}
+
+/// `invoice.paid` for one period of the subscription, delivered at `created`.
+pub fn invoice_paid(period_start: i64, period_end: i64, created: i64) -> Event {
+    event("invoice.paid", created, invoice("paid", period_start, period_end))
+}

@@ -72,7 +72,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         ctx,
         &site,
         &catalog,
-        Input::Fetched { object: &object, fetched_at: ctx.now },
+        Input::Fetched { object: &object },
         &Origin { event_id: None, kind: "claim", cause: &cause, round: 0, notify: true },
         Vec::new(),
     )
