@@ -26,13 +26,16 @@
 //! - Idempotent: applying an input to the state it produced changes no row, and activities are only emitted for
 //!   changes, so a replayed event, or a second event id for the same change, grants once (the edge also skips event
 //!   ids found in `processed_events`).
-//! - Versions: a row remembers the newest Stripe time it reflects ([`Grant::version`]): the event's `created`, or
-//!   `fetched_at` for a re-fetched object. A subscription or invoice snapshot older than the newest version of any
-//!   row of the same source is ignored as a whole (recorded as ignored): it never shortens a renewal, undoes a
-//!   cancellation, or brings back a product the plan moved away from.
-//! - Final states are absorbing, whatever the versions say: a canceled or `incomplete_expired` subscription, a
-//!   refunded payment, a lost dispute and a deleted customer are final for their row (Stripe never revives them), so
-//!   no snapshot, however dated, resurrects them. The end of a subscription is final for the whole subscription:
+//! - Versions: a row remembers the newest Stripe time it reflects ([`Grant::version`]): the event's `created`; for a
+//!   re-fetched object, the newest version already known of its source (the answer reflects every event delivered
+//!   before it) or the object's own `created`: never the edge's clock. A subscription snapshot older than the
+//!   newest version of any row of the same subscription is ignored as a whole (recorded as ignored): it never
+//!   shortens a renewal, undoes a cancellation, or brings back a product the plan moved away from. A paid invoice is
+//!   evidence, not a snapshot: it never moves a version (see below), so a late invoice still counts and an earlier
+//!   snapshot delivered after it is still applied.
+//! - Final states are absorbing, whatever the versions say: only what Stripe makes final, a canceled or
+//!   `incomplete_expired` subscription and a lost dispute, is final for its row (Stripe never revives them), so no
+//!   snapshot, however dated, resurrects them. A refund is not final: it can still fail or be canceled. The end of a subscription is final for the whole subscription:
 //!   once a row of it is canceled or expired, every later subscription or invoice snapshot of it is ignored, even at
 //!   an equal version, so a same-second snapshot from before the end never brings back a product the plan moved
 //!   away from (the tie rule below would otherwise let its later period end win). The other way round, a snapshot
@@ -41,23 +44,36 @@
 //!   under concurrent writers: the edge's upsert never replaces a row in a [`GrantStatus::FINAL`] status.
 //! - Ties on `created` (Stripe often emits several events in one second): at equal versions a final snapshot wins,
 //!   then the later end, then the status granting more. When same-second snapshots disagree on the status or on the
-//!   products, the engine also asks the edge to re-fetch the subscription ([`Effect::Fetch`]); the answer, versioned
-//!   with `fetched_at`, settles it, also when it lands in the same second: at an equal version a fetched answer
+//!   products, the engine also asks the edge to re-fetch the subscription ([`Effect::Fetch`]); the answer settles it, also when it lands in the same second: at an equal version a fetched answer
 //!   replaces the rows outright (no tie rule, no new fetch) and marks them [`Grant::fetched`], and an event of that
 //!   same second is then ignored as already reflected (unless it ends the subscription), so a late or replayed
 //!   same-second snapshot never undoes the settlement (a product the plan moved away from does not come back). An unknown subscription status is never
 //!   guessed: it triggers a fetch too.
 //! - A checkout session whose subscription is not expanded gets a provisional row (version 0, one day) plus a fetch
-//!   of the subscription; any real subscription snapshot replaces it. The claim fetches the session with
-//!   `expand[]=subscription` and gets the real row directly.
+//!   of the subscription; any real subscription snapshot replaces it, its first period paid by the checkout. The
+//!   claim fetches the session with `expand[]=subscription.latest_invoice` and gets the real row directly.
 //! - Time: versions compare Stripe's timestamps only, never the edge's clock, and a `created` in the future is taken
 //!   as is (it is signed by Stripe); `now` only decides what is active ([`Grant::is_active`]) and which changes are
 //!   reported as granted or revoked. A fetched answer is assumed newer than the events delivered before it. One
 //!   exception: a canceled subscription's access ends at `min(ended_at, now)`, so an edge clock behind Stripe's (or a
 //!   test clock) never lets access outlive a subscription Stripe says has ended.
 //! - Test and live mode never mix: inputs of the other mode than [`Catalog::livemode`] are ignored and rows of the
-//!   other mode are never touched. Events from another connected account than [`Catalog::account`], and objects whose
-//!   `metadata.latch_site` names another site, are ignored.
+//!   other mode are never touched. Events from any other account than [`Catalog::account`] (for a connected site,
+//!   the platform's own events too), and objects whose `metadata.latch_site` names another site, are ignored.
+//!
+//! # Payment (what Stripe's status alone does not say)
+//! Stripe can show a subscription `active` whose period is not paid: a bank debit (SEPA, ACH, Bacs) still
+//! processing, or one that bounced ("Stripe voids the invoice but the subscription remains active"). So a row
+//! remembers the end of what is known paid ([`Grant::paid_through`]): the periods of its paid invoices, a paid
+//! checkout's first period, a trial, a fetched snapshot's paid latest invoice (the edge fetches subscriptions with
+//! `expand[]=latest_invoice`). Payment is the subscription's, shared by all its product rows. Access follows both:
+//! - `active`: the current period when it is paid; else what was paid plus the product's grace, within the period;
+//!   nothing before a first payment (status pending);
+//! - `past_due`: what was paid plus the grace, counted from the end of the last paid period: a subscription left
+//!   past due earns no fresh grace (nor a fresh "access granted" email) each period, and one that fails in the
+//!   middle of a paid period (an upgrade invoiced at once) keeps the paid days. First seen past due with nothing
+//!   known paid, the grace runs once from that period's start (Stripe makes a subscription whose first payment
+//!   fails `incomplete`, not `past_due`).
 //!
 //! # What each input does
 //! - `checkout.session.completed` / `async_payment_succeeded` (or a fetched complete session): `paid` or
@@ -65,20 +81,26 @@
 //!   `unpaid` (a delayed payment method) records "awaiting payment" and grants nothing yet; setup mode grants nothing.
 //!   `async_payment_failed` and `expired` are recorded, nothing granted.
 //! - `customer.subscription.*` (created, updated, deleted, paused, resumed, trial_will_end, ...) or a fetched
-//!   subscription: the row follows the snapshot: `active` / `trialing` until the current period end (items'
-//!   `current_period_end`, or the subscription's own field in API versions before 2025-03-31); with
-//!   `cancel_at_period_end` or `cancel_at` until then (status canceling); `past_due` keeps access for the product's
-//!   grace period counted from the start of the unpaid period, never past its end; `unpaid`, `paused` and
-//!   `incomplete` grant nothing (not final: a payment or a resume brings access back); `canceled` and
+//!   subscription: the row follows the snapshot and what is paid (above): `active` / `trialing` until the current
+//!   period end (items' `current_period_end`, or the subscription's own field in API versions before 2025-03-31);
+//!   with `cancel_at_period_end` or `cancel_at` until then (status canceling); `past_due` for the grace; `unpaid`,
+//!   `paused` and `incomplete` grant nothing (not final: a payment or a resume brings access back); `canceled` and
 //!   `incomplete_expired` end access ([`CancelRule`]). Quantity does not matter (one access per customer and
 //!   product). Products that left the subscription (plan change) are marked removed.
-//! - `invoice.paid`: extends the subscription's rows to the paid lines' period end and clears `past_due` / `unpaid` /
-//!   `paused` (a scheduled cancellation keeps its end); creates the row if the invoice arrives first.
-//!   `invoice.payment_failed`: recorded and notified; access follows the subscription's `past_due` grace.
+//! - `invoice.paid`: records the payment on the subscription's rows; it extends access only while the subscription's
+//!   last known status allows it (active, trialing, past due: the grace then runs from the new paid end). For a
+//!   paused, unpaid, incomplete or unknown subscription, and for a scheduled cancellation, it fetches the
+//!   subscription instead. Arriving before any snapshot, it makes a pending row and fetches the subscription.
+//!   `invoice.payment_failed`: recorded and notified; access follows what is paid and the grace.
 //! - `charge.refunded`: per [`RefundRule`] on the one-time purchase it paid; a refund of a subscription invoice
-//!   changes nothing (access follows the subscription; cancel it to end access).
-//! - `charge.dispute.*`: per [`DisputeRule`] on the one-time purchase it disputes.
-//! - `customer.deleted`: revokes every row of that customer (Stripe also cancels their subscriptions).
+//!   changes nothing (access follows the subscription; cancel it to end access). An event's charge only takes
+//!   access away (an older view of the charge never undoes a newer one). `charge.refund.updated`,
+//!   `refund.updated` and `refund.failed` carry a Refund: when it `failed` or was `canceled` the engine fetches the
+//!   charge, and the fetched charge (the current truth) gives back what no refund stands for any more.
+//! - `charge.dispute.*`: per [`DisputeRule`] on the one-time purchase it disputes; `won`, `prevented`,
+//!   `warning_closed` and `charge_refunded` close it.
+//! - `customer.deleted`: Stripe cancels the customer's subscriptions, so their rows end (canceled); one-time
+//!   purchases stay: deleting a customer refunds nothing.
 //! - `account.application.deauthorized`: recorded and notified to the owner; access is not revoked, rows run until
 //!   their end and are no longer renewed.
 //! - Anything else: recorded as ignored, with the reason.
@@ -338,7 +360,8 @@ pub struct Grant {
     pub starts_at: i64,
     /// When access ends; `None` for lifetime.
     pub ends_at: Option<i64>,
-    /// Newest Stripe version reflected: event `created` or `fetched_at` (0 for a provisional row).
+    /// Newest Stripe version reflected: an event's `created`, or what a fetched answer reflected (0 for a
+    /// provisional row or one an invoice made).
     pub version: i64,
     /// The buyer's email when the source told it.
     pub email: Option<String>,
@@ -710,7 +733,7 @@ pub struct Buyer {
 }
 
 /// The buyer a completed checkout session names, when the session concerns rows of `t` (it bought something this
-/// site grants). The edge links the customer to its member ([`crate::member::purchase_owner`]) even when the
+/// site grants). The edge links the customer to its member ([`crate::member::link_purchase`]) even when the
 /// session changed no row (the subscription's own events got there first), so notifications and sign-in find the
 /// member. `None` for other inputs, for sessions without a Stripe customer or an email, and for purchases that
 /// grant nothing here.
