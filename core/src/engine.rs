@@ -153,6 +153,9 @@ impl Catalog {
     }
 }
 
+/// Longest past-due grace an owner can set: Stripe's retries span at most two months.
+pub const MAX_GRACE_DAYS: u32 = 60;
+
 /// One linked product and what Latch does on each Stripe outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductPolicy {
@@ -162,7 +165,7 @@ pub struct ProductPolicy {
     pub stripe_product: String,
     /// Access length of a one-time purchase.
     pub one_time: OneTimeAccess,
-    /// Days a `past_due` subscription keeps access, counted from the start of the unpaid period.
+    /// Days a `past_due` subscription keeps access after the end of what was paid.
     pub past_due_grace_days: u32,
     /// What a refund does.
     pub refund: RefundRule,
@@ -185,6 +188,32 @@ impl ProductPolicy {
             dispute: DisputeRule::RevokeWhenLost,
             cancel: CancelRule::EndWithSubscription,
         }
+    }
+
+    /// The product's policy: `overrides` (the owner's changes, a JSON object of [`ProductPolicy`] fields other than
+    /// `slug` and `stripe_product`) over [`ProductPolicy::new`]'s defaults. An error names what is wrong.
+    pub fn with_overrides(
+        slug: &str,
+        stripe_product: &str,
+        overrides: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Self, String> {
+        let Ok(serde_json::Value::Object(mut merged)) = serde_json::to_value(Self::new(slug, stripe_product)) else {
+            unreachable!("a policy serializes to an object")
+        };
+        for (key, value) in overrides {
+            if key == "slug" || key == "stripe_product" || !merged.contains_key(key) {
+                return Err(format!("{key} is not a policy field"));
+            }
+            merged.insert(key.clone(), value.clone());
+        }
+        let policy: Self = serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| e.to_string())?;
+        if policy.past_due_grace_days > MAX_GRACE_DAYS {
+            return Err(format!("past_due_grace_days is at most {MAX_GRACE_DAYS}"));
+        }
+        if matches!(policy.one_time, OneTimeAccess::Days(0)) {
+            return Err("one_time days must be at least 1".to_owned());
+        }
+        Ok(policy)
     }
 
     fn grace_secs(&self) -> i64 {
@@ -2162,5 +2191,44 @@ mod fetch_job_tests {
         assert_ne!(id, f.job_id("site_a", "evt_2"));
         let sub = FetchRequest { object: FetchObject::Subscription, id: "cs_1".into() };
         assert_ne!(id, sub.job_id("site_a", "evt_1"));
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    fn with(overrides: serde_json::Value) -> Result<ProductPolicy, String> {
+        let serde_json::Value::Object(map) = overrides else { panic!("an object") };
+        ProductPolicy::with_overrides("course", "prod_1", &map)
+    }
+
+    #[test]
+    fn overrides_change_only_what_they_name() {
+        assert_eq!(with(serde_json::json!({})), Ok(ProductPolicy::new("course", "prod_1")));
+        let p = with(serde_json::json!({ "one_time": { "days": 30 }, "past_due_grace_days": 3 })).expect("valid");
+        assert_eq!(
+            (p.one_time, p.past_due_grace_days, p.refund),
+            (OneTimeAccess::Days(30), 3, RefundRule::RevokeOnFullRefund)
+        );
+        assert_eq!(
+            with(serde_json::json!({ "one_time": "lifetime" })).map(|p| p.one_time),
+            Ok(OneTimeAccess::Lifetime)
+        );
+    }
+
+    #[test]
+    fn bad_overrides_are_named() {
+        for (bad, says) in [
+            (serde_json::json!({ "slug": "other" }), "slug is not a policy field"),
+            (serde_json::json!({ "colour": 1 }), "colour is not a policy field"),
+            (serde_json::json!({ "one_time": { "days": 0 } }), "at least 1"),
+            (serde_json::json!({ "one_time": { "days": -1 } }), "invalid value"),
+            (serde_json::json!({ "past_due_grace_days": 61 }), "at most 60"),
+            (serde_json::json!({ "refund": "sometimes" }), "unknown variant"),
+        ] {
+            let err = with(bad.clone()).expect_err("refused");
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 }

@@ -378,10 +378,31 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<'de, A> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         match self.value.take() {
-            Some(Buffered::Str(s)) => seed.deserialize(CowStrDeserializer::<A::Error>::new(s)),
+            Some(Buffered::Str(s)) => seed.deserialize(BufferedStr::<A::Error>(s, std::marker::PhantomData)),
             Some(Buffered::Json(v)) => seed.deserialize(v).map_err(A::Error::custom),
             None => self.inner.next_value_seed(seed),
         }
+    }
+}
+
+/// A buffered string replayed into any field: a plain string, or `Some` of one for an optional field (an
+/// `Option<Expandable<_>>` whose key came before `object`).
+struct BufferedStr<'de, E>(Cow<'de, str>, std::marker::PhantomData<E>);
+
+impl<'de, E: de::Error> Deserializer<'de> for BufferedStr<'de, E> {
+    type Error = E;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        CowStrDeserializer::<E>::new(self.0).deserialize_any(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        visitor.visit_some(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf unit unit_struct
+        newtype_struct seq tuple tuple_struct map struct enum identifier ignored_any
     }
 }
 
@@ -1132,6 +1153,26 @@ mod tests {
             "client_reference_id":"site_1","line_items":{"data":[{"price":{"id":"price_1","product":"prod_1"}}]}},
             "previous_attributes":{"a":[1,{"b":2}],"c":"\ud800"}}}"#,
     ];
+
+    /// Keys before `object` (serde_json's alphabetical order) replay into optional expandable fields too.
+    #[test]
+    fn optional_references_read_before_the_kind_is_known() {
+        for (latest, expected) in [
+            (r#""in_1""#, Some(Expandable::Id("in_1".to_owned()))),
+            ("null", None),
+            (r#"{"id":"in_1","object":"invoice","status":"paid"}"#, None),
+        ] {
+            let object =
+                format!(r#"{{"id":"sub_1","latest_invoice":{latest},"object":"subscription","status":"active"}}"#);
+            let Ok(StripeObject::Subscription(sub)) = StripeObject::parse(object.as_bytes()) else {
+                panic!("{object} does not read");
+            };
+            match (sub.latest_invoice, expected) {
+                (Some(Expandable::Object(invoice)), None) => assert_eq!(invoice.id, "in_1"),
+                (got, expected) => assert_eq!(got, expected, "{object}"),
+            }
+        }
+    }
 
     #[test]
     fn reads_like_serde_json() {

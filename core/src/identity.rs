@@ -6,6 +6,12 @@
 //! `v1.<payload>`. It is refused when malformed, wrongly signed (another site's secret included), expired, or
 //! valid for more than [`MAX_LIFETIME_SECS`] from now.
 //!
+//! Replay: a value sits in the page's HTML, so whoever gets a copy of the page (a shared link to a cached page, a
+//! proxy, a screenshot of the source) holds it. Two bounds: the host signs on every render, so a value lives at most
+//! ten minutes; and each value is accepted once (the edge keeps [`replay_key`] until the value expires), so a copy
+//! is worthless once the reader's own browser used it. The widget keeps the member token it got, and only presents
+//! an identity when it holds no token for that email, so the reader's reloads do not need the value again.
+//!
 //! A site secret is not stored anywhere: it is derived from the edge's token secret, the site id and the site's
 //! secret generation ([`site_secret`]); rotating bumps the generation, which retires the old secret at once.
 
@@ -18,8 +24,8 @@ use sha2::Sha256;
 /// Longest identity value accepted (an email is at most 254 characters).
 const MAX_LEN: usize = 1024;
 
-/// An identity may not be valid for longer than a day ahead.
-pub const MAX_LIFETIME_SECS: i64 = 24 * 3600;
+/// An identity may not be valid for longer than this ahead: ten minutes (the host signs on every render).
+pub const MAX_LIFETIME_SECS: i64 = 10 * 60;
 
 /// Prefix of site secrets, so they are recognisable in a config file.
 const SECRET_PREFIX: &str = "lss_";
@@ -45,9 +51,15 @@ pub enum IdentityError {
     /// `exp` is in the past.
     #[error("the identity has expired")]
     Expired,
-    /// `exp` is more than a day ahead.
-    #[error("the identity is valid for too long (exp at most 24 hours ahead)")]
+    /// `exp` is more than [`MAX_LIFETIME_SECS`] ahead.
+    #[error("the identity is valid for too long (exp at most 10 minutes ahead; sign it on every render)")]
     TooLong,
+}
+
+/// The key under which the edge remembers that a value was used (hex SHA-256 of the value), until its `exp`.
+pub fn replay_key(value: &str) -> String {
+    use sha2::Digest as _;
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 fn hmac(key: &[u8]) -> Hmac<Sha256> {
@@ -115,8 +127,8 @@ mod tests {
 
     #[test]
     fn round_trip_normalizes_the_email() {
-        let v = sign(" Ann@Example.com", 2000, &secret());
-        assert_eq!(verify(&v, &secret(), 1000), Ok(Identity { email: "ann@example.com".into(), exp: 2000 }));
+        let v = sign(" Ann@Example.com", 1500, &secret());
+        assert_eq!(verify(&v, &secret(), 1000), Ok(Identity { email: "ann@example.com".into(), exp: 1500 }));
     }
 
     #[test]
@@ -136,7 +148,16 @@ mod tests {
         let mut mac = hmac(b"lss_example");
         mac.update(format!("v1.{payload}").as_bytes());
         let v = format!("v1.{payload}.{}", hex::encode(mac.finalize().into_bytes()));
-        assert_eq!(verify(&v, "lss_example", 1_699_999_000).map(|i| i.email), Ok("a@b.co".into()));
+        assert_eq!(verify(&v, "lss_example", 1_699_999_700).map(|i| i.email), Ok("a@b.co".into()));
+    }
+
+    #[test]
+    fn each_value_has_its_own_replay_key() {
+        let s = secret();
+        let a = sign("ann@example.com", 2000, &s);
+        assert_eq!(replay_key(&a), replay_key(&a.clone()));
+        assert_ne!(replay_key(&a), replay_key(&sign("ann@example.com", 2001, &s)), "a new render, a new key");
+        assert_eq!(replay_key(&a).len(), 64);
     }
 
     #[test]
@@ -159,7 +180,7 @@ mod tests {
         assert_eq!(verify(&v.to_uppercase(), &s, 1000), Err(IdentityError::Malformed));
         // Expired, or valid for too long.
         assert_eq!(verify(&v, &s, 2000), Err(IdentityError::Expired));
-        assert_eq!(verify(&sign("a@b.co", 1000 + MAX_LIFETIME_SECS, &s), &s, 1000).map(|i| i.exp), Ok(1000 + 86_400));
+        assert_eq!(verify(&sign("a@b.co", 1000 + MAX_LIFETIME_SECS, &s), &s, 1000).map(|i| i.exp), Ok(1000 + 600));
         assert_eq!(verify(&sign("a@b.co", 1001 + MAX_LIFETIME_SECS, &s), &s, 1000), Err(IdentityError::TooLong));
         assert_eq!(verify(&sign("a@b.co", i64::MAX, &s), &s, 1000), Err(IdentityError::TooLong));
         // A well-signed payload that is not an identity.

@@ -1,8 +1,9 @@
 //! Validation of what sites and members send: origins, redirect URLs, emails, slugs.
 //!
-//! Redirects (Checkout success/cancel, portal return) may only go to a site's allowed origins. The parser here is
-//! deliberately strict: anything a browser could read differently from us (userinfo, backslashes, control
-//! characters, missing scheme) is refused rather than guessed.
+//! Redirects (Checkout success/cancel, portal return) may only go to a site's allowed origins. URLs are parsed as
+//! browsers parse them (the WHATWG URL standard, through the `url` crate), after refusing outright what a browser
+//! would quietly repair or reinterpret (userinfo, backslashes, control characters, whitespace, a missing `://`).
+//! `tests/fuzz_parsers.rs` holds the two to the same reading.
 
 /// Why a value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,41 +42,34 @@ pub const MAX_NAME: usize = 100;
 /// Most allowed origins per site.
 pub const MAX_ORIGINS: usize = 20;
 
-/// The origin (`scheme://host[:port]`, lowercase) of an absolute URL. `http` is allowed only for loopback hosts,
-/// for local development.
+/// The origin (`scheme://host[:port]`) of an absolute URL, as a browser serializes it: parsed by the WHATWG URL
+/// standard (the `url` crate), so the host is lowercase (punycode for international names), an IPv4 address in
+/// any notation is dotted, and a default port is dropped. Refused before parsing, rather than guessed: control
+/// characters, whitespace, backslashes, a missing `://` or an empty authority, and userinfo. `http` is allowed only
+/// for loopback hosts, for local development.
 pub fn origin_of(url: &str) -> Result<String, ValidationError> {
     let bad = || ValidationError::BadUrl(url.chars().take(200).collect());
     if url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
         return Err(bad());
     }
-    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
-    let scheme = scheme.to_ascii_lowercase();
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default().to_ascii_lowercase();
+    let (_, rest) = url.split_once("://").ok_or_else(bad)?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.is_empty() || authority.contains('@') {
         return Err(bad());
     }
-    let host = match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || authority.starts_with('[') => {
-            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
-                return Err(bad());
-            }
-            host
-        }
-        _ => authority.as_str(),
+    let parsed = url::Url::parse(url).map_err(|_| bad())?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(domain)) => domain == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => return Err(bad()),
     };
-    let host_ok = !host.is_empty()
-        && (host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-            || (host.starts_with('[') && host.ends_with(']')));
-    if !host_ok {
-        return Err(bad());
-    }
-    let loopback = host == "localhost" || host == "127.0.0.1" || host == "[::1]";
-    match scheme.as_str() {
+    match parsed.scheme() {
         "https" => {}
         "http" if loopback => {}
         _ => return Err(bad()),
     }
-    Ok(format!("{scheme}://{authority}"))
+    Ok(parsed.origin().ascii_serialization())
 }
 
 /// Checks that `url` is on one of `allowed` origins (each as given by the site owner, normalized here).
@@ -172,6 +166,14 @@ mod tests {
         assert_eq!(origin_of("https://example.com:8443").unwrap(), "https://example.com:8443");
         assert_eq!(origin_of("http://127.0.0.1:8787/demo/").unwrap(), "http://127.0.0.1:8787");
         assert_eq!(origin_of("http://localhost/x").unwrap(), "http://localhost");
+        // As browsers serialize them (the Origin header): default port dropped, punycode, dotted IPv4.
+        assert_eq!(origin_of("https://good.com:443/").unwrap(), "https://good.com");
+        assert_eq!(origin_of("https://good.com:/").unwrap(), "https://good.com");
+        assert_eq!(origin_of("https://Bücher.example/").unwrap(), "https://xn--bcher-kva.example");
+        assert_eq!(origin_of("http://0x7f.1:8787/").unwrap(), "http://127.0.0.1:8787");
+        for bad in ["https://1.2.3.4.5/", "https://[example.com]/", "https://good.com:65536/", "https://ex%00.com/"] {
+            assert!(origin_of(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -188,8 +190,6 @@ mod tests {
             "//good.com/",
             "javascript:alert(1)//https://good.com",
             "http://good.com/",
-            "https://good.com:443/",
-            "https://good.com:/",
             "https://good.com:99999999/",
             "http://127.0.0.1:9999/",
             " https://good.com/",

@@ -33,12 +33,10 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     /// Builds the context for one request.
-    pub(crate) fn new(env: Env, origin: Option<String>) -> ApiResult<Self> {
+    pub(crate) async fn new(env: Env, origin: Option<String>) -> ApiResult<Self> {
         let config = Config::from_env(&env)?;
         let db = env.d1("DB")?;
-        #[allow(clippy::cast_possible_truncation)]
-        // milliseconds since 1970 fit i64 for a very long time
-        let now = (worker::Date::now().as_millis() / 1000) as i64;
+        let now = crate::clock::now(&db).await;
         Ok(Self {
             config,
             db,

@@ -434,6 +434,24 @@ pub(crate) async fn site_name(db: &D1Database, site: &str) -> worker::Result<Opt
     Ok(row.map(|r| r.name))
 }
 
+/// Records the first use of a host identity value (its [`latch_core::identity::replay_key`]) until it expires;
+/// `false` when it was used before.
+pub(crate) async fn first_identity_use(
+    db: &D1Database,
+    site: &str,
+    key: &str,
+    expires_at: i64,
+) -> worker::Result<bool> {
+    let inserted: Option<serde_json::Value> = row(
+        db,
+        "INSERT INTO identity_uses (site_id, value_hash, expires_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (site_id, value_hash) DO NOTHING RETURNING value_hash",
+        &[Arg::Text(site), Arg::Text(key), Arg::Int(expires_at)],
+    )
+    .await?;
+    Ok(inserted.is_some())
+}
+
 /// A stored grant: the engine's grant as JSON.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct GrantRow {

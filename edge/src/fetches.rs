@@ -76,7 +76,7 @@ struct Job {
 /// Performs the fetches that are due: pending rows whose backoff has passed and stale claims. A fetched answer
 /// that queues one more round has it performed in the same run.
 pub(crate) async fn run(env: &Env) -> ApiResult<()> {
-    let ctx = Ctx::new(env.clone(), None)?;
+    let ctx = Ctx::new(env.clone(), None).await?;
     for _ in 0..MAX_ROUNDS {
         run_due(&ctx, None).await?;
         if !ctx.fetch_pending.replace(false) {

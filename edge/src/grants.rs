@@ -45,27 +45,28 @@ pub(crate) async fn member_access(ctx: &Ctx, site: &str, member: &str) -> ApiRes
     Ok(by_product.into_iter().map(|(product, ends_at)| AccessItem { product, ends_at }).collect())
 }
 
+/// A product's stored policy overrides (`products.policy`, a JSON object; anything else reads as none).
+pub(crate) fn policy_overrides(stored: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(stored) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// The site's catalog for the engine: each product's stored policy over the defaults.
 pub(crate) async fn catalog(ctx: &Ctx, site: &Site) -> ApiResult<Catalog> {
     let products = db::products(&ctx.db, &site.id)
         .await?
         .into_iter()
         .map(|p| {
-            let defaults = ProductPolicy::new(&p.slug, &p.stripe_product);
-            let mut merged = serde_json::to_value(&defaults).map_err(ApiError::internal)?;
-            if let (Some(target), Ok(serde_json::Value::Object(overrides))) =
-                (merged.as_object_mut(), serde_json::from_str::<serde_json::Value>(&p.policy))
-            {
-                for (k, v) in overrides.into_iter().filter(|(k, _)| k != "slug" && k != "stripe_product") {
-                    target.insert(k, v);
-                }
-            }
-            serde_json::from_value(merged).or_else(|e| {
-                worker::console_warn!("product {} has an unreadable policy ({e}); using the defaults", p.slug);
-                Ok(defaults)
-            })
+            ProductPolicy::with_overrides(&p.slug, &p.stripe_product, &policy_overrides(&p.policy)).unwrap_or_else(
+                |e| {
+                    worker::console_warn!("product {} has an unreadable policy ({e}); using the defaults", p.slug);
+                    ProductPolicy::new(&p.slug, &p.stripe_product)
+                },
+            )
         })
-        .collect::<ApiResult<Vec<_>>>()?;
+        .collect();
     Ok(Catalog {
         products,
         livemode: site.livemode(&ctx.config.stripe_key),

@@ -2,6 +2,7 @@
 //! every error becomes `{"error": {"code", "message"}}` with CORS headers for the site concerned.
 
 mod auth;
+mod clock;
 mod codes;
 mod config;
 mod context;
@@ -34,7 +35,7 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
     if req.method() == Method::Options {
         return http::preflight(origin.as_deref());
     }
-    let ctx = match Ctx::new(env, origin) {
+    let ctx = match Ctx::new(env, origin).await {
         Ok(ctx) => ctx.with_worker(worker_ctx),
         Err(err) => return http::error_response(&err),
     };
@@ -53,8 +54,10 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
             if fetch && let Err(e) = fetches::run(&env).await {
                 worker::console_error!("pending fetches failed: {}", e.message);
             }
-            #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit i64 for a very long time
-            let now = (worker::Date::now().as_millis() / 1000) as i64;
+            let now = match env.d1("DB") {
+                Ok(db) => clock::now(&db).await,
+                Err(_) => clock::real_now(),
+            };
             if let Err(e) = outbox::deliver(&env, now).await {
                 worker::console_error!("outbox delivery failed: {e}");
             }
@@ -70,12 +73,15 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = fetches::run(&env).await {
         worker::console_error!("pending fetches failed: {}", e.message);
     }
-    #[allow(clippy::cast_possible_truncation)] // milliseconds since 1970 fit i64 for a very long time
-    let now = (worker::Date::now().as_millis() / 1000) as i64;
+    let db = env.d1("DB");
+    let now = match &db {
+        Ok(db) => clock::now(db).await,
+        Err(_) => clock::real_now(),
+    };
     if let Err(e) = outbox::deliver(&env, now).await {
         worker::console_error!("outbox delivery failed: {e}");
     }
-    if let Ok(db) = env.d1("DB") {
+    if let Ok(db) = db {
         if let Err(e) = ratelimit::prune(&db, now).await {
             worker::console_error!("pruning rate limits and old sign-in codes failed: {e}");
         }
@@ -101,6 +107,8 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "signout"]) => signin::signout(ctx, req).await,
         (Method::Post, ["v1", "identify"]) => identify::post(ctx, req).await,
         (Method::Get, ["dev", "outbox"]) => outbox::dev_get(ctx, req).await,
+        #[cfg(feature = "dev-clock")]
+        (Method::Post, ["dev", "clock"]) => clock::post(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites", site, "products"]) => products::create(ctx, req, site).await,

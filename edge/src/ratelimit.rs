@@ -62,7 +62,8 @@ pub(crate) fn client_network(req: &worker::Request) -> String {
     latch_core::network::bucket(&req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_default())
 }
 
-/// Deletes rate-limit windows and sign-in codes that ended over a day ago (run by the cron trigger).
+/// Deletes rate-limit windows and sign-in codes that ended over a day ago, and used identities past their expiry
+/// (which refuses them anyway), run by the cron trigger.
 pub(crate) async fn prune(database: &worker::D1Database, now: i64) -> worker::Result<()> {
     let day_ago = [Arg::Int(now - 86_400)];
     db::batch(
@@ -70,6 +71,7 @@ pub(crate) async fn prune(database: &worker::D1Database, now: i64) -> worker::Re
         vec![
             db::statement(database, "DELETE FROM rate_limits WHERE window_start < ?1", &day_ago)?,
             db::statement(database, "DELETE FROM signin_codes WHERE expires_at < ?1", &day_ago)?,
+            db::statement(database, "DELETE FROM identity_uses WHERE expires_at < ?1", &[Arg::Int(now)])?,
         ],
     )
     .await

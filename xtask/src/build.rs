@@ -5,11 +5,27 @@ use latch_e2e::repo_root;
 
 use crate::{Step, cargo, cmd, exec};
 
-/// Emulator, widget and Worker.
+/// Emulator, widget and the deployable Worker (`cargo xtask build`, then `wrangler deploy`).
 pub(crate) fn all() -> Step {
     exec(cargo().args(["build", "-p", "latch-stripe-emulator"]))?;
     widget()?;
-    edge()
+    edge(Worker::Deployable)
+}
+
+/// Emulator, widget and the local stack's Worker, with its movable clock (`cargo xtask dev` and `cargo xtask test`).
+pub(crate) fn local() -> Step {
+    exec(cargo().args(["build", "-p", "latch-stripe-emulator"]))?;
+    widget()?;
+    edge(Worker::Local)
+}
+
+/// Which Worker to build.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Worker {
+    /// For Cloudflare: no development features.
+    Deployable,
+    /// For the local stack: with `dev-clock` (`POST /dev/clock`, edge/src/clock.rs).
+    Local,
 }
 
 /// The widget: release wasm, wasm-bindgen glue for `--target web` (minified with esbuild), then `wasm-opt -Oz`
@@ -107,6 +123,11 @@ pub(crate) fn sri(bytes: &[u8]) -> String {
 }
 
 /// The Worker: `worker-build --release` in edge/ (output in edge/build, which wrangler.toml points at).
-pub(crate) fn edge() -> Step {
-    exec(cmd("worker-build").arg("--release").current_dir(repo_root().join("edge")))
+pub(crate) fn edge(worker: Worker) -> Step {
+    let mut build = cmd("worker-build");
+    build.arg("--release").current_dir(repo_root().join("edge"));
+    if worker == Worker::Local {
+        build.args([".", "--features", "dev-clock"]);
+    }
+    exec(&mut build)
 }

@@ -67,7 +67,7 @@ pub(crate) fn cargo() -> Command {
 
 fn dev() -> Step {
     setup::run()?;
-    build::all()?;
+    build::local()?;
     let stack = Stack::start(StackOptions {
         edge_port: 8787,
         emulator_port: 12111,
@@ -104,10 +104,16 @@ fn test() -> Step {
     exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let wasm = ["--target", "wasm32-unknown-unknown"];
     exec(cargo().args(["clippy", "-p", "latch-edge", "-p", "latch-widget"]).args(wasm).args(["--", "-D", "warnings"]))?;
+    exec(
+        cargo()
+            .args(["clippy", "-p", "latch-edge", "--features", "dev-clock"])
+            .args(wasm)
+            .args(["--", "-D", "warnings"]),
+    )?;
     exec(cargo().args(["test", "--workspace", "--exclude", "latch-e2e"]))?;
     exec(cargo().args(["test", "-p", "latch-core", "--test", "webcrypto"]).args(wasm))?;
     exec(cargo().args(["test", "-p", "latch-widget"]).args(wasm))?;
-    build::all()?;
+    build::local()?;
     exec(cargo().args(["test", "-p", "latch-e2e", "--", "--test-threads=1", "--nocapture"]))?;
     println!("\nall checks passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())

@@ -2,6 +2,7 @@
 //! linking an existing Stripe product (picked from the account's products), the import of its subscribers, and how
 //! each product is sold. Every change goes through `routes::products`, the functions behind the JSON API.
 
+use latch_core::engine::{MAX_GRACE_DAYS, OneTimeAccess, ProductPolicy};
 use latch_core::money;
 use maud::{Markup, html};
 use worker::{Request, Response};
@@ -12,9 +13,9 @@ use crate::dashboard::html::{self, Nav, csrf_field, field, field_named};
 use crate::dashboard::{SitePage, form};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::imports;
 use crate::routes::connect::edge_origin;
 use crate::routes::products::{self as api, LinkBody, NewProduct, NewProductPrice, ProductSettings};
+use crate::{grants, imports};
 
 /// A form that failed, shown again with its error next to the field (or at the top when `field` is `None`).
 struct Failed<'a> {
@@ -162,9 +163,20 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
                                     option value="external" selected[product.purchase_method == "external"] { "An external shop" }
                                 }
                             }
+                            @let error_on = |field: &str| settings_failed.filter(|f| f.field == Some(field)).map(|f| f.message.as_str());
                             (field_named("Sales page or shop URL", &format!("url-{}", product.slug), "purchase_url", "url",
                                 product.purchase_url.as_deref().unwrap_or(""), Some("Needed for a sales page or an external shop"),
-                                settings_failed.map(|f| f.message.as_str())))
+                                error_on("purchase_url")))
+                            @let (access_days, grace_days) = policy_values(product);
+                            @let typed = |name: &str, saved: String| settings_failed.and_then(|f| f.posted)
+                                .map_or(saved, |posted| posted.get(name).to_owned());
+                            (field_named("Days of access from a one-time payment", &format!("access-days-{}", product.slug),
+                                "access_days", "number", &typed("access_days", access_days), Some("Empty: for good"),
+                                error_on("access_days")))
+                            (field_named("Days of access after a failed renewal", &format!("grace-days-{}", product.slug),
+                                "grace_days", "number", &typed("grace_days", grace_days),
+                                Some("While Stripe retries the card, counted from the end of the last paid period (0 to 60)"),
+                                error_on("grace_days")))
                             button type="submit" { "Save" }
                         }
                     }
@@ -321,10 +333,47 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, page: &SitePage, slu
     }
 }
 
+/// The access-policy fields as shown: one-time days (empty for good) and past-due grace days.
+fn policy_values(product: &db::Product) -> (String, String) {
+    let overrides = grants::policy_overrides(&product.policy);
+    let policy = ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &overrides)
+        .unwrap_or_else(|_| ProductPolicy::new(&product.slug, &product.stripe_product));
+    let days = match policy.one_time {
+        OneTimeAccess::Lifetime => String::new(),
+        OneTimeAccess::Days(days) => days.to_string(),
+    };
+    (days, policy.past_due_grace_days.to_string())
+}
+
+/// The access-policy change a settings form asks for (an empty grace goes back to the default), or the field in
+/// error and why.
+fn read_policy(form: &Form) -> Result<serde_json::Map<String, serde_json::Value>, (&'static str, String)> {
+    let whole_days = |field: &'static str, text: &str| {
+        text.trim().parse::<u32>().map_err(|_| (field, "Enter a whole number of days.".to_owned()))
+    };
+    let one_time = match form.get("access_days").trim() {
+        "" => serde_json::json!("lifetime"),
+        days => serde_json::json!({ "days": whole_days("access_days", days)? }),
+    };
+    let grace = match form.get("grace_days").trim() {
+        "" => serde_json::Value::Null,
+        days => whole_days("grace_days", days)?.into(),
+    };
+    let mut policy = serde_json::Map::new();
+    policy.insert("one_time".to_owned(), one_time);
+    policy.insert("past_due_grace_days".to_owned(), grace);
+    Ok(policy)
+}
+
 /// `POST …/products/{slug}/settings` `checkout_enabled, show_locked_card, billing_address_required,
-/// purchase_method, purchase_url`.
+/// purchase_method, purchase_url, access_days, grace_days`.
 pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug: &str) -> ApiResult<Response> {
     let form = form::read(ctx, req, &page.session.binding).await?;
+    let which = format!("settings:{slug}");
+    let policy = match read_policy(&form) {
+        Ok(policy) => policy,
+        Err((field, message)) => return show_with(ctx, page, 400, failed(&which, Some(field), message, &form)).await,
+    };
     let url = Some(form.get("purchase_url")).filter(|u| !u.is_empty()).map(str::to_owned);
     let body = ProductSettings {
         checkout_enabled: Some(form.checked("checkout_enabled")),
@@ -332,11 +381,19 @@ pub(crate) async fn settings(ctx: &Ctx, req: &mut Request, page: &SitePage, slug
         purchase_url: url,
         billing_address_required: Some(form.checked("billing_address_required")),
         show_locked_card: Some(form.checked("show_locked_card")),
+        policy: Some(policy),
     };
     match api::update_settings(ctx, &page.db_site, slug, &body).await {
         Ok(_) => page.done(ctx, Nav::Products, "settings_saved"),
         Err(e) if e.status == 400 => {
-            show_with(ctx, page, 400, failed(&format!("settings:{slug}"), Some("purchase_url"), e.message, &form)).await
+            let (field, message) = match e.code {
+                "invalid_policy" if e.message.contains("past_due_grace_days") => {
+                    ("grace_days", format!("Enter at most {MAX_GRACE_DAYS} days."))
+                }
+                "invalid_policy" => ("access_days", "Enter at least 1 day, or leave it empty for good.".to_owned()),
+                _ => ("purchase_url", e.message),
+            };
+            show_with(ctx, page, 400, failed(&which, Some(field), message, &form)).await
         }
         Err(e) => Err(e),
     }

@@ -2,7 +2,7 @@
 //! link an existing Stripe product (copying its prices and importing its subscribers), and watch imports.
 
 use latch_core::connect::{self, StripePrice};
-use latch_core::engine::Grant;
+use latch_core::engine::{Grant, ProductPolicy};
 use latch_core::stripe_request::{self, NewPrice};
 use latch_core::validate;
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use crate::context::Ctx;
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::connect::edge_origin;
-use crate::{http, imports, stripe};
+use crate::{grants, http, imports, stripe};
 
 /// A product to create, with its first prices.
 #[derive(Deserialize)]
@@ -196,6 +196,10 @@ pub(crate) struct ProductSettings {
     /// Whether the widget draws its locked card over the product's `data-latch-locked` elements.
     #[serde(default)]
     pub(crate) show_locked_card: Option<bool>,
+    /// Access policy changes (`latch_core::engine::ProductPolicy` fields, e.g. `{"one_time": {"days": 30},
+    /// "past_due_grace_days": 3}`); a field set to `null` goes back to the default.
+    #[serde(default)]
+    pub(crate) policy: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Sets how a product of the site is sold; answers `(checkout_enabled, purchase_method, purchase_url)`.
@@ -212,10 +216,21 @@ pub(crate) async fn update_settings(
     let checkout = body.checkout_enabled.map_or(product.checkout_enabled, i64::from);
     let billing_address = body.billing_address_required.map_or(product.billing_address_required, i64::from);
     let locked_card = body.show_locked_card.map_or(product.show_locked_card, i64::from);
+    let mut policy = grants::policy_overrides(&product.policy);
+    for (field, value) in body.policy.iter().flatten() {
+        if value.is_null() {
+            policy.remove(field);
+        } else {
+            policy.insert(field.clone(), value.clone());
+        }
+    }
+    ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &policy)
+        .map_err(|e| ApiError::new(400, "invalid_policy", format!("policy: {e}")))?;
+    let policy = serde_json::Value::Object(policy).to_string();
     db::statement(
         &ctx.db,
         "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5, \
-         billing_address_required = ?6, show_locked_card = ?7 WHERE site_id = ?1 AND slug = ?2",
+         billing_address_required = ?6, show_locked_card = ?7, policy = ?8 WHERE site_id = ?1 AND slug = ?2",
         &[
             Arg::Text(&site.id),
             Arg::Text(&product.slug),
@@ -224,6 +239,7 @@ pub(crate) async fn update_settings(
             Arg::OptText(url.as_deref()),
             Arg::Int(billing_address),
             Arg::Int(locked_card),
+            Arg::Text(&policy),
         ],
     )?
     .run()
@@ -232,7 +248,7 @@ pub(crate) async fn update_settings(
 }
 
 /// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?,
-/// billing_address_required?, show_locked_card?}`.
+/// billing_address_required?, show_locked_card?, policy?}`; answers the settings with the whole policy.
 pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     let body: ProductSettings = http::json_body(req).await?;
@@ -244,6 +260,7 @@ pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &st
             "slug": slug, "checkout_enabled": checkout, "purchase_method": method, "purchase_url": url,
             "billing_address_required": saved.billing_address_required != 0,
             "show_locked_card": saved.show_locked_card != 0,
+            "policy": grants::policy_overrides(&saved.policy),
         }),
     )
 }

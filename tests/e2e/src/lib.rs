@@ -116,6 +116,9 @@ pub struct StackOptions {
     pub stripe_key: String,
     /// More emulator arguments, e.g. `--clock-offset -14400`.
     pub emulator_args: Vec<String>,
+    /// Whether the Worker keeps emails in the dev outbox (`DEV_OUTBOX = "1"`, readable at `GET /dev/outbox`);
+    /// `false` runs it as deployed, with `EMAIL_API_URL` in `vars` or no sender at all.
+    pub dev_outbox: bool,
 }
 
 impl Default for StackOptions {
@@ -129,6 +132,7 @@ impl Default for StackOptions {
             vars: Vec::new(),
             stripe_key: STRIPE_TEST_KEY.into(),
             emulator_args: Vec::new(),
+            dev_outbox: true,
         }
     }
 }
@@ -215,7 +219,7 @@ impl Stack {
             .args(["--var", &var("ADMIN_TOKEN", &admin_token)])
             .args(["--var", &var("STRIPE_CONNECT_CLIENT_ID", CONNECT_CLIENT_ID)])
             .args(["--var", &var("STRIPE_CONNECT_BASE", &emulator_url)])
-            .args(["--var", &var("DEV_OUTBOX", "1")])
+            .args(["--var", &var("DEV_OUTBOX", if opts.dev_outbox { "1" } else { "0" })])
             .args(opts.vars.iter().flat_map(|(k, v)| ["--var".to_owned(), var(k, v)]))
             .stdin(Stdio::null())
             .stdout(output_mode(opts.verbose))
@@ -301,6 +305,26 @@ impl Stack {
     /// Calls an emulator control endpoint (`/_emulator/...`) with a JSON body.
     pub fn emulator_control(&self, path: &str, body: &Value) -> StackResult<Value> {
         read_json(ureq::post(&format!("{}/_emulator{path}", self.emulator_url)).send_json(body.clone()))
+    }
+
+    /// Moves the Worker's clock forward by `secs` (`POST /dev/clock`, in a Worker built with the `dev-clock` feature,
+    /// as `cargo xtask dev` and `cargo xtask test` build it); answers the Worker's new time.
+    pub fn advance_edge_clock(&self, secs: i64) -> StackResult<i64> {
+        let resp = ureq::post(&format!("{}/dev/clock", self.edge_url))
+            .set("Authorization", &format!("Bearer {}", self.admin_token))
+            .send_json(json!({ "advance_secs": secs }));
+        if let Err(ureq::Error::Status(404, _)) = resp {
+            return Err("the Worker has no /dev/clock: build it with the dev-clock feature (cargo xtask test)".into());
+        }
+        read_json(resp)?["now"].as_i64().ok_or_else(|| "POST /dev/clock answered no `now`".into())
+    }
+
+    /// Moves Stripe's clock (the emulator runs the billing that falls due, and delivers its webhooks) and then the
+    /// Worker's by `secs`, so both agree on the time.
+    pub fn advance_clocks(&self, secs: i64) -> StackResult<i64> {
+        self.emulator_control("/clock/advance", &json!({ "seconds": secs }))?;
+        self.wait_webhooks()?;
+        self.advance_edge_clock(secs)
     }
 
     /// Waits until the emulator has no webhook delivery pending.
@@ -539,4 +563,35 @@ fn wait_for_line(
         }
     });
     rx.recv_timeout(timeout).map_err(|_| format!("no `{marker}` line within {timeout:?}"))
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Base64url without padding (member tokens and host identities are written in it).
+pub fn base64_url_encode(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(B64[(n >> (18 - 6 * i) & 63) as usize]));
+        }
+    }
+    out
+}
+
+/// Reads base64url without padding; `None` on a character outside the alphabet.
+pub fn base64_url_decode(text: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        bits = bits << 6 | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count & 0xff) as u8);
+        }
+    }
+    Some(out)
 }

@@ -1,7 +1,7 @@
 //! The public API over HTTP against the real stack (workerd + local D1 + the Stripe emulator), no browser:
 //! validation, CORS, webhook signatures, claim rules and tokens, including the attacks.
 
-use latch_e2e::{DEMO_SITE, Stack, StackOptions, unix_now};
+use latch_e2e::{DEMO_SITE, Stack, StackOptions, base64_url_decode, base64_url_encode, unix_now};
 use serde_json::{Value, json};
 
 fn stack() -> Stack {
@@ -225,6 +225,12 @@ fn claim_verifies_with_stripe_and_tokens_are_bound() {
     let forged = format!("{signed}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
     let a = access(&forged);
     assert_eq!((a.status, error_code(&a)), (401, "invalid_token"));
+    // The token with its site changed to the other site, its signature kept: refused.
+    let (head, mac) = token.rsplit_once('.').expect("token shape");
+    let payload = base64_url_decode(head.strip_prefix("v1.").expect("v1")).expect("base64url");
+    let moved = String::from_utf8(payload).expect("json").replace(DEMO_SITE, "site_other");
+    let a = access(&format!("v1.{}.{mac}", base64_url_encode(moved.as_bytes())));
+    assert_eq!((a.status, error_code(&a)), (401, "invalid_token"), "{}", a.body);
     let a = access("garbage");
     assert_eq!((a.status, error_code(&a)), (401, "invalid_token"));
     let a = answer(ureq::get(&format!("{own}/v1/access")).call());

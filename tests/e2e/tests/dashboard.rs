@@ -282,6 +282,26 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     assert_eq!(club_in_catalog()["locked_card"], true, "{}", club_in_catalog());
     assert!(holds(&client, "document.querySelector('#billing-address-pro').checked").await, "the form shows it on");
 
+    // The access policy: a grace over the limit is refused next to its field, what was typed stays; then saved.
+    let policy_of = || stack.sql(&format!("SELECT policy FROM products WHERE site_id = '{site}' AND slug = 'pro'"));
+    assert_eq!(eval(&client, "document.querySelector('#grace-days-pro').value").await, "7", "the default shows");
+    assert_eq!(eval(&client, "document.querySelector('#access-days-pro').value").await, "", "for good by default");
+    fill(&client, "#grace-days-pro", "90").await;
+    click(&client, "form[action$='/pro/settings'] button").await;
+    wait_js(&client, "document.querySelector('#grace-days-pro-error')", Duration::from_secs(10)).await;
+    assert_eq!(text(&client, "#grace-days-pro-error").await, "Enter at most 60 days.");
+    assert_eq!(eval(&client, "document.querySelector('#grace-days-pro').value").await, "90", "what was typed stays");
+    assert_eq!(policy_of().expect("policy")[0]["policy"], "{}", "nothing saved");
+    check_page(&client, "products-policy-error", "Products").await;
+    fill(&client, "#grace-days-pro", "3").await;
+    fill(&client, "#access-days-pro", "30").await;
+    let flash = submit_for_flash(&client, "form[action$='/pro/settings'] button").await;
+    assert!(flash.contains("Settings saved"), "{flash}");
+    let saved: Value =
+        serde_json::from_str(policy_of().expect("policy")[0]["policy"].as_str().expect("text")).expect("json");
+    assert_eq!(saved, json!({ "one_time": { "days": 30 }, "past_due_grace_days": 3 }));
+    assert_eq!(eval(&client, "document.querySelector('#access-days-pro').value").await, "30");
+
     // The JSON API sets it too (absent fields keep their value).
     let patch = |body: Value| {
         read_json(
@@ -302,6 +322,13 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     assert_eq!(club_in_catalog()["locked_card"], false);
     assert_eq!(patch(json!({ "checkout_enabled": true }))["show_locked_card"], false, "kept when absent");
     assert_eq!(patch(json!({ "show_locked_card": true }))["show_locked_card"], true);
+    let policy = patch(json!({ "policy": { "past_due_grace_days": null, "refund": "keep" } }))["policy"].clone();
+    assert_eq!(policy, json!({ "one_time": { "days": 30 }, "refund": "keep" }), "null goes back to the default");
+    let refused = ureq::request("PATCH", &format!("{edge}/admin/v1/sites/{site}/products/pro"))
+        .set("Authorization", &format!("Bearer {}", stack.admin_token))
+        .send_json(json!({ "policy": { "one_time": { "days": 0 } } }));
+    let refused = latch_e2e::answer(refused);
+    assert_eq!((refused.status, refused.code()), (400, "invalid_policy"), "{}", refused.body);
     assert_eq!(club_in_catalog()["locked_card"], true);
 
     // --- A member buys Club on a page of the site (www/examples/late with this site's key), paying on the

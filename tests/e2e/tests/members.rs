@@ -155,14 +155,18 @@ fn a_typed_email_never_makes_a_ghost_member() {
     let strict = stripe_session(&stack, checkout(&stack, "course-lifetime", None, None)["id"].as_str().expect("id"));
     assert_eq!(strict["billing_address_collection"], "required");
 
-    // Checkout and claim are rate limited per address (before any work): a flood ends in 429.
-    for (path, max) in [("/v1/checkout", 60), ("/v1/claim", 120)] {
-        let limited = (0..=max).find_map(|i| {
-            let (status, body) = answer(ureq::post(&format!("{}{path}", stack.edge_url)).send_json(json!({})));
-            (status == 429).then_some((i, body))
-        });
-        let (i, body) = limited.unwrap_or_else(|| panic!("{path} was never rate limited"));
-        assert_eq!(body["error"]["code"], "rate_limited", "{path}: {body}");
-        assert!(i > 0, "{path}: the first call is not limited");
+    // Checkout and claim are rate limited per address (before any work): exactly `max` calls from one address in
+    // the window, then 429; another address is not affected.
+    let from = |path: &str, address: &str| {
+        answer(ureq::post(&format!("{}{path}", stack.edge_url)).set("CF-Connecting-IP", address).send_json(json!({})))
+    };
+    for (path, max, address) in [("/v1/checkout", 60, "198.51.100.7"), ("/v1/claim", 120, "198.51.100.8")] {
+        for i in 1..=max {
+            let (status, body) = from(path, address);
+            assert_eq!(status, 400, "{path}: call {i} of {max} is read (and refused as empty): {body}");
+        }
+        let (status, body) = from(path, address);
+        assert_eq!((status, &body["error"]["code"]), (429, &json!("rate_limited")), "{path}: call {}", max + 1);
+        assert_eq!(from(path, "198.51.100.9").0, 400, "{path}: another address is not limited");
     }
 }

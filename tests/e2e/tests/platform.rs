@@ -226,8 +226,11 @@ fn notifications_are_emailed_once_each() {
     let deleted = stripe(&stack, "GET", "/v1/events?type=customer.subscription.deleted", "");
     let event = deleted["data"][0]["id"].as_str().expect("deleted event").to_owned();
     stack.emulator_control(&format!("/events/{event}/redeliver"), &json!({})).expect("redeliver");
+    // Acknowledged means handled: the edge writes an event's emails in the batch it answers after.
     stack.wait_webhooks().expect("webhooks");
-    std::thread::sleep(Duration::from_secs(1));
+    let redelivered = stack.deliveries().expect("delivery log");
+    let attempts = redelivered.as_array().expect("attempts").iter().filter(|d| d["event_id"] == event.as_str());
+    assert_eq!(attempts.filter(|d| d["ok"] == true).count(), 2, "delivered and redelivered: {redelivered}");
     let all = subjects(&stack, email);
     assert_eq!(all.iter().filter(|s| **s == failed).count(), 1, "{all:?}");
     assert_eq!(all.iter().filter(|s| **s == ended).count(), 1, "{all:?}");
@@ -337,8 +340,12 @@ fn cron(stack: &Stack) {
 fn an_email_provider_that_never_answers_costs_a_try_and_a_later_run_sends_the_email() {
     let provider = Provider::start();
     let vars = vec![("EMAIL_API_URL".into(), provider.url.clone()), ("EMAIL_API_KEY".into(), "re_test_key".into())];
-    let stack = Stack::start(StackOptions { vars, ..StackOptions::default() }).expect("the stack starts");
+    let stack =
+        Stack::start(StackOptions { vars, dev_outbox: false, ..StackOptions::default() }).expect("the stack starts");
     let email = "slow-provider@example.com";
+    // Deployed (no DEV_OUTBOX): the dev outbox does not exist, so nobody reads sign-in codes over HTTP.
+    let dev = answer(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call());
+    assert_eq!((dev.status, code(&dev)), (404, "not_found"), "{}", dev.body);
     let row = format!("SELECT id, status, attempts, last_error FROM outbox WHERE to_email = '{email}'");
 
     // A sign-in code is emailed after the answer; the provider takes the request and never answers.
@@ -375,6 +382,8 @@ fn an_email_provider_that_never_answers_costs_a_try_and_a_later_run_sends_the_em
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert!(requests[1].to_ascii_lowercase().contains(&key), "{}", requests[1]);
     assert!(requests[1].contains(email));
+    let dev = answer(ureq::get(&format!("{}/dev/outbox?to={email}", stack.edge_url)).call());
+    assert_eq!(dev.status, 404, "the code went to the provider only: {}", dev.body);
 }
 
 #[test]
@@ -462,6 +471,9 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
     })
     .to_string();
     let header = latch_core::webhook::signature_header(event.as_bytes(), &stack.webhook_secret, now);
+    // Stripe takes 8 s to answer the re-fetch: an answer that waited for it would take that long.
+    let slow = json!({ "path": format!("/v1/subscriptions/{sub_a}"), "status": 0, "delay_ms": 8000 });
+    stack.emulator_control("/faults", &slow).expect("slow Stripe");
     let started = Instant::now();
     let a = answer(
         ureq::post(&format!("{}/v1/webhooks/stripe", stack.edge_url))
@@ -469,14 +481,18 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
             .set("Content-Type", "application/json")
             .send_string(&event),
     );
+    let answered_in = started.elapsed();
     assert_eq!(a.status, 200, "{}", a.body);
-    println!("webhook answered in {:?}", started.elapsed());
+    assert!(answered_in < Duration::from_secs(3), "answered before the re-fetch came back: {answered_in:?}");
     let processed = stack
         .sql("SELECT count(*) AS n FROM processed_events WHERE event_id = 'evt_platform_unknown_status'")
         .expect("processed");
-    assert_eq!(processed[0]["n"], 1);
+    assert_eq!(processed[0]["n"], 1, "the event is recorded with its queued re-fetch");
     let cause = "SELECT status FROM pending_fetches WHERE cause = 'evt_platform_unknown_status'";
+    assert_ne!(stack.sql(cause).expect("fetch row")[0]["status"], "done", "Stripe has not answered the re-fetch yet");
+    assert_eq!(grant_status(&stack, sub_a), "past_due", "the stale copy stands until the fetch lands");
     eventually("the re-fetch is done", || stack.sql(cause).expect("fetch row")[0]["status"] == "done");
+    assert!(started.elapsed() >= Duration::from_secs(8), "the re-fetch waited for Stripe's slow answer");
     assert_eq!(grant_status(&stack, sub_a), "trialing", "the fetched subscription settled it");
 
     // A fetch left behind by a run that died (claimed long ago, never finished) is completed by the cron trigger.

@@ -151,19 +151,11 @@ async fn shop_with_strict_csp_and_two_tags_buys_unlocks_and_never_flashes() {
     screenshot(&client, "shop-locked", "#pro-card").await;
 
     // One request per click, even with two tags: count checkouts and cancel the navigation.
-    eval(
-        &client,
-        "(window.__checkouts = 0, document.addEventListener('latch:checkout', e => { e.preventDefault(); window.__checkouts++; }), 0)",
-    )
-    .await;
+    watch_checkouts(&client).await;
     click(&client, "#buy-course-late").await;
     wait_js(&client, "window.__checkouts === 1 && !document.querySelector('#buy-course-late.latch-loading')", SECS(10))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let requests =
-        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
-            .await;
-    assert_eq!(requests, 1, "one POST /v1/checkout per click");
+    assert_eq!(checkout_calls(&client).await, 1, "one POST /v1/checkout per click");
     assert_eq!(eval(&client, "window.__checkouts").await, 1, "one latch:checkout per click");
 
     assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations while locked");
@@ -263,12 +255,9 @@ async fn checkout_off_in_the_catalog_disables_the_cta_and_never_creates_a_sessio
         holds(&client, "document.querySelector('#buy-course-late').getAttribute('aria-disabled') === 'true'").await
     );
     click(&client, "#course-card h3").await;
+    watch_checkouts(&client).await;
     click(&client, "#buy-course-late").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let requests =
-        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
-            .await;
-    assert_eq!(requests, 0, "checkout off: no POST /v1/checkout");
+    assert_eq!(checkout_calls(&client).await, 0, "checkout off: no POST /v1/checkout");
     assert!(holds(&client, "location.pathname === '/examples/shop/'").await, "nothing to follow: the page stays");
     screenshot(&client, "shop-checkout-off", "#course-card").await;
     assert_accessible(&client, "shop, checkout off").await;
@@ -344,18 +333,10 @@ async fn latch_tags_the_page_adds_after_domcontentloaded_work_and_wire_once() {
     assert_no_layout_shift(&client, "late tags, visitor").await;
 
     // One request and one latch:checkout per click, though two tags ran.
-    eval(
-        &client,
-        "(window.__checkouts = 0, document.addEventListener('latch:checkout', e => { e.preventDefault(); window.__checkouts++; }), 0)",
-    )
-    .await;
+    watch_checkouts(&client).await;
     click(&client, "#buy-pro").await;
     wait_js(&client, "window.__checkouts === 1 && !document.querySelector('#buy-pro.latch-loading')", SECS(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let requests =
-        eval(&client, "performance.getEntriesByType('resource').filter(e => e.name.endsWith('/v1/checkout')).length")
-            .await;
-    assert_eq!(requests, 1, "one POST /v1/checkout per click");
+    assert_eq!(checkout_calls(&client).await, 1, "one POST /v1/checkout per click");
     assert_eq!(eval(&client, "window.__checkouts").await, 1, "one latch:checkout per click");
     assert_eq!(csp_violations(&client).await, Vec::<Value>::new(), "no CSP violations");
     assert_accessible(&client, "late tags, locked").await;
@@ -428,6 +409,29 @@ fn site_secret(stack: &Stack) -> String {
 }
 
 /// The `/v1/...` API paths the page called (the catalog aside).
+/// Counts, from now on, the page's `latch:checkout` events (cancelling the navigation) and its calls of
+/// `POST /v1/checkout` as they are made (`fetch` wrapped: a call counts when it starts, not when it ends).
+async fn watch_checkouts(client: &Client) {
+    eval(
+        client,
+        "(() => { window.__checkouts = 0; window.__checkoutCalls = 0; \
+         if (!window.__fetch) { \
+           document.addEventListener('latch:checkout', e => { e.preventDefault(); window.__checkouts++; }); \
+           window.__fetch = window.fetch; \
+           window.fetch = function (url, init) { \
+             if (String(url).endsWith('/v1/checkout')) window.__checkoutCalls++; \
+             return window.__fetch.apply(this, arguments); }; } \
+         return 0; })()",
+    )
+    .await;
+}
+
+/// The `POST /v1/checkout` calls started since [`watch_checkouts`]. The widget starts them from the click's own
+/// task and its microtasks, which have all run by the time WebDriver's next script runs: no waiting needed.
+async fn checkout_calls(client: &Client) -> i64 {
+    eval(client, "window.__checkoutCalls").await.as_i64().expect("watch_checkouts first")
+}
+
 async fn api_calls(client: &Client) -> Vec<String> {
     let paths = eval(
         client,
@@ -496,6 +500,15 @@ async fn a_validly_signed_data_identity_signs_the_member_in_and_a_tampered_one_s
     assert_eq!(api_calls(&client).await, vec!["/v1/access".to_string()], "the cached token served");
     assert_eq!(eval(&client, member).await, "ana@example.com");
     assert_eq!(eval(&client, token).await, ana_token, "the same token");
+
+    // A copy of Ana's page (her value, opened in another browser: a shared cached page, a proxy) signs no one in,
+    // since her own browser already used it.
+    let copy = browser(&driver).await;
+    open_as(&copy, &stack, &ana).await;
+    wait_js(&copy, &locked("#course-card", "#course-content"), SECS(10)).await;
+    assert_eq!(eval(&copy, "Latch.member()").await, Value::Null, "the copy is not Ana");
+    assert_eq!(eval(&copy, token).await, Value::Null);
+    copy.close().await.expect("close the copy");
 
     // The host site's user switches to Ben (no course): the widget exchanges his identity and Ben replaces Ana.
     open_as(&client, &stack, &ben).await;
