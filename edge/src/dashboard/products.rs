@@ -345,19 +345,22 @@ fn policy_values(product: &db::Product) -> (String, String) {
     (days, policy.past_due_grace_days.to_string())
 }
 
-/// The access-policy change a settings form asks for (an empty grace goes back to the default), or the field in
-/// error and why.
+/// The access-policy change a settings form asks for, or the field in error and why. A value equal to the default
+/// (an empty field included) is no override, so the product follows the defaults.
 fn read_policy(form: &Form) -> Result<serde_json::Map<String, serde_json::Value>, (&'static str, String)> {
+    let defaults = ProductPolicy::new("", "");
     let whole_days = |field: &'static str, text: &str| {
         text.trim().parse::<u32>().map_err(|_| (field, "Enter a whole number of days.".to_owned()))
     };
     let one_time = match form.get("access_days").trim() {
-        "" => serde_json::json!("lifetime"),
+        "" => serde_json::Value::Null,
         days => serde_json::json!({ "days": whole_days("access_days", days)? }),
     };
     let grace = match form.get("grace_days").trim() {
         "" => serde_json::Value::Null,
-        days => whole_days("grace_days", days)?.into(),
+        days => Some(whole_days("grace_days", days)?)
+            .filter(|days| *days != defaults.past_due_grace_days)
+            .map_or(serde_json::Value::Null, Into::into),
     };
     let mut policy = serde_json::Map::new();
     policy.insert("one_time".to_owned(), one_time);
