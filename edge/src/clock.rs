@@ -1,11 +1,11 @@
 //! The edge's clock: Unix seconds from the Worker's `Date.now()`.
 //!
-//! Built with the `dev-clock` feature (the local stack of `cargo xtask dev` and `cargo xtask test`; the deployable
+//! Built with the `dev` feature (the local stack of `cargo xtask dev` and `cargo xtask test`; the deployable
 //! build of `cargo xtask build` leaves it out), the offset kept in D1's `dev_clock` is added, and `POST /dev/clock`
 //! moves it, so the end-to-end suite sees access end by time (N-day purchases, canceled periods, grace) through the
 //! real API and widget.
 
-use worker::D1Database;
+use crate::db::Store;
 
 /// The real clock.
 pub(crate) fn real_now() -> i64 {
@@ -14,33 +14,33 @@ pub(crate) fn real_now() -> i64 {
     now
 }
 
-/// The clock every decision uses: the real one (plus the dev offset in a `dev-clock` build).
-#[cfg(not(feature = "dev-clock"))]
-pub(crate) async fn now(_db: &D1Database) -> i64 {
+/// The clock every decision uses: the real one (plus the dev offset in a `dev` build).
+#[cfg(not(feature = "dev"))]
+pub(crate) async fn now(_db: &Store) -> i64 {
     real_now()
 }
 
-/// The clock every decision uses: the real one plus the dev offset (`dev-clock` build).
-#[cfg(feature = "dev-clock")]
-pub(crate) async fn now(db: &D1Database) -> i64 {
+/// The clock every decision uses: the real one plus the dev offset (`dev` build).
+#[cfg(feature = "dev")]
+pub(crate) async fn now(db: &Store) -> i64 {
     real_now() + dev::offset(db).await.unwrap_or(0)
 }
 
-#[cfg(feature = "dev-clock")]
+#[cfg(feature = "dev")]
 pub(crate) use dev::post;
 
-#[cfg(feature = "dev-clock")]
+#[cfg(feature = "dev")]
 mod dev {
     use serde::Deserialize;
-    use worker::{D1Database, Request, Response};
+    use worker::{Request, Response};
 
     use crate::context::Ctx;
-    use crate::db::{self, Arg};
+    use crate::db::{self, Arg, Store};
     use crate::error::{ApiError, ApiResult};
     use crate::http;
 
     /// The stored offset (0 when never moved).
-    pub(super) async fn offset(db: &D1Database) -> worker::Result<i64> {
+    pub(super) async fn offset(db: &Store) -> worker::Result<i64> {
         #[derive(Deserialize)]
         struct Row {
             offset_secs: i64,
@@ -68,13 +68,12 @@ mod dev {
             (None, Some(offset)) => offset,
             _ => return Err(ApiError::bad_request("give advance_secs or offset_secs")),
         };
-        db::statement(
+        db::run(
             &ctx.db,
             "INSERT INTO dev_clock (id, offset_secs) VALUES (1, ?1) \
              ON CONFLICT (id) DO UPDATE SET offset_secs = excluded.offset_secs",
             &[Arg::Int(offset)],
-        )?
-        .run()
+        )
         .await?;
         let now = super::real_now() + offset;
         http::json(200, &serde_json::json!({ "now": now, "offset_secs": offset }))

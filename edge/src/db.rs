@@ -4,8 +4,10 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+
+use worker::{D1Database, D1PreparedStatement, D1Result};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -33,37 +35,78 @@ impl From<&Arg<'_>> for JsValue {
     }
 }
 
+/// The D1 database as one request (or one background run) uses it. Every query goes through here, so the round trips
+/// a request costs are counted (`X-Latch-D1-Round-Trips` on development builds).
+pub(crate) struct Store {
+    d1: D1Database,
+    round_trips: Cell<u32>,
+}
+
+impl Store {
+    /// Wraps the `DB` binding.
+    pub(crate) fn new(d1: D1Database) -> Self {
+        Self { d1, round_trips: Cell::new(0) }
+    }
+
+    /// How many times this store went to D1 so far.
+    pub(crate) fn round_trips(&self) -> u32 {
+        self.round_trips.get()
+    }
+
+    fn trip(&self) {
+        self.round_trips.set(self.round_trips.get() + 1);
+    }
+
+    /// Runs one statement that returns no rows.
+    pub(crate) async fn run(&self, statement: D1PreparedStatement) -> worker::Result<D1Result> {
+        self.trip();
+        statement.run().await
+    }
+
+    /// Runs statements in one round trip, as one all-or-nothing transaction, and answers each one's result.
+    pub(crate) async fn batch_results(&self, statements: Vec<D1PreparedStatement>) -> worker::Result<Vec<D1Result>> {
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.trip();
+        let results = self.d1.batch(statements).await?;
+        for result in &results {
+            if let Some(err) = result.error() {
+                return Err(worker::Error::RustError(err));
+            }
+        }
+        Ok(results)
+    }
+}
+
 /// Prepares `sql` with `args` bound in order.
-pub(crate) fn statement(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<D1PreparedStatement> {
+pub(crate) fn statement(db: &Store, sql: &str, args: &[Arg<'_>]) -> worker::Result<D1PreparedStatement> {
     let values: Vec<JsValue> = args.iter().map(JsValue::from).collect();
-    db.prepare(sql).bind(&values)
+    db.d1.prepare(sql).bind(&values)
+}
+
+/// Runs one statement that returns no rows.
+pub(crate) async fn run(db: &Store, sql: &str, args: &[Arg<'_>]) -> worker::Result<D1Result> {
+    db.run(statement(db, sql, args)?).await
 }
 
 /// Runs a query and deserializes every row.
-pub(crate) async fn rows<T: DeserializeOwned>(db: &D1Database, sql: &str, args: &[Arg<'_>]) -> worker::Result<Vec<T>> {
-    statement(db, sql, args)?.all().await?.results()
+pub(crate) async fn rows<T: DeserializeOwned>(db: &Store, sql: &str, args: &[Arg<'_>]) -> worker::Result<Vec<T>> {
+    let statement = statement(db, sql, args)?;
+    db.trip();
+    statement.all().await?.results()
 }
 
 /// Runs a query and deserializes the first row, if any.
-pub(crate) async fn row<T: DeserializeOwned>(
-    db: &D1Database,
-    sql: &str,
-    args: &[Arg<'_>],
-) -> worker::Result<Option<T>> {
-    statement(db, sql, args)?.first(None).await
+pub(crate) async fn row<T: DeserializeOwned>(db: &Store, sql: &str, args: &[Arg<'_>]) -> worker::Result<Option<T>> {
+    let statement = statement(db, sql, args)?;
+    db.trip();
+    statement.first(None).await
 }
 
 /// Runs statements as one all-or-nothing batch.
-pub(crate) async fn batch(db: &D1Database, statements: Vec<D1PreparedStatement>) -> worker::Result<()> {
-    if statements.is_empty() {
-        return Ok(());
-    }
-    for result in db.batch(statements).await? {
-        if let Some(err) = result.error() {
-            return Err(worker::Error::RustError(err));
-        }
-    }
-    Ok(())
+pub(crate) async fn batch(db: &Store, statements: Vec<D1PreparedStatement>) -> worker::Result<()> {
+    db.batch_results(statements).await.map(|_| ())
 }
 
 /// A site, as stored.
@@ -125,17 +168,17 @@ impl Site {
 const SITE_COLUMNS: &str = "id, allowed_origins, stripe_account, livemode, stripe_status, platform_account";
 
 /// Loads a site by public key.
-pub(crate) async fn site(db: &D1Database, id: &str) -> worker::Result<Option<Site>> {
+pub(crate) async fn site(db: &Store, id: &str) -> worker::Result<Option<Site>> {
     row(db, &format!("SELECT {SITE_COLUMNS} FROM sites WHERE id = ?1"), &[Arg::Text(id)]).await
 }
 
 /// The site a connected account belongs to (at most one: `sites_by_account`).
-pub(crate) async fn site_by_account(db: &D1Database, account: &str) -> worker::Result<Option<Site>> {
+pub(crate) async fn site_by_account(db: &Store, account: &str) -> worker::Result<Option<Site>> {
     row(db, &format!("SELECT {SITE_COLUMNS} FROM sites WHERE stripe_account = ?1"), &[Arg::Text(account)]).await
 }
 
 /// The one site the operator put on the platform's own Stripe account, if any (`sites_one_platform_account`).
-pub(crate) async fn platform_site(db: &D1Database) -> worker::Result<Option<Site>> {
+pub(crate) async fn platform_site(db: &Store) -> worker::Result<Option<Site>> {
     row(db, &format!("SELECT {SITE_COLUMNS} FROM sites WHERE platform_account = 1"), &[]).await
 }
 
@@ -178,7 +221,7 @@ fn default_purchase_method() -> String {
 }
 
 /// Every product of a site.
-pub(crate) async fn products(db: &D1Database, site: &str) -> worker::Result<Vec<Product>> {
+pub(crate) async fn products(db: &Store, site: &str) -> worker::Result<Vec<Product>> {
     rows(
         db,
         "SELECT slug, name, stripe_product, checkout_enabled, policy, purchase_method, purchase_url, active, \
@@ -214,7 +257,7 @@ pub(crate) struct Price {
 const PRICE_COLUMNS: &str = "id, product_slug, lookup_key, unit_amount, currency, interval, trial_days, active";
 
 /// Every price of a site, archived ones included (active first), for the dashboard.
-pub(crate) async fn all_prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
+pub(crate) async fn all_prices(db: &Store, site: &str) -> worker::Result<Vec<Price>> {
     rows(
         db,
         &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 ORDER BY active DESC, unit_amount"),
@@ -224,7 +267,7 @@ pub(crate) async fn all_prices(db: &D1Database, site: &str) -> worker::Result<Ve
 }
 
 /// Every active price of a site.
-pub(crate) async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Price>> {
+pub(crate) async fn prices(db: &Store, site: &str) -> worker::Result<Vec<Price>> {
     rows(
         db,
         &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 AND active = 1 ORDER BY unit_amount"),
@@ -234,7 +277,7 @@ pub(crate) async fn prices(db: &D1Database, site: &str) -> worker::Result<Vec<Pr
 }
 
 /// An active price of a site by Stripe id or lookup key.
-pub(crate) async fn price(db: &D1Database, site: &str, id_or_key: &str) -> worker::Result<Option<Price>> {
+pub(crate) async fn price(db: &Store, site: &str, id_or_key: &str) -> worker::Result<Option<Price>> {
     row(
         db,
         &format!(
@@ -246,7 +289,7 @@ pub(crate) async fn price(db: &D1Database, site: &str, id_or_key: &str) -> worke
 }
 
 /// The price a product sells at by default (its cheapest active price).
-pub(crate) async fn default_price(db: &D1Database, site: &str, product: &str) -> worker::Result<Option<Price>> {
+pub(crate) async fn default_price(db: &Store, site: &str, product: &str) -> worker::Result<Option<Price>> {
     row(
         db,
         &format!(
@@ -281,7 +324,7 @@ impl Member {
 const MEMBER_COLUMNS: &str = "id, email, token_generation, verified";
 
 /// Loads a member of a site.
-pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Result<Option<Member>> {
+pub(crate) async fn member(db: &Store, site: &str, id: &str) -> worker::Result<Option<Member>> {
     row(
         db,
         &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE site_id = ?1 AND id = ?2"),
@@ -291,7 +334,7 @@ pub(crate) async fn member(db: &D1Database, site: &str, id: &str) -> worker::Res
 }
 
 /// Every member of a site with `email`: the verified one, if any, and unverified ones named by that email.
-pub(crate) async fn members_by_email(db: &D1Database, site: &str, email: &str) -> worker::Result<Vec<Member>> {
+pub(crate) async fn members_by_email(db: &Store, site: &str, email: &str) -> worker::Result<Vec<Member>> {
     rows(
         db,
         &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE site_id = ?1 AND email = ?2 ORDER BY verified DESC, id"),
@@ -301,7 +344,7 @@ pub(crate) async fn members_by_email(db: &D1Database, site: &str, email: &str) -
 }
 
 /// The verified member of a site with `email`.
-pub(crate) async fn verified_member(db: &D1Database, site: &str, email: &str) -> worker::Result<Option<Member>> {
+pub(crate) async fn verified_member(db: &Store, site: &str, email: &str) -> worker::Result<Option<Member>> {
     row(
         db,
         &format!("SELECT {MEMBER_COLUMNS} FROM members WHERE site_id = ?1 AND email = ?2 AND verified = 1"),
@@ -311,7 +354,7 @@ pub(crate) async fn verified_member(db: &D1Database, site: &str, email: &str) ->
 }
 
 /// The member a Stripe customer is linked to on a site.
-pub(crate) async fn member_of_customer(db: &D1Database, site: &str, customer: &str) -> worker::Result<Option<Member>> {
+pub(crate) async fn member_of_customer(db: &Store, site: &str, customer: &str) -> worker::Result<Option<Member>> {
     row(
         db,
         "SELECT m.id, m.email, m.token_generation, m.verified FROM member_customers mc \
@@ -326,7 +369,7 @@ pub(crate) async fn member_of_customer(db: &D1Database, site: &str, customer: &s
 /// and webhook (the first link wins, and is never re-pointed). Notification emails held for the customer are then
 /// addressed to its member.
 pub(crate) fn link_purchase(
-    db: &D1Database,
+    db: &Store,
     site: &str,
     plan: &latch_core::member::LinkPlan,
     now: i64,
@@ -373,7 +416,7 @@ pub(crate) fn link_purchase(
 /// afterwards (created with `new_id` when the proof has none), the merged unverified members' customers move to it,
 /// and the merged members are deleted, so their tokens stop working.
 pub(crate) fn prove_email(
-    db: &D1Database,
+    db: &Store,
     site: &str,
     email: &str,
     proof: &latch_core::member::Proof,
@@ -409,7 +452,7 @@ pub(crate) fn prove_email(
 
 /// A Stripe customer of a member (the most recently linked `cus_…`; a `member:` key of manual grants is no Stripe
 /// customer), for the portal and checkout.
-pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> worker::Result<Option<String>> {
+pub(crate) async fn customer_of(db: &Store, site: &str, member: &str) -> worker::Result<Option<String>> {
     #[derive(Deserialize)]
     struct Row {
         customer: String,
@@ -425,7 +468,7 @@ pub(crate) async fn customer_of(db: &D1Database, site: &str, member: &str) -> wo
 }
 
 /// A site's display name.
-pub(crate) async fn site_name(db: &D1Database, site: &str) -> worker::Result<Option<String>> {
+pub(crate) async fn site_name(db: &Store, site: &str) -> worker::Result<Option<String>> {
     #[derive(Deserialize)]
     struct Row {
         name: String,
@@ -436,12 +479,7 @@ pub(crate) async fn site_name(db: &D1Database, site: &str) -> worker::Result<Opt
 
 /// Records the first use of a host identity value (its [`latch_core::identity::replay_key`]) until it expires;
 /// `false` when it was used before.
-pub(crate) async fn first_identity_use(
-    db: &D1Database,
-    site: &str,
-    key: &str,
-    expires_at: i64,
-) -> worker::Result<bool> {
+pub(crate) async fn first_identity_use(db: &Store, site: &str, key: &str, expires_at: i64) -> worker::Result<bool> {
     let inserted: Option<serde_json::Value> = row(
         db,
         "INSERT INTO identity_uses (site_id, value_hash, expires_at) VALUES (?1, ?2, ?3) \
@@ -479,7 +517,7 @@ pub(crate) fn upsert_grant_sql() -> String {
 
 /// Statement upserting `grant` (serialized as `data`) for `site` ([`upsert_grant_sql`]).
 pub(crate) fn upsert_grant(
-    db: &D1Database,
+    db: &Store,
     site: &str,
     grant: &latch_core::engine::Grant,
     data: &str,
@@ -502,7 +540,7 @@ pub(crate) fn upsert_grant(
 }
 
 /// Grants of a member across all their customers.
-pub(crate) async fn member_grants(db: &D1Database, site: &str, member: &str) -> worker::Result<Vec<GrantRow>> {
+pub(crate) async fn member_grants(db: &Store, site: &str, member: &str) -> worker::Result<Vec<GrantRow>> {
     rows(
         db,
         "SELECT g.data FROM grants g JOIN member_customers mc ON mc.site_id = g.site_id AND mc.customer = g.customer \
@@ -514,7 +552,7 @@ pub(crate) async fn member_grants(db: &D1Database, site: &str, member: &str) -> 
 
 /// Grants of a site touching a customer or any of the given source objects.
 pub(crate) async fn scoped_grants(
-    db: &D1Database,
+    db: &Store,
     site: &str,
     customer: Option<&str>,
     sources: &[String],
@@ -529,7 +567,7 @@ pub(crate) async fn scoped_grants(
 }
 
 /// Whether a Stripe event id was already applied.
-pub(crate) async fn event_processed(db: &D1Database, event_id: &str) -> worker::Result<bool> {
+pub(crate) async fn event_processed(db: &Store, event_id: &str) -> worker::Result<bool> {
     #[derive(Deserialize)]
     struct Row {
         #[allow(dead_code)] // only the row's existence matters
@@ -542,7 +580,7 @@ pub(crate) async fn event_processed(db: &D1Database, event_id: &str) -> worker::
 
 /// Statement recording a processed event; `OR IGNORE` so a concurrent duplicate cannot fail the batch.
 pub(crate) fn mark_event_processed(
-    db: &D1Database,
+    db: &Store,
     event_id: &str,
     site: Option<&str>,
     kind: &str,
@@ -557,7 +595,7 @@ pub(crate) fn mark_event_processed(
 
 /// Statement keeping a validly signed webhook delivery Latch could not read, for the operator.
 pub(crate) fn unreadable_event(
-    db: &D1Database,
+    db: &Store,
     event_id: Option<&str>,
     site: Option<&str>,
     error: &str,

@@ -197,12 +197,11 @@ async fn release(ctx: &Ctx, job: &Job, failure: &Failure) -> ApiResult<()> {
         job.stripe_id,
         failure.message
     );
-    db::statement(
+    db::run(
         &ctx.db,
         "UPDATE pending_fetches SET status = ?2, next_at = ?3, last_error = ?4 WHERE id = ?1 AND status = 'running'",
         &[Arg::Text(&job.id), Arg::Text(status), Arg::Int(ctx.now + backoff), Arg::Text(&failure.message)],
-    )?
-    .run()
+    )
     .await?;
     Ok(())
 }

@@ -71,7 +71,7 @@ async fn next_price(ctx: &Ctx, site: &str, slug: &str, after: &str) -> ApiResult
 pub(crate) async fn create(ctx: &Ctx, site: &Site, slug: &str, edge: &str) -> ApiResult<Job> {
     let id = random_id("imp")?;
     let first = next_price(ctx, &site.id, slug, "").await?;
-    db::statement(
+    db::run(
         &ctx.db,
         "INSERT INTO import_jobs (id, site_id, product, price, done, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -83,8 +83,7 @@ pub(crate) async fn create(ctx: &Ctx, site: &Site, slug: &str, edge: &str) -> Ap
             Arg::Int(i64::from(first.is_none())),
             Arg::Int(ctx.now),
         ],
-    )?
-    .run()
+    )
     .await?;
     if first.is_some() {
         schedule(ctx, edge, &id)?;
@@ -159,12 +158,11 @@ pub(crate) async fn step_route(ctx: &Ctx, req: &Request, id: &str) -> ApiResult<
         }
         Ok(None) => http::json(200, &job),
         Err(e) => {
-            db::statement(
+            db::run(
                 &ctx.db,
                 "UPDATE import_jobs SET error = ?2, updated_at = ?3 WHERE id = ?1",
                 &[Arg::Text(&job.id), Arg::Text(&e.message), Arg::Int(ctx.now)],
-            )?
-            .run()
+            )
             .await?;
             Err(e)
         }
@@ -209,7 +207,7 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
     } else {
         (next_price(ctx, &site.id, &job.product, price).await?, None)
     };
-    let moved = db::statement(
+    let moved = db::run(
         &ctx.db,
         "UPDATE import_jobs SET price = ?2, cursor = ?3, imported = imported + ?4, skipped = skipped + ?5, done = ?6, \
          error = NULL, updated_at = ?7 WHERE id = ?1 AND price IS ?8 AND cursor IS ?9 AND done = 0",
@@ -224,8 +222,7 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
             Arg::Text(price),
             Arg::OptText(job.cursor.as_deref()),
         ],
-    )?
-    .run()
+    )
     .await?;
     if moved.meta()?.and_then(|m| m.changes).unwrap_or(0) == 0 {
         return Ok(None);

@@ -44,6 +44,8 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
         Err(err) => http::error_response(&err)?,
     };
     http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
+    #[cfg(feature = "dev")]
+    response.headers_mut().set("X-Latch-D1-Round-Trips", &ctx.db.round_trips().to_string())?;
     let (fetch, mail) = (ctx.fetch_pending.get(), ctx.mail_pending.get());
     if (fetch || mail)
         && let Some(worker) = &ctx.worker
@@ -55,7 +57,7 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
                 worker::console_error!("pending fetches failed: {}", e.message);
             }
             let now = match env.d1("DB") {
-                Ok(db) => clock::now(&db).await,
+                Ok(db) => clock::now(&db::Store::new(db)).await,
                 Err(_) => clock::real_now(),
             };
             if let Err(e) = outbox::deliver(&env, now).await {
@@ -73,7 +75,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = fetches::run(&env).await {
         worker::console_error!("pending fetches failed: {}", e.message);
     }
-    let db = env.d1("DB");
+    let db = env.d1("DB").map(db::Store::new);
     let now = match &db {
         Ok(db) => clock::now(db).await,
         Err(_) => clock::real_now(),
@@ -107,7 +109,7 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["v1", "signout"]) => signin::signout(ctx, req).await,
         (Method::Post, ["v1", "identify"]) => identify::post(ctx, req).await,
         (Method::Get, ["dev", "outbox"]) => outbox::dev_get(ctx, req).await,
-        #[cfg(feature = "dev-clock")]
+        #[cfg(feature = "dev")]
         (Method::Post, ["dev", "clock"]) => clock::post(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,

@@ -8,10 +8,10 @@
 //! [`SEND_TIMEOUT_MS`] is aborted and counts as a failed try.
 
 use serde::{Deserialize, Serialize};
-use worker::{D1Database, D1PreparedStatement, Env, Headers, Request, RequestInit, Response};
+use worker::{D1PreparedStatement, Env, Headers, Request, RequestInit, Response};
 
 use crate::context::Ctx;
-use crate::db::{self, Arg};
+use crate::db::{self, Arg, Store};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 
@@ -43,7 +43,7 @@ pub(crate) struct Email<'a> {
 
 /// Statement adding `email` to the outbox; put it in the same batch as what caused the email. An id already in
 /// the outbox inserts nothing (deterministic ids make replays harmless).
-pub(crate) fn enqueue(db: &D1Database, id: &str, email: &Email<'_>, now: i64) -> worker::Result<D1PreparedStatement> {
+pub(crate) fn enqueue(db: &Store, id: &str, email: &Email<'_>, now: i64) -> worker::Result<D1PreparedStatement> {
     db::statement(
         db,
         "INSERT INTO outbox (id, site_id, to_email, subject, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
@@ -64,7 +64,7 @@ pub(crate) fn enqueue(db: &D1Database, id: &str, email: &Email<'_>, now: i64) ->
 /// [`crate::db::upsert_member`] links it. One transaction decides, so a link racing with this insert still
 /// addresses it. An id already in the outbox inserts nothing.
 pub(crate) fn enqueue_for_customer(
-    db: &D1Database,
+    db: &Store,
     id: &str,
     site: &str,
     customer: &str,
@@ -158,7 +158,7 @@ pub(crate) async fn deliver(env: &Env, now: i64) -> worker::Result<()> {
         worker::console_warn!("outbox: no email sender configured (EMAIL_API_URL or DEV_OUTBOX); emails wait");
         return Ok(());
     };
-    let db = env.d1("DB")?;
+    let db = Store::new(env.d1("DB")?);
     let due: Vec<Pending> = db::rows(
         &db,
         "SELECT id, to_email, subject, body, attempts FROM outbox \
@@ -199,7 +199,7 @@ pub(crate) async fn deliver(env: &Env, now: i64) -> worker::Result<()> {
                 )?
             }
         };
-        done.run().await?;
+        db.run(done).await?;
     }
     Ok(())
 }
@@ -211,13 +211,12 @@ pub(crate) async fn deliver(env: &Env, now: i64) -> worker::Result<()> {
 /// deleting is safe for replays: what wrote the row (a webhook event in `processed_events`, a finished
 /// `pending_fetches` job) stays recorded, so it queues nothing again. Pending, sending, sent and failed rows are
 /// never touched.
-pub(crate) async fn prune_held(db: &D1Database, now: i64) -> worker::Result<()> {
-    db::statement(
+pub(crate) async fn prune_held(db: &Store, now: i64) -> worker::Result<()> {
+    db::run(
         db,
         "DELETE FROM outbox WHERE status = 'held' AND created_at < ?1",
         &[Arg::Int(now - HELD_RETENTION_DAYS * 86_400)],
-    )?
-    .run()
+    )
     .await
     .map(|_| ())
 }

@@ -116,7 +116,7 @@ pub(crate) async fn verify_owner_code(
     .await?;
     let owner = owner.ok_or_else(|| ApiError::internal("the owner upsert returned no row"))?;
     let token = owner::session_token(&random_bytes::<{ owner::SESSION_BYTES }>()?);
-    db::statement(
+    db::run(
         &ctx.db,
         "INSERT INTO owner_sessions (token_hash, owner_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         &[
@@ -125,8 +125,7 @@ pub(crate) async fn verify_owner_code(
             Arg::Int(ctx.now),
             Arg::Int(ctx.now + owner::SESSION_TTL_SECS),
         ],
-    )?
-    .run()
+    )
     .await?;
     Ok((owner, token))
 }
@@ -151,12 +150,11 @@ pub(crate) async fn confirm_session(
     code: &str,
 ) -> ApiResult<()> {
     codes::consume(ctx, req, CONFIRM_SCOPE, &owner.email, challenge, code).await?;
-    db::statement(
+    db::run(
         &ctx.db,
         "UPDATE owner_sessions SET confirmed_at = ?2 WHERE token_hash = ?1",
         &[Arg::Text(&owner::session_hash(token)), Arg::Int(ctx.now)],
-    )?
-    .run()
+    )
     .await?;
     Ok(())
 }
@@ -244,12 +242,11 @@ pub(crate) async fn owner_of_session(ctx: &Ctx, token: &str) -> ApiResult<Option
 
 /// Revokes a session (sign-out): the token stops working at once.
 pub(crate) async fn revoke_session(ctx: &Ctx, token: &str) -> ApiResult<()> {
-    db::statement(
+    db::run(
         &ctx.db,
         "UPDATE owner_sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
         &[Arg::Text(&owner::session_hash(token)), Arg::Int(ctx.now)],
-    )?
-    .run()
+    )
     .await?;
     Ok(())
 }
@@ -356,12 +353,11 @@ pub(crate) async fn update_site(
     let name = name.map(validate::site_name).transpose()?;
     let origins = origins.map(validate::allowed_origins).transpose()?;
     let origins_json = origins.map(|o| serde_json::to_string(&o)).transpose().map_err(ApiError::internal)?;
-    db::statement(
+    db::run(
         &ctx.db,
         "UPDATE sites SET name = COALESCE(?2, name), allowed_origins = COALESCE(?3, allowed_origins) WHERE id = ?1",
         &[Arg::Text(site_id), Arg::OptText(name), Arg::OptText(origins_json.as_deref())],
-    )?
-    .run()
+    )
     .await?;
     site_summary(ctx, site_id).await
 }

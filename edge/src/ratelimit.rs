@@ -64,7 +64,7 @@ pub(crate) fn client_network(req: &worker::Request) -> String {
 
 /// Deletes rate-limit windows and sign-in codes that ended over a day ago, and used identities past their expiry
 /// (which refuses them anyway), run by the cron trigger.
-pub(crate) async fn prune(database: &worker::D1Database, now: i64) -> worker::Result<()> {
+pub(crate) async fn prune(database: &db::Store, now: i64) -> worker::Result<()> {
     let day_ago = [Arg::Int(now - 86_400)];
     db::batch(
         database,

@@ -24,7 +24,7 @@ pub(crate) fn local() -> Step {
 pub(crate) enum Worker {
     /// For Cloudflare: no development features.
     Deployable,
-    /// For the local stack: with `dev-clock` (`POST /dev/clock`, edge/src/clock.rs).
+    /// For the local stack: with `dev` (`POST /dev/clock`, edge/src/clock.rs).
     Local,
 }
 
@@ -127,7 +127,7 @@ pub(crate) fn edge(worker: Worker) -> Step {
     let mut build = cmd("worker-build");
     build.arg("--release").current_dir(repo_root().join("edge"));
     if worker == Worker::Local {
-        build.args([".", "--features", "dev-clock"]);
+        build.args([".", "--features", "dev"]);
     }
     exec(&mut build)
 }

@@ -104,12 +104,7 @@ fn test() -> Step {
     exec(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     let wasm = ["--target", "wasm32-unknown-unknown"];
     exec(cargo().args(["clippy", "-p", "latch-edge", "-p", "latch-widget"]).args(wasm).args(["--", "-D", "warnings"]))?;
-    exec(
-        cargo()
-            .args(["clippy", "-p", "latch-edge", "--features", "dev-clock"])
-            .args(wasm)
-            .args(["--", "-D", "warnings"]),
-    )?;
+    exec(cargo().args(["clippy", "-p", "latch-edge", "--features", "dev"]).args(wasm).args(["--", "-D", "warnings"]))?;
     exec(cargo().args(["test", "--workspace", "--exclude", "latch-e2e"]))?;
     exec(cargo().args(["test", "-p", "latch-core", "--test", "webcrypto"]).args(wasm))?;
     exec(cargo().args(["test", "-p", "latch-widget"]).args(wasm))?;

@@ -48,7 +48,7 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
             ));
         }
     }
-    db::statement(
+    db::run(
         &ctx.db,
         "INSERT INTO sites (id, name, allowed_origins, platform_account, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins, \
@@ -61,8 +61,7 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
             Arg::Int(ctx.now),
             Arg::OptInt(site.platform_account.map(i64::from)),
         ],
-    )?
-    .run()
+    )
     .await?;
     http::json(200, &NewSite { allowed_origins: origins, ..site })
 }

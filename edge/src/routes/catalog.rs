@@ -41,8 +41,10 @@ fn record_seen(ctx: &Ctx, site: &str) -> ApiResult<()> {
          WHERE id = ?1 AND (seen_at IS NULL OR seen_at < ?4 OR seen_origin IS NOT ?2)",
         &[Arg::Text(site), Arg::Text(origin), Arg::Int(ctx.now), Arg::Int(ctx.now - SEEN_EVERY_SECS)],
     )?;
+    // After the answer, on a store of its own (the request's is gone by then).
+    let store = db::Store::new(ctx.env.d1("DB")?);
     worker.wait_until(async move {
-        if let Err(e) = statement.run().await {
+        if let Err(e) = store.run(statement).await {
             worker::console_warn!("recording where the widget ran failed: {e}");
         }
     });

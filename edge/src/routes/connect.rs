@@ -63,7 +63,7 @@ pub(crate) async fn authorize(
         }
     };
     let redirect_uri = format!("{}/connect/callback", edge_origin(req)?);
-    db::statement(
+    db::run(
         &ctx.db,
         "INSERT INTO oauth_states (state_hash, site_id, binding, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         &[
@@ -73,8 +73,7 @@ pub(crate) async fn authorize(
             Arg::Int(ctx.now + connect::STATE_TTL_SECS),
             Arg::Int(ctx.now),
         ],
-    )?
-    .run()
+    )
     .await?;
     let url = connect::authorize_url(&AuthorizeParams {
         connect_base: &ctx.config.connect_base,
@@ -147,12 +146,11 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     }
     let Some(stored) = stored else { return refused(&StateError::Unknown.to_string()) };
     // Single use, even under a race: only the request that flips used_at goes on.
-    let claimed = db::statement(
+    let claimed = db::run(
         &ctx.db,
         "UPDATE oauth_states SET used_at = ?2 WHERE state_hash = ?1 AND used_at IS NULL",
         &[Arg::Text(&state_hash), Arg::Int(ctx.now)],
-    )?
-    .run()
+    )
     .await?;
     if claimed.meta()?.and_then(|m| m.changes).unwrap_or(0) != 1 {
         return refused(&StateError::Replayed.to_string());

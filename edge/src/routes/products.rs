@@ -227,7 +227,7 @@ pub(crate) async fn update_settings(
     ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &policy)
         .map_err(|e| ApiError::new(400, "invalid_policy", format!("policy: {e}")))?;
     let policy = serde_json::Value::Object(policy).to_string();
-    db::statement(
+    db::run(
         &ctx.db,
         "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5, \
          billing_address_required = ?6, show_locked_card = ?7, policy = ?8 WHERE site_id = ?1 AND slug = ?2",
@@ -241,8 +241,7 @@ pub(crate) async fn update_settings(
             Arg::Int(locked_card),
             Arg::Text(&policy),
         ],
-    )?
-    .run()
+    )
     .await?;
     Ok((checkout != 0, method.as_str(), url))
 }

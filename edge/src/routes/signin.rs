@@ -97,12 +97,11 @@ pub(crate) async fn signout(ctx: &Ctx, req: &mut Request) -> ApiResult<Response>
     let (site, member) = access::authenticate(ctx, req).await?;
     let body: SignoutBody = http::optional_json_body(req).await?;
     if body.everywhere {
-        db::statement(
+        db::run(
             &ctx.db,
             "UPDATE members SET token_generation = token_generation + 1 WHERE site_id = ?1 AND id = ?2",
             &[Arg::Text(&site.id), Arg::Text(&member.id)],
-        )?
-        .run()
+        )
         .await?;
     }
     http::json(200, &serde_json::json!({ "signed_out": true, "everywhere": body.everywhere }))

@@ -307,14 +307,14 @@ impl Stack {
         read_json(ureq::post(&format!("{}/_emulator{path}", self.emulator_url)).send_json(body.clone()))
     }
 
-    /// Moves the Worker's clock forward by `secs` (`POST /dev/clock`, in a Worker built with the `dev-clock` feature,
+    /// Moves the Worker's clock forward by `secs` (`POST /dev/clock`, in a Worker built with the `dev` feature,
     /// as `cargo xtask dev` and `cargo xtask test` build it); answers the Worker's new time.
     pub fn advance_edge_clock(&self, secs: i64) -> StackResult<i64> {
         let resp = ureq::post(&format!("{}/dev/clock", self.edge_url))
             .set("Authorization", &format!("Bearer {}", self.admin_token))
             .send_json(json!({ "advance_secs": secs }));
         if let Err(ureq::Error::Status(404, _)) = resp {
-            return Err("the Worker has no /dev/clock: build it with the dev-clock feature (cargo xtask test)".into());
+            return Err("the Worker has no /dev/clock: build it with the dev feature (cargo xtask test)".into());
         }
         read_json(resp)?["now"].as_i64().ok_or_else(|| "POST /dev/clock answered no `now`".into())
     }
