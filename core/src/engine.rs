@@ -451,6 +451,29 @@ pub struct AccessState {
     pub grants: Vec<Grant>,
 }
 
+/// One product a member can see now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Access {
+    /// Product slug.
+    pub product: String,
+    /// When access ends; `None` for lifetime.
+    pub ends_at: Option<i64>,
+}
+
+/// The products `grants` give at `now`, one entry per product, sorted: the longest-lasting grant wins (lifetime
+/// beats any end).
+pub fn access_list(grants: &[Grant], now: i64) -> Vec<Access> {
+    let mut by_product: std::collections::BTreeMap<&str, Option<i64>> = std::collections::BTreeMap::new();
+    for g in grants.iter().filter(|g| g.is_active(now)) {
+        let entry = by_product.entry(&g.product).or_insert(g.ends_at);
+        *entry = match (*entry, g.ends_at) {
+            (None, _) | (_, None) => None,
+            (Some(a), Some(b)) => Some(a.max(b)),
+        };
+    }
+    by_product.into_iter().map(|(product, ends_at)| Access { product: product.to_owned(), ends_at }).collect()
+}
+
 impl AccessState {
     /// The products `customer` can access at `now` (deduplicated, sorted).
     pub fn active_products(&self, customer: &str, now: i64) -> Vec<&str> {
@@ -744,7 +767,7 @@ pub fn scope(input: &Input<'_>) -> Scope {
             s.sources.extend(re.charge.iter().cloned());
         }
         StripeObject::Customer(c) => s.customer = Some(c.id.clone()),
-        StripeObject::Other { .. } => {}
+        StripeObject::Product(_) | StripeObject::Price(_) | StripeObject::Other { .. } => {}
     }
     s
 }

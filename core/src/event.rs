@@ -145,6 +145,10 @@ pub enum StripeObject {
     Refund(Refund),
     /// `customer` (also a deleted customer: `{"id", "object": "customer", "deleted": true}`)
     Customer(Customer),
+    /// `product` (`product.*` events keep Latch's copy of the catalog in sync)
+    Product(Product),
+    /// `price` (`price.*` events)
+    Price(CatalogPrice),
     /// Any other kind: not an error, the engine records it as ignored.
     Other {
         /// The object's `object` field (empty when absent).
@@ -171,6 +175,8 @@ impl StripeObject {
             Self::Dispute(_) => "dispute",
             Self::Refund(_) => "refund",
             Self::Customer(_) => "customer",
+            Self::Product(_) => "product",
+            Self::Price(_) => "price",
             Self::Other { object, .. } => object,
         }
     }
@@ -185,6 +191,8 @@ impl StripeObject {
             Self::Dispute(o) => &o.id,
             Self::Refund(o) => &o.id,
             Self::Customer(o) => &o.id,
+            Self::Product(o) => &o.id,
+            Self::Price(o) => &o.id,
             Self::Other { id, .. } => id.as_deref().unwrap_or(""),
         }
     }
@@ -198,7 +206,7 @@ impl StripeObject {
             Self::Charge(o) => o.created,
             Self::Dispute(o) => o.created,
             Self::Refund(o) => o.created,
-            Self::Customer(_) | Self::Other { .. } => None,
+            Self::Customer(_) | Self::Product(_) | Self::Price(_) | Self::Other { .. } => None,
         }
     }
 
@@ -212,6 +220,8 @@ impl StripeObject {
             Self::Dispute(o) => o.livemode,
             Self::Refund(o) => o.livemode,
             Self::Customer(o) => o.livemode,
+            Self::Product(o) => o.livemode,
+            Self::Price(o) => o.livemode,
             Self::Other { .. } => None,
         }
     }
@@ -263,6 +273,8 @@ impl<'de> Visitor<'de> for ObjectVisitor {
             "dispute" => StripeObject::Dispute(Dispute::deserialize(de).map_err(wrap)?),
             "refund" => StripeObject::Refund(Refund::deserialize(de).map_err(wrap)?),
             "customer" => StripeObject::Customer(Customer::deserialize(de).map_err(wrap)?),
+            "product" => StripeObject::Product(Product::deserialize(de).map_err(wrap)?),
+            "price" => StripeObject::Price(CatalogPrice::deserialize(de).map_err(wrap)?),
             _ => {
                 let head = IdOnly::deserialize(de)?;
                 StripeObject::Other { object: kind.into_owned(), id: head.id }
@@ -935,6 +947,66 @@ pub struct Customer {
     pub livemode: Option<bool>,
 }
 
+/// A `product`, as `product.*` events carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Product {
+    /// `prod_...`
+    pub id: String,
+    /// Its name.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub name: Option<String>,
+    /// Whether it is still sold.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub active: bool,
+    /// `true` for a deleted product.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub deleted: bool,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+}
+
+/// A `price`, as `price.*` events carry it (line items read the smaller [`Price`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct CatalogPrice {
+    /// `price_...`
+    pub id: String,
+    /// The Stripe product id (expanded or not).
+    #[serde(default, deserialize_with = "expandable_id")]
+    pub product: Option<String>,
+    /// Whether it is still sold.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub active: bool,
+    /// `true` for a deleted price.
+    #[serde(default, deserialize_with = "lenient_bool")]
+    pub deleted: bool,
+    /// Amount in the smallest unit (`None` for tiered prices).
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    /// Currency code.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub currency: Option<String>,
+    /// Lookup key.
+    #[serde(default, deserialize_with = "lenient_string")]
+    pub lookup_key: Option<String>,
+    /// Recurrence; `None` for one-time prices.
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
+    /// Live or test mode.
+    #[serde(default)]
+    pub livemode: Option<bool>,
+}
+
+/// A price's `recurring` hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recurring {
+    /// `day`, `week`, `month` or `year`.
+    pub interval: String,
+    /// Default trial length.
+    #[serde(default)]
+    pub trial_period_days: Option<i64>,
+}
+
 /// An expandable reference: the id alone, or the expanded object.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expandable<T> {
@@ -1016,6 +1088,11 @@ pub(crate) fn expandable_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<St
 }
 
 /// A string field that reads any non-string (number, object, ...) as absent instead of failing.
+/// A boolean; `null` reads as `false`.
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
 fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     LenientCow::deserialize(d).map(|s| s.0.map(Cow::into_owned))
 }

@@ -7,11 +7,15 @@ use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use wasm_bindgen::JsValue;
 
+use latch_core::catalog::StoredProduct;
+use latch_core::delivery;
+use latch_core::engine::{Grant, Scope};
 use worker::{D1Database, D1PreparedStatement, D1Result};
 
 use crate::error::{ApiError, ApiResult};
 
 /// A bound SQL argument.
+#[derive(Clone, Copy)]
 pub(crate) enum Arg<'a> {
     /// TEXT.
     Text(&'a str),
@@ -49,6 +53,7 @@ impl Store {
     }
 
     /// How many times this store went to D1 so far.
+    #[cfg(feature = "dev")]
     pub(crate) fn round_trips(&self) -> u32 {
         self.round_trips.get()
     }
@@ -133,16 +138,16 @@ impl Site {
     /// for the one site the operator put there). A site that never connected, or disconnected, does no Stripe
     /// work at all: 409 (`latch_core::connect::site_account` decides).
     pub(crate) fn stripe(&self) -> ApiResult<Option<&str>> {
-        latch_core::connect::site_account(
+        latch_core::account::site_account(
             self.stripe_account.as_deref(),
             self.stripe_status.as_deref(),
             self.platform_account != 0,
         )
-        .map(latch_core::connect::SiteAccount::header)
+        .map(latch_core::account::SiteAccount::header)
         .map_err(|e| {
             let code = match e {
-                latch_core::connect::NoStripe::NotConnected => "stripe_not_connected",
-                latch_core::connect::NoStripe::Disconnected => "stripe_disconnected",
+                latch_core::account::NoStripe::NotConnected => "stripe_not_connected",
+                latch_core::account::NoStripe::Disconnected => "stripe_disconnected",
             };
             ApiError::new(409, code, e.to_string())
         })
@@ -151,12 +156,12 @@ impl Site {
     /// The account whose webhook events are this site's (`latch_core::engine::Catalog::account`): `None` for the
     /// site on the platform's own account.
     pub(crate) fn event_account(&self) -> Option<String> {
-        if self.platform_account != 0 { None } else { self.stripe_account.clone() }
+        latch_core::account::event_account(self.stripe_account.as_deref(), self.platform_account != 0).map(str::to_owned)
     }
 
     /// Whether the site works in live mode: a site on the platform's account follows the platform key's mode.
     pub(crate) fn livemode(&self, stripe_key: &str) -> bool {
-        if self.platform_account != 0 { latch_core::connect::key_livemode(stripe_key) } else { self.livemode != 0 }
+        latch_core::account::site_livemode(self.livemode != 0, self.platform_account != 0, stripe_key)
     }
 
     /// The origins this site allows for CORS and redirects.
@@ -519,7 +524,7 @@ pub(crate) fn upsert_grant_sql() -> String {
 pub(crate) fn upsert_grant(
     db: &Store,
     site: &str,
-    grant: &latch_core::engine::Grant,
+    grant: &Grant,
     data: &str,
     now: i64,
 ) -> worker::Result<D1PreparedStatement> {
@@ -550,32 +555,159 @@ pub(crate) async fn member_grants(db: &Store, site: &str, member: &str) -> worke
     .await
 }
 
-/// Grants of a site touching a customer or any of the given source objects.
-pub(crate) async fn scoped_grants(
+/// The site an event belongs to, by its Stripe account and nothing else (`?1`: the event's account, NULL for a
+/// platform event): the site connected to that account, or the one the operator put on the platform's account.
+const SITE_OF_EVENT: &str =
+    "SELECT id FROM sites WHERE (?1 IS NOT NULL AND stripe_account = ?1) OR (?1 IS NULL AND platform_account = 1)";
+
+/// What the engine needs of a site besides its grants, for the site `?1` names through `site_of` (a subquery).
+fn engine_read_statements(
     db: &Store,
-    site: &str,
-    customer: Option<&str>,
-    sources: &[String],
-) -> worker::Result<Vec<GrantRow>> {
-    let sources_json = serde_json::to_string(sources).unwrap_or_else(|_| "[]".into());
-    rows(
-        db,
-        "SELECT data FROM grants WHERE site_id = ?1 AND (customer = ?2 OR source IN (SELECT value FROM json_each(?3)))",
-        &[Arg::Text(site), Arg::OptText(customer), Arg::Text(&sources_json)],
-    )
-    .await
+    site_of: &str,
+    site_arg: Arg<'_>,
+    scope: &Scope,
+) -> worker::Result<Vec<D1PreparedStatement>> {
+    let sources = serde_json::to_string(&scope.sources).unwrap_or_else(|_| "[]".into());
+    let customer = Arg::OptText(scope.customer.as_deref());
+    let one = |sql: String| statement(db, &sql, std::slice::from_ref(&site_arg));
+    Ok(vec![
+        one(format!(
+            "SELECT slug, name, stripe_product, policy FROM products WHERE site_id IN ({site_of}) \
+             ORDER BY created_at, slug"
+        ))?,
+        statement(
+            db,
+            &format!(
+                "SELECT data FROM grants WHERE site_id IN ({site_of}) \
+                 AND (customer = ?2 OR source IN (SELECT value FROM json_each(?3)))"
+            ),
+            &[site_arg, customer, Arg::Text(&sources)],
+        )?,
+        one(format!(
+            "SELECT o.email FROM owners o JOIN site_owners so ON so.owner_id = o.id \
+             WHERE so.site_id IN ({site_of}) ORDER BY so.created_at, o.id"
+        ))?,
+    ])
 }
 
-/// Whether a Stripe event id was already applied.
-pub(crate) async fn event_processed(db: &Store, event_id: &str) -> worker::Result<bool> {
+#[derive(Deserialize)]
+struct Email {
+    email: String,
+}
+
+/// Reads the engine's rows of one result set each: products, scoped grants, owners' addresses.
+fn engine_read(results: &[D1Result]) -> worker::Result<(Vec<StoredProduct>, Vec<Grant>, Vec<String>)> {
+    let [products, grants, owners] = results else {
+        return Err(worker::Error::RustError(format!("expected 3 result sets, got {}", results.len())));
+    };
+    let grants = grants
+        .results::<GrantRow>()?
+        .into_iter()
+        .map(|r| serde_json::from_str(&r.data))
+        .collect::<Result<_, _>>()
+        .map_err(|e| worker::Error::RustError(format!("stored grant unreadable: {e}")))?;
+    let owners = owners.results::<Email>()?.into_iter().map(|r| r.email).collect();
+    Ok((products.results()?, grants, owners))
+}
+
+/// Everything an engine input of `site` needs besides the site (`latch_core::plan::Loaded`), in one round trip:
+/// the site's name, its products, the grants in `scope` and its owners' addresses.
+pub(crate) async fn engine_reads(db: &Store, site: &str, scope: &Scope) -> worker::Result<EngineRead> {
     #[derive(Deserialize)]
-    struct Row {
+    struct Name {
+        name: String,
+    }
+    let mut statements = vec![statement(db, "SELECT name FROM sites WHERE id = ?1", &[Arg::Text(site)])?];
+    statements.extend(engine_read_statements(db, "?1", Arg::Text(site), scope)?);
+    let results = db.batch_results(statements).await?;
+    let name = results[0].results::<Name>()?.into_iter().next().map_or_else(|| site.to_owned(), |n| n.name);
+    let (products, grants, owners) = engine_read(&results[1..])?;
+    Ok(EngineRead { name, products, grants, owners })
+}
+
+/// What [`engine_reads`] answers.
+pub(crate) struct EngineRead {
+    /// The site's name.
+    pub(crate) name: String,
+    /// Its products.
+    pub(crate) products: Vec<StoredProduct>,
+    /// Its grants in the scope.
+    pub(crate) grants: Vec<Grant>,
+    /// Its owners' addresses.
+    pub(crate) owners: Vec<String>,
+}
+
+/// Everything a webhook delivery needs (`latch_core::delivery::reads`), in one round trip: whether the event was
+/// processed, the site of its account, and that site's products, scoped grants and owners.
+pub(crate) async fn delivery_reads(db: &Store, reads: &delivery::Reads<'_>) -> worker::Result<delivery::Read> {
+    #[derive(Deserialize)]
+    struct Seen {
         #[allow(dead_code)] // only the row's existence matters
         event_id: String,
     }
-    let seen: Option<Row> =
-        row(db, "SELECT event_id FROM processed_events WHERE event_id = ?1", &[Arg::Text(event_id)]).await?;
-    Ok(seen.is_some())
+    let account = Arg::OptText(reads.account);
+    let mut statements = vec![
+        statement(db, "SELECT event_id FROM processed_events WHERE event_id = ?1", &[Arg::Text(reads.event_id)])?,
+        statement(
+            db,
+            &format!(
+                "SELECT id, name, stripe_account, livemode, platform_account FROM sites \
+                 WHERE id IN ({SITE_OF_EVENT})"
+            ),
+            std::slice::from_ref(&account),
+        )?,
+    ];
+    statements.extend(engine_read_statements(db, SITE_OF_EVENT, account, &reads.scope)?);
+    let results = db.batch_results(statements).await?;
+    let processed = !results[0].results::<Seen>()?.is_empty();
+    let site = results[1].results::<delivery::StoredSite>()?.into_iter().next();
+    let (products, grants, owners) = engine_read(&results[2..])?;
+    Ok(delivery::Read { processed, site, products, grants, owners })
+}
+
+/// Statement recording a Stripe price for a product (insert or refresh).
+pub(crate) fn upsert_price(
+    db: &Store,
+    site: &str,
+    slug: &str,
+    price: &latch_core::catalog::StripePrice,
+) -> worker::Result<D1PreparedStatement> {
+    let recurring = price.recurring.as_ref();
+    statement(
+        db,
+        "INSERT INTO prices (site_id, id, product_slug, lookup_key, unit_amount, currency, interval, trial_days, active) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (site_id, id) DO UPDATE SET \
+           product_slug = excluded.product_slug, lookup_key = excluded.lookup_key, unit_amount = excluded.unit_amount, \
+           interval = excluded.interval, trial_days = excluded.trial_days, active = excluded.active",
+        &[
+            Arg::Text(site),
+            Arg::Text(&price.id),
+            Arg::Text(slug),
+            Arg::OptText(price.lookup_key.as_deref()),
+            Arg::Int(price.unit_amount.unwrap_or(0)),
+            Arg::Text(&price.currency),
+            Arg::OptText(recurring.map(|r| r.interval.as_str())),
+            Arg::Int(recurring.and_then(|r| r.trial_period_days).unwrap_or(0)),
+            Arg::Int(i64::from(price.active && price.unit_amount.is_some())),
+        ],
+    )
+}
+
+/// Statement copying a `product.*` event to the site's product linked to `stripe_product`: its active flag, and
+/// its name unless the event's is empty.
+pub(crate) fn update_product_from_stripe(
+    db: &Store,
+    site: &str,
+    stripe_product: &str,
+    name: &str,
+    active: bool,
+) -> worker::Result<D1PreparedStatement> {
+    statement(
+        db,
+        "UPDATE products SET name = CASE WHEN ?3 = '' THEN name ELSE ?3 END, active = ?4 \
+         WHERE site_id = ?1 AND stripe_product = ?2",
+        &[Arg::Text(site), Arg::Text(stripe_product), Arg::Text(name), Arg::Int(i64::from(active))],
+    )
 }
 
 /// Statement recording a processed event; `OR IGNORE` so a concurrent duplicate cannot fail the batch.

@@ -7,7 +7,8 @@
 //!
 //! [`Effect::Fetch`]: latch_core::engine::Effect::Fetch
 
-use latch_core::engine::{Effect, FetchObject, FetchRequest, Input, Transition};
+use latch_core::engine::{FetchObject, FetchRequest, Input};
+use latch_core::plan::{FetchJob, MAX_FETCH_ROUNDS, Origin};
 use latch_core::event::StripeObject;
 use latch_core::stripe_request::StripeError;
 use serde::Deserialize;
@@ -16,11 +17,9 @@ use worker::{D1PreparedStatement, Env};
 use crate::context::Ctx;
 use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
-use crate::grants::{self, Origin};
+use crate::grants;
 use crate::{saved_card, stripe};
 
-/// How many rounds of re-fetches one input may cause (a fetched answer asking for yet another fetch).
-const MAX_ROUNDS: i64 = 2;
 /// Tries per fetch before it is marked `failed`.
 const MAX_ATTEMPTS: i64 = 8;
 /// A claim older than this (a run that died mid-fetch) is taken again.
@@ -28,39 +27,22 @@ const STALE_CLAIM_SECS: i64 = 120;
 /// Fetches one run takes on.
 const BATCH: i64 = 20;
 
-/// Statements queuing the fetches `transition` asks for, caused by `cause` (an event id, a claim, or the fetch
-/// job whose answer asked), `round` rounds deep. A replayed cause inserts nothing new (deterministic ids).
-pub(crate) fn queue(
-    ctx: &Ctx,
-    site: &str,
-    transition: &Transition,
-    cause: &str,
-    round: i64,
-) -> ApiResult<Vec<D1PreparedStatement>> {
-    let mut statements = Vec::new();
-    for effect in &transition.effects {
-        let Effect::Fetch(fetch) = effect else { continue };
-        if round >= MAX_ROUNDS {
-            worker::console_warn!("fetch of {} dropped: {MAX_ROUNDS} rounds of re-fetches already", fetch.id);
-            continue;
-        }
-        statements.push(db::statement(
-            &ctx.db,
-            "INSERT INTO pending_fetches (id, site_id, object, stripe_id, cause, round, next_at, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
-            &[
-                Arg::Text(&fetch.job_id(site, cause)),
-                Arg::Text(site),
-                Arg::Text(fetch.object_name()),
-                Arg::Text(&fetch.id),
-                Arg::Text(cause),
-                Arg::Int(round),
-                Arg::Int(ctx.now),
-            ],
-        )?);
-        ctx.fetch_pending.set(true);
-    }
-    Ok(statements)
+/// Statement queuing a re-fetch latch-core planned (`latch_core::plan::FetchJob`); an id already queued adds nothing.
+pub(crate) fn queue(ctx: &Ctx, site: &str, job: &FetchJob) -> ApiResult<D1PreparedStatement> {
+    Ok(db::statement(
+        &ctx.db,
+        "INSERT INTO pending_fetches (id, site_id, object, stripe_id, cause, round, next_at, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
+        &[
+            Arg::Text(&job.id),
+            Arg::Text(site),
+            Arg::Text(job.object),
+            Arg::Text(&job.stripe_id),
+            Arg::Text(&job.cause),
+            Arg::Int(job.round),
+            Arg::Int(ctx.now),
+        ],
+    )?)
 }
 
 #[derive(Deserialize)]
@@ -77,7 +59,7 @@ struct Job {
 /// that queues one more round has it performed in the same run.
 pub(crate) async fn run(env: &Env) -> ApiResult<()> {
     let ctx = Ctx::new(env.clone(), None).await?;
-    for _ in 0..MAX_ROUNDS {
+    for _ in 0..MAX_FETCH_ROUNDS {
         run_due(&ctx, None).await?;
         if !ctx.fetch_pending.replace(false) {
             break;
@@ -167,10 +149,9 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
         .map_err(|e| Failure { permanent: matches!(e, StripeError::Refused { .. }), message: e.to_string() })?;
     let object = StripeObject::parse(body.as_bytes())
         .map_err(|e| Failure { permanent: true, message: format!("re-fetched object unreadable: {e}") })?;
-    let catalog = grants::catalog(ctx, &site).await?;
     let done = done_statement(ctx, job)?;
-    let origin = Origin { event_id: None, kind: "fetch", cause: &job.id, round: job.round + 1, notify: true };
-    grants::apply(ctx, &site, &catalog, Input::Fetched { object: &object }, &origin, vec![done]).await?;
+    let origin = Origin { event_id: None, cause: &job.id, round: job.round + 1, notify: true };
+    grants::apply(ctx, &site, Input::Fetched { object: &object }, origin, vec![done]).await?;
     Ok(())
 }
 

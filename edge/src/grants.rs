@@ -1,134 +1,105 @@
-//! Carries out the access engine's decisions: load the scope's grants from D1, call `latch_core::engine::apply`,
-//! and write the new rows, the activity entries, the member links, the notification emails (outbox), the
-//! re-fetches the engine asks for (`pending_fetches`, performed after the answer by [`crate::fetches`]) and the
-//! processed event id in one D1 batch.
+//! Carries out the access engine's plans: one D1 batch reads what latch-core names, `latch_core::plan::apply` (or
+//! `latch_core::delivery::plan` for a webhook) decides, and one batch writes the new rows, the activity entries, the
+//! member links, the notification emails (outbox) and the re-fetches (`pending_fetches`, performed after the
+//! answer by [`crate::fetches`]).
 
-use std::collections::BTreeMap;
-
-use latch_core::engine::{self, AccessState, Activity, Catalog, Effect, Grant, Input, ProductPolicy, Transition};
-use latch_core::member;
-use latch_core::notify::{self, Audience};
-use serde::Serialize;
+use latch_core::catalog::{self, SiteFacts};
+use latch_core::engine::{self, Access, Activity, Grant, Input};
+use latch_core::plan::{self, Loaded, Origin, Recipient, Writes};
 use worker::D1PreparedStatement;
 
 use crate::context::Ctx;
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::{fetches, outbox, owners};
+use crate::{fetches, outbox};
 
-/// One product a member can see now.
-#[derive(Debug, Serialize, PartialEq, Eq)]
-pub(crate) struct AccessItem {
-    /// Product slug.
-    pub(crate) product: String,
-    /// When access ends; `None` for lifetime.
-    pub(crate) ends_at: Option<i64>,
-}
-
-fn parse_grants(rows: Vec<db::GrantRow>) -> ApiResult<Vec<Grant>> {
-    rows.into_iter()
-        .map(|r| serde_json::from_str(&r.data).map_err(|e| ApiError::internal(format!("stored grant unreadable: {e}"))))
-        .collect()
-}
-
-/// The products a member can see at `ctx.now`, one entry per product (the longest-lasting grant wins).
-pub(crate) async fn member_access(ctx: &Ctx, site: &str, member: &str) -> ApiResult<Vec<AccessItem>> {
-    let grants = parse_grants(db::member_grants(&ctx.db, site, member).await?)?;
-    let mut by_product: BTreeMap<String, Option<i64>> = BTreeMap::new();
-    for g in grants.into_iter().filter(|g| g.is_active(ctx.now)) {
-        let entry = by_product.entry(g.product).or_insert(g.ends_at);
-        *entry = match (*entry, g.ends_at) {
-            (None, _) | (_, None) => None,
-            (Some(a), Some(b)) => Some(a.max(b)),
-        };
-    }
-    Ok(by_product.into_iter().map(|(product, ends_at)| AccessItem { product, ends_at }).collect())
-}
-
-/// A product's stored policy overrides (`products.policy`, a JSON object; anything else reads as none).
-pub(crate) fn policy_overrides(stored: &str) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::from_str(stored) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => serde_json::Map::new(),
-    }
-}
-
-/// The site's catalog for the engine: each product's stored policy over the defaults.
-pub(crate) async fn catalog(ctx: &Ctx, site: &Site) -> ApiResult<Catalog> {
-    let products = db::products(&ctx.db, &site.id)
+/// The products a member can see at `ctx.now` (`latch_core::engine::access_list`).
+pub(crate) async fn member_access(ctx: &Ctx, site: &str, member: &str) -> ApiResult<Vec<Access>> {
+    let grants = db::member_grants(&ctx.db, site, member)
         .await?
         .into_iter()
-        .map(|p| {
-            ProductPolicy::with_overrides(&p.slug, &p.stripe_product, &policy_overrides(&p.policy)).unwrap_or_else(
-                |e| {
-                    worker::console_warn!("product {} has an unreadable policy ({e}); using the defaults", p.slug);
-                    ProductPolicy::new(&p.slug, &p.stripe_product)
-                },
-            )
-        })
-        .collect();
-    Ok(Catalog {
-        products,
-        livemode: site.livemode(&ctx.config.stripe_key),
-        site: Some(site.id.clone()),
-        account: site.event_account(),
-    })
+        .map(|r| serde_json::from_str(&r.data))
+        .collect::<Result<Vec<Grant>, _>>()
+        .map_err(|e| ApiError::internal(format!("stored grant unreadable: {e}")))?;
+    Ok(engine::access_list(&grants, ctx.now))
 }
 
-/// Where an input came from, for the activity feed, idempotency and what follows from it.
-pub(crate) struct Origin<'a> {
-    /// The Stripe event id, when the input is a webhook event.
-    pub(crate) event_id: Option<&'a str>,
-    /// The event type (or `claim`, `fetch`, `import`), recorded with a processed event.
-    pub(crate) kind: &'a str,
-    /// What caused the input, unique per cause (the event id, the checkout session of a claim, the fetch job):
-    /// derives the ids of the emails and fetches it queues, so a replay queues nothing twice.
-    pub(crate) cause: &'a str,
-    /// How many re-fetches deep this input is (0 for events, claims and imports).
-    pub(crate) round: i64,
-    /// Whether the engine's notifications become emails (imports of existing subscribers stay quiet).
-    pub(crate) notify: bool,
-}
-
-/// Applies one input for `site`: loads the scope, runs the engine, and writes everything in one batch (plus
-/// `extra` statements), including the emails and the re-fetches it causes. Those fetches run after the answer
-/// (the shell's `wait_until`, or the cron trigger).
+/// Applies one input for `site` (a claim's, a re-fetch's or an import's fetched object): reads the scope in one
+/// batch, lets latch-core plan everything (`latch_core::plan::apply`) and writes it in one batch with `statements`.
+/// The fetches and emails it queues run after the answer (the shell's `wait_until`, or the cron trigger).
 pub(crate) async fn apply(
     ctx: &Ctx,
     site: &Site,
-    catalog: &Catalog,
     input: Input<'_>,
-    origin: &Origin<'_>,
+    origin: Origin<'_>,
     mut statements: Vec<D1PreparedStatement>,
-) -> ApiResult<Transition> {
-    let scope = engine::scope(&input);
-    let loaded = if scope.is_empty() {
-        Vec::new()
-    } else {
-        parse_grants(db::scoped_grants(&ctx.db, &site.id, scope.customer.as_deref(), &scope.sources).await?)?
+) -> ApiResult<()> {
+    let read = db::engine_reads(&ctx.db, &site.id, &engine::scope(&input)).await?;
+    let facts = SiteFacts {
+        id: site.id.clone(),
+        livemode: site.livemode(&ctx.config.stripe_key),
+        account: site.event_account(),
     };
-    let transition = engine::apply(&input, &AccessState { grants: loaded }, catalog, ctx.now);
-
-    for grant in &transition.state.grants {
-        statements.push(upsert_grant(ctx, &site.id, grant)?);
-    }
-    // The buyer's customer gets its member (`latch_core::member`): never by the email typed on Stripe's page.
-    if let Some(buyer) = engine::buyer(&input, &transition) {
-        let plan = member::link_purchase(&site.id, &buyer.customer, &buyer.email, buyer.member.as_deref());
-        statements.extend(db::link_purchase(&ctx.db, &site.id, &plan, ctx.now)?);
-    }
-    for activity in transition.activities() {
-        statements.push(insert_activity(ctx, &site.id, activity, origin.event_id)?);
-    }
-    if let Some(event_id) = origin.event_id {
-        statements.push(db::mark_event_processed(&ctx.db, event_id, Some(&site.id), origin.kind, ctx.now)?);
-    }
-    statements.extend(fetches::queue(ctx, &site.id, &transition, origin.cause, origin.round)?);
-    if origin.notify {
-        statements.extend(notifications(ctx, site, &transition, origin.cause).await?);
-    }
+    let (catalog, warnings) = catalog::engine_catalog(&facts, &read.products);
+    let loaded = Loaded {
+        site: &site.id,
+        site_name: &read.name,
+        catalog: &catalog,
+        products: &read.products,
+        grants: &read.grants,
+        owners: &read.owners,
+    };
+    let mut writes = plan::apply(&input, loaded, origin, ctx.now);
+    writes.log.extend(warnings);
+    statements.extend(write(ctx, &site.id, &writes, None)?);
     db::batch(&ctx.db, statements).await?;
-    Ok(transition)
+    Ok(())
+}
+
+/// The statements carrying out an input's [`Writes`] for `site` (activity from the event `event_id`, if any), and
+/// the shell told to run the fetches and emails after the answer.
+pub(crate) fn write(
+    ctx: &Ctx,
+    site: &str,
+    writes: &Writes,
+    event_id: Option<&str>,
+) -> ApiResult<Vec<D1PreparedStatement>> {
+    for line in &writes.log {
+        worker::console_warn!("{line}");
+    }
+    let mut statements = Vec::new();
+    for grant in &writes.grants {
+        statements.push(upsert_grant(ctx, site, grant)?);
+    }
+    if let Some(link) = &writes.link {
+        statements.extend(db::link_purchase(&ctx.db, site, link, ctx.now)?);
+    }
+    for activity in &writes.activities {
+        statements.push(insert_activity(ctx, site, activity, event_id)?);
+    }
+    for job in &writes.fetches {
+        statements.push(fetches::queue(ctx, site, job)?);
+        ctx.fetch_pending.set(true);
+    }
+    for email in &writes.emails {
+        statements.push(match &email.to {
+            Recipient::Address(to) => {
+                let row = outbox::Email { site: Some(site), to, subject: &email.subject, text: &email.text };
+                outbox::enqueue(&ctx.db, &email.id, &row, ctx.now)?
+            }
+            Recipient::MemberOfCustomer(customer) => outbox::enqueue_for_customer(
+                &ctx.db,
+                &email.id,
+                site,
+                customer,
+                &email.subject,
+                &email.text,
+                ctx.now,
+            )?,
+        });
+        ctx.mail_pending.set(true);
+    }
+    Ok(statements)
 }
 
 /// Statement recording an activity entry (from a Stripe event when `event_id` is given).
@@ -160,74 +131,4 @@ pub(crate) fn insert_activity(
 pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
     let data = serde_json::to_string(grant).map_err(ApiError::internal)?;
     Ok(db::upsert_grant(&ctx.db, site, grant, &data, ctx.now)?)
-}
-
-/// Outbox statements for the engine's notifications, each rendered by latch-core, in the batch of the change they
-/// report. The recipient is the email the source told, else the member owning the customer: known now, or linked
-/// later by the checkout or claim (a subscription event often comes first), when the held email is addressed.
-/// Owner notifications go to every owner of the site (none for an operator-made site without owners: logged).
-async fn notifications(
-    ctx: &Ctx,
-    site: &Site,
-    transition: &Transition,
-    cause: &str,
-) -> ApiResult<Vec<D1PreparedStatement>> {
-    let notes: Vec<_> = transition
-        .effects
-        .iter()
-        .filter_map(|e| match e {
-            Effect::Notify(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    if notes.is_empty() {
-        return Ok(Vec::new());
-    }
-    let site_name = db::site_name(&ctx.db, &site.id).await?.unwrap_or_else(|| site.id.clone());
-    let products = db::products(&ctx.db, &site.id).await?;
-    let mut statements = Vec::new();
-    for n in notes {
-        let product = n.product.as_deref().and_then(|slug| products.iter().find(|p| p.slug == slug));
-        let email = notify::render(n, &site_name, product.map(|p| p.name.as_str()));
-        if notify::audience(n.kind) == Audience::Owner {
-            let owners = owners::emails_of_site(ctx, &site.id).await?;
-            if owners.is_empty() {
-                worker::console_log!(
-                    "{} for site {} not emailed: the site has no owner",
-                    notify::kind_name(n.kind),
-                    site.id
-                );
-            }
-            for to in owners {
-                let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
-                statements.push(outbox::enqueue(&ctx.db, &notify::outbox_id(cause, n, &to), &row, ctx.now)?);
-                ctx.mail_pending.set(true);
-            }
-            continue;
-        }
-        // An `email:` customer key (no Stripe customer) is the address itself.
-        let told = n.email.as_deref().or_else(|| n.customer.as_deref().and_then(|c| c.strip_prefix("email:")));
-        let statement = match (told.and_then(|e| latch_core::validate::email(e).ok()), n.customer.as_deref()) {
-            (Some(to), _) => {
-                let row = outbox::Email { site: Some(&site.id), to: &to, subject: &email.subject, text: &email.text };
-                outbox::enqueue(&ctx.db, &notify::outbox_id(cause, n, &to), &row, ctx.now)?
-            }
-            (None, Some(customer)) => outbox::enqueue_for_customer(
-                &ctx.db,
-                &notify::outbox_id(cause, n, &format!("customer:{customer}")),
-                &site.id,
-                customer,
-                &email.subject,
-                &email.text,
-                ctx.now,
-            )?,
-            (None, None) => {
-                worker::console_warn!("{} not emailed: it names no customer", notify::kind_name(n.kind));
-                continue;
-            }
-        };
-        statements.push(statement);
-        ctx.mail_pending.set(true);
-    }
-    Ok(statements)
 }

@@ -13,7 +13,8 @@ use latch_core::engine::Input;
 use latch_core::event::StripeObject;
 use latch_core::stripe_request;
 use latch_core::validate;
-use latch_core::{connect, member};
+use latch_core::member;
+use latch_core::plan::Origin;
 use serde::{Deserialize, Serialize};
 use worker::{Fetch, Headers, Request, RequestInit, Response};
 
@@ -21,7 +22,7 @@ use crate::auth::require_operator;
 use crate::context::{Ctx, random_id};
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::grants::{self, Origin};
+use crate::grants;
 use crate::routes::connect::edge_origin;
 use crate::{http, stripe};
 
@@ -176,13 +177,12 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
     let body = stripe::send_raw(&ctx.config, &request).await.map_err(ApiError::stripe_for_owner)?;
     let page: serde_json::Value = serde_json::from_str(&body).map_err(ApiError::internal)?;
     let items = page["data"].as_array().cloned().unwrap_or_default();
-    let catalog = grants::catalog(ctx, site).await?;
     let (mut imported, mut skipped) = (0i64, 0i64);
     for item in &items {
         let bytes = serde_json::to_vec(item).map_err(ApiError::internal)?;
         let object = StripeObject::parse(&bytes).map_err(|e| ApiError::internal(format!("subscription: {e}")))?;
         let StripeObject::Subscription(sub) = &object else { continue };
-        if !connect::importable(&sub.status) {
+        if !latch_core::catalog::importable(&sub.status) {
             skipped += 1;
             continue;
         }
@@ -197,8 +197,8 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
             _ => Vec::new(),
         };
         let input = Input::Fetched { object: &object };
-        let origin = Origin { event_id: None, kind: "import", cause: &sub.id, round: 0, notify: false };
-        grants::apply(ctx, site, &catalog, input, &origin, extra).await?;
+        let origin = Origin { event_id: None, cause: &sub.id, round: 0, notify: false };
+        grants::apply(ctx, site, input, origin, extra).await?;
         imported += 1;
     }
     let last = items.last().and_then(|i| i["id"].as_str()).map(str::to_owned);

@@ -75,7 +75,7 @@ impl SiteRow {
                 (false, status) => status.unwrap_or_else(|| "not_connected".into()),
             },
             stripe_account: self.stripe_account,
-            livemode: if platform { latch_core::connect::key_livemode(stripe_key) } else { self.livemode != 0 },
+            livemode: latch_core::account::site_livemode(self.livemode != 0, platform, stripe_key),
             created_at: self.created_at,
         }
     }

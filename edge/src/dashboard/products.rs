@@ -15,7 +15,7 @@ use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::connect::edge_origin;
 use crate::routes::products::{self as api, LinkBody, NewProduct, NewProductPrice, ProductSettings};
-use crate::{grants, imports};
+use crate::imports;
 
 /// A form that failed, shown again with its error next to the field (or at the top when `field` is `None`).
 struct Failed<'a> {
@@ -335,7 +335,7 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, page: &SitePage, slu
 
 /// The access-policy fields as shown: one-time days (empty for good) and past-due grace days.
 fn policy_values(product: &db::Product) -> (String, String) {
-    let overrides = grants::policy_overrides(&product.policy);
+    let overrides = latch_core::catalog::policy_overrides(&product.policy);
     let policy = ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &overrides)
         .unwrap_or_else(|_| ProductPolicy::new(&product.slug, &product.stripe_product));
     let days = match policy.one_time {

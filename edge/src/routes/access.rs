@@ -15,7 +15,7 @@ pub(crate) struct AccessAnswer {
     /// Who the member is.
     pub(crate) member: MemberView,
     /// Products the member may see now.
-    pub(crate) access: Vec<grants::AccessItem>,
+    pub(crate) access: Vec<latch_core::engine::Access>,
 }
 
 /// What the widget may know of a member.

@@ -8,13 +8,14 @@
 use latch_core::claim::{self, ClaimError};
 use latch_core::engine::{FetchObject, FetchRequest, Input};
 use latch_core::event::StripeObject;
+use latch_core::plan::Origin;
 use latch_core::validate;
 use serde::Deserialize;
 use worker::{Request, Response};
 
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::grants::{self, Origin};
+use crate::grants;
 use crate::ratelimit::{self, Limit};
 use crate::routes::access;
 use crate::{db, fetches, http, stripe};
@@ -66,17 +67,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer yet; try again shortly")
     })?;
 
-    let catalog = grants::catalog(ctx, &site).await?;
     let cause = format!("claim:{}", session.id);
-    grants::apply(
-        ctx,
-        &site,
-        &catalog,
-        Input::Fetched { object: &object },
-        &Origin { event_id: None, kind: "claim", cause: &cause, round: 0, notify: true },
-        Vec::new(),
-    )
-    .await?;
+    let origin = Origin { event_id: None, cause: &cause, round: 0, notify: true };
+    grants::apply(ctx, &site, Input::Fetched { object: &object }, origin, Vec::new()).await?;
     fetches::settle(ctx, &cause).await?;
 
     let member = db::member_of_customer(&ctx.db, &site.id, &customer)

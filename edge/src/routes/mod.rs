@@ -3,7 +3,6 @@
 pub(crate) mod access;
 pub(crate) mod admin;
 pub(crate) mod catalog;
-pub(crate) mod catalog_sync;
 pub(crate) mod checkout;
 pub(crate) mod claim;
 pub(crate) mod connect;

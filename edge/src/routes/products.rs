@@ -1,7 +1,7 @@
 //! Settings > Products: create products and prices in the site's Stripe account, set how a product is sold,
 //! link an existing Stripe product (copying its prices and importing its subscribers), and watch imports.
 
-use latch_core::connect::{self, StripePrice};
+use latch_core::catalog::{self, StripePrice};
 use latch_core::engine::{Grant, ProductPolicy};
 use latch_core::stripe_request::{self, NewPrice};
 use latch_core::validate;
@@ -13,7 +13,7 @@ use crate::context::Ctx;
 use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::connect::edge_origin;
-use crate::{grants, http, imports, stripe};
+use crate::{http, imports, stripe};
 
 /// A product to create, with its first prices.
 #[derive(Deserialize)]
@@ -107,7 +107,7 @@ async fn create_price(
     if let Some(key) = &p.lookup_key {
         validate::slug(key)?;
     }
-    let interval = connect::price_interval(p.interval.as_deref()).map_err(ApiError::bad_request)?;
+    let interval = catalog::price_interval(p.interval.as_deref()).map_err(ApiError::bad_request)?;
     if p.unit_amount == 0 || i64::try_from(p.unit_amount).is_err() {
         return Err(ApiError::bad_request("unit_amount must be a positive amount in the currency's smallest unit"));
     }
@@ -126,31 +126,8 @@ async fn create_price(
     let price: StripePrice = stripe::send(&ctx.config, &request.on_account(site.stripe()?).idempotent(scope))
         .await
         .map_err(ApiError::stripe_for_owner)?;
-    let statement = upsert_price(ctx, &site.id, slug, &price)?;
+    let statement = db::upsert_price(&ctx.db, &site.id, slug, &price)?;
     Ok((price, statement))
-}
-
-/// Statement recording a Stripe price for a product (insert or refresh).
-pub(crate) fn upsert_price(ctx: &Ctx, site: &str, slug: &str, price: &StripePrice) -> ApiResult<D1PreparedStatement> {
-    let recurring = price.recurring.as_ref();
-    Ok(db::statement(
-        &ctx.db,
-        "INSERT INTO prices (site_id, id, product_slug, lookup_key, unit_amount, currency, interval, trial_days, active) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (site_id, id) DO UPDATE SET \
-           product_slug = excluded.product_slug, lookup_key = excluded.lookup_key, unit_amount = excluded.unit_amount, \
-           interval = excluded.interval, trial_days = excluded.trial_days, active = excluded.active",
-        &[
-            Arg::Text(site),
-            Arg::Text(&price.id),
-            Arg::Text(slug),
-            Arg::OptText(price.lookup_key.as_deref()),
-            Arg::Int(price.unit_amount.unwrap_or(0)),
-            Arg::Text(&price.currency),
-            Arg::OptText(recurring.map(|r| r.interval.as_str())),
-            Arg::Int(recurring.and_then(|r| r.trial_period_days).unwrap_or(0)),
-            Arg::Int(i64::from(price.active && price.unit_amount.is_some())),
-        ],
-    )?)
 }
 
 /// Adds a price to a product of the site (one-time, or recurring monthly/yearly with an optional trial).
@@ -212,11 +189,11 @@ pub(crate) async fn update_settings(
     let product = product(ctx, site, slug).await?;
     let method = body.purchase_method.as_deref().unwrap_or(&product.purchase_method);
     let url = body.purchase_url.as_deref().or(product.purchase_url.as_deref());
-    let (method, url) = connect::purchase_method(method, url).map_err(ApiError::bad_request)?;
+    let (method, url) = catalog::purchase_method(method, url).map_err(ApiError::bad_request)?;
     let checkout = body.checkout_enabled.map_or(product.checkout_enabled, i64::from);
     let billing_address = body.billing_address_required.map_or(product.billing_address_required, i64::from);
     let locked_card = body.show_locked_card.map_or(product.show_locked_card, i64::from);
-    let mut policy = grants::policy_overrides(&product.policy);
+    let mut policy = catalog::policy_overrides(&product.policy);
     for (field, value) in body.policy.iter().flatten() {
         if value.is_null() {
             policy.remove(field);
@@ -259,7 +236,7 @@ pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &st
             "slug": slug, "checkout_enabled": checkout, "purchase_method": method, "purchase_url": url,
             "billing_address_required": saved.billing_address_required != 0,
             "show_locked_card": saved.show_locked_card != 0,
-            "policy": grants::policy_overrides(&saved.policy),
+            "policy": catalog::policy_overrides(&saved.policy),
         }),
     )
 }
@@ -392,7 +369,7 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
         )?,
     ];
     for price in &prices.data {
-        statements.push(upsert_price(ctx, &site.id, &body.slug, price)?);
+        statements.push(db::upsert_price(&ctx.db, &site.id, &body.slug, price)?);
     }
     db::batch(&ctx.db, statements).await?;
     let job = imports::create(ctx, site, &body.slug, edge).await?;

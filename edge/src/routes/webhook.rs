@@ -1,20 +1,20 @@
 //! `POST /v1/webhooks/stripe`: Stripe's endpoint (platform and Connect events alike). latch-core verifies the
-//! signature against every configured secret and parses the event; the event is routed to its site by its Stripe
-//! account, deduplicated by id, and applied by the engine with everything written in one D1 batch. A signed event
-//! Latch cannot read is kept and acknowledged, never refused for Stripe to retry.
+//! signature against every configured secret and parses the event; one D1 batch reads what
+//! `latch_core::delivery::reads` names (the processed id, the site of the event's account, its products, the grants
+//! in scope, its owners), `latch_core::delivery::plan` decides everything, and one batch writes it: two round trips.
+//! A signed event Latch cannot read is kept and acknowledged, never refused for Stripe to retry.
 
-use latch_core::connect::CatalogUpdate;
-use latch_core::engine::Input;
+use latch_core::delivery::{self, CatalogWrite};
 use latch_core::event::Event;
 use latch_core::webhook;
 use worker::{Request, Response};
 
 use crate::context::Ctx;
-use crate::db::{self, Site};
+use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::grants::{self, Origin};
+use crate::grants;
 use crate::http;
-use crate::routes::{catalog_sync, connect};
+use crate::routes::connect;
 
 /// Largest webhook body accepted (Stripe's events are far smaller); refused before it is buffered.
 const MAX_EVENT_BYTES: usize = 512 * 1024;
@@ -38,35 +38,32 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         Err(e) => return unreadable(ctx, &body, &e.to_string()).await,
     };
 
-    if db::event_processed(&ctx.db, &event.id).await? {
-        return http::json(200, &serde_json::json!({ "received": true, "duplicate": true }));
+    // One crossing: read what core names (one batch), core plans, write the plan (one batch).
+    let read = db::delivery_reads(&ctx.db, &delivery::reads(&event)).await?;
+    let plan = delivery::plan(&event, &read, &ctx.config.stripe_key, ctx.now);
+    let site = plan.site.as_deref();
+    let mut statements = Vec::new();
+    if let Some(account) = &plan.disconnect {
+        statements.push(connect::disconnected_statement(ctx, account)?);
     }
-    let mut extra = Vec::new();
-    match latch_core::connect::catalog_update(&event, &body) {
-        // Disconnection: the site is marked in the same batch as the engine's activity and the owners' email.
-        Some(CatalogUpdate::Deauthorized { account }) => extra.push(connect::disconnected_statement(ctx, &account)?),
-        Some(update) => return catalog_sync::apply(ctx, &event, update).await,
-        None => {}
+    if let Some(site) = site {
+        for change in &plan.catalog {
+            statements.push(match change {
+                CatalogWrite::Product { stripe_product, name, active } => {
+                    db::update_product_from_stripe(&ctx.db, site, stripe_product, name, *active)?
+                }
+                CatalogWrite::Price { slug, price } => db::upsert_price(&ctx.db, site, slug, price)?,
+            });
+        }
+        if let Some(writes) = &plan.engine {
+            statements.extend(grants::write(ctx, site, writes, Some(&event.id))?);
+        }
     }
-    let Some(site) = site_for(ctx, event.account.as_deref()).await? else {
-        // Not ours to act on (no site has this account): remember it so retries are no-ops.
-        db::batch(&ctx.db, vec![db::mark_event_processed(&ctx.db, &event.id, None, &event.kind, ctx.now)?]).await?;
-        return http::json(200, &serde_json::json!({ "received": true, "ignored": "no site for this event" }));
-    };
-    let catalog = grants::catalog(ctx, &site).await?;
-    let origin = Origin { event_id: Some(&event.id), kind: &event.kind, cause: &event.id, round: 0, notify: true };
-    grants::apply(ctx, &site, &catalog, Input::Event(&event), &origin, extra).await?;
-    http::json(200, &serde_json::json!({ "received": true }))
-}
-
-/// The site an event belongs to, by its Stripe account and nothing else: a Connect event (`account`) goes to the
-/// site connected to that account; a platform event to the one site the operator put on the platform's account.
-/// (Within the site, the engine still ignores objects whose `latch_site` metadata names another site.)
-async fn site_for(ctx: &Ctx, account: Option<&str>) -> ApiResult<Option<Site>> {
-    Ok(match account {
-        Some(account) => db::site_by_account(&ctx.db, account).await?,
-        None => db::platform_site(&ctx.db).await?,
-    })
+    if plan.processed {
+        statements.push(db::mark_event_processed(&ctx.db, &event.id, site, &event.kind, ctx.now)?);
+    }
+    db::batch(&ctx.db, statements).await?;
+    http::json(200, &plan.answer.body())
 }
 
 /// Keeps a validly signed event Latch could not read (`unreadable_events`, for the operator) and acknowledges it.

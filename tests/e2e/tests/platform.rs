@@ -510,3 +510,51 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
     assert_eq!(stack.sql(left).expect("row")[0]["attempts"], 2, "claimed once more, atomically");
     assert_eq!(grant_status(&stack, sub_b), "trialing");
 }
+
+/// Sends `kind` with `object` as a fresh platform event (or `account`'s) and answers the status and the D1 round
+/// trips the Worker reports for it (`X-Latch-D1-Round-Trips`, dev builds).
+fn deliver_counted(stack: &Stack, id: &str, kind: &str, object: &Value, account: Option<&str>) -> (u16, String) {
+    let now = unix_now();
+    let mut event = json!({
+        "id": id, "object": "event", "type": kind, "created": now, "livemode": false,
+        "api_version": "2025-08-27.basil", "data": { "object": object }
+    });
+    if let Some(account) = account {
+        event["account"] = json!(account);
+    }
+    let body = event.to_string();
+    let header = latch_core::webhook::signature_header(body.as_bytes(), &stack.webhook_secret, now);
+    let response = match ureq::post(&format!("{}/v1/webhooks/stripe", stack.edge_url))
+        .set("Stripe-Signature", &header)
+        .set("Content-Type", "application/json")
+        .send_string(&body)
+    {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("deliver {kind}: {e}"),
+    };
+    let trips = response.header("X-Latch-D1-Round-Trips").unwrap_or("missing").to_owned();
+    (response.status(), trips)
+}
+
+#[test]
+fn a_webhook_costs_one_read_batch_and_one_write_batch() {
+    let stack = stack();
+    let checkout = pay_only(&stack, "pro-monthly", "trips@example.com");
+    stack.wait_webhooks().expect("webhooks delivered");
+    let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{}", checkout["id"].as_str().expect("id")), "");
+    let sub = stripe(&stack, "GET", &format!("/v1/subscriptions/{}", session["subscription"].as_str().expect("sub")), "");
+    let invoice = stripe(&stack, "GET", &format!("/v1/invoices/{}", sub["latest_invoice"].as_str().expect("inv")), "");
+    for (id, kind, object) in [
+        ("evt_trips_session", "checkout.session.completed", &session),
+        ("evt_trips_sub", "customer.subscription.updated", &sub),
+        ("evt_trips_invoice", "invoice.paid", &invoice),
+    ] {
+        assert_eq!(deliver_counted(&stack, id, kind, object, None), (200, "2".into()), "{kind}: read once, write once");
+        assert_eq!(deliver_counted(&stack, id, kind, object, None), (200, "1".into()), "{kind} again: read only");
+    }
+    let before = stack.sql("SELECT count(*) AS n FROM activity").expect("activity")[0]["n"].clone();
+    let stranger = deliver_counted(&stack, "evt_trips_stranger", "customer.subscription.updated", &sub, Some("acct_nobody"));
+    assert_eq!(stranger, (200, "2".into()), "another account's event: read, then only its processed id");
+    assert_eq!(stack.sql("SELECT count(*) AS n FROM activity").expect("activity")[0]["n"], before, "nothing applied");
+}

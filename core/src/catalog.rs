@@ -1,0 +1,279 @@
+//! Latch's copy of a site's catalog, decided here: what Stripe's `product.*` and `price.*` events change in it,
+//! how a product is sold, which intervals a new price may have, which subscriptions an import takes, and each
+//! product's access policy as stored (the owner's overrides over the engine's defaults).
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Catalog, ProductPolicy};
+use crate::event::{Event, StripeObject, SubscriptionStatus};
+pub use crate::event::Recurring;
+
+/// A product row as stored, with what the engine and the emails need of it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct StoredProduct {
+    /// Latch slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Linked Stripe product id.
+    pub stripe_product: String,
+    /// The owner's policy overrides as stored (a JSON object; anything else reads as none).
+    pub policy: String,
+}
+
+/// A product's stored policy overrides (`products.policy`, a JSON object; anything else reads as none).
+pub fn policy_overrides(stored: &str) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::from_str(stored) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Where the engine's catalog comes from: the site's facts and its stored products.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteFacts {
+    /// Public key.
+    pub id: String,
+    /// Whether the site runs in live mode ([`crate::account::site_livemode`]).
+    pub livemode: bool,
+    /// The account whose events are the site's ([`crate::account::event_account`]).
+    pub account: Option<String>,
+}
+
+/// The engine's catalog of a site: each stored product's policy over the defaults. A stored policy the engine
+/// cannot read (written by an older release, say) falls back to the defaults and is reported in the second value.
+pub fn engine_catalog(site: &SiteFacts, products: &[StoredProduct]) -> (Catalog, Vec<String>) {
+    let mut warnings = Vec::new();
+    let products = products
+        .iter()
+        .map(|p| {
+            ProductPolicy::with_overrides(&p.slug, &p.stripe_product, &policy_overrides(&p.policy)).unwrap_or_else(
+                |e| {
+                    warnings.push(format!("product {} has an unreadable policy ({e}); using the defaults", p.slug));
+                    ProductPolicy::new(&p.slug, &p.stripe_product)
+                },
+            )
+        })
+        .collect();
+    let catalog = Catalog {
+        products,
+        livemode: site.livemode,
+        site: Some(site.id.clone()),
+        account: site.account.clone(),
+    };
+    (catalog, warnings)
+}
+
+/// Whether a linked product's existing subscription is imported (its subscriber gets access): active and
+/// trialing ones. Past-due, canceled and the rest are left to webhooks.
+pub fn importable(status: &SubscriptionStatus) -> bool {
+    matches!(status, SubscriptionStatus::Active | SubscriptionStatus::Trialing)
+}
+
+/// A change to Latch's copy of the catalog or connection, read from a Stripe event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogUpdate {
+    /// `product.updated` (or created/deleted): name and active flag.
+    Product {
+        /// `prod_...`
+        id: String,
+        /// Current name.
+        name: String,
+        /// Whether it is still sold.
+        active: bool,
+    },
+    /// `price.updated` (or created/deleted): the price as it now is (`active` false once deleted).
+    Price {
+        /// `prod_...`
+        product: String,
+        /// The price.
+        price: StripePrice,
+    },
+    /// `account.application.deauthorized`: the account disconnected Latch.
+    Deauthorized {
+        /// `acct_...`
+        account: String,
+    },
+}
+
+/// Reads a catalog or Connect event (`None` for any other type): the event's own parsed object says everything,
+/// so no body is read twice.
+pub fn catalog_update(event: &Event) -> Option<CatalogUpdate> {
+    if event.kind == "account.application.deauthorized" {
+        return Some(CatalogUpdate::Deauthorized { account: event.account.clone()? });
+    }
+    let (family, action) = event.kind.split_once('.')?;
+    if !matches!(action, "created" | "updated" | "deleted") {
+        return None;
+    }
+    let deleted = action == "deleted";
+    match (family, &event.object) {
+        ("product", StripeObject::Product(p)) => Some(CatalogUpdate::Product {
+            id: p.id.clone(),
+            name: p.name.clone().unwrap_or_default(),
+            active: p.active && !p.deleted && !deleted,
+        }),
+        ("price", StripeObject::Price(p)) => Some(CatalogUpdate::Price {
+            product: p.product.clone()?,
+            price: StripePrice {
+                id: p.id.clone(),
+                active: p.active && !p.deleted && !deleted,
+                unit_amount: p.unit_amount,
+                currency: p.currency.clone().unwrap_or_default(),
+                lookup_key: p.lookup_key.clone(),
+                recurring: p.recurring.clone(),
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// A Stripe `price` as Latch copies it (linking a product, `price.*` events).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripePrice {
+    /// `price_...`
+    pub id: String,
+    /// Whether it is still sold.
+    #[serde(default)]
+    pub active: bool,
+    /// Amount in the smallest unit (`None` for tiered prices, which Latch does not sell).
+    #[serde(default)]
+    pub unit_amount: Option<i64>,
+    /// Currency code.
+    #[serde(default)]
+    pub currency: String,
+    /// Lookup key.
+    #[serde(default)]
+    pub lookup_key: Option<String>,
+    /// Recurrence; `None` for one-time prices.
+    #[serde(default)]
+    pub recurring: Option<Recurring>,
+}
+
+/// Intervals an owner may choose for a new recurring price.
+pub fn price_interval(interval: Option<&str>) -> Result<Option<&str>, String> {
+    match interval {
+        None => Ok(None),
+        Some(i @ ("month" | "year")) => Ok(Some(i)),
+        Some(other) => {
+            Err(format!("interval must be `month` or `year` (or absent for a one-time price), not `{other}`"))
+        }
+    }
+}
+
+/// How a product is sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurchaseMethod {
+    /// Latch opens Stripe Checkout.
+    StripeCheckout,
+    /// Buttons go to the owner's sales page.
+    SalesPage,
+    /// Buttons go to an external shop.
+    External,
+}
+
+impl PurchaseMethod {
+    /// The stored and public name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StripeCheckout => "stripe_checkout",
+            Self::SalesPage => "sales_page",
+            Self::External => "external",
+        }
+    }
+}
+
+/// Checks a purchase method and its URL: `stripe_checkout` takes none, the others need an `https` URL (or `http`
+/// on loopback, for local development).
+pub fn purchase_method(method: &str, url: Option<&str>) -> Result<(PurchaseMethod, Option<String>), String> {
+    let m = match method {
+        "stripe_checkout" => return Ok((PurchaseMethod::StripeCheckout, None)),
+        "sales_page" => PurchaseMethod::SalesPage,
+        "external" => PurchaseMethod::External,
+        other => return Err(format!("purchase_method must be stripe_checkout, sales_page or external, not `{other}`")),
+    };
+    let url = url.ok_or_else(|| format!("purchase_method {method} needs a purchase_url"))?;
+    crate::validate::origin_of(url).map_err(|e| format!("purchase_url: {e}"))?;
+    Ok((m, Some(url.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `catalog_update` of a body, through the parsed event as the edge calls it.
+    fn catalog_update_of(body: &[u8]) -> Option<CatalogUpdate> {
+        catalog_update(&Event::parse(body).unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    #[test]
+    fn catalog_events() {
+        let p = br#"{"id":"evt_1","object":"event","created":1,"type":"product.updated","data":{"object":{"id":"prod_1","object":"product","name":"New","active":true}}}"#;
+        assert_eq!(
+            catalog_update_of(p),
+            Some(CatalogUpdate::Product { id: "prod_1".into(), name: "New".into(), active: true })
+        );
+        let pr = br#"{"id":"evt_2","object":"event","created":1,"type":"price.updated","data":{"object":{"id":"price_1","object":"price","product":"prod_1","active":false,"unit_amount":500,"lookup_key":null}}}"#;
+        let Some(CatalogUpdate::Price { product, price }) = catalog_update_of(pr) else { panic!("a price update") };
+        assert_eq!(
+            (product.as_str(), price.id.as_str(), price.active, price.unit_amount),
+            ("prod_1", "price_1", false, Some(500))
+        );
+        let deleted = br#"{"id":"evt_3","object":"event","created":1,"type":"price.deleted","data":{"object":{"id":"price_1","object":"price","product":{"id":"prod_1","object":"product"},"active":true}}}"#;
+        let Some(CatalogUpdate::Price { product, price }) = catalog_update_of(deleted) else { panic!("a price") };
+        assert_eq!((product.as_str(), price.active), ("prod_1", false), "a deleted price is inactive");
+        let d = br#"{"id":"evt_4","object":"event","created":1,"type":"account.application.deauthorized","account":"acct_9","data":{"object":{"id":"ca_1","object":"application"}}}"#;
+        assert_eq!(catalog_update_of(d), Some(CatalogUpdate::Deauthorized { account: "acct_9".into() }));
+        let other = br#"{"id":"evt_5","object":"event","created":1,"type":"invoice.paid","data":{"object":{"id":"in_1","object":"invoice"}}}"#;
+        assert_eq!(catalog_update_of(other), None);
+        let lookalike = br#"{"id":"evt_6","object":"event","created":1,"type":"product.feature.created","data":{"object":{"id":"pf_1","object":"product_feature"}}}"#;
+        assert_eq!(catalog_update_of(lookalike), None, "only product.* and price.* lifecycle events");
+    }
+
+    #[test]
+    fn purchase_methods_and_intervals() {
+        assert_eq!(
+            purchase_method("stripe_checkout", Some("https://x.com")),
+            Ok((PurchaseMethod::StripeCheckout, None))
+        );
+        assert!(purchase_method("sales_page", None).is_err());
+        assert!(purchase_method("sales_page", Some("javascript:alert(1)")).is_err());
+        assert_eq!(
+            purchase_method("external", Some("https://shop.example/p")).map(|(m, _)| m.as_str()),
+            Ok("external")
+        );
+        assert!(purchase_method("gift", None).is_err());
+        assert_eq!(price_interval(Some("year")), Ok(Some("year")));
+        assert!(price_interval(Some("fortnight")).is_err());
+        let p: StripePrice = serde_json::from_str(
+            r#"{"id":"price_1","active":true,"unit_amount":900,"currency":"usd","recurring":{"interval":"month","trial_period_days":7}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.recurring.map(|r| r.interval), Some("month".into()));
+    }
+
+    #[test]
+    fn import_takes_active_and_trialing() {
+        assert!(importable(&SubscriptionStatus::Active));
+        assert!(importable(&SubscriptionStatus::Trialing));
+        assert!(!importable(&SubscriptionStatus::Canceled));
+    }
+
+    #[test]
+    fn a_stored_policy_overrides_the_defaults_and_an_unreadable_one_falls_back() {
+        let site = SiteFacts { id: "site_a".into(), livemode: false, account: Some("acct_1".into()) };
+        let row = |slug: &str, policy: &str| StoredProduct {
+            slug: slug.into(),
+            name: slug.into(),
+            stripe_product: format!("prod_{slug}"),
+            policy: policy.into(),
+        };
+        let (catalog, warnings) =
+            engine_catalog(&site, &[row("a", r#"{"past_due_grace_days": 3}"#), row("b", r#"{"nope": 1}"#), row("c", "")]);
+        assert_eq!(catalog.products[0].past_due_grace_days, 3);
+        assert_eq!(catalog.products[1], ProductPolicy::new("b", "prod_b"));
+        assert_eq!(catalog.products[2], ProductPolicy::new("c", "prod_c"));
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!((catalog.site.as_deref(), catalog.account.as_deref()), (Some("site_a"), Some("acct_1")));
+    }
+}
