@@ -1,4 +1,4 @@
-//! Who may manage a site. Owner-facing routes (`/admin/v1/sites/{site}/...`, `/owner/v1/sites/{site}...`) all go
+//! Who may manage a site. Owner-facing routes (`/owner/v1/sites/{site}...`) all go
 //! through [`require_site_admin`]: the operator's bearer token (`ADMIN_TOKEN`) passes for every site, an owner
 //! session only for the sites it owns (`site_owners`); any other site answers 404, as if it did not exist.
 //!

@@ -88,6 +88,17 @@ pub(crate) fn json<T: Serialize>(status: u16, value: &T) -> ApiResult<Response> 
     Ok(Response::from_json(value)?.with_status(status))
 }
 
+/// A 308 to `path` with the request's query: a route that moved keeps its method and body.
+pub(crate) fn moved_permanently(path: &str, req: &Request) -> ApiResult<Response> {
+    let mut location = path.to_owned();
+    if let Some(query) = req.url()?.query() {
+        location = format!("{location}?{query}");
+    }
+    let mut response = json(308, &serde_json::json!({ "moved_to": location }))?;
+    response.headers_mut().set("Location", &location)?;
+    Ok(response)
+}
+
 /// The JSON error response for `err`.
 pub(crate) fn error_response(err: &ApiError) -> worker::Result<Response> {
     Ok(Response::from_json(&err.body())?.with_status(err.status))

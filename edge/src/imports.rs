@@ -7,7 +7,7 @@
 //! fresh request: a `wait_until` self-call to `POST /internal/v1/imports/{id}/step` carrying the operator token.
 //! Steps are idempotent (grants are keyed by customer, product and subscription; members by email) and the
 //! cursor only moves forward from the value the step read, so a lost or repeated step is harmless and
-//! `POST /admin/v1/sites/{site}/imports/{id}/resume` continues an interrupted job.
+//! `POST /owner/v1/sites/{site}/imports/{id}/resume` continues an interrupted job.
 
 use latch_core::engine::Input;
 use latch_core::event::StripeObject;

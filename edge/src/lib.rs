@@ -113,23 +113,23 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Post, ["dev", "clock"]) => clock::post(ctx, req).await,
         (Method::Post, ["v1", "webhooks", "stripe"]) => webhook::post(ctx, req).await,
         (Method::Post, ["admin", "v1", "sites"]) => admin::create_site(ctx, req).await,
-        (Method::Post, ["admin", "v1", "sites", site, "products"]) => products::create(ctx, req, site).await,
-        (Method::Post, ["admin", "v1", "sites", site, "products", "link"]) => products::link(ctx, req, site).await,
-        (Method::Post, ["admin", "v1", "sites", site, "products", slug, "prices"]) => {
+        (Method::Post, ["owner", "v1", "sites", site, "products"]) => products::create(ctx, req, site).await,
+        (Method::Post, ["owner", "v1", "sites", site, "products", "link"]) => products::link(ctx, req, site).await,
+        (Method::Post, ["owner", "v1", "sites", site, "products", slug, "prices"]) => {
             products::add_price(ctx, req, site, slug).await
         }
-        (Method::Patch, ["admin", "v1", "sites", site, "products", slug]) => {
+        (Method::Patch, ["owner", "v1", "sites", site, "products", slug]) => {
             products::patch(ctx, req, site, slug).await
         }
-        (Method::Get, ["admin", "v1", "sites", site, "portal"]) => portal_settings::get(ctx, req, site).await,
-        (Method::Put, ["admin", "v1", "sites", site, "portal"]) => portal_settings::put(ctx, req, site).await,
-        (Method::Get, ["admin", "v1", "sites", site, "imports"]) => products::list_imports(ctx, req, site).await,
-        (Method::Post, ["admin", "v1", "sites", site, "imports", id, "resume"]) => {
+        (Method::Get, ["owner", "v1", "sites", site, "portal"]) => portal_settings::get(ctx, req, site).await,
+        (Method::Put, ["owner", "v1", "sites", site, "portal"]) => portal_settings::put(ctx, req, site).await,
+        (Method::Get, ["owner", "v1", "sites", site, "imports"]) => products::list_imports(ctx, req, site).await,
+        (Method::Post, ["owner", "v1", "sites", site, "imports", id, "resume"]) => {
             products::resume_import(ctx, req, site, id).await
         }
+        (Method::Post, ["owner", "v1", "sites", site, "connect"]) => connect::start(ctx, req, site).await,
+        (Method::Post, ["owner", "v1", "sites", site, "disconnect"]) => connect::disconnect(ctx, req, site).await,
         (Method::Post, ["internal", "v1", "imports", id, "step"]) => imports::step_route(ctx, req, id).await,
-        (Method::Post, ["admin", "v1", "sites", site, "connect"]) => connect::start(ctx, req, site).await,
-        (Method::Post, ["admin", "v1", "sites", site, "disconnect"]) => connect::disconnect(ctx, req, site).await,
         (Method::Get, ["connect", "callback"]) => connect::callback(ctx, req).await,
         (Method::Post, ["owner", "v1", "signin"]) => owner::signin(ctx, req).await,
         (Method::Post, ["owner", "v1", "signin", "verify"]) => owner::verify(ctx, req).await,
@@ -143,6 +143,10 @@ async fn route(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         (Method::Get, ["owner", "v1", "sites", site, "secret"]) => owner::get_secret(ctx, req, site).await,
         (Method::Post, ["owner", "v1", "sites", site, "secret", "rotate"]) => {
             owner::rotate_secret(ctx, req, site).await
+        }
+        // The owner API's old prefix: each site-scoped path moved to /owner/v1 (308 keeps the method and body).
+        (_, ["admin", "v1", "sites", site, rest @ ..]) if !rest.is_empty() => {
+            http::moved_permanently(&format!("/owner/v1/sites/{site}/{}", rest.join("/")), req)
         }
         (_, ["dashboard", rest @ ..]) => {
             let rest: Vec<&str> = rest.iter().copied().filter(|s| !s.is_empty()).collect();

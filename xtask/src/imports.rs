@@ -85,6 +85,11 @@ fn take<'a>(bytes: &'a [u8], at: &mut usize, len: usize) -> Result<&'a [u8], Str
     Ok(slice)
 }
 
+/// The module names a wasm imports from, in order of first use.
+pub(crate) fn modules(wasm: &[u8]) -> Result<Vec<String>, String> {
+    Ok(rename_imports(wasm)?.1.into_iter().map(|(old, _)| old).collect())
+}
+
 /// (old, new) import names, in import order.
 type Renames = Vec<(String, String)>;
 

@@ -10,6 +10,7 @@ mod bench;
 mod build;
 mod imports;
 mod load;
+mod purity;
 mod setup;
 
 use std::process::{Command, ExitCode};
@@ -109,6 +110,7 @@ fn test() -> Step {
     exec(cargo().args(["test", "-p", "latch-core", "--test", "webcrypto"]).args(wasm))?;
     exec(cargo().args(["test", "-p", "latch-widget"]).args(wasm))?;
     build::local()?;
+    purity::check()?;
     exec(cargo().args(["test", "-p", "latch-e2e", "--", "--test-threads=1", "--nocapture"]))?;
     println!("\nall checks passed in {:.0}s", started.elapsed().as_secs_f64());
     Ok(())

@@ -85,7 +85,7 @@ pub(crate) async fn authorize(
     Ok((url, nonce.map(|n| connect::oauth_cookie(&n, secure))))
 }
 
-/// `POST /admin/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state bound to the
+/// `POST /owner/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state bound to the
 /// caller's owner session (bearer), or, for the operator token, to a nonce in the cookie this answer sets.
 pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
@@ -256,7 +256,7 @@ pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site, session: Option<&str
     Ok(account)
 }
 
-/// `POST /admin/v1/sites/{site}/disconnect`: deauthorizes the account at Stripe and marks the site
+/// `POST /owner/v1/sites/{site}/disconnect`: deauthorizes the account at Stripe and marks the site
 /// disconnected. Subscriptions on the account are not cancelled (the answer says so).
 pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;

@@ -116,13 +116,13 @@ pub(crate) async fn save(ctx: &Ctx, site: &Site, settings: &PortalSettings) -> A
     Ok(StoredPortal { settings, stripe_configuration: Some(configuration) })
 }
 
-/// `GET /admin/v1/sites/{site}/portal`.
+/// `GET /owner/v1/sites/{site}/portal`.
 pub(crate) async fn get(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     http::json(200, &load(ctx, &site).await?)
 }
 
-/// `PUT /admin/v1/sites/{site}/portal` `{enabled, privacy_policy_url?, terms_of_service_url?, allow_cancel}`.
+/// `PUT /owner/v1/sites/{site}/portal` `{enabled, privacy_policy_url?, terms_of_service_url?, allow_cancel}`.
 pub(crate) async fn put(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     let settings: PortalSettings = http::json_body(req).await?;

@@ -85,7 +85,7 @@ pub(crate) async fn create_product(ctx: &Ctx, site: &Site, body: &NewProduct) ->
     Ok((created.id, prices))
 }
 
-/// `POST /admin/v1/sites/{site}/products` `{slug, name, prices: [...]}`: creates the product and its prices in
+/// `POST /owner/v1/sites/{site}/products` `{slug, name, prices: [...]}`: creates the product and its prices in
 /// the site's Stripe account, then records them.
 pub(crate) async fn create(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
@@ -140,7 +140,7 @@ pub(crate) async fn add_price_to(ctx: &Ctx, site: &Site, slug: &str, body: &NewP
     Ok(price)
 }
 
-/// `POST /admin/v1/sites/{site}/products/{slug}/prices` `{unit_amount, currency, interval?, trial_days?,
+/// `POST /owner/v1/sites/{site}/products/{slug}/prices` `{unit_amount, currency, interval?, trial_days?,
 /// lookup_key?}`: adds a price (one-time, or recurring monthly/yearly with an optional trial).
 pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
@@ -223,7 +223,7 @@ pub(crate) async fn update_settings(
     Ok((checkout != 0, method.as_str(), url))
 }
 
-/// `PATCH /admin/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?,
+/// `PATCH /owner/v1/sites/{site}/products/{slug}` `{checkout_enabled?, purchase_method?, purchase_url?,
 /// billing_address_required?, show_locked_card?, policy?}`; answers the settings with the whole policy.
 pub(crate) async fn patch(ctx: &Ctx, req: &mut Request, site_id: &str, slug: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
@@ -382,7 +382,7 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
     })
 }
 
-/// `POST /admin/v1/sites/{site}/products/link` `{stripe_product, slug, name?}`: see [`link_product`].
+/// `POST /owner/v1/sites/{site}/products/link` `{stripe_product, slug, name?}`: see [`link_product`].
 pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     site.stripe()?;
@@ -391,13 +391,13 @@ pub(crate) async fn link(ctx: &Ctx, req: &mut Request, site_id: &str) -> ApiResu
     http::json(200, &answer)
 }
 
-/// `GET /admin/v1/sites/{site}/imports`: every import of the site, newest first, with its progress.
+/// `GET /owner/v1/sites/{site}/imports`: every import of the site, newest first, with its progress.
 pub(crate) async fn list_imports(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
     http::json(200, &serde_json::json!({ "imports": imports::list(ctx, &site.id).await? }))
 }
 
-/// `POST /admin/v1/sites/{site}/imports/{id}/resume`: schedules the next step of an unfinished import again
+/// `POST /owner/v1/sites/{site}/imports/{id}/resume`: schedules the next step of an unfinished import again
 /// (after an error, or if a continuation was lost).
 pub(crate) async fn resume_import(ctx: &Ctx, req: &Request, site_id: &str, id: &str) -> ApiResult<Response> {
     let site = require_site_admin(ctx, req, site_id).await?;
