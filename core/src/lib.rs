@@ -4,6 +4,7 @@
 //! values. Compiles natively (unit tests) and to wasm32 (the Worker and the widget).
 
 pub mod account;
+pub mod api;
 pub mod catalog;
 pub mod claim;
 pub mod connect;

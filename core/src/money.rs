@@ -1,5 +1,8 @@
 //! Amounts as owners type and read them: `9.99` in a form becomes 999 minor units for Stripe, and back.
 //! Zero-decimal currencies (JPY, KRW, ...) have no minor unit.
+//!
+//! The dashboard shows money with [`format`], written to read like the widget's, which formats with the browser's
+//! `Intl.NumberFormat` (en-US): `$9.99`, `€5.00`, `¥1,200`, `CHF 12.50`.
 
 /// Stripe's zero-decimal currencies.
 const ZERO_DECIMAL: [&str; 16] =
@@ -11,6 +14,12 @@ const MAX_MINOR: u64 = 99_999_999;
 /// Whether `currency` (lowercase ISO code) has no minor unit.
 pub fn zero_decimal(currency: &str) -> bool {
     ZERO_DECIMAL.contains(&currency)
+}
+
+/// Digits after the decimal point in `currency` (0 for zero-decimal currencies, else 2): an amount in minor units
+/// divided by 10 to this power is what `Intl.NumberFormat` formats.
+pub fn minor_digits(currency: &str) -> u32 {
+    if zero_decimal(currency) { 0 } else { 2 }
 }
 
 /// A typed amount (`9`, `9.9`, `9.99`; `1000` for JPY) in minor units; refuses zero, negatives, too many
@@ -37,14 +46,46 @@ pub fn parse_amount(typed: &str, currency: &str) -> Result<u64, String> {
     }
 }
 
-/// Minor units as people read them: `9.99 USD`, `1000 JPY`, `-5.00 EUR`.
+/// The symbols `Intl.NumberFormat("en-US", {style: "currency"})` writes; other currencies show their code.
+const SYMBOLS: [(&str, &str); 14] = [
+    ("usd", "$"),
+    ("eur", "€"),
+    ("gbp", "£"),
+    ("jpy", "¥"),
+    ("inr", "₹"),
+    ("cad", "CA$"),
+    ("aud", "A$"),
+    ("nzd", "NZ$"),
+    ("krw", "₩"),
+    ("cny", "CN¥"),
+    ("hkd", "HK$"),
+    ("mxn", "MX$"),
+    ("brl", "R$"),
+    ("ils", "₪"),
+];
+
+/// Minor units as people read them, like the widget's `Intl.NumberFormat` in English: `$9.99`, `€1,234.00`,
+/// `¥1,200`, `-$0.05`, and the code before the number for other currencies (`CHF 12.50`, with a no-break space).
 pub fn format(amount: i64, currency: &str) -> String {
-    let code = currency.to_ascii_uppercase();
-    if zero_decimal(currency) {
-        return format!("{amount} {code}");
+    let code = currency.to_ascii_lowercase();
+    let abs = amount.unsigned_abs();
+    let (whole, cents) = if zero_decimal(&code) { (abs, None) } else { (abs / 100, Some(abs % 100)) };
+    let digits = whole.to_string();
+    let mut grouped = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if let Some(cents) = cents {
+        grouped = format!("{grouped}.{cents:02}");
     }
     let sign = if amount < 0 { "-" } else { "" };
-    format!("{sign}{}.{:02} {code}", amount.unsigned_abs() / 100, amount.unsigned_abs() % 100)
+    match SYMBOLS.iter().find(|(c, _)| *c == code) {
+        Some((_, symbol)) => format!("{sign}{symbol}{grouped}"),
+        None => format!("{sign}{}\u{a0}{grouped}", code.to_ascii_uppercase()),
+    }
 }
 
 /// A recurring price as stored: amount, currency and billing interval.
@@ -145,10 +186,13 @@ mod tests {
 
     #[test]
     fn minor_units_read_back() {
-        assert_eq!(format(999, "usd"), "9.99 USD");
-        assert_eq!(format(900, "eur"), "9.00 EUR");
-        assert_eq!(format(-5, "usd"), "-0.05 USD");
-        assert_eq!(format(1000, "jpy"), "1000 JPY");
-        assert_eq!(format(parse_amount("12.34", "gbp").map(|a| a as i64).unwrap_or(0), "gbp"), "12.34 GBP");
+        assert_eq!(format(999, "usd"), "$9.99");
+        assert_eq!(format(900, "eur"), "€9.00");
+        assert_eq!(format(-5, "usd"), "-$0.05");
+        assert_eq!(format(1000, "jpy"), "¥1,000");
+        assert_eq!(format(123_456_789, "USD"), "$1,234,567.89");
+        assert_eq!(format(1250, "chf"), "CHF\u{a0}12.50");
+        assert_eq!(format(parse_amount("12.34", "gbp").map(|a| a as i64).unwrap_or(0), "gbp"), "£12.34");
+        assert_eq!((minor_digits("usd"), minor_digits("jpy")), (2, 0));
     }
 }

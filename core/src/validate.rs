@@ -107,11 +107,19 @@ pub const MAX_STRIPE_ID: usize = 255;
 /// A Stripe object id of one kind: `prefix` (`prod_`, `price_`, `cs_`, ...) then ASCII letters, digits and `_` only,
 /// at most [`MAX_STRIPE_ID`] characters in all. Nothing else reaches a Stripe URL path.
 pub fn stripe_id<'a>(prefix: &'static str, raw: &'a str) -> Result<&'a str, ValidationError> {
-    let ok = raw.len() <= MAX_STRIPE_ID
+    if is_stripe_id(prefix, raw) {
+        Ok(raw)
+    } else {
+        Err(ValidationError::BadStripeId { prefix, value: raw.chars().take(64).collect() })
+    }
+}
+
+/// Whether `raw` is a Stripe id of one kind ([`stripe_id`]'s rule, without the error, for the widget).
+pub fn is_stripe_id(prefix: &str, raw: &str) -> bool {
+    raw.len() <= MAX_STRIPE_ID
         && raw
             .strip_prefix(prefix)
-            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
-    if ok { Ok(raw) } else { Err(ValidationError::BadStripeId { prefix, value: raw.chars().take(64).collect() }) }
+            .is_some_and(|rest| !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
 }
 
 /// A site's display name, trimmed.
@@ -137,8 +145,7 @@ pub fn allowed_origins(raw: &[String]) -> Result<Vec<String>, ValidationError> {
     Ok(origins)
 }
 
-/// Query parameter that carries the Checkout Session id back to the site.
-pub const SESSION_PARAM: &str = "latch_session";
+pub use crate::api::SESSION_PARAM;
 
 /// `url` without its fragment and without any `latch_session` parameter (the page to come back to).
 pub fn return_page(url: &str) -> String {

@@ -156,7 +156,8 @@ impl Site {
     /// The account whose webhook events are this site's (`latch_core::engine::Catalog::account`): `None` for the
     /// site on the platform's own account.
     pub(crate) fn event_account(&self) -> Option<String> {
-        latch_core::account::event_account(self.stripe_account.as_deref(), self.platform_account != 0).map(str::to_owned)
+        latch_core::account::event_account(self.stripe_account.as_deref(), self.platform_account != 0)
+            .map(str::to_owned)
     }
 
     /// Whether the site works in live mode: a site on the platform's account follows the platform key's mode.

@@ -8,8 +8,8 @@
 //! [`Effect::Fetch`]: latch_core::engine::Effect::Fetch
 
 use latch_core::engine::{FetchObject, FetchRequest, Input};
-use latch_core::plan::{FetchJob, MAX_FETCH_ROUNDS, Origin};
 use latch_core::event::StripeObject;
+use latch_core::plan::{FetchJob, MAX_FETCH_ROUNDS, Origin};
 use latch_core::stripe_request::StripeError;
 use serde::Deserialize;
 use worker::{D1PreparedStatement, Env};

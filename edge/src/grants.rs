@@ -87,15 +87,9 @@ pub(crate) fn write(
                 let row = outbox::Email { site: Some(site), to, subject: &email.subject, text: &email.text };
                 outbox::enqueue(&ctx.db, &email.id, &row, ctx.now)?
             }
-            Recipient::MemberOfCustomer(customer) => outbox::enqueue_for_customer(
-                &ctx.db,
-                &email.id,
-                site,
-                customer,
-                &email.subject,
-                &email.text,
-                ctx.now,
-            )?,
+            Recipient::MemberOfCustomer(customer) => {
+                outbox::enqueue_for_customer(&ctx.db, &email.id, site, customer, &email.subject, &email.text, ctx.now)?
+            }
         });
         ctx.mail_pending.set(true);
     }

@@ -11,10 +11,10 @@
 
 use latch_core::engine::Input;
 use latch_core::event::StripeObject;
-use latch_core::stripe_request;
-use latch_core::validate;
 use latch_core::member;
 use latch_core::plan::Origin;
+use latch_core::stripe_request;
+use latch_core::validate;
 use serde::{Deserialize, Serialize};
 use worker::{Fetch, Headers, Request, RequestInit, Response};
 

@@ -36,7 +36,7 @@
     else if (t && a && now - a.t < 864e5) {
       hide = [];
       for (const { product: p, ends_at: e } of a.access || [])
-        if (/^[\w-]+$/.test(p) && (e == null || (e < 1e11 ? e * 1e3 : e) > now)) {
+        if (/^[\w-]+$/.test(p) && (e == null || e * 1e3 > now)) {
           g.push(p);
           pos += ":not(" + C + '="' + p + '"])';
           lock += ":not(" + L + '="' + p + '"])';

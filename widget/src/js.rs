@@ -9,7 +9,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CustomEvent, CustomEventInit, Document, RequestInit, Response, Storage};
 
-use crate::model::{Access, Catalog, Grant, Price, Product, ends_at_to_ms, is_purchase_url};
+use latch_core::api::{self, field};
+use latch_core::money;
+
+use crate::model::{Access, Catalog, Grant, Lang, Price, Product};
 
 /// Property `key` of `value` (`undefined` when absent or when `value` is not an object).
 pub fn get(value: &JsValue, key: &str) -> JsValue {
@@ -56,60 +59,66 @@ fn array(value: &JsValue) -> Option<Array> {
 /// Parses one catalog price; `None` when its id is missing.
 fn parse_price(value: &JsValue) -> Option<Price> {
     Some(Price {
-        id: get_str(value, "id")?,
-        lookup_key: get_str(value, "lookup_key"),
-        unit_amount: get(value, "unit_amount").as_f64().unwrap_or(0.0) as i64,
-        currency: get_str(value, "currency").unwrap_or_default(),
-        interval: get_str(value, "interval"),
-        trial_days: get(value, "trial_days").as_f64().unwrap_or(0.0).max(0.0) as u32,
+        id: get_str(value, field::ID)?,
+        lookup_key: get_str(value, field::LOOKUP_KEY),
+        unit_amount: get(value, field::UNIT_AMOUNT).as_f64().unwrap_or(0.0) as i64,
+        currency: get_str(value, field::CURRENCY).unwrap_or_default(),
+        interval: get_str(value, field::INTERVAL),
+        trial_days: get(value, field::TRIAL_DAYS).as_f64().unwrap_or(0.0).max(0.0) as u32,
     })
 }
 
 /// Parses `{products: [{slug, name, checkout, purchase_url, locked_card, prices: [...]}]}`; `None` when `products` is not an array.
 pub fn parse_catalog(value: &JsValue) -> Option<Catalog> {
     let mut products = Vec::new();
-    for p in array(&get(value, "products"))?.iter() {
-        let Some(slug) = get_str(&p, "slug") else {
+    for p in array(&get(value, field::PRODUCTS))?.iter() {
+        let Some(slug) = get_str(&p, field::SLUG) else {
             continue;
         };
         let mut prices = Vec::new();
-        if let Some(list) = array(&get(&p, "prices")) {
+        if let Some(list) = array(&get(&p, field::PRICES)) {
             for price in list.iter() {
                 prices.extend(parse_price(&price));
             }
         }
         products.push(Product {
             slug,
-            name: get_str(&p, "name").unwrap_or_default(),
+            name: get_str(&p, field::NAME).unwrap_or_default(),
             prices,
-            checkout_off: get(&p, "checkout").as_bool() == Some(false),
-            purchase_url: get_str(&p, "purchase_url").filter(|u| is_purchase_url(u)),
-            locked_card_off: get(&p, "locked_card").as_bool() == Some(false),
+            checkout_off: get(&p, field::CHECKOUT).as_bool() == Some(false),
+            purchase_url: get_str(&p, field::PURCHASE_URL).filter(|u| api::is_purchase_url(u)),
+            locked_card_off: get(&p, field::LOCKED_CARD).as_bool() == Some(false),
         });
     }
     Some(Catalog { products })
-}
-
-/// Reads `ends_at`: null/absent = no end, a number = Unix seconds (or ms), a string = a date `Date.parse` reads.
-fn parse_ends_at(value: &JsValue) -> Option<f64> {
-    if let Some(n) = value.as_f64() {
-        return Some(ends_at_to_ms(n));
-    }
-    let s = value.as_string()?;
-    let ms = js_sys::Date::parse(&s);
-    (!ms.is_nan()).then_some(ms)
 }
 
 /// Parses `{member: {email}, access: [{product, ends_at}]}` (the claim and access answers); `None` when
 /// `access` is not an array. The result is marked signed in.
 pub fn parse_access(value: &JsValue) -> Option<Access> {
     let mut grants = Vec::new();
-    for g in array(&get(value, "access"))?.iter() {
-        if let Some(product) = get_str(&g, "product") {
-            grants.push(Grant { product, ends_at_ms: parse_ends_at(&get(&g, "ends_at")) });
+    for g in array(&get(value, field::ACCESS))?.iter() {
+        if let Some(product) = get_str(&g, field::PRODUCT) {
+            // Unix seconds (`latch_core::api`); null or absent: no end.
+            let ends_at_ms = get(&g, field::ENDS_AT).as_f64().map(api::ends_at_ms);
+            grants.push(Grant { product, ends_at_ms });
         }
     }
-    Some(Access { signed_in: true, email: get_str(&get(value, "member"), "email"), grants })
+    Some(Access { signed_in: true, email: get_str(&get(value, field::MEMBER), field::EMAIL), grants })
+}
+
+/// `Intl.NumberFormat(lang, {style: "currency", currency}).format(...)` of an amount in the currency's minor unit
+/// (`(900, "usd")` -> `$9.00`; `9,00 $` in German). A currency code that is not three letters (Intl would throw)
+/// shows the bare number.
+pub fn format_money(amount: i64, currency: &str, lang: Lang) -> String {
+    let major = amount as f64 / 10f64.powi(money::minor_digits(&currency.to_ascii_lowercase()) as i32);
+    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return js_sys::Number::from(major).to_string_with_radix(10).map(String::from).unwrap_or_default();
+    }
+    let options = object(&[("style", "currency"), ("currency", currency)]);
+    let locales = Array::of1(&JsValue::from_str(lang.locale()));
+    let format = js_sys::Intl::NumberFormat::new(&locales, &options).format();
+    format.call1(&JsValue::NULL, &JsValue::from_f64(major)).ok().and_then(|v| v.as_string()).unwrap_or_default()
 }
 
 /// The `error.code` of an edge error body `{"error": {"code", "message"}}`.

@@ -111,13 +111,8 @@ impl Access {
     }
 }
 
-/// Currencies whose amounts have no minor unit (Stripe's zero-decimal list).
-const ZERO_DECIMAL: &[&str] =
-    &["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
-
-/// Appends `n` in decimal, with `group` between thousands. No indexing, so no bounds-check panic
-/// (and its `core::fmt` message) in the wasm.
-fn push_digits(out: &mut String, mut n: u64, group: Option<char>) {
+/// Appends `n` in decimal. No indexing, so no bounds-check panic (and its `core::fmt` message) in the wasm.
+pub fn push_u64(out: &mut String, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut len = 0;
     for slot in buf.iter_mut().rev() {
@@ -128,21 +123,9 @@ fn push_digits(out: &mut String, mut n: u64, group: Option<char>) {
             break;
         }
     }
-    for (k, digit) in buf.iter().rev().take(len).rev().enumerate() {
+    for digit in buf.iter().rev().take(len).rev() {
         out.push(*digit as char);
-        let left = len - k - 1;
-        if let Some(group) = group
-            && left > 0
-            && left % 3 == 0
-        {
-            out.push(group);
-        }
     }
-}
-
-/// Appends `n` in decimal.
-pub fn push_u64(out: &mut String, n: u64) {
-    push_digits(out, n, None);
 }
 
 /// The language of the widget's own texts, from the page's `lang` (English unless it names a language the widget
@@ -163,6 +146,14 @@ impl Lang {
         if primary.eq_ignore_ascii_case("de") { Self::De } else { Self::En }
     }
 
+    /// The locale the browser's `Intl` formats money in.
+    pub fn locale(self) -> &'static str {
+        match self {
+            Self::En => "en-US",
+            Self::De => "de-DE",
+        }
+    }
+
     fn texts(self) -> &'static Texts {
         match self {
             Self::En => &EN,
@@ -181,11 +172,6 @@ struct Texts {
     is_unlocked: &'static str,
     are_unlocked: &'static str,
     unavailable: &'static str,
-    /// Decimal and thousands separators.
-    decimal: char,
-    group: char,
-    /// Currency symbol after the number (`9,00 $`) instead of before (`$9.00`).
-    symbol_after: bool,
     /// month, year, week, day.
     intervals: [&'static str; 4],
 }
@@ -199,9 +185,6 @@ const EN: Texts = Texts {
     is_unlocked: " is unlocked.",
     are_unlocked: " are unlocked.",
     unavailable: "Not available for purchase right now.",
-    decimal: '.',
-    group: ',',
-    symbol_after: false,
     intervals: ["month", "year", "week", "day"],
 };
 
@@ -214,61 +197,16 @@ const DE: Texts = Texts {
     is_unlocked: " ist freigeschaltet.",
     are_unlocked: " sind freigeschaltet.",
     unavailable: "Derzeit nicht erhältlich.",
-    decimal: ',',
-    group: '.',
-    symbol_after: true,
     intervals: ["Monat", "Jahr", "Woche", "Tag"],
 };
 
-/// Formats an amount in the smallest currency unit: `(900, "usd")` -> `$9.00`, `(500, "eur")` -> `€5.00`,
-/// `(1200, "jpy")` -> `¥1,200`, unknown currencies as `CHF 12.50`; in German `9,00 $`, `1.200 ¥`.
-pub fn format_amount(amount: i64, currency: &str, lang: Lang) -> String {
-    let t = lang.texts();
-    let code = currency.to_ascii_lowercase();
-    let symbol = match code.as_str() {
-        "usd" => "$",
-        "eur" => "€",
-        "gbp" => "£",
-        "jpy" => "¥",
-        "inr" => "₹",
-        "cad" => "CA$",
-        "aud" => "A$",
-        _ => "",
-    };
-    let upper = code.to_ascii_uppercase();
-    let symbol = if symbol.is_empty() { upper.as_str() } else { symbol };
-    let mut number = String::new();
-    let abs = amount.unsigned_abs();
-    if ZERO_DECIMAL.contains(&code.as_str()) {
-        push_digits(&mut number, abs, Some(t.group));
-    } else {
-        push_digits(&mut number, abs / 100, Some(t.group));
-        number.push(t.decimal);
-        let cents = abs % 100;
-        number.push((b'0' + (cents / 10) as u8) as char);
-        number.push((b'0' + (cents % 10) as u8) as char);
-    }
-    let mut out = String::new();
-    if amount < 0 {
-        out.push('-');
-    }
-    if t.symbol_after {
-        out.push_str(&number);
-        out.push(' ');
-        out.push_str(symbol);
-    } else {
-        out.push_str(symbol);
-        if symbol.len() == 3 && symbol == upper {
-            out.push(' ');
-        }
-        out.push_str(&number);
-    }
-    out
-}
+/// Formats an amount in a currency's minor unit (`(900, "usd")` -> `$9.00`): the browser's `Intl.NumberFormat` in
+/// the widget (`crate::js::format_money`), a stand-in in native tests.
+pub type FormatMoney<'a> = &'a dyn Fn(i64, &str) -> String;
 
 /// A price as people read it: `$9.00/month` for recurring prices, `€5.00` for one-time ones.
-pub fn price_label(price: &Price, lang: Lang) -> String {
-    let mut out = format_amount(price.unit_amount, &price.currency, lang);
+pub fn price_label(price: &Price, lang: Lang, money: FormatMoney<'_>) -> String {
+    let mut out = money(price.unit_amount, &price.currency);
     if let Some(interval) = price.interval.as_deref().filter(|i| !i.is_empty()) {
         let [month, year, week, day] = lang.texts().intervals;
         out.push('/');
@@ -284,20 +222,20 @@ pub fn price_label(price: &Price, lang: Lang) -> String {
 }
 
 /// The locked card's call to action: `Unlock for $9.00/month`, or `Unlock` when the price is unknown.
-pub fn cta_label(price: Option<&Price>, lang: Lang) -> String {
+pub fn cta_label(price: Option<&Price>, lang: Lang, money: FormatMoney<'_>) -> String {
     let t = lang.texts();
     let mut out = String::from(t.unlock);
     if let Some(price) = price {
         out.push_str(t.for_);
-        out.push_str(&price_label(price, lang));
+        out.push_str(&price_label(price, lang, money));
     }
     out
 }
 
 /// The CTA's accessible name: the visible label, then the product: `Unlock for $9.00/month – Pro`.
-pub fn cta_aria_label(product: Option<&Product>, lang: Lang) -> String {
+pub fn cta_aria_label(product: Option<&Product>, lang: Lang, money: FormatMoney<'_>) -> String {
     // The visible text comes first, whole: WCAG 2.5.3 "label in name".
-    let mut out = cta_label(product.and_then(Product::first_price), lang);
+    let mut out = cta_label(product.and_then(Product::first_price), lang, money);
     if let Some(product) = product.filter(|p| !p.name.is_empty()) {
         out.push_str(" – ");
         out.push_str(&product.name);
@@ -308,11 +246,6 @@ pub fn cta_aria_label(product: Option<&Product>, lang: Lang) -> String {
 /// The short message on a locked card whose product has checkout off and no purchase URL.
 pub fn unavailable_label(lang: Lang) -> &'static str {
     lang.texts().unavailable
-}
-
-/// Whether `url` may be followed as a purchase URL: `https://`, `http://` or a site path (never `javascript:`).
-pub fn is_purchase_url(url: &str) -> bool {
-    url.starts_with("https://") || url.starts_with("http://") || (url.starts_with("/") && !url.starts_with("//"))
 }
 
 /// The trial line under a CTA: `7-day free trial`, or `None` without a trial.
@@ -430,14 +363,11 @@ pub fn strip_param(url: &str, name: &str) -> String {
     out
 }
 
-/// The query parameter Stripe's success URL carries back: `return_url?latch_session={CHECKOUT_SESSION_ID}`.
-pub const SESSION_PARAM: &str = "latch_session";
+pub use latch_core::api::SESSION_PARAM;
 
-/// The Checkout Session id to claim in `url`, if it carries a plausible one (`cs_...`).
+/// The Checkout Session id to claim in `url`, if it carries one (`latch_core::api::is_checkout_session_id`).
 pub fn session_to_claim(url: &str) -> Option<&str> {
-    query_param(url, SESSION_PARAM).filter(|id| {
-        id.starts_with("cs_") && id.len() < 256 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    })
+    query_param(url, SESSION_PARAM).filter(|id| latch_core::api::is_checkout_session_id(id))
 }
 
 /// Waits between claim attempts while the edge answers `409 claim_pending`, in milliseconds (about 10 s total).
@@ -445,11 +375,6 @@ pub const CLAIM_RETRY_DELAYS_MS: &[i32] = &[300, 600, 900, 1200, 1500, 2000, 250
 
 /// How long cached access may be shown without waiting for the network: one day, in milliseconds.
 pub const ACCESS_CACHE_FRESH_MS: f64 = 24.0 * 3600.0 * 1000.0;
-
-/// Converts an `ends_at` number to milliseconds: values below 10^11 are taken as Unix seconds.
-pub fn ends_at_to_ms(value: f64) -> f64 {
-    if value.abs() < 1e11 { value * 1000.0 } else { value }
-}
 
 /// Concatenates string pieces (a `format!` without `core::fmt`).
 pub fn concat(parts: &[&str]) -> String {
@@ -475,40 +400,30 @@ mod tests {
         }
     }
 
-    #[test]
-    fn amounts() {
-        assert_eq!(format_amount(900, "usd", Lang::En), "$9.00");
-        assert_eq!(format_amount(500, "eur", Lang::En), "€5.00");
-        assert_eq!(format_amount(500, "EUR", Lang::En), "€5.00");
-        assert_eq!(format_amount(5, "gbp", Lang::En), "£0.05");
-        assert_eq!(format_amount(0, "usd", Lang::En), "$0.00");
-        assert_eq!(format_amount(123_456_789, "usd", Lang::En), "$1,234,567.89");
-        assert_eq!(format_amount(1200, "jpy", Lang::En), "¥1,200");
-        assert_eq!(format_amount(1250, "chf", Lang::En), "CHF 12.50");
-        assert_eq!(format_amount(-150, "usd", Lang::En), "-$1.50");
-        assert_eq!(format_amount(100_000, "krw", Lang::En), "KRW 100,000");
+    /// A stand-in for `Intl.NumberFormat` (en-US for two-decimal currencies only).
+    fn money(amount: i64, currency: &str) -> String {
+        let symbol = if currency == "usd" { "$" } else { "€" };
+        concat(&[symbol, &(amount / 100).to_string(), ".", &format!("{:02}", amount % 100)])
     }
 
     #[test]
     fn price_labels() {
-        assert_eq!(price_label(&price(900, "usd", Some("month")), Lang::En), "$9.00/month");
-        assert_eq!(price_label(&price(500, "eur", None), Lang::En), "€5.00");
-        assert_eq!(price_label(&price(9900, "usd", Some("year")), Lang::En), "$99.00/year");
-        assert_eq!(price_label(&price(500, "eur", Some("")), Lang::En), "€5.00");
+        assert_eq!(price_label(&price(900, "usd", Some("month")), Lang::En, &money), "$9.00/month");
+        assert_eq!(price_label(&price(500, "eur", None), Lang::En, &money), "€5.00");
+        assert_eq!(price_label(&price(9900, "usd", Some("year")), Lang::En, &money), "$99.00/year");
+        assert_eq!(price_label(&price(500, "eur", Some("")), Lang::En, &money), "€5.00");
     }
 
     #[test]
     fn cta_labels() {
         let p = price(900, "usd", Some("month"));
-        assert_eq!(cta_label(Some(&p), Lang::En), "Unlock for $9.00/month");
-        assert_eq!(cta_label(None, Lang::En), "Unlock");
+        assert_eq!(cta_label(Some(&p), Lang::En, &money), "Unlock for $9.00/month");
+        assert_eq!(cta_label(None, Lang::En, &money), "Unlock");
         let product = Product { slug: "pro".into(), name: "Pro".into(), prices: vec![p.clone()], ..Product::default() };
-        assert_eq!(cta_aria_label(Some(&product), Lang::En), "Unlock for $9.00/month – Pro");
-        assert_eq!(cta_aria_label(None, Lang::En), "Unlock");
+        assert_eq!(cta_aria_label(Some(&product), Lang::En, &money), "Unlock for $9.00/month – Pro");
+        assert_eq!(cta_aria_label(None, Lang::En, &money), "Unlock");
         assert_eq!(trial_label(Some(&p), Lang::En), None);
         assert_eq!(unavailable_label(Lang::De), "Derzeit nicht erhältlich.");
-        assert!(is_purchase_url("https://shop.example/pro") && is_purchase_url("/join"));
-        assert!(!is_purchase_url("javascript:alert(1)") && !is_purchase_url("//evil.example") && !is_purchase_url(""));
         let trial = Price { trial_days: 7, ..p };
         assert_eq!(trial_label(Some(&trial), Lang::En).as_deref(), Some("7-day free trial"));
         assert_eq!(trial_label(None, Lang::En), None);
@@ -530,13 +445,10 @@ mod tests {
         assert_eq!(Lang::from_tag("en-GB"), Lang::En);
         assert_eq!(Lang::from_tag(""), Lang::En);
         assert_eq!(Lang::from_tag("fr"), Lang::En);
-        assert_eq!(format_amount(900, "usd", de), "9,00 $");
-        assert_eq!(format_amount(123_456, "eur", de), "1.234,56 €");
-        assert_eq!(format_amount(1200, "jpy", de), "1.200 ¥");
-        assert_eq!(format_amount(1250, "chf", de), "12,50 CHF");
+        assert_eq!(de.locale(), "de-DE");
         let p = price(900, "eur", Some("month"));
-        assert_eq!(cta_label(Some(&p), de), "Freischalten für 9,00 €/Monat");
-        assert_eq!(price_label(&price(900, "eur", Some("quarter")), de), "9,00 €/quarter");
+        assert_eq!(cta_label(Some(&p), de, &money), "Freischalten für €9.00/Monat");
+        assert_eq!(price_label(&price(900, "eur", Some("quarter")), de, &money), "€9.00/quarter");
         let trial = Price { trial_days: 14, ..p };
         assert_eq!(trial_label(Some(&trial), de).as_deref(), Some("14 Tage kostenlos testen"));
         assert_eq!(success_message(&["Pro"], de), "Danke! Pro ist freigeschaltet.");
@@ -626,9 +538,7 @@ mod tests {
     }
 
     #[test]
-    fn ends_at_units() {
-        assert_eq!(ends_at_to_ms(1_700_000_000.0), 1_700_000_000_000.0);
-        assert_eq!(ends_at_to_ms(1_700_000_000_000.0), 1_700_000_000_000.0);
+    fn claim_retries_last_about_ten_seconds() {
         let total: i32 = CLAIM_RETRY_DELAYS_MS.iter().sum();
         assert!((8000..=12000).contains(&total));
     }

@@ -142,8 +142,9 @@ fn render_card(doc: &Document, card: &Element, catalog: &Catalog, unlocked: bool
         set_text(&trial, text.as_deref().unwrap_or(""));
     }
     if let Some(button) = child_with_class(&overlay, CTA_CLASS) {
-        set_text(&button, &cta_label(price, lang));
-        set_attr(&button, "aria-label", &cta_aria_label(product, lang));
+        let money = |amount, currency: &str| crate::js::format_money(amount, currency, lang);
+        set_text(&button, &cta_label(price, lang, &money));
+        set_attr(&button, "aria-label", &cta_aria_label(product, lang, &money));
         toggle_attr(&button, "disabled", unavailable);
     }
 }

@@ -170,7 +170,7 @@ fn texts_follow_page_language() {
     let before = root.get_attribute("lang");
     root.set_attribute("lang", "de-DE").unwrap();
     render(&d, &catalog(), &Access::default(), NOW);
-    assert_eq!(cta("pro-card").text_content().unwrap(), "Freischalten für 9,00 $/Monat");
+    assert_eq!(cta("pro-card").text_content().unwrap(), "Freischalten für 9,00\u{a0}$/Monat");
     assert_eq!(
         el("pro-card").query_selector(".latch-trial").unwrap().unwrap().text_content().unwrap(),
         "7 Tage kostenlos testen"

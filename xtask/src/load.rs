@@ -180,6 +180,18 @@ fn event(member: &Member, base: i64, i: usize) -> String {
     serde_json::to_string_pretty(&event).unwrap_or_default()
 }
 
+/// The D1 round trips the Worker reports for one more delivery (`X-Latch-D1-Round-Trips`).
+fn round_trips(agent: &ureq::Agent, url: &str, stack: &Stack, body: &str) -> Result<String, String> {
+    let header = latch_core::webhook::signature_header(body.as_bytes(), &stack.webhook_secret, latch_e2e::unix_now());
+    let response = agent
+        .post(url)
+        .set("Content-Type", "application/json")
+        .set("Stripe-Signature", &header)
+        .send_string(body)
+        .map_err(|e| format!("the counted delivery failed: {e}"))?;
+    response.header("X-Latch-D1-Round-Trips").map(str::to_owned).ok_or_else(|| "no X-Latch-D1-Round-Trips".into())
+}
+
 /// Starts the stack, makes a member, then measures webhook deliveries and access checks. Fails only when a
 /// request was not answered 2xx.
 pub(crate) fn run() -> Result<(), String> {
@@ -208,6 +220,7 @@ pub(crate) fn run() -> Result<(), String> {
     };
     let warm = drive(WARMUP, webhook);
     let webhooks = drive(WEBHOOKS, |i| webhook(WARMUP + i));
+    let trips = round_trips(&agent, &url, &stack, &event(&member, base, total))?;
 
     let access_url = format!("{}/v1/access", stack.edge_url);
     let bearer = format!("Bearer {}", member.token);
@@ -218,6 +231,7 @@ pub(crate) fn run() -> Result<(), String> {
 
     println!("\nrequests through wrangler dev (local workerd + local D1), this machine");
     webhooks.print(&format!("POST /v1/webhooks/stripe ({} B)", size));
+    println!("    D1 round trips per webhook: {trips} (goal: at most 2, one read batch and one write batch)");
     accesses.print("GET /v1/access");
     let failures = warm.failures + webhooks.failures + warm_access.failures + accesses.failures;
     if failures > 0 {

@@ -10,8 +10,10 @@ use crate::{Step, cargo, imports};
 const PLATFORM_CRATES: [&str; 5] = ["worker", "web-sys", "js-sys", "wasm-bindgen", "wasm-bindgen-futures"];
 
 /// The wasm each build leaves, before wasm-bindgen renames the imports.
-const BUILT_WASM: [&str; 2] =
-    ["target/wasm32-unknown-unknown/release/latch_widget.wasm", "target/wasm32-unknown-unknown/release/latch_edge.wasm"];
+const BUILT_WASM: [&str; 2] = [
+    "target/wasm32-unknown-unknown/release/latch_widget.wasm",
+    "target/wasm32-unknown-unknown/release/latch_edge.wasm",
+];
 
 /// Fails when latch-core reaches a platform crate or a built wasm imports from `env`.
 pub(crate) fn check() -> Step {
@@ -39,11 +41,8 @@ pub(crate) fn check() -> Step {
 
 /// The platform crates named in `cargo tree --prefix none` output.
 fn platform_crates(tree: &str) -> Vec<&str> {
-    let mut found: Vec<&str> = tree
-        .lines()
-        .filter_map(|line| line.split(' ').next())
-        .filter(|name| PLATFORM_CRATES.contains(name))
-        .collect();
+    let mut found: Vec<&str> =
+        tree.lines().filter_map(|line| line.split(' ').next()).filter(|name| PLATFORM_CRATES.contains(name)).collect();
     found.sort_unstable();
     found.dedup();
     found

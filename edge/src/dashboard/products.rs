@@ -13,9 +13,9 @@ use crate::dashboard::html::{self, Nav, csrf_field, field, field_named};
 use crate::dashboard::{SitePage, form};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
+use crate::imports;
 use crate::routes::connect::edge_origin;
 use crate::routes::products::{self as api, LinkBody, NewProduct, NewProductPrice, ProductSettings};
-use crate::imports;
 
 /// A form that failed, shown again with its error next to the field (or at the top when `field` is `None`).
 struct Failed<'a> {

@@ -254,9 +254,18 @@ impl Stack {
         }
     }
 
-    /// Calls the operator API.
+    /// Calls the operator API (`POST /admin/v1{path}`, the operator's own routes).
     pub fn admin(&self, path: &str, body: &Value) -> StackResult<Value> {
-        let url = format!("{}/admin/v1{path}", self.edge_url);
+        self.operator_post(&format!("/admin/v1{path}"), body)
+    }
+
+    /// Calls the owner API with the operator token (`POST /owner/v1{path}`), which passes for every site.
+    pub fn owner_api(&self, path: &str, body: &Value) -> StackResult<Value> {
+        self.operator_post(&format!("/owner/v1{path}"), body)
+    }
+
+    fn operator_post(&self, path: &str, body: &Value) -> StackResult<Value> {
+        let url = format!("{}{path}", self.edge_url);
         let resp =
             ureq::post(&url).set("Authorization", &format!("Bearer {}", self.admin_token)).send_json(body.clone());
         read_json(resp)
@@ -271,13 +280,13 @@ impl Stack {
             &json!({ "id": DEMO_SITE, "name": "The Rust Weekly (demo)", "allowed_origins": [self.edge_url],
                      "platform_account": true }),
         )?;
-        self.admin(
+        self.owner_api(
             &format!("/sites/{DEMO_SITE}/products"),
             &json!({ "slug": "pro", "name": "Pro membership", "prices": [
                 { "unit_amount": 900, "currency": "usd", "interval": "month", "lookup_key": "pro-monthly", "trial_days": 7 }
             ]}),
         )?;
-        self.admin(
+        self.owner_api(
             &format!("/sites/{DEMO_SITE}/products"),
             &json!({ "slug": "course", "name": "Async Rust course", "prices": [
                 { "unit_amount": 4900, "currency": "usd", "lookup_key": "course-lifetime" }
@@ -535,6 +544,8 @@ pub fn code_in(text: &str) -> Option<String> {
 /// Reads a JSON answer; a non-2xx answer becomes an error carrying status and body.
 pub fn read_json(resp: Result<ureq::Response, ureq::Error>) -> StackResult<Value> {
     match resp {
+        // A redirect the client did not follow (ureq follows none for POST) is not an answer either.
+        Ok(r) if r.status() >= 300 => Err(format!("HTTP {}: {}", r.status(), r.into_string().unwrap_or_default())),
         Ok(r) => r.into_json().map_err(|e| format!("bad JSON: {e}")),
         Err(ureq::Error::Status(code, r)) => Err(format!("HTTP {code}: {}", r.into_string().unwrap_or_default())),
         Err(e) => Err(format!("request failed: {e}")),

@@ -244,3 +244,24 @@ fn claim_verifies_with_stripe_and_tokens_are_bound() {
     );
     assert_eq!((a.status, error_code(&a)), (401, "unauthorized"));
 }
+
+#[test]
+fn the_owner_api_has_one_prefix_and_old_paths_move_permanently() {
+    let stack = stack();
+    let agent = ureq::AgentBuilder::new().redirects(0).build();
+    let token = format!("Bearer {}", stack.admin_token);
+    let old = format!("{}/admin/v1/sites/{DEMO_SITE}/portal?view=1", stack.edge_url);
+    let moved = match agent.get(&old).set("Authorization", &token).call() {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("GET {old}: {e}"),
+    };
+    assert_eq!(moved.status(), 308, "an old owner path moves, keeping the method and body");
+    let location = moved.header("Location").expect("Location").to_owned();
+    assert_eq!(location, format!("/owner/v1/sites/{DEMO_SITE}/portal?view=1"));
+    let new = agent.get(&format!("{}{location}", stack.edge_url)).set("Authorization", &token).call();
+    assert_eq!(new.map(|r| r.status()).ok(), Some(200), "the new path answers");
+    // The operator's own route keeps its place.
+    let sites = agent.post(&format!("{}/admin/v1/sites", stack.edge_url)).set("Authorization", &token).call();
+    assert!(!matches!(sites, Err(ureq::Error::Status(308 | 404, _))), "POST /admin/v1/sites stays");
+}

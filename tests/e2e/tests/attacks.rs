@@ -268,7 +268,7 @@ fn sites_without_stripe_do_no_stripe_work() {
         .to_owned();
     let admin = |method: &str, path: &str, body: Value| {
         answer(
-            ureq::request(method, &format!("{}/admin/v1/sites/{site}{path}", stack.edge_url))
+            ureq::request(method, &format!("{}/owner/v1/sites/{site}{path}", stack.edge_url))
                 .set("Authorization", &format!("Bearer {eve}"))
                 .send_json(body),
         )
@@ -721,7 +721,7 @@ fn stripe_connection_changes_need_a_fresh_code_and_tell_the_owners() {
     let subjects = |to: &str| -> Vec<String> {
         stack.outbox(to).expect("outbox").iter().filter_map(|e| e["subject"].as_str().map(Into::into)).collect()
     };
-    let start = |token: &str| stack.post(&format!("/admin/v1/sites/{site}/connect"), Some(token), &json!({}));
+    let start = |token: &str| stack.post(&format!("/owner/v1/sites/{site}/connect"), Some(token), &json!({}));
 
     // The first connection needs no extra code; both owners are told. A second flow started meanwhile, while the
     // site had no account, cannot finish without one once the first has connected it.
@@ -744,7 +744,7 @@ fn stripe_connection_changes_need_a_fresh_code_and_tell_the_owners() {
     assert_eq!((secret.status, secret.code()), (403, "confirmation_required"));
 
     // Someone holding only Ann's session (stolen cookie, open laptop) cannot disconnect or reconnect.
-    let disconnect = |token: &str| stack.post(&format!("/admin/v1/sites/{site}/disconnect"), Some(token), &json!({}));
+    let disconnect = |token: &str| stack.post(&format!("/owner/v1/sites/{site}/disconnect"), Some(token), &json!({}));
     let refused = disconnect(&session);
     assert_eq!((refused.status, refused.code()), (403, "confirmation_required"), "{}", refused.body);
     assert_eq!(start(&session).status, 403, "connecting another account over this one");
@@ -829,7 +829,7 @@ fn stripe_words_never_reach_public_callers() {
     // The site's owner sees Stripe's words on their own routes; ids are checked before they reach a Stripe URL.
     let link = |product: &str| {
         answer(
-            ureq::post(&format!("{}/admin/v1/sites/{DEMO_SITE}/products/link", stack.edge_url))
+            ureq::post(&format!("{}/owner/v1/sites/{DEMO_SITE}/products/link", stack.edge_url))
                 .set("Authorization", &format!("Bearer {}", stack.admin_token))
                 .send_json(json!({ "stripe_product": product, "slug": "other" })),
         )

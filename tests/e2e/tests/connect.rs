@@ -23,9 +23,9 @@ fn count(stack: &Stack, sql: &str) -> i64 {
 }
 
 /// Calls an owner route with the operator token: (status, JSON body).
-fn admin(stack: &Stack, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+fn owner_api(stack: &Stack, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let req = agent()
-        .request(method, &format!("{}/admin/v1{path}", stack.edge_url))
+        .request(method, &format!("{}/owner/v1{path}", stack.edge_url))
         .set("Authorization", &format!("Bearer {}", stack.admin_token));
     let resp = match body {
         Some(b) => req.send_json(b),
@@ -56,7 +56,7 @@ fn stripe(stack: &Stack, method: &str, path: &str, account: Option<&str>, form: 
 /// Asks Latch for the authorize URL: (url, cookie pair `name=value`, full Set-Cookie).
 fn start_connect(stack: &Stack, site: &str) -> (String, String, String) {
     let resp = agent()
-        .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+        .post(&format!("{}/owner/v1/sites/{site}/connect", stack.edge_url))
         .set("Authorization", &format!("Bearer {}", stack.admin_token))
         .call()
         .expect("connect url");
@@ -101,7 +101,7 @@ fn wait_webhooks(stack: &Stack) {
 fn wait_import(stack: &Stack, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
-        let (status, body) = admin(stack, "GET", &format!("/sites/{SITE}/imports"), None);
+        let (status, body) = owner_api(stack, "GET", &format!("/sites/{SITE}/imports"), None);
         assert_eq!(status, 200, "{body}");
         let job = body["imports"].as_array().expect("imports").iter().find(|j| j["id"] == id).expect("job").clone();
         if job["done"] == 1 {
@@ -136,7 +136,7 @@ fn connect_products_import_checkout_and_disconnect() {
         .expect("create the site");
 
     // Owner routes need credentials.
-    let (status, _) = answer(agent().post(&format!("{}/admin/v1/sites/{SITE}/connect", stack.edge_url)).call());
+    let (status, _) = answer(agent().post(&format!("{}/owner/v1/sites/{SITE}/connect", stack.edge_url)).call());
     assert_eq!(status, 401);
 
     // --- Connect, and the attacks on the state.
@@ -170,7 +170,7 @@ fn connect_products_import_checkout_and_disconnect() {
 
     // --- Products and prices on the connected account.
     eprintln!("[e2e] products");
-    let (status, created) = admin(
+    let (status, created) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products"),
@@ -182,7 +182,7 @@ fn connect_products_import_checkout_and_disconnect() {
     let club_product = created["stripe_product"].as_str().expect("product id").to_owned();
     assert_eq!(stripe(&stack, "GET", &format!("/v1/products/{club_product}"), Some(&account), &[]).0, 200);
     assert_eq!(stripe(&stack, "GET", &format!("/v1/products/{club_product}"), None, &[]).0, 404, "not on the platform");
-    let (status, yearly) = admin(
+    let (status, yearly) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products/club/prices"),
@@ -195,7 +195,7 @@ fn connect_products_import_checkout_and_disconnect() {
         stripe(&stack, "GET", &format!("/v1/prices/{}", yearly["id"].as_str().unwrap()), Some(&account), &[]);
     assert_eq!(at_stripe["recurring"]["interval"], "year");
     assert_eq!(at_stripe["recurring"]["trial_period_days"], 14);
-    let (status, once) = admin(
+    let (status, once) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products/club/prices"),
@@ -203,7 +203,7 @@ fn connect_products_import_checkout_and_disconnect() {
     );
     assert_eq!(status, 200, "{once}");
     assert!(once["interval"].is_null());
-    let (status, _) = admin(
+    let (status, _) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products/club/prices"),
@@ -211,7 +211,7 @@ fn connect_products_import_checkout_and_disconnect() {
     );
     assert_eq!(status, 400, "unknown intervals are refused");
 
-    let (status, patched) = admin(
+    let (status, patched) = owner_api(
         &stack,
         "PATCH",
         &format!("/sites/{SITE}/products/club"),
@@ -226,14 +226,14 @@ fn connect_products_import_checkout_and_disconnect() {
         (Some("sales_page"), Some("https://club.example/join"))
     );
     assert_eq!(club["prices"].as_array().map(Vec::len), Some(3));
-    let (status, _) = admin(
+    let (status, _) = owner_api(
         &stack,
         "PATCH",
         &format!("/sites/{SITE}/products/club"),
         Some(json!({ "purchase_method": "external", "purchase_url": "javascript:alert(1)" })),
     );
     assert_eq!(status, 400);
-    let (status, _) = admin(
+    let (status, _) = owner_api(
         &stack,
         "PATCH",
         &format!("/sites/{SITE}/products/club"),
@@ -285,7 +285,7 @@ fn connect_products_import_checkout_and_disconnect() {
 
     // --- Link it: prices copied, subscribers imported in chunks.
     eprintln!("[e2e] link");
-    let (status, linked) = admin(
+    let (status, linked) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products/link"),
@@ -315,7 +315,7 @@ fn connect_products_import_checkout_and_disconnect() {
     assert_eq!(count(&stack, &members), imported);
 
     // Re-running the link is idempotent.
-    let (status, again) = admin(
+    let (status, again) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products/link"),
@@ -330,7 +330,7 @@ fn connect_products_import_checkout_and_disconnect() {
 
     // Relinking to another Stripe product while members have access: 409.
     let (_, other) = stripe(&stack, "POST", "/v1/products", Some(&account), &[("name", "Other")]);
-    let (status, refused) = admin(
+    let (status, refused) = owner_api(
         &stack,
         "POST",
         &format!("/sites/{SITE}/products/link"),
@@ -435,12 +435,12 @@ fn connect_products_import_checkout_and_disconnect() {
     assert_eq!(status, 200);
     assert_eq!(access["member"]["email"], "demo@example.com");
     assert!(access["access"].as_array().unwrap().iter().all(|a| a["product"] != "club" && a["product"] != "legacy"));
-    let (status, _) = answer(agent().get(&format!("{}/admin/v1/sites/{SITE}/imports", stack.edge_url)).call());
+    let (status, _) = answer(agent().get(&format!("{}/owner/v1/sites/{SITE}/imports", stack.edge_url)).call());
     assert_eq!(status, 401);
 
     // --- Disconnect from Latch; a second site disconnected from Stripe's side (webhook).
     eprintln!("[e2e] disconnect");
-    let (status, gone) = admin(&stack, "POST", &format!("/sites/{SITE}/disconnect"), None);
+    let (status, gone) = owner_api(&stack, "POST", &format!("/sites/{SITE}/disconnect"), None);
     assert_eq!(status, 200, "{gone}");
     assert!(gone["subscriptions"].as_str().unwrap_or_default().contains("not cancelled"), "{gone}");
     assert_eq!(account_of(&stack, SITE).1.as_deref(), Some("disconnected"));
@@ -489,7 +489,7 @@ fn owner_session(stack: &Stack, email: &str) -> String {
 /// Starts Connect as an owner (bearer session): the authorize URL; no cookie is needed.
 fn start_as_owner(stack: &Stack, session: &str, site: &str) -> String {
     let resp = agent()
-        .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+        .post(&format!("{}/owner/v1/sites/{site}/connect", stack.edge_url))
         .set("Authorization", &format!("Bearer {session}"))
         .call()
         .expect("connect url");
@@ -533,7 +533,7 @@ fn connect_state_is_bound_to_the_owner_session() {
     assert_eq!(callback(&location, Some(&format!("latch_owner={ann}"))).0, 400, "a replayed state is refused");
 
     // Connecting again (another account could get the site's money) needs a fresh code first.
-    let refused = stack.post(&format!("/admin/v1/sites/{site}/connect"), Some(&ann), &json!({}));
+    let refused = stack.post(&format!("/owner/v1/sites/{site}/connect"), Some(&ann), &json!({}));
     assert_eq!((refused.status, refused.code()), (403, "confirmation_required"), "{}", refused.body);
     stack.owner_confirm(&ann, "ann@example.com");
     // A session that signed out after starting cannot finish.
@@ -550,7 +550,7 @@ fn connect_state_is_bound_to_the_owner_session() {
     // Bob cannot even start a flow for Ann's site.
     let (status, _) = answer(
         agent()
-            .post(&format!("{}/admin/v1/sites/{site}/connect", stack.edge_url))
+            .post(&format!("{}/owner/v1/sites/{site}/connect", stack.edge_url))
             .set("Authorization", &format!("Bearer {bob}"))
             .call(),
     );

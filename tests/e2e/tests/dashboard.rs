@@ -220,11 +220,11 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
         Duration::from_secs(20),
     )
     .await;
-    assert!(text(&client, "#product-pro").await.contains("9.99 USD"));
+    assert!(text(&client, "#product-pro").await.contains("$9.99"));
     fill(&client, "#add-pro-amount", "99").await;
     select(&client, "#add-pro-interval", "year").await;
     click(&client, "form[action$='/pro/prices'] button").await;
-    wait_js(&client, "document.querySelector('#product-pro') && document.querySelector('#product-pro').textContent.includes('99.00 USD')", Duration::from_secs(20)).await;
+    wait_js(&client, "document.querySelector('#product-pro') && document.querySelector('#product-pro').textContent.includes('$99.00')", Duration::from_secs(20)).await;
     assert_eq!(
         count(&stack, &format!("SELECT count(*) FROM prices WHERE site_id = '{site}' AND product_slug = 'pro'")),
         2
@@ -305,7 +305,7 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     // The JSON API sets it too (absent fields keep their value).
     let patch = |body: Value| {
         read_json(
-            ureq::request("PATCH", &format!("{edge}/admin/v1/sites/{site}/products/pro"))
+            ureq::request("PATCH", &format!("{edge}/owner/v1/sites/{site}/products/pro"))
                 .set("Authorization", &format!("Bearer {}", stack.admin_token))
                 .send_json(body),
         )
@@ -324,7 +324,7 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     assert_eq!(patch(json!({ "show_locked_card": true }))["show_locked_card"], true);
     let policy = patch(json!({ "policy": { "past_due_grace_days": null, "refund": "keep" } }))["policy"].clone();
     assert_eq!(policy, json!({ "one_time": { "days": 30 }, "refund": "keep" }), "null goes back to the default");
-    let refused = ureq::request("PATCH", &format!("{edge}/admin/v1/sites/{site}/products/pro"))
+    let refused = ureq::request("PATCH", &format!("{edge}/owner/v1/sites/{site}/products/pro"))
         .set("Authorization", &format!("Bearer {}", stack.admin_token))
         .send_json(json!({ "policy": { "one_time": { "days": 0 } } }));
     let refused = latch_e2e::answer(refused);
@@ -393,8 +393,8 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     let with_access: i64 = text(&client, "#stat-access").await.parse().expect("a number");
     assert_eq!(with_access, SUBSCRIBERS as i64 + 1, "the imported subscribers and the new member");
     assert_eq!(text(&client, "#stat-new").await, (SUBSCRIBERS + 1).to_string());
-    // The imported subscribers pay 5.00 USD a month each; the new member is in a trial, which does not count.
-    assert_eq!(text(&client, "#mrr li[data-currency=usd]").await, format!("{}.00 USD per month", 5 * SUBSCRIBERS));
+    // The imported subscribers pay $5.00 a month each; the new member is in a trial, which does not count.
+    assert_eq!(text(&client, "#mrr li[data-currency=usd]").await, format!("${}.00 per month", 5 * SUBSCRIBERS));
 
     // --- Slice 5: Members: search, the timeline, a manual grant and its revocation, with reasons.
     let members =
@@ -669,7 +669,7 @@ fn forms_work_without_javascript_and_refuse_forgeries() {
         ],
     );
     assert_eq!(made.status, 303, "{}", made.body);
-    assert!(owner.get(&format!("/dashboard/sites/{site}/products")).body.contains("25.00 USD"));
+    assert!(owner.get(&format!("/dashboard/sites/{site}/products")).body.contains("$25.00"));
 
     // Another owner: the first owner's site does not exist for them, pages and forms alike.
     let mut other = NoJs::new(&stack);

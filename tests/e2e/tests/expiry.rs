@@ -25,7 +25,7 @@ fn stack() -> Stack {
 /// Changes a demo product's access policy through the operator API.
 fn set_policy(stack: &Stack, product: &str, policy: Value) {
     read_json(
-        ureq::request("PATCH", &format!("{}/admin/v1/sites/{DEMO_SITE}/products/{product}", stack.edge_url))
+        ureq::request("PATCH", &format!("{}/owner/v1/sites/{DEMO_SITE}/products/{product}", stack.edge_url))
             .set("Authorization", &format!("Bearer {}", stack.admin_token))
             .send_json(json!({ "policy": policy })),
     )

@@ -147,7 +147,7 @@ fn a_typed_email_never_makes_a_ghost_member() {
     assert_eq!(plain["allow_promotion_codes"], true);
     assert_ne!(plain["billing_address_collection"], "required", "Stripe's default unless the owner asks");
     let (status, settings) = answer(
-        ureq::request("PATCH", &format!("{}/admin/v1/sites/{DEMO_SITE}/products/course", stack.edge_url))
+        ureq::request("PATCH", &format!("{}/owner/v1/sites/{DEMO_SITE}/products/course", stack.edge_url))
             .set("Authorization", &format!("Bearer {}", stack.admin_token))
             .send_json(json!({ "billing_address_required": true })),
     );

@@ -211,8 +211,8 @@ fn owners_sign_up_manage_their_sites_and_never_reach_anothers() {
 
     // Every owner route of Ann's site (and of the operator's) is a 404 for Bob, byte-identical to a missing site.
     let routes = |site: &str| -> Vec<(&'static str, String, Option<Value>)> {
-        let a = format!("/admin/v1/sites/{site}");
         let o = format!("/owner/v1/sites/{site}");
+        let a = &o;
         vec![
             ("POST", format!("{a}/connect"), None),
             ("POST", format!("{a}/disconnect"), None),
@@ -246,14 +246,14 @@ fn owners_sign_up_manage_their_sites_and_never_reach_anothers() {
         }
     }
     // ...while Ann reaches the same routes (so the 404s above are about ownership, not the routes).
-    let own_imports = call(&stack, "GET", &format!("/admin/v1/sites/{site_id}/imports"), Some(&session), None, &[]);
+    let own_imports = call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/imports"), Some(&session), None, &[]);
     assert_eq!(own_imports.status, 200, "{}", own_imports.body);
-    let own_connect = call(&stack, "POST", &format!("/admin/v1/sites/{site_id}/connect"), Some(&session), None, &[]);
+    let own_connect = call(&stack, "POST", &format!("/owner/v1/sites/{site_id}/connect"), Some(&session), None, &[]);
     assert_eq!(own_connect.status, 200, "{}", own_connect.body);
     let bob_connect = call(
         &stack,
         "POST",
-        &format!("/admin/v1/sites/{}/connect", bob_site["id"].as_str().unwrap()),
+        &format!("/owner/v1/sites/{}/connect", bob_site["id"].as_str().unwrap()),
         Some(&bob_session),
         None,
         &[],
@@ -295,7 +295,7 @@ fn owners_sign_up_manage_their_sites_and_never_reach_anothers() {
                 "{bearer:?} {headers:?} {path}"
             );
         }
-        let admin = call(&stack, "GET", &format!("/admin/v1/sites/{site_id}/imports"), bearer, None, &headers);
+        let admin = call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/imports"), bearer, None, &headers);
         assert_eq!(admin.status, 401, "{bearer:?} {headers:?}");
     }
 
@@ -313,7 +313,7 @@ fn owners_sign_up_manage_their_sites_and_never_reach_anothers() {
     assert!(out.set_cookie.expect("cleared").starts_with("latch_owner=; Path=/; Max-Age=0;"));
     assert_eq!(call(&stack, "GET", "/owner/v1/sites", Some(&session), None, &[]).status, 401);
     assert_eq!(
-        call(&stack, "GET", &format!("/admin/v1/sites/{site_id}/imports"), Some(&session), None, &[]).status,
+        call(&stack, "GET", &format!("/owner/v1/sites/{site_id}/imports"), Some(&session), None, &[]).status,
         401
     );
     assert_eq!(call(&stack, "POST", "/owner/v1/signout", Some(&session), None, &[]).status, 401);

@@ -47,8 +47,8 @@ fn stripe(stack: &Stack, method: &str, path: &str, form: &str) -> Value {
     read_json(resp).unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
-fn admin(stack: &Stack, method: &str, path: &str, body: Option<&Value>) -> Answer {
-    let req = ureq::request(method, &format!("{}/admin/v1/sites/{DEMO_SITE}{path}", stack.edge_url))
+fn owner_api(stack: &Stack, method: &str, path: &str, body: Option<&Value>) -> Answer {
+    let req = ureq::request(method, &format!("{}/owner/v1/sites/{DEMO_SITE}{path}", stack.edge_url))
         .set("Authorization", &format!("Bearer {}", stack.admin_token));
     answer(match body {
         Some(b) => req.send_json(b.clone()),
@@ -114,18 +114,18 @@ fn portal_settings_shape_the_members_portal() {
     let back = json!({ "return_url": format!("{own}/demo/") });
 
     // Defaults: Stripe's own portal, cancelling allowed.
-    let got = admin(&stack, "GET", "/portal", None);
+    let got = owner_api(&stack, "GET", "/portal", None);
     assert_eq!(got.status, 200, "{}", got.body);
     assert_eq!(got.body["enabled"], true);
     assert_eq!(
         (got.body["allow_cancel"].clone(), got.body["stripe_configuration"].clone()),
         (json!(true), Value::Null)
     );
-    let unauthorized = answer(ureq::get(&format!("{own}/admin/v1/sites/{DEMO_SITE}/portal")).call());
+    let unauthorized = answer(ureq::get(&format!("{own}/owner/v1/sites/{DEMO_SITE}/portal")).call());
     assert_eq!((unauthorized.status, code(&unauthorized)), (401, "unauthorized"));
 
     // Clear errors for links members could not open.
-    let bad = admin(
+    let bad = owner_api(
         &stack,
         "PUT",
         "/portal",
@@ -138,13 +138,13 @@ fn portal_settings_shape_the_members_portal() {
         "enabled": true, "allow_cancel": false,
         "privacy_policy_url": "https://example.com/privacy", "terms_of_service_url": "https://example.com/terms",
     });
-    let saved = admin(&stack, "PUT", "/portal", Some(&settings));
+    let saved = owner_api(&stack, "PUT", "/portal", Some(&settings));
     assert_eq!(saved.status, 200, "{}", saved.body);
     let bpc = saved.body["stripe_configuration"].as_str().expect("configuration id").to_owned();
     let conf = stripe(&stack, "GET", &format!("/v1/billing_portal/configurations/{bpc}"), "");
     assert_eq!(conf["features"]["subscription_cancel"]["enabled"], false);
     assert_eq!(conf["business_profile"]["terms_of_service_url"], "https://example.com/terms");
-    assert_eq!(admin(&stack, "GET", "/portal", None).body, saved.body);
+    assert_eq!(owner_api(&stack, "GET", "/portal", None).body, saved.body);
 
     // The member's portal uses it: no cancel button, the site's links.
     let portal = open_portal(&stack, &token, &back);
@@ -161,7 +161,7 @@ fn portal_settings_shape_the_members_portal() {
     assert_eq!((foreign.status, code(&foreign)), (400, "origin_not_allowed"));
 
     // Saving again updates the same configuration; cancelling comes back.
-    let resaved = admin(&stack, "PUT", "/portal", Some(&json!({ "enabled": true, "allow_cancel": true })));
+    let resaved = owner_api(&stack, "PUT", "/portal", Some(&json!({ "enabled": true, "allow_cancel": true })));
     assert_eq!(resaved.body["stripe_configuration"], bpc.as_str());
     assert_eq!(resaved.body["privacy_policy_url"], Value::Null);
     let conf = stripe(&stack, "GET", &format!("/v1/billing_portal/configurations/{bpc}"), "");
@@ -182,7 +182,7 @@ fn portal_settings_shape_the_members_portal() {
     assert!(!html.contains(&sub), "another member's subscription never shows");
 
     // Turned off: 409.
-    admin(&stack, "PUT", "/portal", Some(&json!({ "enabled": false, "allow_cancel": true })));
+    owner_api(&stack, "PUT", "/portal", Some(&json!({ "enabled": false, "allow_cancel": true })));
     let off = open_portal(&stack, &token, &back);
     assert_eq!((off.status, code(&off)), (409, "portal_disabled"));
 }
@@ -543,7 +543,8 @@ fn a_webhook_costs_one_read_batch_and_one_write_batch() {
     let checkout = pay_only(&stack, "pro-monthly", "trips@example.com");
     stack.wait_webhooks().expect("webhooks delivered");
     let session = stripe(&stack, "GET", &format!("/v1/checkout/sessions/{}", checkout["id"].as_str().expect("id")), "");
-    let sub = stripe(&stack, "GET", &format!("/v1/subscriptions/{}", session["subscription"].as_str().expect("sub")), "");
+    let sub =
+        stripe(&stack, "GET", &format!("/v1/subscriptions/{}", session["subscription"].as_str().expect("sub")), "");
     let invoice = stripe(&stack, "GET", &format!("/v1/invoices/{}", sub["latest_invoice"].as_str().expect("inv")), "");
     for (id, kind, object) in [
         ("evt_trips_session", "checkout.session.completed", &session),
@@ -554,7 +555,8 @@ fn a_webhook_costs_one_read_batch_and_one_write_batch() {
         assert_eq!(deliver_counted(&stack, id, kind, object, None), (200, "1".into()), "{kind} again: read only");
     }
     let before = stack.sql("SELECT count(*) AS n FROM activity").expect("activity")[0]["n"].clone();
-    let stranger = deliver_counted(&stack, "evt_trips_stranger", "customer.subscription.updated", &sub, Some("acct_nobody"));
+    let stranger =
+        deliver_counted(&stack, "evt_trips_stranger", "customer.subscription.updated", &sub, Some("acct_nobody"));
     assert_eq!(stranger, (200, "2".into()), "another account's event: read, then only its processed id");
     assert_eq!(stack.sql("SELECT count(*) AS n FROM activity").expect("activity")[0]["n"], before, "nothing applied");
 }
