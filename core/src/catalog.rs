@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Catalog, ProductPolicy};
-use crate::event::{Event, StripeObject, SubscriptionStatus};
 pub use crate::event::Recurring;
+use crate::event::{Event, StripeObject, SubscriptionStatus};
 
 /// A product row as stored, with what the engine and the emails need of it.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -55,12 +55,8 @@ pub fn engine_catalog(site: &SiteFacts, products: &[StoredProduct]) -> (Catalog,
             )
         })
         .collect();
-    let catalog = Catalog {
-        products,
-        livemode: site.livemode,
-        site: Some(site.id.clone()),
-        account: site.account.clone(),
-    };
+    let catalog =
+        Catalog { products, livemode: site.livemode, site: Some(site.id.clone()), account: site.account.clone() };
     (catalog, warnings)
 }
 
@@ -268,8 +264,10 @@ mod tests {
             stripe_product: format!("prod_{slug}"),
             policy: policy.into(),
         };
-        let (catalog, warnings) =
-            engine_catalog(&site, &[row("a", r#"{"past_due_grace_days": 3}"#), row("b", r#"{"nope": 1}"#), row("c", "")]);
+        let (catalog, warnings) = engine_catalog(
+            &site,
+            &[row("a", r#"{"past_due_grace_days": 3}"#), row("b", r#"{"nope": 1}"#), row("c", "")],
+        );
         assert_eq!(catalog.products[0].past_due_grace_days, 3);
         assert_eq!(catalog.products[1], ProductPolicy::new("b", "prod_b"));
         assert_eq!(catalog.products[2], ProductPolicy::new("c", "prod_c"));

@@ -5,7 +5,6 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-
 /// How long a Connect `state` stays usable after the owner asked for the authorize URL.
 pub const STATE_TTL_SECS: i64 = 15 * 60;
 

@@ -138,8 +138,14 @@ pub struct Plan {
 
 /// Plans a delivery from what was read. `platform_key` is the platform's Stripe key (a platform site takes its mode).
 pub fn plan(event: &Event, read: &Read, platform_key: &str, now: i64) -> Plan {
-    let mut plan =
-        Plan { site: None, processed: true, disconnect: None, catalog: Vec::new(), engine: None, answer: Answer::Received };
+    let mut plan = Plan {
+        site: None,
+        processed: true,
+        disconnect: None,
+        catalog: Vec::new(),
+        engine: None,
+        answer: Answer::Received,
+    };
     if read.processed {
         return Plan { processed: false, answer: Answer::Duplicate, ..plan };
     }
@@ -188,7 +194,9 @@ mod tests {
 
     fn event(kind: &str, account: Option<&str>, object: &str) -> Event {
         let account = account.map_or(String::new(), |a| format!(r#""account":"{a}","#));
-        let body = format!(r#"{{"id":"evt_1","object":"event","created":100,"type":"{kind}",{account}"data":{{"object":{object}}}}}"#);
+        let body = format!(
+            r#"{{"id":"evt_1","object":"event","created":100,"type":"{kind}",{account}"data":{{"object":{object}}}}}"#
+        );
         Event::parse(body.as_bytes()).unwrap_or_else(|e| panic!("{e}"))
     }
 
@@ -245,10 +253,13 @@ mod tests {
 
     #[test]
     fn catalog_events_change_the_copy_only() {
-        let price = r#"{"id":"price_9","object":"price","product":"prod_1","active":true,"unit_amount":500,"currency":"usd"}"#;
+        let price =
+            r#"{"id":"price_9","object":"price","product":"prod_1","active":true,"unit_amount":500,"currency":"usd"}"#;
         let p = plan(&event("price.created", Some("acct_1"), price), &read(Some(site())), "sk_test_x", 200);
         assert!(p.engine.is_none());
-        assert!(matches!(&p.catalog[..], [CatalogWrite::Price { slug, price }] if slug == "pro" && price.id == "price_9"));
+        assert!(
+            matches!(&p.catalog[..], [CatalogWrite::Price { slug, price }] if slug == "pro" && price.id == "price_9")
+        );
         let product = r#"{"id":"prod_1","object":"product","name":"Gold","active":false}"#;
         let p = plan(&event("product.updated", Some("acct_1"), product), &read(Some(site())), "sk_test_x", 200);
         assert_eq!(

@@ -147,7 +147,11 @@ fn render(n: &Notification, loaded: Loaded<'_>, cause: &str, log: &mut Vec<Strin
     };
     if notify::audience(n.kind) == Audience::Owner {
         if loaded.owners.is_empty() {
-            log.push(format!("{} for site {} not emailed: the site has no owner", notify::kind_name(n.kind), loaded.site));
+            log.push(format!(
+                "{} for site {} not emailed: the site has no owner",
+                notify::kind_name(n.kind),
+                loaded.site
+            ));
         }
         return loaded.owners.iter().map(|to| email(to, Recipient::Address(to.clone()))).collect();
     }
