@@ -10,10 +10,10 @@ use subtle::ConstantTimeEq;
 use worker::Request;
 
 use crate::context::Ctx;
-use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
 use crate::owners::{self, Owner, SiteSummary};
+use crate::store::{self, Site};
 
 /// Whether the request carries the operator token.
 pub(crate) fn is_operator(ctx: &Ctx, req: &Request) -> bool {
@@ -72,5 +72,5 @@ pub(crate) async fn require_site_admin(ctx: &Ctx, req: &Request, site_id: &str) 
             return Err(ApiError::not_found("site"));
         }
     }
-    db::site(&ctx.db, site_id).await?.ok_or_else(|| ApiError::not_found("site"))
+    store::site(&ctx.db, site_id).await?.ok_or_else(|| ApiError::not_found("site"))
 }

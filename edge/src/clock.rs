@@ -5,7 +5,7 @@
 //! moves it, so the end-to-end suite sees access end by time (N-day purchases, canceled periods, grace) through the
 //! real API and widget.
 
-use crate::db::Store;
+use crate::store::Store;
 
 /// The real clock.
 pub(crate) fn real_now() -> i64 {
@@ -35,18 +35,13 @@ mod dev {
     use worker::{Request, Response};
 
     use crate::context::Ctx;
-    use crate::db::{self, Arg, Store};
     use crate::error::{ApiError, ApiResult};
     use crate::http;
+    use crate::store::{self, Store};
 
     /// The stored offset (0 when never moved).
     pub(super) async fn offset(db: &Store) -> worker::Result<i64> {
-        #[derive(Deserialize)]
-        struct Row {
-            offset_secs: i64,
-        }
-        let row: Option<Row> = db::row(db, "SELECT offset_secs FROM dev_clock WHERE id = 1", &[]).await?;
-        Ok(row.map_or(0, |r| r.offset_secs))
+        Ok(store::dev_clock_offset(db).await?.unwrap_or(0))
     }
 
     #[derive(Deserialize)]
@@ -68,13 +63,7 @@ mod dev {
             (None, Some(offset)) => offset,
             _ => return Err(ApiError::bad_request("give advance_secs or offset_secs")),
         };
-        db::run(
-            &ctx.db,
-            "INSERT INTO dev_clock (id, offset_secs) VALUES (1, ?1) \
-             ON CONFLICT (id) DO UPDATE SET offset_secs = excluded.offset_secs",
-            &[Arg::Int(offset)],
-        )
-        .await?;
+        store::set_dev_clock_offset(&ctx.db, offset).await?;
         let now = super::real_now() + offset;
         http::json(200, &serde_json::json!({ "now": now, "offset_secs": offset }))
     }

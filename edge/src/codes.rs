@@ -6,14 +6,12 @@
 //! round), to an email, and to the challenge of the browser that asked for it.
 
 use latch_core::signin::{self, Attempt, Binding, CodeKind, StoredCode};
-use serde::Deserialize;
 use worker::Request;
 
 use crate::context::{Ctx, random_bytes, random_id};
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
-use crate::outbox::{self, Email};
 use crate::ratelimit::{self, Limit};
+use crate::store::{self, Email, NewSigninCode};
 
 /// Codes asked for one email from one network, in one scope.
 const PER_EMAIL_NETWORK: Limit = Limit { scope: "signin-email", max: 5, window_secs: 15 * 60 };
@@ -69,31 +67,26 @@ pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, challenge: &s
         None => draw()?.ok_or_else(|| ApiError::internal("no usable random draw twice in a row"))?,
     };
     let message = signin::email(place, &issued);
+    let code = NewSigninCode {
+        id: &random_id("sic")?,
+        site: scope.site,
+        audience: scope.audience,
+        email,
+        challenge_hash: &challenge_hash,
+        kind: kind.as_str(),
+        code_hash: &issued.code_hash,
+        expires_at: issued.expires_at,
+    };
     let statements = vec![
-        db::statement(
-            &ctx.db,
-            "INSERT INTO signin_codes (id, site_id, audience, email, challenge_hash, kind, code_hash, expires_at, \
-             created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            &[
-                Arg::Text(&random_id("sic")?),
-                Arg::Text(scope.site),
-                Arg::Text(scope.audience),
-                Arg::Text(email),
-                Arg::Text(&challenge_hash),
-                Arg::Text(kind.as_str()),
-                Arg::Text(&issued.code_hash),
-                Arg::Int(issued.expires_at),
-                Arg::Int(ctx.now),
-            ],
-        )?,
-        outbox::enqueue(
+        store::insert_signin_code(&ctx.db, &code, ctx.now)?,
+        store::enqueue(
             &ctx.db,
             &random_id("msg")?,
             &Email { site: scope.email_site, to: email, subject: &message.subject, text: &message.text },
             ctx.now,
         )?,
     ];
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     ctx.mail_pending.set(true);
     Ok(())
 }
@@ -101,25 +94,6 @@ pub(crate) async fn send(ctx: &Ctx, scope: Scope<'_>, email: &str, challenge: &s
 /// 401 `invalid_code`: the one answer for wrong, used, burned, expired, unknown and other browsers' codes.
 pub(crate) fn invalid_code() -> ApiError {
     ApiError::new(401, "invalid_code", "That code is not valid. Check the latest email, or ask for a new code.")
-}
-
-#[derive(Deserialize)]
-struct CodeRow {
-    id: String,
-    code_hash: String,
-    kind: String,
-    expires_at: i64,
-}
-
-#[derive(Deserialize)]
-struct Attempts {
-    attempts: i64,
-}
-
-#[derive(Deserialize)]
-struct Used {
-    #[allow(dead_code)] // only the row's existence matters
-    id: String,
 }
 
 /// Checks `typed` against the live code this browser (`challenge`) got for `email` in `scope`, and uses it up;
@@ -134,28 +108,15 @@ pub(crate) async fn consume(
 ) -> ApiResult<()> {
     ratelimit::hit(ctx, VERIFY_PER_NETWORK, &ratelimit::client_network(req)).await?;
     let challenge_hash = signin::challenge_hash(challenge);
-    let row: Option<CodeRow> = db::row(
-        &ctx.db,
-        "SELECT id, code_hash, kind, expires_at FROM signin_codes \
-         WHERE site_id = ?1 AND audience = ?2 AND email = ?3 AND challenge_hash = ?4 AND used_at IS NULL \
-         ORDER BY created_at DESC LIMIT 1",
-        &[Arg::Text(scope.site), Arg::Text(scope.audience), Arg::Text(email), Arg::Text(&challenge_hash)],
-    )
-    .await?;
+    let row = store::live_signin_code(&ctx.db, scope.site, scope.audience, email, &challenge_hash).await?;
     let row = row.ok_or_else(invalid_code)?;
     // Take one attempt atomically before checking: parallel guesses cannot exceed the allowance.
-    let taken: Option<Attempts> = db::row(
-        &ctx.db,
-        "UPDATE signin_codes SET attempts = attempts + 1 WHERE id = ?1 AND used_at IS NULL AND attempts < ?2 \
-         RETURNING attempts",
-        &[Arg::Text(&row.id), Arg::Int(signin::MAX_ATTEMPTS)],
-    )
-    .await?;
+    let taken = store::take_signin_attempt(&ctx.db, &row.id, signin::MAX_ATTEMPTS).await?;
     let stored = StoredCode {
         code_hash: row.code_hash,
         kind: CodeKind::parse(&row.kind),
         expires_at: row.expires_at,
-        attempts: taken.as_ref().map_or(signin::MAX_ATTEMPTS, |t| t.attempts - 1),
+        attempts: taken.map_or(signin::MAX_ATTEMPTS, |attempts| attempts - 1),
         used: false,
     };
     let binding = Binding { site: scope.site, audience: scope.audience, email, challenge_hash: &challenge_hash };
@@ -163,13 +124,7 @@ pub(crate) async fn consume(
         Attempt::Accept => {}
         Attempt::Reject { .. } | Attempt::Burned | Attempt::Expired => return Err(invalid_code()),
     }
-    let used: Option<Used> = db::row(
-        &ctx.db,
-        "UPDATE signin_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL RETURNING id",
-        &[Arg::Text(&row.id), Arg::Int(ctx.now)],
-    )
-    .await?;
-    if used.is_none() {
+    if !store::use_signin_code(&ctx.db, &row.id, ctx.now).await? {
         return Err(invalid_code()); // used by a parallel request
     }
     Ok(())

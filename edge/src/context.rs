@@ -6,8 +6,8 @@ use wasm_bindgen::JsCast;
 use worker::Env;
 
 use crate::config::Config;
-use crate::db::{self, Site, Store};
 use crate::error::{ApiError, ApiResult};
+use crate::store::{self, Site, Store};
 
 /// What every handler gets.
 pub(crate) struct Ctx {
@@ -60,7 +60,7 @@ impl Ctx {
     /// Loads the site a public API call names. Refuses calls from browsers on origins the site has not allowed
     /// (403), and remembers the site's origins for the response's CORS headers.
     pub(crate) async fn site(&self, id: &str) -> ApiResult<Site> {
-        let site = db::site(&self.db, id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+        let site = store::site(&self.db, id).await?.ok_or_else(|| ApiError::not_found("site"))?;
         let allowed = site.allowed_origins();
         if let Some(origin) = &self.origin {
             let ok = allowed.iter().any(|a| latch_core::validate::origin_of(a).is_ok_and(|a| &a == origin));

@@ -9,16 +9,14 @@
 
 use latch_core::engine::{FetchObject, FetchRequest, Input};
 use latch_core::event::StripeObject;
-use latch_core::plan::{FetchJob, MAX_FETCH_ROUNDS, Origin};
+use latch_core::plan::{MAX_FETCH_ROUNDS, Origin};
 use latch_core::stripe_request::StripeError;
-use serde::Deserialize;
 use worker::{D1PreparedStatement, Env};
 
 use crate::context::Ctx;
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
-use crate::grants;
-use crate::{saved_card, stripe};
+use crate::store::{self, PendingFetch};
+use crate::{grants, saved_card, stripe};
 
 /// Tries per fetch before it is marked `failed`.
 const MAX_ATTEMPTS: i64 = 8;
@@ -26,34 +24,6 @@ const MAX_ATTEMPTS: i64 = 8;
 const STALE_CLAIM_SECS: i64 = 120;
 /// Fetches one run takes on.
 const BATCH: i64 = 20;
-
-/// Statement queuing a re-fetch latch-core planned (`latch_core::plan::FetchJob`); an id already queued adds nothing.
-pub(crate) fn queue(ctx: &Ctx, site: &str, job: &FetchJob) -> ApiResult<D1PreparedStatement> {
-    Ok(db::statement(
-        &ctx.db,
-        "INSERT INTO pending_fetches (id, site_id, object, stripe_id, cause, round, next_at, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) ON CONFLICT (id) DO NOTHING",
-        &[
-            Arg::Text(&job.id),
-            Arg::Text(site),
-            Arg::Text(job.object),
-            Arg::Text(&job.stripe_id),
-            Arg::Text(&job.cause),
-            Arg::Int(job.round),
-            Arg::Int(ctx.now),
-        ],
-    )?)
-}
-
-#[derive(Deserialize)]
-struct Job {
-    id: String,
-    site_id: String,
-    object: String,
-    stripe_id: String,
-    round: i64,
-    attempts: i64,
-}
 
 /// Performs the fetches that are due: pending rows whose backoff has passed and stale claims. A fetched answer
 /// that queues one more round has it performed in the same run.
@@ -78,17 +48,9 @@ pub(crate) async fn settle(ctx: &Ctx, cause: &str) -> ApiResult<()> {
 }
 
 async fn run_due(ctx: &Ctx, cause: Option<&str>) -> ApiResult<()> {
-    let due: Vec<Job> = db::rows(
-        &ctx.db,
-        "SELECT id, site_id, object, stripe_id, round, attempts FROM pending_fetches \
-         WHERE ((status = 'pending' AND next_at <= ?1) OR (status = 'running' AND claimed_at < ?2)) \
-           AND (?4 IS NULL OR cause = ?4) \
-         ORDER BY next_at LIMIT ?3",
-        &[Arg::Int(ctx.now), Arg::Int(ctx.now - STALE_CLAIM_SECS), Arg::Int(BATCH), Arg::OptText(cause)],
-    )
-    .await?;
+    let due = store::pending_fetches_due(&ctx.db, ctx.now, ctx.now - STALE_CLAIM_SECS, BATCH, cause).await?;
     for job in due {
-        if !claim(ctx, &job).await? {
+        if !store::claim_fetch(&ctx.db, &job.id, job.attempts, ctx.now, ctx.now - STALE_CLAIM_SECS).await? {
             continue; // another run took it
         }
         if let Err(failure) = perform(ctx, &job).await {
@@ -96,25 +58,6 @@ async fn run_due(ctx: &Ctx, cause: Option<&str>) -> ApiResult<()> {
         }
     }
     Ok(())
-}
-
-/// Takes `job` for this run; `false` when another run has it.
-async fn claim(ctx: &Ctx, job: &Job) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct Claimed {
-        #[allow(dead_code)] // only the row's existence matters
-        id: String,
-    }
-    let claimed: Option<Claimed> = db::row(
-        &ctx.db,
-        "UPDATE pending_fetches SET status = 'running', claimed_at = ?2, attempts = attempts + 1 \
-         WHERE id = ?1 AND attempts = ?3 \
-           AND ((status = 'pending' AND next_at <= ?2) OR (status = 'running' AND claimed_at < ?4)) \
-         RETURNING id",
-        &[Arg::Text(&job.id), Arg::Int(ctx.now), Arg::Int(job.attempts), Arg::Int(ctx.now - STALE_CLAIM_SECS)],
-    )
-    .await?;
-    Ok(claimed.is_some())
 }
 
 /// Why a fetch did not complete.
@@ -131,10 +74,10 @@ impl From<ApiError> for Failure {
 }
 
 /// Fetches the object and applies it; the row is marked done in the same batch as the grants.
-async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
+async fn perform(ctx: &Ctx, job: &PendingFetch) -> Result<(), Failure> {
     let fetch = FetchRequest::from_stored(&job.object, &job.stripe_id)
         .ok_or_else(|| Failure { permanent: true, message: format!("unknown fetch kind {}", job.object) })?;
-    let site = db::site(&ctx.db, &job.site_id).await.map_err(ApiError::from)?;
+    let site = store::site(&ctx.db, &job.site_id).await.map_err(ApiError::from)?;
     let site = site.ok_or_else(|| Failure { permanent: true, message: "the site no longer exists".into() })?;
     if fetch.object == FetchObject::SetupIntent {
         let done = done_statement(ctx, job)?;
@@ -156,18 +99,13 @@ async fn perform(ctx: &Ctx, job: &Job) -> Result<(), Failure> {
 }
 
 /// The statement marking `job` done (written in the same batch as what it did).
-fn done_statement(ctx: &Ctx, job: &Job) -> Result<D1PreparedStatement, Failure> {
-    Ok(db::statement(
-        &ctx.db,
-        "UPDATE pending_fetches SET status = 'done', done_at = ?2, last_error = NULL WHERE id = ?1",
-        &[Arg::Text(&job.id), Arg::Int(ctx.now)],
-    )
-    .map_err(ApiError::from)?)
+fn done_statement(ctx: &Ctx, job: &PendingFetch) -> Result<D1PreparedStatement, Failure> {
+    Ok(store::mark_fetch_done(&ctx.db, &job.id, ctx.now).map_err(ApiError::from)?)
 }
 
 /// Records a failed try: back to pending with exponential backoff, or `failed` after [`MAX_ATTEMPTS`] or when
 /// retrying cannot help.
-async fn release(ctx: &Ctx, job: &Job, failure: &Failure) -> ApiResult<()> {
+async fn release(ctx: &Ctx, job: &PendingFetch, failure: &Failure) -> ApiResult<()> {
     let attempts = job.attempts + 1;
     let status = if failure.permanent || attempts >= MAX_ATTEMPTS { "failed" } else { "pending" };
     let backoff = 30 * (1_i64 << attempts.clamp(0, 10));
@@ -178,11 +116,6 @@ async fn release(ctx: &Ctx, job: &Job, failure: &Failure) -> ApiResult<()> {
         job.stripe_id,
         failure.message
     );
-    db::run(
-        &ctx.db,
-        "UPDATE pending_fetches SET status = ?2, next_at = ?3, last_error = ?4 WHERE id = ?1 AND status = 'running'",
-        &[Arg::Text(&job.id), Arg::Text(status), Arg::Int(ctx.now + backoff), Arg::Text(&failure.message)],
-    )
-    .await?;
+    store::release_fetch(&ctx.db, &job.id, status, ctx.now + backoff, &failure.message).await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Carries out the access engine's plans: one D1 batch reads what latch-core names, `latch_core::plan::apply` (or
 //! `latch_core::delivery::plan` for a webhook) decides, and one batch writes the new rows, the activity entries, the
 //! member links, the notification emails (outbox) and the re-fetches (`pending_fetches`, performed after the
-//! answer by [`crate::fetches`]).
+//! answer by `fetches.rs`, which applies what they fetch through [`apply`]).
 
 use latch_core::catalog::{self, SiteFacts};
 use latch_core::engine::{self, Access, Activity, Grant, Input};
@@ -9,13 +9,12 @@ use latch_core::plan::{self, Loaded, Origin, Recipient, Writes};
 use worker::D1PreparedStatement;
 
 use crate::context::Ctx;
-use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::{fetches, outbox};
+use crate::store::{self, Site};
 
 /// The products a member can see at `ctx.now` (`latch_core::engine::access_list`).
 pub(crate) async fn member_access(ctx: &Ctx, site: &str, member: &str) -> ApiResult<Vec<Access>> {
-    let grants = db::member_grants(&ctx.db, site, member)
+    let grants = store::member_grants(&ctx.db, site, member)
         .await?
         .into_iter()
         .map(|r| serde_json::from_str(&r.data))
@@ -34,7 +33,7 @@ pub(crate) async fn apply(
     origin: Origin<'_>,
     mut statements: Vec<D1PreparedStatement>,
 ) -> ApiResult<()> {
-    let read = db::engine_reads(&ctx.db, &site.id, &engine::scope(&input)).await?;
+    let read = store::engine_reads(&ctx.db, &site.id, &engine::scope(&input)).await?;
     let facts = SiteFacts {
         id: site.id.clone(),
         livemode: site.livemode(&ctx.config.stripe_key),
@@ -52,7 +51,7 @@ pub(crate) async fn apply(
     let mut writes = plan::apply(&input, loaded, origin, ctx.now);
     writes.log.extend(warnings);
     statements.extend(write(ctx, &site.id, &writes, None)?);
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     Ok(())
 }
 
@@ -72,23 +71,23 @@ pub(crate) fn write(
         statements.push(upsert_grant(ctx, site, grant)?);
     }
     if let Some(link) = &writes.link {
-        statements.extend(db::link_purchase(&ctx.db, site, link, ctx.now)?);
+        statements.extend(store::link_purchase(&ctx.db, site, link, ctx.now)?);
     }
     for activity in &writes.activities {
         statements.push(insert_activity(ctx, site, activity, event_id)?);
     }
     for job in &writes.fetches {
-        statements.push(fetches::queue(ctx, site, job)?);
+        statements.push(store::queue_fetch(&ctx.db, site, job, ctx.now)?);
         ctx.fetch_pending.set(true);
     }
     for email in &writes.emails {
         statements.push(match &email.to {
             Recipient::Address(to) => {
-                let row = outbox::Email { site: Some(site), to, subject: &email.subject, text: &email.text };
-                outbox::enqueue(&ctx.db, &email.id, &row, ctx.now)?
+                let row = store::Email { site: Some(site), to, subject: &email.subject, text: &email.text };
+                store::enqueue(&ctx.db, &email.id, &row, ctx.now)?
             }
             Recipient::MemberOfCustomer(customer) => {
-                outbox::enqueue_for_customer(&ctx.db, &email.id, site, customer, &email.subject, &email.text, ctx.now)?
+                store::enqueue_for_customer(&ctx.db, &email.id, site, customer, &email.subject, &email.text, ctx.now)?
             }
         });
         ctx.mail_pending.set(true);
@@ -104,25 +103,12 @@ pub(crate) fn insert_activity(
     event_id: Option<&str>,
 ) -> ApiResult<D1PreparedStatement> {
     let kind = serde_json::to_value(activity.kind).map_err(ApiError::internal)?;
-    Ok(db::statement(
-        &ctx.db,
-        "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        &[
-            Arg::Text(site),
-            Arg::Text(kind.as_str().unwrap_or("unknown")),
-            Arg::OptText(activity.customer.as_deref()),
-            Arg::OptText(activity.product.as_deref()),
-            Arg::Text(&activity.stripe_object),
-            Arg::OptText(event_id),
-            Arg::Text(&activity.reason),
-            Arg::Int(ctx.now),
-        ],
-    )?)
+    let kind = kind.as_str().unwrap_or("unknown");
+    Ok(store::insert_activity(&ctx.db, site, kind, activity, event_id, ctx.now)?)
 }
 
-/// Statement upserting a grant row (`db::upsert_grant`, which holds the engine's ordering under concurrent writers).
+/// Statement upserting a grant row (`store::upsert_grant`, which holds the engine's ordering under concurrent writers).
 pub(crate) fn upsert_grant(ctx: &Ctx, site: &str, grant: &Grant) -> ApiResult<D1PreparedStatement> {
     let data = serde_json::to_string(grant).map_err(ApiError::internal)?;
-    Ok(db::upsert_grant(&ctx.db, site, grant, &data, ctx.now)?)
+    Ok(store::upsert_grant(&ctx.db, site, grant, &data, ctx.now)?)
 }

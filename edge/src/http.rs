@@ -15,6 +15,11 @@ pub(crate) async fn fetch_within(url: &str, init: &RequestInit, timeout_ms: u32)
     Fetch::Request(Request::new_with_init(url, init)?).send_with_signal(&signal).await
 }
 
+/// The edge's own origin (`https://edge.example`), from the request.
+pub(crate) fn edge_origin(req: &Request) -> ApiResult<String> {
+    Ok(req.url()?.origin().ascii_serialization())
+}
+
 /// Largest JSON body the APIs accept.
 const MAX_JSON: usize = 16 * 1024;
 

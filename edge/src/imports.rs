@@ -15,77 +15,23 @@ use latch_core::member;
 use latch_core::plan::Origin;
 use latch_core::stripe_request;
 use latch_core::validate;
-use serde::{Deserialize, Serialize};
 use worker::{Fetch, Headers, Request, RequestInit, Response};
 
 use crate::auth::require_operator;
 use crate::context::{Ctx, random_id};
-use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::grants;
-use crate::routes::connect::edge_origin;
-use crate::{http, stripe};
+use crate::http::edge_origin;
+use crate::store::{self, ImportProgress, Site};
+use crate::{grants, http, stripe};
 
 /// An import job, as stored and as shown.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Job {
-    /// `imp_...`
-    pub(crate) id: String,
-    /// Latch product slug.
-    pub(crate) product: String,
-    /// Stripe price being paged; `None` once done.
-    pub(crate) price: Option<String>,
-    /// Last subscription seen on that price.
-    pub(crate) cursor: Option<String>,
-    /// Active and trialing subscriptions applied.
-    pub(crate) imported: i64,
-    /// Subscriptions in other states, left to webhooks.
-    pub(crate) skipped: i64,
-    /// 1 once every price was paged through.
-    pub(crate) done: i64,
-    /// The last step's error, if it failed (resume to retry).
-    pub(crate) error: Option<String>,
-    /// Unix seconds.
-    pub(crate) created_at: i64,
-    /// Unix seconds of the last step.
-    pub(crate) updated_at: i64,
-}
-
-const JOB_COLUMNS: &str = "id, product, price, cursor, imported, skipped, done, error, created_at, updated_at";
-
-/// The first price (by id) of `slug` after `after`, in the order steps walk them.
-async fn next_price(ctx: &Ctx, site: &str, slug: &str, after: &str) -> ApiResult<Option<String>> {
-    #[derive(Deserialize)]
-    struct Row {
-        id: String,
-    }
-    let row: Option<Row> = db::row(
-        &ctx.db,
-        "SELECT id FROM prices WHERE site_id = ?1 AND product_slug = ?2 AND id > ?3 ORDER BY id LIMIT 1",
-        &[Arg::Text(site), Arg::Text(slug), Arg::Text(after)],
-    )
-    .await?;
-    Ok(row.map(|r| r.id))
-}
+pub(crate) use crate::store::ImportJob as Job;
 
 /// Creates a job for a freshly linked product and schedules its first step.
 pub(crate) async fn create(ctx: &Ctx, site: &Site, slug: &str, edge: &str) -> ApiResult<Job> {
     let id = random_id("imp")?;
-    let first = next_price(ctx, &site.id, slug, "").await?;
-    db::run(
-        &ctx.db,
-        "INSERT INTO import_jobs (id, site_id, product, price, done, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
-        &[
-            Arg::Text(&id),
-            Arg::Text(&site.id),
-            Arg::Text(slug),
-            Arg::OptText(first.as_deref()),
-            Arg::Int(i64::from(first.is_none())),
-            Arg::Int(ctx.now),
-        ],
-    )
-    .await?;
+    let first = store::price_after(&ctx.db, &site.id, slug, "").await?;
+    store::insert_import_job(&ctx.db, &id, &site.id, slug, first.as_deref(), ctx.now).await?;
     if first.is_some() {
         schedule(ctx, edge, &id)?;
     }
@@ -94,24 +40,12 @@ pub(crate) async fn create(ctx: &Ctx, site: &Site, slug: &str, edge: &str) -> Ap
 
 /// One job of a site.
 pub(crate) async fn get(ctx: &Ctx, site: &str, id: &str) -> ApiResult<Option<Job>> {
-    Ok(db::row(
-        &ctx.db,
-        &format!("SELECT {JOB_COLUMNS} FROM import_jobs WHERE site_id = ?1 AND id = ?2"),
-        &[Arg::Text(site), Arg::Text(id)],
-    )
-    .await?)
+    Ok(store::import_job(&ctx.db, site, id).await?)
 }
 
 /// A site's jobs, newest first.
 pub(crate) async fn list(ctx: &Ctx, site: &str) -> ApiResult<Vec<Job>> {
-    Ok(db::rows(
-        &ctx.db,
-        &format!(
-            "SELECT {JOB_COLUMNS} FROM import_jobs WHERE site_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT 50"
-        ),
-        &[Arg::Text(site)],
-    )
-    .await?)
+    Ok(store::import_jobs(&ctx.db, site).await?)
 }
 
 /// Runs the job's next step in a fresh request after this one answers.
@@ -141,14 +75,8 @@ pub(crate) fn schedule(ctx: &Ctx, edge: &str, id: &str) -> ApiResult<()> {
 pub(crate) async fn step_route(ctx: &Ctx, req: &Request, id: &str) -> ApiResult<Response> {
     require_operator(ctx, req)?;
     let edge = edge_origin(req)?;
-    #[derive(Deserialize)]
-    struct SiteOf {
-        site_id: String,
-    }
-    let owner: SiteOf = db::row(&ctx.db, "SELECT site_id FROM import_jobs WHERE id = ?1", &[Arg::Text(id)])
-        .await?
-        .ok_or_else(|| ApiError::not_found("import"))?;
-    let site = db::site(&ctx.db, &owner.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    let site_id = store::site_of_import_job(&ctx.db, id).await?.ok_or_else(|| ApiError::not_found("import"))?;
+    let site = store::site(&ctx.db, &site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     let job = get(ctx, &site.id, id).await?.ok_or_else(|| ApiError::not_found("import"))?;
     match step(ctx, &site, &job).await {
         Ok(Some(next)) => {
@@ -159,12 +87,7 @@ pub(crate) async fn step_route(ctx: &Ctx, req: &Request, id: &str) -> ApiResult<
         }
         Ok(None) => http::json(200, &job),
         Err(e) => {
-            db::run(
-                &ctx.db,
-                "UPDATE import_jobs SET error = ?2, updated_at = ?3 WHERE id = ?1",
-                &[Arg::Text(&job.id), Arg::Text(&e.message), Arg::Int(ctx.now)],
-            )
-            .await?;
+            store::record_import_error(&ctx.db, &job.id, &e.message, ctx.now).await?;
             Err(e)
         }
     }
@@ -192,7 +115,7 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
         let extra = match (email, sub.customer.as_deref()) {
             (Some(email), Some(customer)) => {
                 let plan = member::link_purchase(&site.id, customer, &email, None);
-                db::link_purchase(&ctx.db, &site.id, &plan, ctx.now)?
+                store::link_purchase(&ctx.db, &site.id, &plan, ctx.now)?
             }
             _ => Vec::new(),
         };
@@ -205,26 +128,10 @@ async fn step(ctx: &Ctx, site: &Site, job: &Job) -> ApiResult<Option<Job>> {
     let (next_price, cursor) = if page["has_more"].as_bool() == Some(true) && last.is_some() {
         (Some(price.to_owned()), last)
     } else {
-        (next_price(ctx, &site.id, &job.product, price).await?, None)
+        (store::price_after(&ctx.db, &site.id, &job.product, price).await?, None)
     };
-    let moved = db::run(
-        &ctx.db,
-        "UPDATE import_jobs SET price = ?2, cursor = ?3, imported = imported + ?4, skipped = skipped + ?5, done = ?6, \
-         error = NULL, updated_at = ?7 WHERE id = ?1 AND price IS ?8 AND cursor IS ?9 AND done = 0",
-        &[
-            Arg::Text(&job.id),
-            Arg::OptText(next_price.as_deref()),
-            Arg::OptText(cursor.as_deref()),
-            Arg::Int(imported),
-            Arg::Int(skipped),
-            Arg::Int(i64::from(next_price.is_none())),
-            Arg::Int(ctx.now),
-            Arg::Text(price),
-            Arg::OptText(job.cursor.as_deref()),
-        ],
-    )
-    .await?;
-    if moved.meta()?.and_then(|m| m.changes).unwrap_or(0) == 0 {
+    let progress = ImportProgress { price: next_price.as_deref(), cursor: cursor.as_deref(), imported, skipped };
+    if !store::advance_import_job(&ctx.db, &job.id, price, job.cursor.as_deref(), &progress, ctx.now).await? {
         return Ok(None);
     }
     get(ctx, &site.id, &job.id).await

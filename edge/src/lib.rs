@@ -7,7 +7,6 @@ mod codes;
 mod config;
 mod context;
 mod dashboard;
-mod db;
 mod error;
 mod fetches;
 mod grants;
@@ -18,6 +17,7 @@ mod owners;
 mod ratelimit;
 mod routes;
 mod saved_card;
+mod store;
 mod stripe;
 
 use worker::{Context, Env, Method, Request, Response, ScheduleContext, ScheduledEvent, event};
@@ -57,7 +57,7 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
                 worker::console_error!("pending fetches failed: {}", e.message);
             }
             let now = match env.d1("DB") {
-                Ok(db) => clock::now(&db::Store::new(db)).await,
+                Ok(db) => clock::now(&store::Store::new(db)).await,
                 Err(_) => clock::real_now(),
             };
             if let Err(e) = outbox::deliver(&env, now).await {
@@ -75,7 +75,7 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = fetches::run(&env).await {
         worker::console_error!("pending fetches failed: {}", e.message);
     }
-    let db = env.d1("DB").map(db::Store::new);
+    let db = env.d1("DB").map(store::Store::new);
     let now = match &db {
         Ok(db) => clock::now(db).await,
         Err(_) => clock::real_now(),

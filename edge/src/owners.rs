@@ -14,10 +14,10 @@ use worker::{D1PreparedStatement, Request};
 
 use crate::codes::{self, Scope};
 use crate::context::{Ctx, random_bytes, random_id};
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
+use crate::http;
 use crate::ratelimit::{self, Limit};
-use crate::{http, outbox};
+use crate::store::{self, SiteSummaryRow};
 
 /// Sites one owner may create per day.
 const SITES_PER_OWNER: Limit = Limit { scope: "owner-site-create", max: 20, window_secs: 24 * 3600 };
@@ -51,38 +51,22 @@ pub(crate) struct SiteSummary {
     pub(crate) created_at: i64,
 }
 
-#[derive(Deserialize)]
-struct SiteRow {
-    id: String,
-    name: String,
-    allowed_origins: String,
-    stripe_status: Option<String>,
-    stripe_account: Option<String>,
-    livemode: i64,
-    platform_account: i64,
-    created_at: i64,
-}
-
-impl SiteRow {
-    fn summary(self, stripe_key: &str) -> SiteSummary {
-        let platform = self.platform_account != 0;
-        SiteSummary {
-            id: self.id,
-            name: self.name,
-            allowed_origins: serde_json::from_str(&self.allowed_origins).unwrap_or_default(),
-            stripe_status: match (platform, self.stripe_status) {
-                (true, _) => "platform_account".into(),
-                (false, status) => status.unwrap_or_else(|| "not_connected".into()),
-            },
-            stripe_account: self.stripe_account,
-            livemode: latch_core::account::site_livemode(self.livemode != 0, platform, stripe_key),
-            created_at: self.created_at,
-        }
+/// What the owners' API shows of a stored site.
+fn summary(row: SiteSummaryRow, stripe_key: &str) -> SiteSummary {
+    let platform = row.platform_account != 0;
+    SiteSummary {
+        id: row.id,
+        name: row.name,
+        allowed_origins: serde_json::from_str(&row.allowed_origins).unwrap_or_default(),
+        stripe_status: match (platform, row.stripe_status) {
+            (true, _) => "platform_account".into(),
+            (false, status) => status.unwrap_or_else(|| "not_connected".into()),
+        },
+        stripe_account: row.stripe_account,
+        livemode: latch_core::account::site_livemode(row.livemode != 0, platform, stripe_key),
+        created_at: row.created_at,
     }
 }
-
-const SITE_COLUMNS: &str =
-    "s.id, s.name, s.allowed_origins, s.stripe_status, s.stripe_account, s.livemode, s.platform_account, s.created_at";
 
 /// The code scope of owners: one for all of Latch.
 const SCOPE: Scope<'static> = Scope { site: owner::CODE_SCOPE, audience: owner::AUDIENCE, email_site: None };
@@ -107,26 +91,12 @@ pub(crate) async fn verify_owner_code(
 ) -> ApiResult<(Owner, String)> {
     let email = validate::email(email)?;
     codes::consume(ctx, req, SCOPE, &email, challenge, code).await?;
-    let owner: Option<Owner> = db::row(
-        &ctx.db,
-        "INSERT INTO owners (id, email, created_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (email) DO UPDATE SET email = excluded.email RETURNING id, email",
-        &[Arg::Text(&random_id("own")?), Arg::Text(&email), Arg::Int(ctx.now)],
-    )
-    .await?;
+    let owner = store::upsert_owner(&ctx.db, &random_id("own")?, &email, ctx.now).await?;
     let owner = owner.ok_or_else(|| ApiError::internal("the owner upsert returned no row"))?;
+    let owner = Owner { id: owner.id, email: owner.email };
     let token = owner::session_token(&random_bytes::<{ owner::SESSION_BYTES }>()?);
-    db::run(
-        &ctx.db,
-        "INSERT INTO owner_sessions (token_hash, owner_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
-        &[
-            Arg::Text(&owner::session_hash(&token)),
-            Arg::Text(&owner.id),
-            Arg::Int(ctx.now),
-            Arg::Int(ctx.now + owner::SESSION_TTL_SECS),
-        ],
-    )
-    .await?;
+    store::insert_session(&ctx.db, &owner::session_hash(&token), &owner.id, ctx.now, ctx.now + owner::SESSION_TTL_SECS)
+        .await?;
     Ok((owner, token))
 }
 
@@ -150,12 +120,7 @@ pub(crate) async fn confirm_session(
     code: &str,
 ) -> ApiResult<()> {
     codes::consume(ctx, req, CONFIRM_SCOPE, &owner.email, challenge, code).await?;
-    db::run(
-        &ctx.db,
-        "UPDATE owner_sessions SET confirmed_at = ?2 WHERE token_hash = ?1",
-        &[Arg::Text(&owner::session_hash(token)), Arg::Int(ctx.now)],
-    )
-    .await?;
+    store::mark_session_confirmed(&ctx.db, &owner::session_hash(token), ctx.now).await?;
     Ok(())
 }
 
@@ -179,17 +144,7 @@ pub(crate) async fn require_confirmed(ctx: &Ctx, session: Option<&str>, action: 
 
 /// When the session `token` last confirmed with a fresh code, if ever.
 pub(crate) async fn confirmed_at(ctx: &Ctx, token: &str) -> ApiResult<Option<i64>> {
-    #[derive(Deserialize)]
-    struct Row {
-        confirmed_at: Option<i64>,
-    }
-    let row: Option<Row> = db::row(
-        &ctx.db,
-        "SELECT confirmed_at FROM owner_sessions WHERE token_hash = ?1",
-        &[Arg::Text(&owner::session_hash(token))],
-    )
-    .await?;
-    Ok(row.and_then(|r| r.confirmed_at))
+    Ok(store::session_confirmed_at(&ctx.db, &owner::session_hash(token)).await?)
 }
 
 /// Outbox statements telling every owner of `site_id` that its Stripe connection changed (an operator-made site
@@ -200,7 +155,7 @@ pub(crate) async fn connection_changed(
     account: &str,
     connected: bool,
 ) -> ApiResult<Vec<D1PreparedStatement>> {
-    let name = db::site_name(&ctx.db, site_id).await?.unwrap_or_else(|| site_id.to_owned());
+    let name = store::site_name(&ctx.db, site_id).await?.unwrap_or_else(|| site_id.to_owned());
     let email = latch_core::notify::connection_changed(&name, account, connected);
     let owners = emails_of_site(ctx, site_id).await?;
     if owners.is_empty() {
@@ -208,8 +163,8 @@ pub(crate) async fn connection_changed(
     }
     let mut statements = Vec::new();
     for to in owners {
-        let row = outbox::Email { site: Some(site_id), to: &to, subject: &email.subject, text: &email.text };
-        statements.push(outbox::enqueue(&ctx.db, &random_id("msg")?, &row, ctx.now)?);
+        let row = store::Email { site: Some(site_id), to: &to, subject: &email.subject, text: &email.text };
+        statements.push(store::enqueue(&ctx.db, &random_id("msg")?, &row, ctx.now)?);
         ctx.mail_pending.set(true);
     }
     Ok(statements)
@@ -220,20 +175,7 @@ pub(crate) async fn owner_of_session(ctx: &Ctx, token: &str) -> ApiResult<Option
     if !owner::is_session_token(token) {
         return Ok(None);
     }
-    #[derive(Deserialize)]
-    struct Row {
-        owner_id: String,
-        email: String,
-        expires_at: i64,
-        revoked_at: Option<i64>,
-    }
-    let row: Option<Row> = db::row(
-        &ctx.db,
-        "SELECT s.owner_id, o.email, s.expires_at, s.revoked_at FROM owner_sessions s \
-         JOIN owners o ON o.id = s.owner_id WHERE s.token_hash = ?1",
-        &[Arg::Text(&owner::session_hash(token))],
-    )
-    .await?;
+    let row = store::owner_session(&ctx.db, &owner::session_hash(token)).await?;
     Ok(row.and_then(|r| {
         let stored = StoredSession { owner_id: r.owner_id, expires_at: r.expires_at, revoked_at: r.revoked_at };
         owner::session_live(&stored, ctx.now).then_some(Owner { id: stored.owner_id, email: r.email })
@@ -242,12 +184,7 @@ pub(crate) async fn owner_of_session(ctx: &Ctx, token: &str) -> ApiResult<Option
 
 /// Revokes a session (sign-out): the token stops working at once.
 pub(crate) async fn revoke_session(ctx: &Ctx, token: &str) -> ApiResult<()> {
-    db::run(
-        &ctx.db,
-        "UPDATE owner_sessions SET revoked_at = ?2 WHERE token_hash = ?1 AND revoked_at IS NULL",
-        &[Arg::Text(&owner::session_hash(token)), Arg::Int(ctx.now)],
-    )
-    .await?;
+    store::revoke_owner_session(&ctx.db, &owner::session_hash(token), ctx.now).await?;
     Ok(())
 }
 
@@ -264,55 +201,24 @@ pub(crate) fn clear_session_cookie(req: &Request) -> ApiResult<String> {
 
 /// The sites `owner` manages, oldest first.
 pub(crate) async fn sites_of(ctx: &Ctx, owner: &Owner) -> ApiResult<Vec<SiteSummary>> {
-    let rows: Vec<SiteRow> = db::rows(
-        &ctx.db,
-        &format!(
-            "SELECT {SITE_COLUMNS} FROM sites s JOIN site_owners so ON so.site_id = s.id \
-             WHERE so.owner_id = ?1 ORDER BY s.created_at, s.id"
-        ),
-        &[Arg::Text(&owner.id)],
-    )
-    .await?;
-    Ok(rows.into_iter().map(|r| r.summary(&ctx.config.stripe_key)).collect())
+    let rows = store::site_summaries_of_owner(&ctx.db, &owner.id).await?;
+    Ok(rows.into_iter().map(|r| summary(r, &ctx.config.stripe_key)).collect())
 }
 
 /// One site's summary (the caller has checked who may see it).
 pub(crate) async fn site_summary(ctx: &Ctx, site_id: &str) -> ApiResult<SiteSummary> {
-    let row: Option<SiteRow> =
-        db::row(&ctx.db, &format!("SELECT {SITE_COLUMNS} FROM sites s WHERE s.id = ?1"), &[Arg::Text(site_id)]).await?;
-    row.map(|r| r.summary(&ctx.config.stripe_key)).ok_or_else(|| ApiError::not_found("site"))
+    let row = store::site_summary_row(&ctx.db, site_id).await?;
+    row.map(|r| summary(r, &ctx.config.stripe_key)).ok_or_else(|| ApiError::not_found("site"))
 }
 
 /// Whether `owner` manages `site_id`.
 pub(crate) async fn owns(ctx: &Ctx, owner: &Owner, site_id: &str) -> ApiResult<bool> {
-    #[derive(Deserialize)]
-    struct Row {
-        #[allow(dead_code)] // only the row's existence matters
-        role: String,
-    }
-    let row: Option<Row> = db::row(
-        &ctx.db,
-        "SELECT role FROM site_owners WHERE site_id = ?1 AND owner_id = ?2",
-        &[Arg::Text(site_id), Arg::Text(&owner.id)],
-    )
-    .await?;
-    Ok(row.is_some())
+    Ok(store::is_site_owner(&ctx.db, site_id, &owner.id).await?)
 }
 
 /// The email addresses of everyone who manages `site_id` (for owner notifications), oldest owner first.
 pub(crate) async fn emails_of_site(ctx: &Ctx, site_id: &str) -> ApiResult<Vec<String>> {
-    #[derive(Deserialize)]
-    struct Row {
-        email: String,
-    }
-    let rows: Vec<Row> = db::rows(
-        &ctx.db,
-        "SELECT o.email FROM owners o JOIN site_owners so ON so.owner_id = o.id \
-         WHERE so.site_id = ?1 ORDER BY so.created_at, o.id",
-        &[Arg::Text(site_id)],
-    )
-    .await?;
-    Ok(rows.into_iter().map(|r| r.email).collect())
+    Ok(store::owner_emails(&ctx.db, site_id).await?)
 }
 
 /// Creates a site with a fresh public key (`site_` + 24 hex digits) and makes `owner` its owner. Validates the
@@ -323,19 +229,11 @@ pub(crate) async fn create_site(ctx: &Ctx, owner: &Owner, name: &str, origins: &
     ratelimit::hit(ctx, SITES_PER_OWNER, &owner.id).await?;
     let id = random_id("site")?;
     let origins_json = serde_json::to_string(&origins).map_err(ApiError::internal)?;
-    db::batch(
+    store::batch(
         &ctx.db,
         vec![
-            db::statement(
-                &ctx.db,
-                "INSERT INTO sites (id, name, allowed_origins, created_at) VALUES (?1, ?2, ?3, ?4)",
-                &[Arg::Text(&id), Arg::Text(name), Arg::Text(&origins_json), Arg::Int(ctx.now)],
-            )?,
-            db::statement(
-                &ctx.db,
-                "INSERT INTO site_owners (site_id, owner_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
-                &[Arg::Text(&id), Arg::Text(&owner.id), Arg::Int(ctx.now)],
-            )?,
+            store::insert_site(&ctx.db, &id, name, &origins_json, ctx.now)?,
+            store::insert_site_owner(&ctx.db, &id, &owner.id, ctx.now)?,
         ],
     )
     .await?;
@@ -353,37 +251,20 @@ pub(crate) async fn update_site(
     let name = name.map(validate::site_name).transpose()?;
     let origins = origins.map(validate::allowed_origins).transpose()?;
     let origins_json = origins.map(|o| serde_json::to_string(&o)).transpose().map_err(ApiError::internal)?;
-    db::run(
-        &ctx.db,
-        "UPDATE sites SET name = COALESCE(?2, name), allowed_origins = COALESCE(?3, allowed_origins) WHERE id = ?1",
-        &[Arg::Text(site_id), Arg::OptText(name), Arg::OptText(origins_json.as_deref())],
-    )
-    .await?;
+    store::update_site(&ctx.db, site_id, name, origins_json.as_deref()).await?;
     site_summary(ctx, site_id).await
-}
-
-#[derive(Deserialize)]
-struct Generation {
-    secret_generation: i64,
 }
 
 /// A site's current secret and its generation. Derived from `TOKEN_SECRET` (latch-core `identity::site_secret`);
 /// D1 holds only the generation.
 pub(crate) async fn site_secret(ctx: &Ctx, site_id: &str) -> ApiResult<(String, i64)> {
-    let row: Option<Generation> =
-        db::row(&ctx.db, "SELECT secret_generation FROM sites WHERE id = ?1", &[Arg::Text(site_id)]).await?;
-    let generation = row.ok_or_else(|| ApiError::not_found("site"))?.secret_generation;
+    let generation = store::secret_generation(&ctx.db, site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     Ok((identity::site_secret(ctx.config.token_secret.as_bytes(), site_id, generation), generation))
 }
 
 /// Retires a site's secret at once and answers the new one with its generation.
 pub(crate) async fn rotate_site_secret(ctx: &Ctx, site_id: &str) -> ApiResult<(String, i64)> {
-    let row: Option<Generation> = db::row(
-        &ctx.db,
-        "UPDATE sites SET secret_generation = secret_generation + 1 WHERE id = ?1 RETURNING secret_generation",
-        &[Arg::Text(site_id)],
-    )
-    .await?;
-    let generation = row.ok_or_else(|| ApiError::not_found("site"))?.secret_generation;
+    let generation =
+        store::next_secret_generation(&ctx.db, site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     Ok((identity::site_secret(ctx.config.token_secret.as_bytes(), site_id, generation), generation))
 }

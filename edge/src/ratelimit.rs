@@ -3,11 +3,9 @@
 //! Each (scope, subject) pair has one row holding the start of its current window and a count. One atomic upsert
 //! both counts the call and answers the new count, so concurrent calls cannot slip past the limit.
 
-use serde::Deserialize;
-
 use crate::context::Ctx;
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
+use crate::store::{self, Store};
 
 /// A limit: at most `max` calls per `window_secs` seconds.
 #[derive(Debug, Clone, Copy)]
@@ -37,23 +35,10 @@ pub(crate) async fn hit(ctx: &Ctx, limit: Limit, subject: &str) -> ApiResult<()>
 /// Counts one call of `subject` in `limit`'s current window and answers how many there were, this one included,
 /// with the window's start. Atomic: concurrent calls each get their own number.
 pub(crate) async fn count(ctx: &Ctx, limit: Limit, subject: &str) -> ApiResult<(i64, i64)> {
-    #[derive(Deserialize)]
-    struct Row {
-        count: i64,
-    }
     let window_start = ctx.now - ctx.now.rem_euclid(limit.window_secs);
     let key = format!("{}:{subject}", limit.scope);
-    let row: Option<Row> = db::row(
-        &ctx.db,
-        "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1) \
-         ON CONFLICT (key) DO UPDATE SET \
-           count = CASE WHEN window_start = excluded.window_start THEN count + 1 ELSE 1 END, \
-           window_start = excluded.window_start \
-         RETURNING count",
-        &[Arg::Text(&key), Arg::Int(window_start)],
-    )
-    .await?;
-    Ok((row.map_or(1, |r| r.count), window_start))
+    let count = store::count_rate_limit(&ctx.db, &key, window_start).await?;
+    Ok((count.unwrap_or(1), window_start))
 }
 
 /// The client's network as Cloudflare reports its address (`CF-Connecting-IP`): the IPv4 address or the IPv6 /64
@@ -64,15 +49,6 @@ pub(crate) fn client_network(req: &worker::Request) -> String {
 
 /// Deletes rate-limit windows and sign-in codes that ended over a day ago, and used identities past their expiry
 /// (which refuses them anyway), run by the cron trigger.
-pub(crate) async fn prune(database: &db::Store, now: i64) -> worker::Result<()> {
-    let day_ago = [Arg::Int(now - 86_400)];
-    db::batch(
-        database,
-        vec![
-            db::statement(database, "DELETE FROM rate_limits WHERE window_start < ?1", &day_ago)?,
-            db::statement(database, "DELETE FROM signin_codes WHERE expires_at < ?1", &day_ago)?,
-            db::statement(database, "DELETE FROM identity_uses WHERE expires_at < ?1", &[Arg::Int(now)])?,
-        ],
-    )
-    .await
+pub(crate) async fn prune(db: &Store, now: i64) -> worker::Result<()> {
+    store::prune_codes_and_limits(db, now - 86_400, now).await
 }

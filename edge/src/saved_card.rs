@@ -10,8 +10,8 @@ use latch_core::stripe_request::StripeError;
 use worker::D1PreparedStatement;
 
 use crate::context::Ctx;
-use crate::db::{self, Arg, Site};
 use crate::error::ApiError;
+use crate::store::{self, Site};
 use crate::stripe;
 
 /// Why the job did not finish.
@@ -68,20 +68,15 @@ pub(crate) async fn make_default(
         stripe::send_raw(&ctx.config, request).await?;
     }
     // One entry per SetupIntent, even when the webhook's and the claim's jobs both finish (one atomic statement).
-    let activity = db::statement(
+    let activity = store::insert_payment_method_updated(
         &ctx.db,
-        "INSERT INTO activity (site_id, kind, customer, product, stripe_object, event_id, reason, created_at) \
-         SELECT ?1, 'payment_method_updated', ?2, NULL, ?3, NULL, ?4, ?5 WHERE NOT EXISTS \
-         (SELECT 1 FROM activity WHERE site_id = ?1 AND kind = 'payment_method_updated' AND stripe_object = ?3)",
-        &[
-            Arg::Text(&site.id),
-            Arg::OptText(plan.activity.customer.as_deref()),
-            Arg::Text(&plan.activity.stripe_object),
-            Arg::Text(&plan.activity.reason),
-            Arg::Int(ctx.now),
-        ],
+        &site.id,
+        plan.activity.customer.as_deref(),
+        &plan.activity.stripe_object,
+        &plan.activity.reason,
+        ctx.now,
     )?;
     let statements = vec![done, activity];
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     Ok(())
 }

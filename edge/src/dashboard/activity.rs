@@ -2,14 +2,16 @@
 //! ignored events with the reason), newest first, filterable by kind, paginated by id (`?before=`).
 
 use maud::html;
-use serde::Deserialize;
 use worker::{Request, Response};
 
 use crate::context::Ctx;
 use crate::dashboard::html::{self, Nav};
 use crate::dashboard::{SitePage, form};
-use crate::db::{self, Arg};
 use crate::error::ApiResult;
+use crate::store;
+
+/// One activity entry.
+pub(crate) use crate::store::ActivityEntry as Entry;
 
 /// Entries per page.
 const PAGE: i64 = 25;
@@ -40,25 +42,6 @@ pub(crate) fn label(kind: &str) -> &str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or(kind, |(_, l)| l)
 }
 
-/// One activity entry.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Entry {
-    /// Row id (pagination cursor).
-    pub(crate) id: i64,
-    /// `ActivityKind` name.
-    pub(crate) kind: String,
-    /// Product slug, if known.
-    pub(crate) product: Option<String>,
-    /// Stripe object it came from.
-    pub(crate) stripe_object: Option<String>,
-    /// Stripe event id, if it came from a webhook.
-    pub(crate) event_id: Option<String>,
-    /// Why, in words.
-    pub(crate) reason: String,
-    /// Unix seconds.
-    pub(crate) created_at: i64,
-}
-
 /// A table of entries (the feed and a member's timeline).
 pub(crate) fn table(entries: &[Entry], caption: &str) -> maud::Markup {
     html! {
@@ -85,13 +68,7 @@ pub(crate) fn table(entries: &[Entry], caption: &str) -> maud::Markup {
 pub(crate) async fn feed(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult<Response> {
     let kind = form::query(req, "kind")?.filter(|k| KINDS.iter().any(|(known, _)| known == k));
     let before = form::query(req, "before")?.and_then(|b| b.parse::<i64>().ok()).unwrap_or(i64::MAX);
-    let entries: Vec<Entry> = db::rows(
-        &ctx.db,
-        "SELECT id, kind, product, stripe_object, event_id, reason, created_at FROM activity \
-         WHERE site_id = ?1 AND (?2 IS NULL OR kind = ?2) AND id < ?3 ORDER BY id DESC LIMIT ?4",
-        &[Arg::Text(&page.site.id), Arg::OptText(kind.as_deref()), Arg::Int(before), Arg::Int(PAGE + 1)],
-    )
-    .await?;
+    let entries = store::activity_page(&ctx.db, &page.site.id, kind.as_deref(), before, PAGE + 1).await?;
     let more = entries.len() > PAGE as usize;
     let shown = &entries[..entries.len().min(PAGE as usize)];
     let base = html::site_path(&page.site.id, Nav::Activity);

@@ -7,7 +7,7 @@ use worker::Request;
 
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
-use crate::routes::connect::edge_origin;
+use crate::http::edge_origin;
 
 /// Largest form body the dashboard accepts.
 const MAX_FORM: usize = 16 * 1024;

@@ -7,10 +7,10 @@ use worker::{Request, Response};
 use crate::context::Ctx;
 use crate::dashboard::html::{self, Nav, csrf_field};
 use crate::dashboard::{SitePage, form};
-use crate::db;
 use crate::error::ApiResult;
+use crate::http::edge_origin;
 use crate::owners;
-use crate::routes::connect::edge_origin;
+use crate::store;
 
 fn snippet(id: &str, label: &str, code: &str) -> Markup {
     html! {
@@ -50,8 +50,8 @@ async fn show_with(
 ) -> ApiResult<Response> {
     let site = &page.site.id;
     let edge = edge_origin(req)?;
-    let products = db::products(&ctx.db, site).await?;
-    let prices = db::all_prices(&ctx.db, site).await?;
+    let products = store::products(&ctx.db, site).await?;
+    let prices = store::all_prices(&ctx.db, site).await?;
     let origins = page.db_site.allowed_origins().join("\n");
     let tag = format!("<script src=\"{edge}/latch.js\" data-site=\"{site}\"></script>");
     let account = "<a data-latch-signin href=\"/login\">Sign in</a>\n<a data-latch-portal>Manage billing</a>\n\

@@ -4,27 +4,18 @@
 use latch_core::engine::Grant;
 use latch_core::manual;
 use maud::html;
-use serde::Deserialize;
 use worker::{Request, Response};
 
 use crate::context::{Ctx, random_id};
 use crate::dashboard::activity::{self, Entry};
 use crate::dashboard::html::{self, Nav, csrf_field};
 use crate::dashboard::{SitePage, form};
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
 use crate::grants;
+use crate::store;
 
 /// Members listed per search.
 const LIMIT: i64 = 50;
-
-#[derive(Deserialize)]
-struct MemberRow {
-    id: String,
-    email: String,
-    verified: i64,
-    created_at: i64,
-}
 
 /// What the dashboard says of a member whose email nobody proved (`latch_core::member`).
 const UNVERIFIED: &str = "Not confirmed: bought without signing in";
@@ -34,13 +25,7 @@ pub(crate) async fn list(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
     let q = form::query(req, "q")?.unwrap_or_default();
     let pattern =
         format!("%{}%", q.trim().to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    let members: Vec<MemberRow> = db::rows(
-        &ctx.db,
-        "SELECT id, email, verified, created_at FROM members WHERE site_id = ?1 AND email LIKE ?2 ESCAPE '\\' \
-         ORDER BY created_at DESC, email LIMIT ?3",
-        &[Arg::Text(&page.site.id), Arg::Text(&pattern), Arg::Int(LIMIT)],
-    )
-    .await?;
+    let members = store::search_members(&ctx.db, &page.site.id, &pattern, LIMIT).await?;
     let base = html::site_path(&page.site.id, Nav::Members);
     let body = html! {
         form.inline method="get" action=(base) role="search" {
@@ -80,31 +65,16 @@ struct Member {
 }
 
 async fn member(ctx: &Ctx, page: &SitePage, id: &str) -> ApiResult<Member> {
-    #[derive(Deserialize)]
-    struct Customer {
-        customer: String,
-    }
     let site = &page.site.id;
-    let found = db::member(&ctx.db, site, id).await?.ok_or_else(|| ApiError::not_found("member"))?;
-    let customers: Vec<Customer> = db::rows(
-        &ctx.db,
-        "SELECT customer FROM member_customers WHERE site_id = ?1 AND member_id = ?2 ORDER BY rowid DESC",
-        &[Arg::Text(site), Arg::Text(id)],
-    )
-    .await?;
-    let grants = db::member_grants(&ctx.db, site, id)
+    let found = store::member(&ctx.db, site, id).await?.ok_or_else(|| ApiError::not_found("member"))?;
+    let customers = store::customers_of_member(&ctx.db, site, id).await?;
+    let grants = store::member_grants(&ctx.db, site, id)
         .await?
         .into_iter()
         .filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok())
         .filter(|g| !g.product.is_empty())
         .collect();
-    Ok(Member {
-        id: found.id,
-        email: found.email,
-        verified: found.verified != 0,
-        customers: customers.into_iter().map(|c| c.customer).collect(),
-        grants,
-    })
+    Ok(Member { id: found.id, email: found.email, verified: found.verified != 0, customers, grants })
 }
 
 /// `GET /dashboard/sites/{site}/members/{id}`.
@@ -115,14 +85,8 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage, id: &str) -> ApiResult<Resp
 async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Option<&str>) -> ApiResult<Response> {
     let m = member(ctx, page, id).await?;
     let customers_json = serde_json::to_string(&m.customers).map_err(ApiError::internal)?;
-    let timeline: Vec<Entry> = db::rows(
-        &ctx.db,
-        "SELECT id, kind, product, stripe_object, event_id, reason, created_at FROM activity \
-         WHERE site_id = ?1 AND customer IN (SELECT value FROM json_each(?2)) ORDER BY id DESC LIMIT 100",
-        &[Arg::Text(&page.site.id), Arg::Text(&customers_json)],
-    )
-    .await?;
-    let products = db::products(&ctx.db, &page.site.id).await?;
+    let timeline: Vec<Entry> = store::customers_activity(&ctx.db, &page.site.id, &customers_json).await?;
+    let products = store::products(&ctx.db, &page.site.id).await?;
     let base = format!("{}/{}", html::site_path(&page.site.id, Nav::Members), m.id);
     let csrf = page.session.csrf.as_str();
     let body = html! {
@@ -201,7 +165,7 @@ pub(crate) async fn grant(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &st
     let form = form::read(ctx, req, &page.session.binding).await?;
     let m = member(ctx, page, id).await?;
     let product = form.get("product");
-    if !db::products(&ctx.db, &page.site.id).await?.iter().any(|p| p.slug == product) {
+    if !store::products(&ctx.db, &page.site.id).await?.iter().any(|p| p.slug == product) {
         return show_with(ctx, page, id, 400, Some("Pick one of the site's products.")).await;
     }
     let days = form.get("days");
@@ -227,14 +191,9 @@ pub(crate) async fn grant(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &st
         grants::insert_activity(ctx, &page.site.id, &entry, None)?,
     ];
     if m.customers.is_empty() {
-        statements.push(db::statement(
-            &ctx.db,
-            "INSERT INTO member_customers (site_id, customer, member_id) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (site_id, customer) DO NOTHING",
-            &[Arg::Text(&page.site.id), Arg::Text(&customer), Arg::Text(&m.id)],
-        )?);
+        statements.push(store::link_customer(&ctx.db, &page.site.id, &customer, &m.id)?);
     }
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     html::redirect(ctx, &format!("{}/{}?done=access_granted", html::site_path(&page.site.id, Nav::Members), m.id), &[])
 }
 
@@ -251,7 +210,7 @@ pub(crate) async fn revoke(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &s
         Ok(done) => done,
         Err(e) => return show_with(ctx, page, id, 400, Some(&e.to_string())).await,
     };
-    db::batch(
+    store::batch(
         &ctx.db,
         vec![
             grants::upsert_grant(ctx, &page.site.id, &ended)?,

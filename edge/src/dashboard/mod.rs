@@ -20,8 +20,8 @@ mod sites;
 use worker::{Method, Request, Response};
 
 use crate::context::Ctx;
-use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::store::{self, Site};
 use data::SiteRow;
 use html::{Chrome, Nav};
 use session::Session;
@@ -123,7 +123,7 @@ async fn handle(ctx: &Ctx, req: &mut Request, rest: &[&str]) -> ApiResult<Respon
 async fn load(ctx: &Ctx, req: &Request, session: Session, site_id: &str) -> ApiResult<SitePage> {
     let sites = data::owner_sites(ctx, &session.owner.id).await?;
     let site = sites.iter().find(|s| s.id == site_id).cloned().ok_or_else(|| ApiError::not_found("site"))?;
-    let db_site = db::site(&ctx.db, &site.id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    let db_site = store::site(&ctx.db, &site.id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     let flash = form::query(req, "done")?.as_deref().and_then(flash);
     Ok(SitePage { session, sites, site, db_site, flash })
 }

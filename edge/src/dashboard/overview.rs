@@ -8,15 +8,13 @@ use latch_core::event::{List, Subscription};
 use latch_core::money::{self, RecurringPrice};
 use latch_core::stripe_request;
 use maud::html;
-use serde::Deserialize;
 use worker::Response;
 
 use crate::context::Ctx;
 use crate::dashboard::SitePage;
 use crate::dashboard::html::{self, Nav};
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
-use crate::stripe;
+use crate::{store, stripe};
 
 /// Start of the current UTC month (Unix seconds).
 fn month_start(now: i64) -> i64 {
@@ -35,7 +33,7 @@ const COUNTED_PER_PRICE: usize = PAGES_PER_PRICE * stripe_request::LIST_PAGE_SIZ
 /// price has more subscriptions than that, so the figure is a lower bound.
 async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>, bool), String> {
     let account = page.db_site.stripe().map_err(|e| e.message)?;
-    let stored = db::all_prices(&ctx.db, &page.site.id).await.map_err(|e| e.to_string())?;
+    let stored = store::all_prices(&ctx.db, &page.site.id).await.map_err(|e| e.to_string())?;
     let prices: Vec<RecurringPrice<'_>> = stored
         .iter()
         .filter_map(|p| {
@@ -66,26 +64,10 @@ async fn recurring(ctx: &Ctx, page: &SitePage) -> Result<(BTreeMap<String, i64>,
 
 /// `GET /dashboard/sites/{site}`.
 pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
-    #[derive(Deserialize)]
-    struct Row {
-        data: String,
-        member_id: Option<String>,
-    }
-    #[derive(Deserialize)]
-    struct Count {
-        n: i64,
-    }
     let site = &page.site.id;
     // One person per member (a member may have several Stripe customers); a customer without a member counts alone.
     // Rows that ended are left in D1 (a superset of the active ones is read; `Grant::is_active` decides).
-    let rows: Vec<Row> = db::rows(
-        &ctx.db,
-        "SELECT g.data, mc.member_id FROM grants g LEFT JOIN member_customers mc \
-           ON mc.site_id = g.site_id AND mc.customer = g.customer \
-         WHERE g.site_id = ?1 AND (g.ends_at IS NULL OR g.ends_at > ?2)",
-        &[Arg::Text(site), Arg::Int(ctx.now)],
-    )
-    .await?;
+    let rows = store::grants_not_ended(&ctx.db, site, ctx.now).await?;
     let grants: Vec<(Grant, Option<String>)> =
         rows.into_iter().filter_map(|r| Some((serde_json::from_str(&r.data).ok()?, r.member_id))).collect();
     let since = month_start(ctx.now);
@@ -100,14 +82,8 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
         who.len()
     };
     let (with_access, new) = (people(i64::MIN), people(since));
-    let cancelled = db::row::<Count>(
-        &ctx.db,
-        "SELECT COUNT(*) AS n FROM activity WHERE site_id = ?1 AND kind = 'subscription_cancelled' AND created_at >= ?2",
-        &[Arg::Text(site), Arg::Int(since)],
-    )
-    .await?
-    .map_or(0, |c| c.n);
-    let products = db::products(&ctx.db, site).await?;
+    let cancelled = store::cancellations_since(&ctx.db, site, since).await?;
+    let products = store::products(&ctx.db, site).await?;
     let connected = page.site.stripe_status.as_deref() == Some("connected");
     let mrr = recurring(ctx, page).await;
     let body = html! {

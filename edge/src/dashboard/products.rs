@@ -11,11 +11,11 @@ use crate::context::Ctx;
 use crate::dashboard::form::Form;
 use crate::dashboard::html::{self, Nav, csrf_field, field, field_named};
 use crate::dashboard::{SitePage, form};
-use crate::db;
 use crate::error::{ApiError, ApiResult};
+use crate::http::edge_origin;
 use crate::imports;
-use crate::routes::connect::edge_origin;
 use crate::routes::products::{self as api, LinkBody, NewProduct, NewProductPrice, ProductSettings};
+use crate::store;
 
 /// A form that failed, shown again with its error next to the field (or at the top when `field` is `None`).
 struct Failed<'a> {
@@ -63,7 +63,7 @@ fn price_fields(prefix: &str, failed: Option<&Failed<'_>>, this_form: &str) -> M
     }
 }
 
-fn interval_label(price: &db::Price) -> String {
+fn interval_label(price: &store::Price) -> String {
     match price.interval.as_deref() {
         Some("month") => "per month".into(),
         Some("year") => "per year".into(),
@@ -74,8 +74,8 @@ fn interval_label(price: &db::Price) -> String {
 
 async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Failed<'_>>) -> ApiResult<Response> {
     let site = &page.site;
-    let products = db::products(&ctx.db, &site.id).await?;
-    let prices = db::all_prices(&ctx.db, &site.id).await?;
+    let products = store::products(&ctx.db, &site.id).await?;
+    let prices = store::all_prices(&ctx.db, &site.id).await?;
     let jobs = imports::list(ctx, &site.id).await?;
     let connected = page.db_site.stripe().is_ok();
     // The account's products not linked yet, to pick one; a Stripe hiccup only hides the picker.
@@ -334,7 +334,7 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, page: &SitePage, slu
 }
 
 /// The access-policy fields as shown: one-time days (empty for good) and past-due grace days.
-fn policy_values(product: &db::Product) -> (String, String) {
+fn policy_values(product: &store::Product) -> (String, String) {
     let overrides = latch_core::catalog::policy_overrides(&product.policy);
     let policy = ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &overrides)
         .unwrap_or_else(|_| ProductPolicy::new(&product.slug, &product.stripe_product));

@@ -5,8 +5,8 @@ use serde::Serialize;
 use worker::{Request, Response};
 
 use crate::context::{Ctx, random_id};
-use crate::db::{self, Member, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::store::{self, Member, Site};
 use crate::{grants, http};
 
 /// A member's view of their access.
@@ -33,7 +33,7 @@ pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, M
     let site_id = token::unverified_site(&raw).ok_or(token::TokenError::Malformed)?;
     let site = ctx.site(&site_id).await?;
     let claims = token::verify(&raw, ctx.config.token_secret.as_bytes(), &site.id, WIDGET_AUDIENCE, ctx.now)?;
-    let member = db::member(&ctx.db, &site.id, &claims.sub)
+    let member = store::member(&ctx.db, &site.id, &claims.sub)
         .await?
         .filter(|m| m.token_generation == claims.generation)
         .ok_or_else(|| ApiError::new(401, "invalid_token", "the token was revoked"))?;
@@ -43,11 +43,11 @@ pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, M
 /// Carries out a proof of `email` on `site` (a sign-in code or the host site's identity; `latch_core::member` decides
 /// what it joins) and answers the verified member. `presented` is the member whose token the proving browser sent.
 pub(crate) async fn prove(ctx: &Ctx, site: &Site, email: &str, presented: Option<&Member>) -> ApiResult<Member> {
-    let known: Vec<_> = db::members_by_email(&ctx.db, &site.id, email).await?.iter().map(Member::known).collect();
+    let known: Vec<_> = store::members_by_email(&ctx.db, &site.id, email).await?.iter().map(Member::known).collect();
     let proof = latch_core::member::on_proof(email, &known, presented.map(Member::known).as_ref());
-    let statements = db::prove_email(&ctx.db, &site.id, email, &proof, &random_id("mem")?, ctx.now)?;
-    db::batch(&ctx.db, statements).await?;
-    db::verified_member(&ctx.db, &site.id, email)
+    let statements = store::prove_email(&ctx.db, &site.id, email, &proof, &random_id("mem")?, ctx.now)?;
+    store::batch(&ctx.db, statements).await?;
+    store::verified_member(&ctx.db, &site.id, email)
         .await?
         .ok_or_else(|| ApiError::internal("the verified member just written is missing"))
 }

@@ -8,9 +8,9 @@ use worker::{Request, Response};
 
 use crate::auth::require_operator;
 use crate::context::Ctx;
-use crate::db::{self, Arg};
 use crate::error::{ApiError, ApiResult};
 use crate::http;
+use crate::store;
 
 #[derive(Deserialize, Serialize)]
 struct NewSite {
@@ -33,14 +33,14 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
     let origins = site.allowed_origins.iter().map(|o| validate::origin_of(o)).collect::<Result<Vec<_>, _>>()?;
     let origins_json = serde_json::to_string(&origins).map_err(ApiError::internal)?;
     if site.platform_account == Some(true) {
-        if let Some(other) = db::platform_site(&ctx.db).await?.filter(|s| s.id != site.id) {
+        if let Some(other) = store::platform_site(&ctx.db).await?.filter(|s| s.id != site.id) {
             return Err(ApiError::new(
                 409,
                 "platform_account_in_use",
                 format!("{} already runs on the platform's Stripe account; only one site may", other.id),
             ));
         }
-        if db::site(&ctx.db, &site.id).await?.is_some_and(|s| s.stripe_account.is_some()) {
+        if store::site(&ctx.db, &site.id).await?.is_some_and(|s| s.stripe_account.is_some()) {
             return Err(ApiError::new(
                 409,
                 "stripe_connected",
@@ -48,20 +48,6 @@ pub(crate) async fn create_site(ctx: &Ctx, req: &mut Request) -> ApiResult<Respo
             ));
         }
     }
-    db::run(
-        &ctx.db,
-        "INSERT INTO sites (id, name, allowed_origins, platform_account, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, allowed_origins = excluded.allowed_origins, \
-           platform_account = COALESCE(?6, sites.platform_account)",
-        &[
-            Arg::Text(&site.id),
-            Arg::Text(&site.name),
-            Arg::Text(&origins_json),
-            Arg::Int(i64::from(site.platform_account == Some(true))),
-            Arg::Int(ctx.now),
-            Arg::OptInt(site.platform_account.map(i64::from)),
-        ],
-    )
-    .await?;
+    store::upsert_operator_site(&ctx.db, &site.id, &site.name, &origins_json, site.platform_account, ctx.now).await?;
     http::json(200, &NewSite { allowed_origins: origins, ..site })
 }

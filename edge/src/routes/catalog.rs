@@ -4,9 +4,9 @@ use serde::Serialize;
 use worker::Response;
 
 use crate::context::Ctx;
-use crate::db::{self, Arg, Price};
 use crate::error::ApiResult;
 use crate::http;
+use crate::store::{self, Price, Store};
 
 #[derive(Serialize)]
 struct Catalog {
@@ -35,14 +35,9 @@ const SEEN_EVERY_SECS: i64 = 300;
 /// shows it). At most one write per site every [`SEEN_EVERY_SECS`], or when the origin changes.
 fn record_seen(ctx: &Ctx, site: &str) -> ApiResult<()> {
     let (Some(origin), Some(worker)) = (&ctx.origin, &ctx.worker) else { return Ok(()) };
-    let statement = db::statement(
-        &ctx.db,
-        "UPDATE sites SET seen_origin = ?2, seen_at = ?3 \
-         WHERE id = ?1 AND (seen_at IS NULL OR seen_at < ?4 OR seen_origin IS NOT ?2)",
-        &[Arg::Text(site), Arg::Text(origin), Arg::Int(ctx.now), Arg::Int(ctx.now - SEEN_EVERY_SECS)],
-    )?;
+    let statement = store::record_seen_origin(&ctx.db, site, origin, ctx.now, ctx.now - SEEN_EVERY_SECS)?;
     // After the answer, on a store of its own (the request's is gone by then).
-    let store = db::Store::new(ctx.env.d1("DB")?);
+    let store = Store::new(ctx.env.d1("DB")?);
     worker.wait_until(async move {
         if let Err(e) = store.run(statement).await {
             worker::console_warn!("recording where the widget ran failed: {e}");
@@ -55,8 +50,8 @@ fn record_seen(ctx: &Ctx, site: &str) -> ApiResult<()> {
 pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
     let site = ctx.site(site_id).await?;
     record_seen(ctx, &site.id)?;
-    let mut prices = db::prices(&ctx.db, &site.id).await?;
-    let products = db::products(&ctx.db, &site.id)
+    let mut prices = store::prices(&ctx.db, &site.id).await?;
+    let products = store::products(&ctx.db, &site.id)
         .await?
         .into_iter()
         .filter(|p| p.active != 0)

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::context::{Ctx, random_bytes};
-use crate::db::{self, Site};
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::{self, Limit};
 use crate::routes::access::authenticate;
+use crate::store::{self, Site};
 use crate::{http, stripe};
 
 #[derive(Deserialize)]
@@ -59,7 +59,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
             if member_site.id != site.id {
                 return Err(ApiError::new(401, "invalid_token", "the member token is for another site"));
             }
-            let customer = db::customer_of(&ctx.db, &site.id, &member.id).await?;
+            let customer = store::customer_of(&ctx.db, &site.id, &member.id).await?;
             Some((member, customer))
         }
         None => None,
@@ -118,15 +118,17 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
 
 /// The price bought (by id or lookup key, or a product's default price) and its product, which must sell through
 /// checkout.
-async fn sold(ctx: &Ctx, site: &Site, body: &CheckoutBody) -> ApiResult<(db::Price, db::Product)> {
+async fn sold(ctx: &Ctx, site: &Site, body: &CheckoutBody) -> ApiResult<(store::Price, store::Product)> {
     let price = match (&body.price, &body.product) {
-        (Some(price), _) => db::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?,
-        (None, Some(product)) => db::default_price(&ctx.db, &site.id, validate::slug(product)?)
+        (Some(price), _) => {
+            store::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?
+        }
+        (None, Some(product)) => store::default_price(&ctx.db, &site.id, validate::slug(product)?)
             .await?
             .ok_or_else(|| ApiError::not_found("a price for this product"))?,
         (None, None) => return Err(ApiError::bad_request("give either `price` or `product`")),
     };
-    let product = db::products(&ctx.db, &site.id)
+    let product = store::products(&ctx.db, &site.id)
         .await?
         .into_iter()
         .find(|p| p.slug == price.product_slug)

@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::grants;
 use crate::ratelimit::{self, Limit};
 use crate::routes::access;
-use crate::{db, fetches, http, stripe};
+use crate::{fetches, http, store, stripe};
 
 #[derive(Deserialize)]
 struct ClaimBody {
@@ -72,7 +72,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     grants::apply(ctx, &site, Input::Fetched { object: &object }, origin, Vec::new()).await?;
     fetches::settle(ctx, &cause).await?;
 
-    let member = db::member_of_customer(&ctx.db, &site.id, &customer)
+    let member = store::member_of_customer(&ctx.db, &site.id, &customer)
         .await?
         .ok_or_else(|| ApiError::new(409, "claim_pending", "Stripe has not recorded the buyer's email yet"))?;
     let session_member = session.metadata.get(latch_core::member::META_MEMBER).map(String::as_str);

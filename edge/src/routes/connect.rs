@@ -12,18 +12,14 @@ use latch_core::connect::{self, AuthorizeParams, OAuthError, OAuthToken, Starter
 use latch_core::owner::Sensitive;
 use latch_core::{cookie, stripe_request};
 use serde::Deserialize;
-use worker::{D1PreparedStatement, Request, Response};
+use worker::{Request, Response};
 
 use crate::auth::{self, require_site_admin};
 use crate::context::{Ctx, random_id};
-use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::http::edge_origin;
+use crate::store::{self, Site};
 use crate::{http, owners, stripe};
-
-/// The edge's own origin (`https://edge.example`), from the request.
-pub(crate) fn edge_origin(req: &Request) -> ApiResult<String> {
-    Ok(req.url()?.origin().ascii_serialization())
-}
 
 fn client_id(ctx: &Ctx) -> ApiResult<&str> {
     ctx.config.connect_client_id.as_deref().ok_or_else(|| {
@@ -63,16 +59,13 @@ pub(crate) async fn authorize(
         }
     };
     let redirect_uri = format!("{}/connect/callback", edge_origin(req)?);
-    db::run(
+    store::insert_oauth_state(
         &ctx.db,
-        "INSERT INTO oauth_states (state_hash, site_id, binding, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        &[
-            Arg::Text(&connect::hash_secret(&state)),
-            Arg::Text(&site.id),
-            Arg::Text(&binding),
-            Arg::Int(ctx.now + connect::STATE_TTL_SECS),
-            Arg::Int(ctx.now),
-        ],
+        &connect::hash_secret(&state),
+        &site.id,
+        &binding,
+        ctx.now + connect::STATE_TTL_SECS,
+        ctx.now,
     )
     .await?;
     let url = connect::authorize_url(&AuthorizeParams {
@@ -127,12 +120,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let query = |k: &str| url.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
     let Some(state) = query("state") else { return refused("The link has no state; start again from Settings.") };
     let state_hash = connect::hash_secret(&state);
-    let stored: Option<StoredState> = db::row(
-        &ctx.db,
-        "SELECT site_id, binding, expires_at, used_at FROM oauth_states WHERE state_hash = ?1",
-        &[Arg::Text(&state_hash)],
-    )
-    .await?;
+    let stored: Option<StoredState> = store::oauth_state(&ctx.db, &state_hash).await?;
     let cookies = req.headers().get("Cookie")?.unwrap_or_default();
     let secure = http::secure_cookies(req)?;
     let nonce = cookie::value(&cookies, &cookie::name(connect::OAUTH_COOKIE, secure));
@@ -146,13 +134,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     }
     let Some(stored) = stored else { return refused(&StateError::Unknown.to_string()) };
     // Single use, even under a race: only the request that flips used_at goes on.
-    let claimed = db::run(
-        &ctx.db,
-        "UPDATE oauth_states SET used_at = ?2 WHERE state_hash = ?1 AND used_at IS NULL",
-        &[Arg::Text(&state_hash), Arg::Int(ctx.now)],
-    )
-    .await?;
-    if claimed.meta()?.and_then(|m| m.changes).unwrap_or(0) != 1 {
+    if !store::use_oauth_state(&ctx.db, &state_hash, ctx.now).await? {
         return refused(&StateError::Replayed.to_string());
     }
     if let Some(error) = query("error") {
@@ -161,7 +143,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     }
     // The site may have changed since the flow started (connected meanwhile, or put on the platform's account):
     // what the change needs is decided again now.
-    let site = db::site(&ctx.db, &stored.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
+    let site = store::site(&ctx.db, &stored.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     if site.platform_account != 0 {
         return refused("This site runs on the platform's own Stripe account; only the operator can change that.");
     }
@@ -183,7 +165,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
         }
         Err(e) => return refused(&e.to_string()),
     };
-    if let Some(other) = db::site_by_account(&ctx.db, &token.stripe_user_id).await?
+    if let Some(other) = store::site_by_account(&ctx.db, &token.stripe_user_id).await?
         && other.id != stored.site_id
     {
         return page(
@@ -192,19 +174,10 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
             "<p id=\"status\" data-status=\"conflict\">This Stripe account is connected to another site.</p>",
         );
     }
-    let mut statements = vec![db::statement(
-        &ctx.db,
-        "UPDATE sites SET stripe_account = ?2, livemode = ?3, stripe_status = 'connected', connected_at = ?4 \
-         WHERE id = ?1",
-        &[
-            Arg::Text(&stored.site_id),
-            Arg::Text(&token.stripe_user_id),
-            Arg::Int(i64::from(token.livemode)),
-            Arg::Int(ctx.now),
-        ],
-    )?];
+    let mut statements =
+        vec![store::mark_connected(&ctx.db, &stored.site_id, &token.stripe_user_id, token.livemode, ctx.now)?];
     statements.extend(owners::connection_changed(ctx, &stored.site_id, &token.stripe_user_id, true).await?);
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     let mode = if token.livemode { "live" } else { "test" };
     let mut response = page(
         200,
@@ -250,9 +223,9 @@ pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site, session: Option<&str
         Ok(_) | Err(OAuthError::Refused(_)) => {}
         Err(e) => return Err(ApiError::new(503, "stripe_unavailable", e.to_string())),
     }
-    let mut statements = vec![disconnected_statement(ctx, &account)?];
+    let mut statements = vec![store::mark_disconnected(&ctx.db, &account)?];
     statements.extend(owners::connection_changed(ctx, &site.id, &account, false).await?);
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     Ok(account)
 }
 
@@ -271,13 +244,4 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiRe
             "subscriptions": SUBSCRIPTIONS_NOT_CANCELLED,
         }),
     )
-}
-
-/// The statement marking every site on `account` disconnected (also batched with `account.application.deauthorized`).
-pub(crate) fn disconnected_statement(ctx: &Ctx, account: &str) -> ApiResult<D1PreparedStatement> {
-    Ok(db::statement(
-        &ctx.db,
-        "UPDATE sites SET stripe_status = 'disconnected' WHERE stripe_account = ?1",
-        &[Arg::Text(account)],
-    )?)
 }

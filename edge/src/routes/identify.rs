@@ -12,7 +12,7 @@ use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::ratelimit::{self, Limit};
 use crate::routes::access;
-use crate::{db, http, owners};
+use crate::{http, owners, store};
 
 /// Identities presented from one client address.
 const PER_IP: Limit = Limit { scope: "identify-ip", max: 60, window_secs: 15 * 60 };
@@ -32,7 +32,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let who = identity::verify(&body.identity, &secret, ctx.now)
         .map_err(|e| ApiError::new(401, "invalid_identity", e.to_string()))?;
     // Each value once: a copy of the page's HTML is worth nothing after the reader's own browser used it.
-    if !db::first_identity_use(&ctx.db, &site.id, &identity::replay_key(&body.identity), who.exp).await? {
+    if !store::first_identity_use(&ctx.db, &site.id, &identity::replay_key(&body.identity), who.exp).await? {
         return Err(ApiError::new(
             401,
             "invalid_identity",

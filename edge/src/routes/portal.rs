@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::context::Ctx;
-use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::routes::access::authenticate;
 use crate::routes::portal_settings;
+use crate::store;
 use crate::{http, stripe};
 
 #[derive(Deserialize)]
@@ -32,7 +32,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     }
     let body: PortalBody = http::json_body(req).await?;
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
-    let customer = db::customer_of(&ctx.db, &site.id, &member.id)
+    let customer = store::customer_of(&ctx.db, &site.id, &member.id)
         .await?
         .ok_or_else(|| ApiError::new(404, "no_customer", "this member has no billing account yet"))?;
     let return_page = validate::return_page(&body.return_url);

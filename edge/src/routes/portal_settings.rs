@@ -10,8 +10,8 @@ use worker::{Request, Response};
 
 use crate::auth::require_site_admin;
 use crate::context::Ctx;
-use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
+use crate::store::{self, PortalRow, Site};
 use crate::{http, stripe};
 
 /// A site's stored portal settings and the configuration carrying them.
@@ -24,24 +24,8 @@ pub(crate) struct StoredPortal {
     pub(crate) stripe_configuration: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Row {
-    enabled: i64,
-    privacy_policy_url: Option<String>,
-    terms_of_service_url: Option<String>,
-    allow_cancel: i64,
-    stripe_configuration: Option<String>,
-    revision: i64,
-}
-
-async fn row(ctx: &Ctx, site: &str) -> ApiResult<Option<Row>> {
-    Ok(db::row(
-        &ctx.db,
-        "SELECT enabled, privacy_policy_url, terms_of_service_url, allow_cancel, stripe_configuration, revision \
-         FROM portal_settings WHERE site_id = ?1",
-        &[Arg::Text(site)],
-    )
-    .await?)
+async fn row(ctx: &Ctx, site: &str) -> ApiResult<Option<PortalRow>> {
+    Ok(store::portal_settings(&ctx.db, site).await?)
 }
 
 /// The site's portal settings; a site that never saved any gets [`PortalSettings::default`] (Stripe's default
@@ -90,27 +74,9 @@ pub(crate) async fn save(ctx: &Ctx, site: &Site, settings: &PortalSettings) -> A
         }
         None => stripe::send::<Created>(&ctx.config, &create()).await.map_err(ApiError::stripe_for_owner)?.id,
     };
-    db::batch(
+    store::batch(
         &ctx.db,
-        vec![db::statement(
-            &ctx.db,
-            "INSERT INTO portal_settings (site_id, enabled, privacy_policy_url, terms_of_service_url, allow_cancel, \
-               stripe_configuration, revision, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-             ON CONFLICT (site_id) DO UPDATE SET enabled = excluded.enabled, \
-               privacy_policy_url = excluded.privacy_policy_url, terms_of_service_url = excluded.terms_of_service_url, \
-               allow_cancel = excluded.allow_cancel, stripe_configuration = excluded.stripe_configuration, \
-               revision = excluded.revision, updated_at = excluded.updated_at",
-            &[
-                Arg::Text(&site.id),
-                Arg::Int(i64::from(settings.enabled)),
-                Arg::OptText(settings.privacy_policy_url.as_deref()),
-                Arg::OptText(settings.terms_of_service_url.as_deref()),
-                Arg::Int(i64::from(settings.allow_cancel)),
-                Arg::Text(&configuration),
-                Arg::Int(revision),
-                Arg::Int(ctx.now),
-            ],
-        )?],
+        vec![store::upsert_portal_settings(&ctx.db, &site.id, &settings, &configuration, revision, ctx.now)?],
     )
     .await?;
     Ok(StoredPortal { settings, stripe_configuration: Some(configuration) })

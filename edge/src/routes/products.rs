@@ -10,9 +10,9 @@ use worker::{D1PreparedStatement, Request, Response};
 
 use crate::auth::require_site_admin;
 use crate::context::Ctx;
-use crate::db::{self, Arg, Site};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::connect::edge_origin;
+use crate::http::edge_origin;
+use crate::store::{self, ProductSale, Site};
 use crate::{http, imports, stripe};
 
 /// A product to create, with its first prices.
@@ -49,8 +49,8 @@ struct Created {
 }
 
 /// The product row of a site, or 404.
-pub(crate) async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<db::Product> {
-    db::products(&ctx.db, &site.id)
+pub(crate) async fn product(ctx: &Ctx, site: &Site, slug: &str) -> ApiResult<store::Product> {
+    store::products(&ctx.db, &site.id)
         .await?
         .into_iter()
         .find(|p| p.slug == slug)
@@ -69,19 +69,14 @@ pub(crate) async fn create_product(ctx: &Ctx, site: &Site, body: &NewProduct) ->
     )
     .await
     .map_err(ApiError::stripe_for_owner)?;
-    let mut statements = vec![db::statement(
-        &ctx.db,
-        "INSERT INTO products (site_id, slug, name, stripe_product, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-         ON CONFLICT (site_id, slug) DO UPDATE SET name = excluded.name, stripe_product = excluded.stripe_product",
-        &[Arg::Text(&site.id), Arg::Text(&body.slug), Arg::Text(&body.name), Arg::Text(&created.id), Arg::Int(ctx.now)],
-    )?];
+    let mut statements = vec![store::upsert_product(&ctx.db, &site.id, &body.slug, &body.name, &created.id, ctx.now)?];
     let mut prices = Vec::new();
     for p in &body.prices {
         let (price, statement) = create_price(ctx, site, &body.slug, &created.id, p, &scope).await?;
         statements.push(statement);
         prices.push(price);
     }
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     Ok((created.id, prices))
 }
 
@@ -126,7 +121,7 @@ async fn create_price(
     let price: StripePrice = stripe::send(&ctx.config, &request.on_account(site.stripe()?).idempotent(scope))
         .await
         .map_err(ApiError::stripe_for_owner)?;
-    let statement = db::upsert_price(&ctx.db, &site.id, slug, &price)?;
+    let statement = store::upsert_price(&ctx.db, &site.id, slug, &price)?;
     Ok((price, statement))
 }
 
@@ -136,7 +131,7 @@ pub(crate) async fn add_price_to(ctx: &Ctx, site: &Site, slug: &str, body: &NewP
     let product = product(ctx, site, slug).await?;
     let scope = format!("admin:{}:{}:price", site.id, product.slug);
     let (price, statement) = create_price(ctx, site, &product.slug, &product.stripe_product, body, &scope).await?;
-    db::batch(&ctx.db, vec![statement]).await?;
+    store::batch(&ctx.db, vec![statement]).await?;
     Ok(price)
 }
 
@@ -204,22 +199,15 @@ pub(crate) async fn update_settings(
     ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &policy)
         .map_err(|e| ApiError::new(400, "invalid_policy", format!("policy: {e}")))?;
     let policy = serde_json::Value::Object(policy).to_string();
-    db::run(
-        &ctx.db,
-        "UPDATE products SET checkout_enabled = ?3, purchase_method = ?4, purchase_url = ?5, \
-         billing_address_required = ?6, show_locked_card = ?7, policy = ?8 WHERE site_id = ?1 AND slug = ?2",
-        &[
-            Arg::Text(&site.id),
-            Arg::Text(&product.slug),
-            Arg::Int(checkout),
-            Arg::Text(method.as_str()),
-            Arg::OptText(url.as_deref()),
-            Arg::Int(billing_address),
-            Arg::Int(locked_card),
-            Arg::Text(&policy),
-        ],
-    )
-    .await?;
+    let sale = ProductSale {
+        checkout_enabled: checkout,
+        purchase_method: method.as_str(),
+        purchase_url: url.as_deref(),
+        billing_address_required: billing_address,
+        show_locked_card: locked_card,
+        policy: &policy,
+    };
+    store::update_product_sale(&ctx.db, &site.id, &product.slug, &sale).await?;
     Ok((checkout != 0, method.as_str(), url))
 }
 
@@ -298,12 +286,7 @@ pub(crate) struct LinkAnswer {
 
 /// Whether any grant of a product still gives access.
 async fn has_active_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<bool> {
-    let rows: Vec<db::GrantRow> = db::rows(
-        &ctx.db,
-        "SELECT data FROM grants WHERE site_id = ?1 AND product = ?2",
-        &[Arg::Text(site), Arg::Text(slug)],
-    )
-    .await?;
+    let rows = store::product_grants(&ctx.db, site, slug).await?;
     Ok(rows.iter().filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok()).any(|g| g.is_active(ctx.now)))
 }
 
@@ -314,7 +297,7 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
     let account = site.stripe()?;
     validate::slug(&body.slug)?;
     validate::stripe_id("prod_", &body.stripe_product)?;
-    let existing = db::products(&ctx.db, &site.id).await?;
+    let existing = store::products(&ctx.db, &site.id).await?;
     if let Some(other) = existing.iter().find(|p| p.stripe_product == body.stripe_product && p.slug != body.slug) {
         return Err(ApiError::new(
             409,
@@ -349,29 +332,14 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
             .map_err(ApiError::stripe_for_owner)?;
     let name = body.name.clone().unwrap_or_else(|| stripe_product.name.clone());
     let mut statements = vec![
-        db::statement(
-            &ctx.db,
-            "INSERT INTO products (site_id, slug, name, stripe_product, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-             ON CONFLICT (site_id, slug) DO UPDATE SET name = excluded.name, stripe_product = excluded.stripe_product",
-            &[
-                Arg::Text(&site.id),
-                Arg::Text(&body.slug),
-                Arg::Text(&name),
-                Arg::Text(&stripe_product.id),
-                Arg::Int(ctx.now),
-            ],
-        )?,
+        store::upsert_product(&ctx.db, &site.id, &body.slug, &name, &stripe_product.id, ctx.now)?,
         // Prices of a previously linked Stripe product stop being sold.
-        db::statement(
-            &ctx.db,
-            "UPDATE prices SET active = 0 WHERE site_id = ?1 AND product_slug = ?2",
-            &[Arg::Text(&site.id), Arg::Text(&body.slug)],
-        )?,
+        store::deactivate_prices(&ctx.db, &site.id, &body.slug)?,
     ];
     for price in &prices.data {
-        statements.push(db::upsert_price(&ctx.db, &site.id, &body.slug, price)?);
+        statements.push(store::upsert_price(&ctx.db, &site.id, &body.slug, price)?);
     }
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     let job = imports::create(ctx, site, &body.slug, edge).await?;
     Ok(LinkAnswer {
         slug: body.slug,

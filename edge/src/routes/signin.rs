@@ -12,10 +12,10 @@ use worker::{Request, Response};
 
 use crate::codes::{self, Scope};
 use crate::context::Ctx;
-use crate::db::{self, Arg, Site};
 use crate::error::ApiResult;
 use crate::http;
 use crate::routes::access;
+use crate::store::{self, Site};
 
 #[derive(Deserialize)]
 struct SigninBody {
@@ -39,20 +39,14 @@ struct SignoutBody {
     everywhere: bool,
 }
 
-#[derive(Deserialize)]
-struct SiteName {
-    name: String,
-}
-
 /// The code scope of a site's members.
 fn member_scope(site: &Site) -> Scope<'_> {
     Scope { site: &site.id, audience: WIDGET_AUDIENCE, email_site: Some(&site.id) }
 }
 
 async fn site_name(ctx: &Ctx, site: &Site) -> ApiResult<String> {
-    let name: Option<SiteName> =
-        db::row(&ctx.db, "SELECT name FROM sites WHERE id = ?1", &[Arg::Text(&site.id)]).await?;
-    Ok(name.map_or_else(|| site.id.clone(), |n| n.name))
+    let name = store::site_name(&ctx.db, &site.id).await?;
+    Ok(name.unwrap_or_else(|| site.id.clone()))
 }
 
 /// `POST /v1/signin {site, email}` -> 202 `{sent: true, challenge}`, the same for every address; members of the site
@@ -63,7 +57,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let site = ctx.site(&body.site).await?;
     codes::limit_request(ctx, req, member_scope(&site), &email).await?;
     let challenge = codes::challenge()?;
-    if !db::members_by_email(&ctx.db, &site.id, &email).await?.is_empty() {
+    if !store::members_by_email(&ctx.db, &site.id, &email).await?.is_empty() {
         codes::send(ctx, member_scope(&site), &email, &challenge, &site_name(ctx, &site).await?).await?;
     }
     http::json(202, &serde_json::json!({ "sent": true, "challenge": challenge }))
@@ -97,12 +91,7 @@ pub(crate) async fn signout(ctx: &Ctx, req: &mut Request) -> ApiResult<Response>
     let (site, member) = access::authenticate(ctx, req).await?;
     let body: SignoutBody = http::optional_json_body(req).await?;
     if body.everywhere {
-        db::run(
-            &ctx.db,
-            "UPDATE members SET token_generation = token_generation + 1 WHERE site_id = ?1 AND id = ?2",
-            &[Arg::Text(&site.id), Arg::Text(&member.id)],
-        )
-        .await?;
+        store::revoke_member_tokens(&ctx.db, &site.id, &member.id).await?;
     }
     http::json(200, &serde_json::json!({ "signed_out": true, "everywhere": body.everywhere }))
 }

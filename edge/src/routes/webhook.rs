@@ -10,11 +10,9 @@ use latch_core::webhook;
 use worker::{Request, Response};
 
 use crate::context::Ctx;
-use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::grants;
-use crate::http;
-use crate::routes::connect;
+use crate::store;
+use crate::{grants, http};
 
 /// Largest webhook body accepted (Stripe's events are far smaller); refused before it is buffered.
 const MAX_EVENT_BYTES: usize = 512 * 1024;
@@ -39,20 +37,20 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     };
 
     // One crossing: read what core names (one batch), core plans, write the plan (one batch).
-    let read = db::delivery_reads(&ctx.db, &delivery::reads(&event)).await?;
+    let read = store::delivery_reads(&ctx.db, &delivery::reads(&event)).await?;
     let plan = delivery::plan(&event, &read, &ctx.config.stripe_key, ctx.now);
     let site = plan.site.as_deref();
     let mut statements = Vec::new();
     if let Some(account) = &plan.disconnect {
-        statements.push(connect::disconnected_statement(ctx, account)?);
+        statements.push(store::mark_disconnected(&ctx.db, account)?);
     }
     if let Some(site) = site {
         for change in &plan.catalog {
             statements.push(match change {
                 CatalogWrite::Product { stripe_product, name, active } => {
-                    db::update_product_from_stripe(&ctx.db, site, stripe_product, name, *active)?
+                    store::update_product_from_stripe(&ctx.db, site, stripe_product, name, *active)?
                 }
-                CatalogWrite::Price { slug, price } => db::upsert_price(&ctx.db, site, slug, price)?,
+                CatalogWrite::Price { slug, price } => store::upsert_price(&ctx.db, site, slug, price)?,
             });
         }
         if let Some(writes) = &plan.engine {
@@ -60,9 +58,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         }
     }
     if plan.processed {
-        statements.push(db::mark_event_processed(&ctx.db, &event.id, site, &event.kind, ctx.now)?);
+        statements.push(store::mark_event_processed(&ctx.db, &event.id, site, &event.kind, ctx.now)?);
     }
-    db::batch(&ctx.db, statements).await?;
+    store::batch(&ctx.db, statements).await?;
     http::json(200, &plan.answer.body())
 }
 
@@ -72,11 +70,11 @@ async fn unreadable(ctx: &Ctx, body: &[u8], error: &str) -> ApiResult<Response> 
     let field = |name: &str| value.as_ref().and_then(|v| v[name].as_str()).map(str::to_owned);
     let (event_id, account) = (field("id"), field("account"));
     let site = match account.as_deref() {
-        Some(account) => db::site_by_account(&ctx.db, account).await?.map(|s| s.id),
+        Some(account) => store::site_by_account(&ctx.db, account).await?.map(|s| s.id),
         None => None,
     };
     worker::console_error!("unreadable Stripe event {event_id:?}: {error}");
-    db::unreadable_event(
+    store::unreadable_event(
         &ctx.db,
         event_id.as_deref(),
         site.as_deref(),
