@@ -12,6 +12,7 @@ mod fetches;
 mod grants;
 mod http;
 mod imports;
+mod manage;
 mod outbox;
 mod owners;
 mod ratelimit;
@@ -44,7 +45,7 @@ async fn fetch(mut req: Request, env: Env, worker_ctx: Context) -> worker::Resul
         Err(err) => http::error_response(&err)?,
     };
     http::cors_headers(response.headers_mut(), ctx.origin.as_deref(), &ctx.cors_origins.borrow())?;
-    #[cfg(feature = "dev")]
+    // What the request cost in D1 round trips: the operator's (and the bench's) view of the one-crossing rule.
     response.headers_mut().set("X-Latch-D1-Round-Trips", &ctx.db.round_trips().to_string())?;
     let (fetch, mail) = (ctx.fetch_pending.get(), ctx.mail_pending.get());
     if (fetch || mail)

@@ -1,7 +1,7 @@
 //! The site owners' dashboard under `/dashboard`: server-rendered HTML (maud), one module per page, forms that
 //! post and redirect (Post/Redirect/Get) and work without JavaScript. Behind the owner's session cookie; every
 //! form carries a CSRF token bound to the session and must come from the dashboard's own origin
-//! ([`form::read`]). Pages call the same functions as the JSON API (`routes::products`, `routes::connect`).
+//! ([`form::read`]). Pages call the same operations as the JSON API (`crate::manage`).
 
 mod activity;
 mod data;

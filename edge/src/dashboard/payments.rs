@@ -10,8 +10,8 @@ use crate::context::Ctx;
 use crate::dashboard::html::{self, Nav, csrf_field};
 use crate::dashboard::{SitePage, data, form};
 use crate::error::ApiResult;
+use crate::manage::connection;
 use crate::owners;
-use crate::routes::connect;
 
 /// `GET /dashboard/sites/{site}/payments` (`?confirm=sent` after a confirmation code was emailed).
 pub(crate) async fn show(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult<Response> {
@@ -85,7 +85,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>,
                     (csrf_field(&page.session.csrf))
                     p.warning #disconnect-warning {
                         strong { "Disconnecting does not cancel subscriptions. " }
-                        (connect::SUBSCRIPTIONS_NOT_CANCELLED)
+                        (connection::SUBSCRIPTIONS_NOT_CANCELLED)
                     }
                     div.check {
                         input type="checkbox" #confirm name="confirm" value="yes" required
@@ -124,7 +124,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>,
 /// `POST …/payments/connect`: redirects to Stripe's authorize page with the state bound to this owner session.
 pub(crate) async fn connect(ctx: &Ctx, req: &mut Request, page: &SitePage) -> ApiResult<Response> {
     form::read(ctx, req, &page.session.binding).await?;
-    match connect::authorize(ctx, req, &page.db_site, Some(&page.session.token)).await {
+    match connection::authorize(ctx, req, &page.db_site, Some(&page.session.token)).await {
         Ok((url, cookie)) => html::redirect(ctx, &url, cookie.as_slice()),
         Err(e) => show_with(ctx, page, e.status, Some(&e.message), false).await,
     }
@@ -137,7 +137,7 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &mut Request, page: &SitePage) ->
         let message = "Tick the box to confirm that subscriptions keep running in Stripe.";
         return show_with(ctx, page, 400, Some(message), false).await;
     }
-    match connect::disconnect_site(ctx, &page.db_site, Some(&page.session.token)).await {
+    match connection::disconnect_site(ctx, &page.db_site, Some(&page.session.token)).await {
         Ok(_) => page.done(ctx, Nav::Payments, "disconnected"),
         Err(e) => show_with(ctx, page, e.status, Some(&e.message), false).await,
     }

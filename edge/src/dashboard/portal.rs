@@ -1,6 +1,6 @@
 //! Settings > Customer Portal: whether members may open Stripe's billing portal, its privacy and terms links, and
-//! whether members may cancel there. Loaded and saved by `routes::portal_settings`, the functions behind the JSON
-//! API (which check the settings in latch-core and carry them in a Stripe billing portal configuration).
+//! whether members may cancel there. Loaded and saved by `manage::portal`, the operations behind the JSON API
+//! too (which check the settings in latch-core and carry them in a Stripe billing portal configuration).
 
 use latch_core::portal::PortalSettings;
 use maud::html;
@@ -10,11 +10,11 @@ use crate::context::Ctx;
 use crate::dashboard::html::{self, Nav, csrf_field, field_named};
 use crate::dashboard::{SitePage, form};
 use crate::error::ApiResult;
-use crate::routes::portal_settings;
+use crate::manage::portal;
 
 /// `GET /dashboard/sites/{site}/portal`.
 pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
-    let stored = portal_settings::load(ctx, &page.db_site).await?;
+    let stored = portal::load(ctx, &page.db_site).await?;
     render(ctx, page, 200, &stored.settings, stored.stripe_configuration.as_deref(), None)
 }
 
@@ -68,7 +68,7 @@ pub(crate) async fn save(ctx: &Ctx, req: &mut Request, page: &SitePage) -> ApiRe
     if let Err(e) = settings.validated() {
         return render(ctx, page, 400, &settings, None, Some((e.field(), &e.to_string())));
     }
-    match portal_settings::save(ctx, &page.db_site, &settings).await {
+    match portal::save(ctx, &page.db_site, &settings).await {
         Ok(_) => page.done(ctx, Nav::Portal, "portal_saved"),
         Err(e) if e.status < 500 => render(ctx, page, e.status, &settings, None, Some(("", &e.message))),
         Err(e) => Err(e),

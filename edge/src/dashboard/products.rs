@@ -1,6 +1,6 @@
 //! Settings > Products: the site's products and prices, creating a product with its first price, adding a price,
 //! linking an existing Stripe product (picked from the account's products), the import of its subscribers, and how
-//! each product is sold. Every change goes through `routes::products`, the functions behind the JSON API.
+//! each product is sold. Every change goes through `manage::products`, the operations behind the JSON API too.
 
 use latch_core::engine::{MAX_GRACE_DAYS, OneTimeAccess, ProductPolicy};
 use latch_core::money;
@@ -14,7 +14,7 @@ use crate::dashboard::{SitePage, form};
 use crate::error::{ApiError, ApiResult};
 use crate::http::edge_origin;
 use crate::imports;
-use crate::routes::products::{self as api, LinkBody, NewProduct, NewProductPrice, ProductSettings};
+use crate::manage::products::{self as api, LinkBody, NewProduct, NewProductPrice, ProductSettings};
 use crate::store;
 
 /// A form that failed, shown again with its error next to the field (or at the top when `field` is `None`).

@@ -1,31 +1,13 @@
 //! `GET /v1/access`: the calling member's active grants. Also the member-token check every member route uses.
 
+use latch_core::api::{AccessAnswer, MemberView, TokenAnswer};
 use latch_core::token::{self, Claims, WIDGET_AUDIENCE};
-use serde::Serialize;
 use worker::{Request, Response};
 
 use crate::context::{Ctx, random_id};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{self, Member, Site};
 use crate::{grants, http};
-
-/// A member's view of their access.
-#[derive(Serialize)]
-pub(crate) struct AccessAnswer {
-    /// Who the member is.
-    pub(crate) member: MemberView,
-    /// Products the member may see now.
-    pub(crate) access: Vec<latch_core::engine::Access>,
-}
-
-/// What the widget may know of a member.
-#[derive(Serialize)]
-pub(crate) struct MemberView {
-    /// Email address (as typed on Stripe's page while `verified` is false).
-    pub(crate) email: String,
-    /// Whether the member proved the email (a sign-in code or the host site's identity).
-    pub(crate) verified: bool,
-}
 
 /// Checks the bearer member token: signature, expiry, site, audience, and that it was not revoked.
 pub(crate) async fn authenticate(ctx: &Ctx, req: &Request) -> ApiResult<(Site, Member)> {
@@ -62,14 +44,6 @@ pub(crate) async fn answer(ctx: &Ctx, site: &Site, member: &Member) -> ApiResult
 pub(crate) async fn get(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
     http::json(200, &answer(ctx, &site, &member).await?)
-}
-
-/// A member token with the member's access: what claim, sign-in and refresh answer.
-#[derive(Serialize)]
-struct TokenAnswer {
-    token: String,
-    #[serde(flatten)]
-    access: AccessAnswer,
 }
 
 /// Issues a fresh member token (current generation, default lifetime) and answers it with the member's access.

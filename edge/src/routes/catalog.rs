@@ -1,32 +1,12 @@
 //! `GET /v1/sites/{site}/catalog`: what a site sells, for the widget's buttons and locked cards.
 
-use serde::Serialize;
+use latch_core::api::{Catalog, CatalogPrice, CatalogProduct};
 use worker::Response;
 
 use crate::context::Ctx;
 use crate::error::ApiResult;
 use crate::http;
 use crate::store::{self, Price, Store};
-
-#[derive(Serialize)]
-struct Catalog {
-    site: String,
-    products: Vec<CatalogProduct>,
-}
-
-#[derive(Serialize)]
-struct CatalogProduct {
-    slug: String,
-    name: String,
-    checkout: bool,
-    /// `stripe_checkout`, `sales_page` or `external`.
-    purchase_method: String,
-    /// Where buttons go when the purchase method is not Stripe Checkout.
-    purchase_url: Option<String>,
-    /// Whether the widget draws its locked card over `data-latch-locked` elements.
-    locked_card: bool,
-    prices: Vec<Price>,
-}
 
 /// How often the live check's "seen" time is refreshed per site.
 const SEEN_EVERY_SECS: i64 = 300;
@@ -46,7 +26,19 @@ fn record_seen(ctx: &Ctx, site: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// Answers the site's products and active prices.
+/// A stored price as the catalog shows it.
+fn catalog_price(p: Price) -> CatalogPrice {
+    CatalogPrice {
+        id: p.id,
+        lookup_key: p.lookup_key,
+        unit_amount: p.unit_amount,
+        currency: p.currency,
+        interval: p.interval,
+        trial_days: p.trial_days,
+    }
+}
+
+/// Answers the site's products and active prices (`latch_core::api::Catalog`).
 pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
     let site = ctx.site(site_id).await?;
     record_seen(ctx, &site.id)?;
@@ -65,7 +57,7 @@ pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
                 purchase_method: p.purchase_method,
                 purchase_url: p.purchase_url,
                 locked_card: p.show_locked_card != 0,
-                prices: mine,
+                prices: mine.into_iter().map(catalog_price).collect(),
             }
         })
         .collect();

@@ -7,8 +7,8 @@ use worker::{Request, Response};
 
 use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
+use crate::manage;
 use crate::routes::access::authenticate;
-use crate::routes::portal_settings;
 use crate::store;
 use crate::{http, stripe};
 
@@ -26,7 +26,7 @@ struct PortalSession {
 pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
     let account = site.stripe()?;
-    let portal = portal_settings::load(ctx, &site).await?;
+    let portal = manage::portal::load(ctx, &site).await?;
     if !portal.settings.enabled {
         return Err(ApiError::new(409, "portal_disabled", "this site does not offer the billing portal"));
     }

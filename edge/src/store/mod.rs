@@ -67,7 +67,7 @@ impl From<&Arg<'_>> for JsValue {
 }
 
 /// The D1 database as one request (or one background run) uses it. Every query goes through here, so the round trips
-/// a request costs are counted (`X-Latch-D1-Round-Trips` on development builds).
+/// a request costs are counted (every answer's `X-Latch-D1-Round-Trips` header).
 pub(crate) struct Store {
     d1: D1Database,
     round_trips: Cell<u32>,
@@ -80,7 +80,6 @@ impl Store {
     }
 
     /// How many times this store went to D1 so far.
-    #[cfg(feature = "dev")]
     pub(crate) fn round_trips(&self) -> u32 {
         self.round_trips.get()
     }
