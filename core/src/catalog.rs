@@ -146,6 +146,53 @@ pub struct StripePrice {
     pub recurring: Option<Recurring>,
 }
 
+/// Why a Stripe product cannot be linked under a slug.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LinkError {
+    /// Another slug of the site already sells this Stripe product.
+    #[error("this Stripe product is already linked to the product `{0}`")]
+    AlreadyLinked(String),
+    /// The slug sells another Stripe product through which members still have access.
+    #[error(
+        "`{slug}` is linked to {stripe_product} and members still have access through it; it cannot be linked to \
+         another Stripe product until their subscriptions have ended. Create a new product instead."
+    )]
+    HasSubscribers {
+        /// The Latch product.
+        slug: String,
+        /// The Stripe product it sells now.
+        stripe_product: String,
+    },
+    /// The Stripe product is archived.
+    #[error("this Stripe product is archived; unarchive it first")]
+    Inactive,
+}
+
+/// Whether `slug` may be linked to `stripe_product`, given the site's products and the grants of `slug`'s current
+/// link: never a product another slug sells, never away from a product members still have access through.
+pub fn check_link(
+    slug: &str,
+    stripe_product: &str,
+    products: &[StoredProduct],
+    slug_grants: &[crate::engine::Grant],
+    now: i64,
+) -> Result<(), LinkError> {
+    if let Some(other) = products.iter().find(|p| p.stripe_product == stripe_product && p.slug != slug) {
+        return Err(LinkError::AlreadyLinked(other.slug.clone()));
+    }
+    match products.iter().find(|p| p.slug == slug) {
+        Some(current) if current.stripe_product != stripe_product && slug_grants.iter().any(|g| g.is_active(now)) => {
+            Err(LinkError::HasSubscribers { slug: slug.to_owned(), stripe_product: current.stripe_product.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether the Stripe product, as Stripe answered it, may be linked (an archived one may not).
+pub fn check_linkable(active: bool) -> Result<(), LinkError> {
+    if active { Ok(()) } else { Err(LinkError::Inactive) }
+}
+
 /// Intervals an owner may choose for a new recurring price.
 pub fn price_interval(interval: Option<&str>) -> Result<Option<&str>, String> {
     match interval {
@@ -253,6 +300,42 @@ mod tests {
         assert!(importable(&SubscriptionStatus::Active));
         assert!(importable(&SubscriptionStatus::Trialing));
         assert!(!importable(&SubscriptionStatus::Canceled));
+    }
+
+    #[test]
+    fn a_product_is_linked_once_and_never_away_from_its_members() {
+        let row = |slug: &str, stripe: &str| StoredProduct {
+            slug: slug.into(),
+            name: slug.into(),
+            stripe_product: stripe.into(),
+            policy: String::new(),
+        };
+        let products = [row("pro", "prod_1"), row("course", "prod_2")];
+        let grant = |ends_at: Option<i64>| crate::engine::Grant {
+            customer: "cus_1".into(),
+            product: "pro".into(),
+            source: "sub_1".into(),
+            livemode: false,
+            status: crate::engine::GrantStatus::Active,
+            starts_at: 0,
+            ends_at,
+            version: 1,
+            email: None,
+            dispute: None,
+            fetched: false,
+            paid_through: None,
+            subscription_status: None,
+            period_end: None,
+        };
+        assert_eq!(check_link("new", "prod_1", &products, &[], 10), Err(LinkError::AlreadyLinked("pro".into())));
+        assert_eq!(check_link("pro", "prod_1", &products, &[grant(None)], 10), Ok(()), "the same link again");
+        assert_eq!(
+            check_link("pro", "prod_9", &products, &[grant(Some(100))], 10),
+            Err(LinkError::HasSubscribers { slug: "pro".into(), stripe_product: "prod_1".into() })
+        );
+        assert_eq!(check_link("pro", "prod_9", &products, &[grant(Some(5))], 10), Ok(()), "their access ended");
+        assert_eq!(check_link("new", "prod_9", &products, &[], 10), Ok(()));
+        assert_eq!(check_linkable(false), Err(LinkError::Inactive));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod api;
 pub mod catalog;
+pub mod checkout;
 pub mod claim;
 pub mod connect;
 pub mod cookie;

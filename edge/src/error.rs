@@ -1,5 +1,7 @@
 //! The edge's one error type and its JSON shape: `{"error": {"code", "message"}}` with a matching HTTP status.
 
+use latch_core::catalog::LinkError;
+use latch_core::checkout::CheckoutError;
 use latch_core::stripe_request::StripeError;
 use latch_core::token::TokenError;
 use latch_core::validate::ValidationError;
@@ -61,6 +63,28 @@ impl From<ValidationError> for ApiError {
             _ => "invalid_request",
         };
         Self::new(400, code, e.to_string())
+    }
+}
+
+impl From<CheckoutError> for ApiError {
+    fn from(e: CheckoutError) -> Self {
+        let (status, code) = match e {
+            CheckoutError::BadMode(_) | CheckoutError::NothingToBuy => (400, "invalid_request"),
+            CheckoutError::MemberRequired => (401, "member_required"),
+            CheckoutError::CheckoutDisabled(_) => (409, "checkout_disabled"),
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        let code = match e {
+            LinkError::AlreadyLinked(_) => "already_linked",
+            LinkError::HasSubscribers { .. } => "product_has_subscribers",
+            LinkError::Inactive => "product_inactive",
+        };
+        Self::new(409, code, e.to_string())
     }
 }
 

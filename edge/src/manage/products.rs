@@ -2,7 +2,7 @@
 //! access policy), link an existing Stripe product (copying its prices and importing its subscribers). Shared by the
 //! owner API (`routes::products`) and the dashboard (`dashboard::products`).
 
-use latch_core::catalog::{self, StripePrice};
+use latch_core::catalog::{self, StoredProduct, StripePrice};
 use latch_core::engine::{Grant, ProductPolicy};
 use latch_core::stripe_request::{self, NewPrice};
 use latch_core::validate;
@@ -237,10 +237,10 @@ pub(crate) struct LinkAnswer {
     pub(crate) import: imports::Job,
 }
 
-/// Whether any grant of a product still gives access.
-async fn has_active_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<bool> {
+/// The grants of a product (what its current link still gives).
+async fn product_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<Vec<Grant>> {
     let rows = store::product_grants(&ctx.db, site, slug).await?;
-    Ok(rows.iter().filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok()).any(|g| g.is_active(ctx.now)))
+    Ok(rows.iter().filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok()).collect())
 }
 
 /// Links an existing Stripe product under a slug of the site,
@@ -250,35 +250,18 @@ pub(crate) async fn link_product(ctx: &Ctx, site: &Site, body: LinkBody, edge: &
     let account = site.stripe()?;
     validate::slug(&body.slug)?;
     validate::stripe_id("prod_", &body.stripe_product)?;
-    let existing = store::products(&ctx.db, &site.id).await?;
-    if let Some(other) = existing.iter().find(|p| p.stripe_product == body.stripe_product && p.slug != body.slug) {
-        return Err(ApiError::new(
-            409,
-            "already_linked",
-            format!("this Stripe product is already linked to the product `{}`", other.slug),
-        ));
-    }
-    if let Some(current) = existing.iter().find(|p| p.slug == body.slug)
-        && current.stripe_product != body.stripe_product
-        && has_active_grants(ctx, &site.id, &current.slug).await?
-    {
-        return Err(ApiError::new(
-            409,
-            "product_has_subscribers",
-            format!(
-                "`{}` is linked to {} and members still have access through it; it cannot be linked to another \
-                 Stripe product until their subscriptions have ended. Create a new product instead.",
-                current.slug, current.stripe_product
-            ),
-        ));
-    }
+    let existing: Vec<StoredProduct> = store::products(&ctx.db, &site.id)
+        .await?
+        .into_iter()
+        .map(|p| StoredProduct { slug: p.slug, name: p.name, stripe_product: p.stripe_product, policy: p.policy })
+        .collect();
+    let slug_grants = product_grants(ctx, &site.id, &body.slug).await?;
+    catalog::check_link(&body.slug, &body.stripe_product, &existing, &slug_grants, ctx.now)?;
     let stripe_product: StripeProduct =
         stripe::send(&ctx.config, &stripe_request::retrieve_product(&body.stripe_product).on_account(account))
             .await
             .map_err(ApiError::stripe_for_owner)?;
-    if !stripe_product.active {
-        return Err(ApiError::new(409, "product_inactive", "this Stripe product is archived; unarchive it first"));
-    }
+    catalog::check_linkable(stripe_product.active)?;
     let prices: PriceList =
         stripe::send(&ctx.config, &stripe_request::list_prices(&stripe_product.id).on_account(account))
             .await

@@ -3,7 +3,8 @@
 //! the site's allowed origins. Each call is one attempt: its idempotency key comes from its own claim secret, so
 //! two buyers never share a session.
 
-use latch_core::stripe_request::{self, CheckoutMode, CheckoutParams};
+use latch_core::checkout::{self, CheckoutError, Offer, Requested, Return};
+use latch_core::stripe_request;
 use latch_core::{claim, member, validate};
 use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
@@ -72,52 +73,33 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         customer: customer.as_deref(),
     });
     let identity = member::checkout_identity(signed_in, typed.as_deref());
-    let (mode, sold) = match body.mode.as_deref() {
-        None | Some("payment" | "subscription") => {
-            let (price, product) = sold(ctx, &site, &body).await?;
-            let mode = if price.interval.is_some() { CheckoutMode::Subscription } else { CheckoutMode::Payment };
-            (mode, Some((price, product)))
-        }
-        Some("setup") if identity.customer.is_some() => (CheckoutMode::Setup, None),
-        Some("setup") => {
-            return Err(ApiError::new(
-                401,
-                "member_required",
-                "saving a card needs a signed-in member with a billing account",
-            ));
-        }
-        Some(other) => return Err(ApiError::bad_request(format!("mode must be `setup` or absent, not `{other}`"))),
+    let requested = checkout::requested(body.mode.as_deref())?;
+    let sold = match requested {
+        Requested::Buy => Some(sold(ctx, &site, &body).await?),
+        Requested::Setup => None,
     };
+    let offer = sold.as_ref().map(|(price, product)| Offer {
+        price: &price.id,
+        recurring: price.interval.is_some(),
+        trial_days: price.trial_days,
+        product: &product.slug,
+        product_name: &product.name,
+        checkout_enabled: product.checkout_enabled != 0,
+        billing_address_required: product.billing_address_required != 0,
+    });
     let claim = claim::secret(&random_bytes::<{ claim::SECRET_BYTES }>()?);
     let claim_hash = claim::secret_hash(&claim);
     let success_url = validate::checkout_success_url(&body.return_url);
     let cancel_url = validate::return_page(&body.return_url);
-    let (price, product) = sold.as_ref().map_or((None, None), |(price, product)| (Some(price), Some(product)));
-    let params = CheckoutParams {
-        mode,
-        price: price.map_or("", |p| p.id.as_str()),
-        quantity: 1,
-        success_url: &success_url,
-        cancel_url: &cancel_url,
-        site: &site.id,
-        product: product.map_or("", |p| p.slug.as_str()),
-        customer: identity.customer,
-        customer_email: identity.customer_email,
-        trial_days: price.and_then(|p| u32::try_from(p.trial_days).ok()),
-        allow_promotion_codes: mode != CheckoutMode::Setup,
-        require_billing_address: product.is_some_and(|p| p.billing_address_required != 0),
-        claim_hash: &claim_hash,
-        member: identity.member,
-        expires_at: ctx.now + claim::SESSION_TTL_SECS,
-    };
+    let back = Return { success_url: &success_url, cancel_url: &cancel_url };
+    let params = checkout::session_params(requested, offer, identity, back, &site.id, &claim_hash, ctx.now)?;
     // The claim hash in the parameters makes the key one attempt's: a retry of this call reuses it, nobody else can.
     let request = stripe_request::create_checkout_session(&params).on_account(account).idempotent("checkout");
     let session: SessionCreated = stripe::send(&ctx.config, &request).await?;
     http::json(200, &CheckoutAnswer { id: session.id, url: session.url, claim })
 }
 
-/// The price bought (by id or lookup key, or a product's default price) and its product, which must sell through
-/// checkout.
+/// The price bought (by id or lookup key, or a product's default price) and its product.
 async fn sold(ctx: &Ctx, site: &Site, body: &CheckoutBody) -> ApiResult<(store::Price, store::Product)> {
     let price = match (&body.price, &body.product) {
         (Some(price), _) => {
@@ -126,15 +108,12 @@ async fn sold(ctx: &Ctx, site: &Site, body: &CheckoutBody) -> ApiResult<(store::
         (None, Some(product)) => store::default_price(&ctx.db, &site.id, validate::slug(product)?)
             .await?
             .ok_or_else(|| ApiError::not_found("a price for this product"))?,
-        (None, None) => return Err(ApiError::bad_request("give either `price` or `product`")),
+        (None, None) => return Err(CheckoutError::NothingToBuy.into()),
     };
     let product = store::products(&ctx.db, &site.id)
         .await?
         .into_iter()
         .find(|p| p.slug == price.product_slug)
         .ok_or_else(|| ApiError::not_found("product"))?;
-    if product.checkout_enabled == 0 {
-        return Err(ApiError::new(409, "checkout_disabled", format!("checkout is turned off for {}", product.name)));
-    }
     Ok((price, product))
 }
