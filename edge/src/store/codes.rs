@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::{Arg, Store, batch, row, statement};
+use super::{Arg, Store, batch, returns_row, row, statement};
 
 /// A sign-in code to store (latch-core's `signin::Issued`, with what it is bound to).
 pub(crate) struct NewSigninCode<'a> {
@@ -100,18 +100,12 @@ pub(crate) async fn take_signin_attempt(db: &Store, id: &str, max_attempts: i64)
 
 /// Marks the code `id` used at `now`; `false` when it was used already.
 pub(crate) async fn use_signin_code(db: &Store, id: &str, now: i64) -> worker::Result<bool> {
-    #[derive(Deserialize)]
-    struct Used {
-        #[allow(dead_code)] // only the row's existence matters
-        id: String,
-    }
-    let used: Option<Used> = row(
+    returns_row(
         db,
         "UPDATE signin_codes SET used_at = ?2 WHERE id = ?1 AND used_at IS NULL RETURNING id",
         &[Arg::Text(id), Arg::Int(now)],
     )
-    .await?;
-    Ok(used.is_some())
+    .await
 }
 
 /// Counts one call of `key` in the window starting at `window_start` (a counter of an older window starts over);

@@ -5,7 +5,7 @@ use latch_core::plan::FetchJob;
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::{Arg, Store, row, rows, run, statement};
+use super::{Arg, Store, returns_row, rows, run, statement};
 
 /// Statement queuing a re-fetch latch-core planned at `now`; an id already queued adds nothing.
 pub(crate) fn queue_fetch(db: &Store, site: &str, job: &FetchJob, now: i64) -> worker::Result<D1PreparedStatement> {
@@ -71,12 +71,7 @@ pub(crate) async fn claim_fetch(
     now: i64,
     stale_before: i64,
 ) -> worker::Result<bool> {
-    #[derive(Deserialize)]
-    struct Claimed {
-        #[allow(dead_code)] // only the row's existence matters
-        id: String,
-    }
-    let claimed: Option<Claimed> = row(
+    returns_row(
         db,
         "UPDATE pending_fetches SET status = 'running', claimed_at = ?2, attempts = attempts + 1 \
          WHERE id = ?1 AND attempts = ?3 \
@@ -84,8 +79,7 @@ pub(crate) async fn claim_fetch(
          RETURNING id",
         &[Arg::Text(id), Arg::Int(now), Arg::Int(attempts), Arg::Int(stale_before)],
     )
-    .await?;
-    Ok(claimed.is_some())
+    .await
 }
 
 /// The statement marking the fetch `id` done at `now` (written in the same batch as what it did).

@@ -135,6 +135,12 @@ async fn row<T: DeserializeOwned>(db: &Store, sql: &str, args: &[Arg<'_>]) -> wo
     statement.first(None).await
 }
 
+/// Runs a query and answers whether it returned a row: an `UPDATE ... RETURNING` that matched (a claim taken), an
+/// existence check.
+async fn returns_row(db: &Store, sql: &str, args: &[Arg<'_>]) -> worker::Result<bool> {
+    Ok(row::<serde_json::Value>(db, sql, args).await?.is_some())
+}
+
 /// Runs statements as one all-or-nothing batch.
 pub(crate) async fn batch(db: &Store, statements: Vec<D1PreparedStatement>) -> worker::Result<()> {
     db.batch_results(statements).await.map(|_| ())

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use worker::D1PreparedStatement;
 
-use super::{Arg, Store, row, rows, run, statement};
+use super::{Arg, Store, returns_row, rows, run, statement};
 
 /// One email to send.
 pub(crate) struct Email<'a> {
@@ -96,20 +96,14 @@ pub(crate) async fn claim_email(
     now: i64,
     stale_before: i64,
 ) -> worker::Result<bool> {
-    #[derive(Deserialize)]
-    struct Claimed {
-        #[allow(dead_code)] // only the row's existence matters
-        id: String,
-    }
-    let claimed: Option<Claimed> = row(
+    returns_row(
         db,
         "UPDATE outbox SET status = 'sending', claimed_at = ?2, attempts = attempts + 1 \
          WHERE id = ?1 AND attempts = ?3 AND (status = 'pending' OR (status = 'sending' AND claimed_at < ?4)) \
          RETURNING id",
         &[Arg::Text(id), Arg::Int(now), Arg::Int(attempts), Arg::Int(stale_before)],
     )
-    .await?;
-    Ok(claimed.is_some())
+    .await
 }
 
 /// Statement marking the email `id` sent at `now`.

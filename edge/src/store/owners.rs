@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use worker::D1PreparedStatement;
 
-use super::{Arg, Store, row, rows, run, statement};
+use super::{Arg, Store, returns_row, row, rows, run, statement};
 
 /// An owner account, as stored.
 #[derive(Deserialize)]
@@ -116,18 +116,12 @@ pub(crate) fn insert_site_owner(
 
 /// Whether `owner_id` manages `site`.
 pub(crate) async fn is_site_owner(db: &Store, site: &str, owner_id: &str) -> worker::Result<bool> {
-    #[derive(Deserialize)]
-    struct Row {
-        #[allow(dead_code)] // only the row's existence matters
-        role: String,
-    }
-    let row: Option<Row> = row(
+    returns_row(
         db,
         "SELECT role FROM site_owners WHERE site_id = ?1 AND owner_id = ?2",
         &[Arg::Text(site), Arg::Text(owner_id)],
     )
-    .await?;
-    Ok(row.is_some())
+    .await
 }
 
 /// The email addresses of everyone who manages `site`, oldest owner first.

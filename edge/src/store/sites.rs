@@ -379,11 +379,6 @@ pub(crate) struct EngineRead {
 /// Everything a webhook delivery needs (`latch_core::delivery::reads`), in one round trip: whether the event was
 /// processed, the site of its account, and that site's products, scoped grants and owners.
 pub(crate) async fn delivery_reads(db: &Store, reads: &delivery::Reads<'_>) -> worker::Result<delivery::Read> {
-    #[derive(Deserialize)]
-    struct Seen {
-        #[allow(dead_code)] // only the row's existence matters
-        event_id: String,
-    }
     let account = Arg::OptText(reads.account);
     let mut statements = vec![
         statement(db, "SELECT event_id FROM processed_events WHERE event_id = ?1", &[Arg::Text(reads.event_id)])?,
@@ -398,7 +393,7 @@ pub(crate) async fn delivery_reads(db: &Store, reads: &delivery::Reads<'_>) -> w
     ];
     statements.extend(engine_read_statements(db, SITE_OF_EVENT, account, &reads.scope)?);
     let results = db.batch_results(statements).await?;
-    let processed = !results[0].results::<Seen>()?.is_empty();
+    let processed = !results[0].results::<serde_json::Value>()?.is_empty();
     let site = results[1].results::<delivery::StoredSite>()?.into_iter().next();
     let (products, grants, owners) = engine_read(&results[2..])?;
     Ok(delivery::Read { processed, site, products, grants, owners })
