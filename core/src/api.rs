@@ -19,7 +19,10 @@ pub fn is_checkout_session_id(id: &str) -> bool {
 /// Whether `url` may be followed as a product's purchase URL: `https://`, `http://` or a path on the site (never
 /// `javascript:`, never a protocol-relative `//host`).
 pub fn is_purchase_url(url: &str) -> bool {
-    url.starts_with("https://") || url.starts_with("http://") || (url.starts_with('/') && !url.starts_with("//"))
+    // `/\host` is `//host` to a browser.
+    url.starts_with("https://")
+        || url.starts_with("http://")
+        || (url.starts_with('/') && !url.starts_with("//") && !url.starts_with("/\\"))
 }
 
 /// `ends_at` in every answer is Unix seconds; JavaScript's `Date` counts milliseconds.
@@ -201,6 +204,7 @@ mod tests {
         assert!(!is_checkout_session_id("cs_") && !is_checkout_session_id("pi_1") && !is_checkout_session_id("cs_a-b"));
         assert!(is_purchase_url("https://shop.example/pro") && is_purchase_url("/join"));
         assert!(!is_purchase_url("javascript:alert(1)") && !is_purchase_url("//evil.example") && !is_purchase_url(""));
+        assert!(!is_purchase_url("/\\evil.example"), "a backslash is a slash to a browser");
         assert_eq!(ends_at_ms(1.5), 1500.0);
     }
 }

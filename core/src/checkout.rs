@@ -28,6 +28,9 @@ pub enum CheckoutError {
     /// The owner turned checkout off for the product (it sells elsewhere, or not now).
     #[error("checkout is turned off for {0}")]
     CheckoutDisabled(String),
+    /// The product was archived or deleted in Stripe: it is not sold any more.
+    #[error("{0} is not sold any more")]
+    NotSold(String),
     /// A purchase without a price.
     #[error("give either `price` or `product`")]
     NothingToBuy,
@@ -55,6 +58,8 @@ pub struct Offer<'a> {
     pub product: &'a str,
     /// The product's name (for the error when checkout is off).
     pub product_name: &'a str,
+    /// Whether the product is still sold (not archived or deleted in Stripe).
+    pub active: bool,
     /// Whether the owner sells it through Checkout.
     pub checkout_enabled: bool,
     /// Whether Checkout must collect the full billing address.
@@ -87,6 +92,9 @@ pub fn session_params<'a>(
         Requested::Setup => None,
         Requested::Buy => {
             let offer = offer.ok_or(CheckoutError::NothingToBuy)?;
+            if !offer.active {
+                return Err(CheckoutError::NotSold(offer.product_name.to_owned()));
+            }
             if !offer.checkout_enabled {
                 return Err(CheckoutError::CheckoutDisabled(offer.product_name.to_owned()));
             }
@@ -133,6 +141,7 @@ mod tests {
             trial_days: 7,
             product: "pro",
             product_name: "Pro",
+            active: true,
             checkout_enabled: true,
             billing_address_required: false,
         }
@@ -171,6 +180,11 @@ mod tests {
         assert_eq!(
             session_params(Requested::Buy, None, GUEST, BACK, "site_a", "h", 100),
             Err(CheckoutError::NothingToBuy)
+        );
+        let archived = Offer { active: false, ..offer(false) };
+        assert_eq!(
+            session_params(Requested::Buy, Some(archived), GUEST, BACK, "site_a", "h", 100),
+            Err(CheckoutError::NotSold("Pro".into()))
         );
         let billing = Offer { billing_address_required: true, ..offer(false) };
         let p = session_params(Requested::Buy, Some(billing), GUEST, BACK, "site_a", "h", 100).unwrap();

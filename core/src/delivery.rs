@@ -123,8 +123,8 @@ impl Answer {
 pub struct Plan {
     /// The site the event was for, if any (recorded with the processed id).
     pub site: Option<String>,
-    /// `Some` unless the event is a duplicate: the id to record as processed (in the same batch, so a retry after a
-    /// failed write applies it again, and one after a good write is a no-op).
+    /// Whether to record the event id as processed (every event but a duplicate), in the same batch as its effects:
+    /// a retry after a failed write applies it again, one after a good write is a no-op.
     pub processed: bool,
     /// The account to mark disconnected (`account.application.deauthorized`).
     pub disconnect: Option<String>,

@@ -8,6 +8,9 @@
 const ZERO_DECIMAL: [&str; 16] =
     ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"];
 
+/// Stripe's three-decimal currencies: amounts in thousandths.
+const THREE_DECIMAL: [&str; 5] = ["bhd", "jod", "kwd", "omr", "tnd"];
+
 /// Largest amount accepted (Stripe's limit is 99,999,999 minor units for most currencies).
 const MAX_MINOR: u64 = 99_999_999;
 
@@ -16,17 +19,23 @@ pub fn zero_decimal(currency: &str) -> bool {
     ZERO_DECIMAL.contains(&currency)
 }
 
-/// Digits after the decimal point in `currency` (0 for zero-decimal currencies, else 2): an amount in minor units
-/// divided by 10 to this power is what `Intl.NumberFormat` formats.
+/// Digits after the decimal point in `currency` (lowercase): 0 for zero-decimal currencies, 3 for three-decimal
+/// ones, else 2. An amount in minor units divided by 10 to this power is what `Intl.NumberFormat` formats.
 pub fn minor_digits(currency: &str) -> u32 {
-    if zero_decimal(currency) { 0 } else { 2 }
+    if zero_decimal(currency) {
+        0
+    } else if THREE_DECIMAL.contains(&currency) {
+        3
+    } else {
+        2
+    }
 }
 
 /// A typed amount (`9`, `9.9`, `9.99`; `1000` for JPY) in minor units; refuses zero, negatives, too many
 /// decimals and anything that is not a number.
 pub fn parse_amount(typed: &str, currency: &str) -> Result<u64, String> {
     let typed = typed.trim();
-    let decimals = if zero_decimal(currency) { 0 } else { 2 };
+    let decimals = minor_digits(currency) as usize;
     let (whole, frac) = typed.split_once('.').unwrap_or((typed, ""));
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     if !digits(whole) || (typed.contains('.') && !digits(frac)) || frac.len() > decimals {
@@ -37,7 +46,7 @@ pub fn parse_amount(typed: &str, currency: &str) -> Result<u64, String> {
         });
     }
     let whole: u64 = whole.parse().map_err(|_| "That amount is too large.".to_owned())?;
-    let frac: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<2}").parse().unwrap_or(0) };
+    let frac: u64 = if frac.is_empty() { 0 } else { format!("{frac:0<decimals$}").parse().unwrap_or(0) };
     let minor = whole.checked_mul(10u64.pow(decimals as u32)).and_then(|w| w.checked_add(frac));
     match minor {
         Some(0) => Err("The amount must be more than zero.".to_owned()),
@@ -69,17 +78,19 @@ const SYMBOLS: [(&str, &str); 14] = [
 pub fn format(amount: i64, currency: &str) -> String {
     let code = currency.to_ascii_lowercase();
     let abs = amount.unsigned_abs();
-    let (whole, cents) = if zero_decimal(&code) { (abs, None) } else { (abs / 100, Some(abs % 100)) };
-    let digits = whole.to_string();
+    let digits = minor_digits(&code);
+    let unit = 10u64.pow(digits);
+    let (whole, cents) = if digits == 0 { (abs, None) } else { (abs / unit, Some(abs % unit)) };
+    let whole = whole.to_string();
     let mut grouped = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
             grouped.push(',');
         }
         grouped.push(digit);
     }
     if let Some(cents) = cents {
-        grouped = format!("{grouped}.{cents:02}");
+        grouped = format!("{grouped}.{cents:0width$}", width = digits as usize);
     }
     let sign = if amount < 0 { "-" } else { "" };
     match SYMBOLS.iter().find(|(c, _)| *c == code) {
@@ -193,6 +204,9 @@ mod tests {
         assert_eq!(format(123_456_789, "USD"), "$1,234,567.89");
         assert_eq!(format(1250, "chf"), "CHF\u{a0}12.50");
         assert_eq!(format(parse_amount("12.34", "gbp").map(|a| a as i64).unwrap_or(0), "gbp"), "£12.34");
-        assert_eq!((minor_digits("usd"), minor_digits("jpy")), (2, 0));
+        assert_eq!((minor_digits("usd"), minor_digits("jpy"), minor_digits("kwd")), (2, 0, 3));
+        assert_eq!(format(1500, "kwd"), "KWD\u{a0}1.500");
+        assert_eq!(parse_amount("1.5", "kwd"), Ok(1500));
+        assert_eq!(parse_amount("1.505", "kwd"), Ok(1505));
     }
 }

@@ -72,6 +72,7 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::BadMode(_) | CheckoutError::NothingToBuy => (400, "invalid_request"),
             CheckoutError::MemberRequired => (401, "member_required"),
             CheckoutError::CheckoutDisabled(_) => (409, "checkout_disabled"),
+            CheckoutError::NotSold(_) => (409, "product_archived"),
         };
         Self::new(status, code, e.to_string())
     }

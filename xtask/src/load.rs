@@ -187,6 +187,7 @@ fn round_trips(agent: &ureq::Agent, url: &str, stack: &Stack, body: &str) -> Res
         .post(url)
         .set("Content-Type", "application/json")
         .set("Stripe-Signature", &header)
+        .set("Authorization", &format!("Bearer {}", stack.admin_token))
         .send_string(body)
         .map_err(|e| format!("the counted delivery failed: {e}"))?;
     response.header("X-Latch-D1-Round-Trips").map(str::to_owned).ok_or_else(|| "no X-Latch-D1-Round-Trips".into())

@@ -240,7 +240,11 @@ pub(crate) struct LinkAnswer {
 /// The grants of a product (what its current link still gives).
 async fn product_grants(ctx: &Ctx, site: &str, slug: &str) -> ApiResult<Vec<Grant>> {
     let rows = store::product_grants(&ctx.db, site, slug).await?;
-    Ok(rows.iter().filter_map(|r| serde_json::from_str::<Grant>(&r.data).ok()).collect())
+    // An unreadable row is an error, not "no access": the link rule must not fail open.
+    rows.iter()
+        .map(|r| serde_json::from_str::<Grant>(&r.data))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::internal(format!("stored grant unreadable: {e}")))
 }
 
 /// Links an existing Stripe product under a slug of the site,

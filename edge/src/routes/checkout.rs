@@ -84,6 +84,7 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
         trial_days: price.trial_days,
         product: &product.slug,
         product_name: &product.name,
+        active: product.active != 0,
         checkout_enabled: product.checkout_enabled != 0,
         billing_address_required: product.billing_address_required != 0,
     });

@@ -67,7 +67,7 @@ impl From<&Arg<'_>> for JsValue {
 }
 
 /// The D1 database as one request (or one background run) uses it. Every query goes through here, so the round trips
-/// a request costs are counted (every answer's `X-Latch-D1-Round-Trips` header).
+/// a request costs are counted (the `X-Latch-D1-Round-Trips` header of answers to the operator).
 pub(crate) struct Store {
     d1: D1Database,
     round_trips: Cell<u32>,

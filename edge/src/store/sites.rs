@@ -33,7 +33,7 @@ pub(crate) struct Site {
 impl Site {
     /// The Stripe account this site works with, as the `Stripe-Account` header to send (`None`: the platform's own,
     /// for the one site the operator put there). A site that never connected, or disconnected, does no Stripe
-    /// work at all: 409 (`latch_core::connect::site_account` decides).
+    /// work at all: 409 (`latch_core::account::site_account` decides).
     pub(crate) fn stripe(&self) -> ApiResult<Option<&str>> {
         latch_core::account::site_account(
             self.stripe_account.as_deref(),

@@ -265,3 +265,25 @@ fn the_owner_api_has_one_prefix_and_old_paths_move_permanently() {
     let sites = agent.post(&format!("{}/admin/v1/sites", stack.edge_url)).set("Authorization", &token).call();
     assert!(!matches!(sites, Err(ureq::Error::Status(308 | 404, _))), "POST /admin/v1/sites stays");
 }
+
+#[test]
+fn the_round_trip_count_is_for_the_operator_only() {
+    // A sign-in for a member's email reads more than one for a stranger's: the count would tell them apart.
+    let stack = stack();
+    let own = stack.edge_url.clone();
+    let signin = |token: Option<&str>| {
+        let mut req =
+            ureq::post(&format!("{own}/v1/signin")).set("Content-Type", "application/json").set("Origin", &own);
+        if let Some(token) = token {
+            req = req.set("Authorization", &format!("Bearer {token}"));
+        }
+        let body = json!({ "site": DEMO_SITE, "email": "nobody@example.com" }).to_string();
+        match req.send_string(&body) {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.header("X-Latch-D1-Round-Trips").map(str::to_owned),
+            Err(e) => panic!("sign-in: {e}"),
+        }
+    };
+    assert_eq!(signin(None), None, "a visitor learns nothing from the count");
+    assert_eq!(signin(Some("not-the-operator")), None);
+    assert!(signin(Some(&stack.admin_token)).is_some_and(|n| n.parse::<u32>().is_ok()), "the operator sees it");
+}

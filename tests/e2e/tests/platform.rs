@@ -512,7 +512,7 @@ fn refetches_run_after_the_answer_and_the_cron_finishes_what_was_left() {
 }
 
 /// Sends `kind` with `object` as a fresh platform event (or `account`'s) and answers the status and the D1 round
-/// trips the Worker reports for it (`X-Latch-D1-Round-Trips`, dev builds).
+/// trips the Worker reports for it (`X-Latch-D1-Round-Trips`, answered to the operator token).
 fn deliver_counted(stack: &Stack, id: &str, kind: &str, object: &Value, account: Option<&str>) -> (u16, String) {
     let now = unix_now();
     let mut event = json!({
@@ -527,6 +527,7 @@ fn deliver_counted(stack: &Stack, id: &str, kind: &str, object: &Value, account:
     let response = match ureq::post(&format!("{}/v1/webhooks/stripe", stack.edge_url))
         .set("Stripe-Signature", &header)
         .set("Content-Type", "application/json")
+        .set("Authorization", &format!("Bearer {}", stack.admin_token))
         .send_string(&body)
     {
         Ok(r) => r,
