@@ -193,15 +193,94 @@ pub fn check_linkable(active: bool) -> Result<(), LinkError> {
     if active { Ok(()) } else { Err(LinkError::Inactive) }
 }
 
-/// Intervals an owner may choose for a new recurring price.
-pub fn price_interval(interval: Option<&str>) -> Result<Option<&str>, String> {
-    match interval {
-        None => Ok(None),
-        Some(i @ ("month" | "year")) => Ok(Some(i)),
-        Some(other) => {
-            Err(format!("interval must be `month` or `year` (or absent for a one-time price), not `{other}`"))
+/// Longest free trial a new price may offer (Stripe's limit).
+pub const MAX_TRIAL_DAYS: u32 = 730;
+
+/// Why a new price is refused; [`PriceError::field`] names the field to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    /// Not a three-letter code.
+    #[error("Type a three-letter currency code such as usd or eur.")]
+    Currency,
+    /// Zero, or too large to store.
+    #[error("The amount must be more than zero.")]
+    Amount,
+    /// Neither monthly, yearly nor one-time.
+    #[error("Billing must be monthly or yearly (or one-time), not `{0}`.")]
+    Interval(String),
+    /// Over [`MAX_TRIAL_DAYS`].
+    #[error("A trial can last at most 730 days.")]
+    TrialTooLong,
+    /// A trial on a one-time price (Stripe has none).
+    #[error("Only monthly and yearly prices can have a trial.")]
+    TrialOnOneTime,
+    /// Not a slug.
+    #[error("The lookup key may use lowercase letters, digits, - and _ only.")]
+    LookupKey,
+}
+
+impl PriceError {
+    /// The field the error is about (the API's and the dashboard form's names).
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Currency => "currency",
+            Self::Amount => "unit_amount",
+            Self::Interval(_) => "interval",
+            Self::TrialTooLong | Self::TrialOnOneTime => "trial_days",
+            Self::LookupKey => "lookup_key",
         }
     }
+}
+
+/// A new price an owner asked for, checked: currency lowercased, the interval Stripe's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPriceRequest {
+    /// Minor units, more than zero.
+    pub unit_amount: u64,
+    /// Lowercase ISO code.
+    pub currency: String,
+    /// `month` or `year`; `None` for one-time.
+    pub interval: Option<&'static str>,
+    /// Free trial (0: none; recurring prices only).
+    pub trial_days: u32,
+    /// Lookup key, a slug.
+    pub lookup_key: Option<String>,
+}
+
+/// A currency code as typed, lowercased, when it is three letters.
+pub fn currency(typed: &str) -> Result<String, PriceError> {
+    let code = typed.trim().to_ascii_lowercase();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase()) { Ok(code) } else { Err(PriceError::Currency) }
+}
+
+/// Checks a new price, the one rule for the owner API and the dashboard.
+pub fn new_price(
+    unit_amount: u64,
+    currency_code: &str,
+    interval: Option<&str>,
+    trial_days: u32,
+    lookup_key: Option<&str>,
+) -> Result<NewPriceRequest, PriceError> {
+    let currency = currency(currency_code)?;
+    if unit_amount == 0 || i64::try_from(unit_amount).is_err() {
+        return Err(PriceError::Amount);
+    }
+    let interval = match interval.filter(|i| !i.is_empty()) {
+        None => None,
+        Some("month") => Some("month"),
+        Some("year") => Some("year"),
+        Some(other) => return Err(PriceError::Interval(other.chars().take(32).collect())),
+    };
+    if trial_days > MAX_TRIAL_DAYS {
+        return Err(PriceError::TrialTooLong);
+    }
+    if trial_days > 0 && interval.is_none() {
+        return Err(PriceError::TrialOnOneTime);
+    }
+    if lookup_key.is_some_and(|k| crate::validate::slug(k).is_err()) {
+        return Err(PriceError::LookupKey);
+    }
+    Ok(NewPriceRequest { unit_amount, currency, interval, trial_days, lookup_key: lookup_key.map(str::to_owned) })
 }
 
 /// How a product is sold.
@@ -286,8 +365,14 @@ mod tests {
             Ok("external")
         );
         assert!(purchase_method("gift", None).is_err());
-        assert_eq!(price_interval(Some("year")), Ok(Some("year")));
-        assert!(price_interval(Some("fortnight")).is_err());
+        assert_eq!(new_price(900, "USD", Some("year"), 7, Some("pro-yearly")).map(|p| p.interval), Ok(Some("year")));
+        assert_eq!(new_price(900, "usd", Some("fortnight"), 0, None).map_err(|e| e.field()), Err("interval"));
+        assert_eq!(new_price(900, "us", None, 0, None), Err(PriceError::Currency));
+        assert_eq!(new_price(0, "usd", None, 0, None), Err(PriceError::Amount));
+        assert_eq!(new_price(900, "usd", None, 7, None), Err(PriceError::TrialOnOneTime), "no trial on one-time");
+        assert_eq!(new_price(900, "usd", Some("month"), 731, None), Err(PriceError::TrialTooLong));
+        assert_eq!(new_price(900, "usd", None, 0, Some("Bad Key")).map_err(|e| e.field()), Err("lookup_key"));
+        assert_eq!(new_price(900, "eur", Some(""), 0, None).map(|p| p.interval), Ok(None), "empty is one-time");
         let p: StripePrice = serde_json::from_str(
             r#"{"id":"price_1","active":true,"unit_amount":900,"currency":"usd","recurring":{"interval":"month","trial_period_days":7}}"#,
         )

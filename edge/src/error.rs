@@ -1,6 +1,6 @@
 //! The edge's one error type and its JSON shape: `{"error": {"code", "message"}}` with a matching HTTP status.
 
-use latch_core::catalog::LinkError;
+use latch_core::catalog::{LinkError, PriceError};
 use latch_core::checkout::CheckoutError;
 use latch_core::stripe_request::StripeError;
 use latch_core::token::TokenError;
@@ -75,6 +75,12 @@ impl From<CheckoutError> for ApiError {
             CheckoutError::NotSold(_) => (409, "product_archived"),
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<PriceError> for ApiError {
+    fn from(e: PriceError) -> Self {
+        Self::bad_request(format!("{}: {e}", e.field()))
     }
 }
 

@@ -2,6 +2,7 @@
 //! linking an existing Stripe product (picked from the account's products), the import of its subscribers, and how
 //! each product is sold. Every change goes through `manage::products`, the operations behind the JSON API too.
 
+use latch_core::catalog::{self, PriceError};
 use latch_core::engine::{MAX_GRACE_DAYS, OneTimeAccess, ProductPolicy};
 use latch_core::money;
 use maud::{Markup, html};
@@ -265,26 +266,26 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
 }
 
 /// Reads the price fields of a form, naming the field in error.
+/// The rules are `latch_core::catalog::new_price`'s, the owner API's too; the form's amount field is `amount`.
 fn read_price(form: &Form) -> Result<NewProductPrice, (&'static str, String)> {
-    let currency = form.get("currency").to_ascii_lowercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(("currency", "Type a three-letter currency code such as usd or eur.".into()));
-    }
+    let named = |e: PriceError| (if e == PriceError::Amount { "amount" } else { e.field() }, e.to_string());
+    let currency = catalog::currency(form.get("currency")).map_err(named)?;
     let unit_amount = money::parse_amount(form.get("amount"), &currency).map_err(|e| ("amount", e))?;
-    let interval = Some(form.get("interval")).filter(|i| !i.is_empty()).map(str::to_owned);
     let trial = form.get("trial_days");
     let trial_days: u32 = if trial.is_empty() {
         0
     } else {
         trial.parse().map_err(|_| ("trial_days", "Type a number of days.".to_owned()))?
     };
-    if trial_days > 730 {
-        return Err(("trial_days", "A trial can last at most 730 days.".into()));
-    }
-    if trial_days > 0 && interval.is_none() {
-        return Err(("trial_days", "Only monthly and yearly prices can have a trial.".into()));
-    }
-    Ok(NewProductPrice { unit_amount, currency, interval, lookup_key: None, trial_days })
+    let checked =
+        catalog::new_price(unit_amount, &currency, Some(form.get("interval")), trial_days, None).map_err(named)?;
+    Ok(NewProductPrice {
+        unit_amount: checked.unit_amount,
+        currency: checked.currency,
+        interval: checked.interval.map(str::to_owned),
+        lookup_key: None,
+        trial_days: checked.trial_days,
+    })
 }
 
 fn failed<'a>(form: &str, field: Option<&'static str>, message: String, posted: &'a Form) -> Option<Failed<'a>> {
@@ -335,7 +336,7 @@ pub(crate) async fn add_price(ctx: &Ctx, req: &mut Request, page: &SitePage, slu
 
 /// The access-policy fields as shown: one-time days (empty for good) and past-due grace days.
 fn policy_values(product: &store::Product) -> (String, String) {
-    let overrides = latch_core::catalog::policy_overrides(&product.policy);
+    let overrides = catalog::policy_overrides(&product.policy);
     let policy = ProductPolicy::with_overrides(&product.slug, &product.stripe_product, &overrides)
         .unwrap_or_else(|_| ProductPolicy::new(&product.slug, &product.stripe_product));
     let days = match policy.one_time {

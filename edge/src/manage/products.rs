@@ -88,24 +88,15 @@ async fn create_price(
     p: &NewProductPrice,
     scope: &str,
 ) -> ApiResult<(StripePrice, D1PreparedStatement)> {
-    if let Some(key) = &p.lookup_key {
-        validate::slug(key)?;
-    }
-    let interval = catalog::price_interval(p.interval.as_deref()).map_err(ApiError::bad_request)?;
-    if p.unit_amount == 0 || i64::try_from(p.unit_amount).is_err() {
-        return Err(ApiError::bad_request("unit_amount must be a positive amount in the currency's smallest unit"));
-    }
-    let currency = p.currency.to_ascii_lowercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(ApiError::bad_request("currency must be a three-letter ISO code such as usd"));
-    }
+    let checked =
+        catalog::new_price(p.unit_amount, &p.currency, p.interval.as_deref(), p.trial_days, p.lookup_key.as_deref())?;
     let request = stripe_request::create_price(&NewPrice {
         product: stripe_product,
-        unit_amount: p.unit_amount,
-        currency: &currency,
-        interval,
-        lookup_key: p.lookup_key.as_deref(),
-        trial_days: Some(p.trial_days),
+        unit_amount: checked.unit_amount,
+        currency: &checked.currency,
+        interval: checked.interval,
+        lookup_key: checked.lookup_key.as_deref(),
+        trial_days: Some(checked.trial_days),
     });
     let price: StripePrice = stripe::send(&ctx.config, &request.on_account(site.stripe()?).idempotent(scope))
         .await
