@@ -52,6 +52,16 @@ pub fn key_livemode(key: &str) -> bool {
     key.starts_with("sk_live_") || key.starts_with("rk_live_")
 }
 
+/// A site's Stripe status as owners read it: `platform_account` for the operator's single-account site, else the
+/// stored `connected` / `disconnected`, or `not_connected`.
+pub fn status_label(stored: Option<&str>, platform: bool) -> &str {
+    match (platform, stored) {
+        (true, _) => "platform_account",
+        (false, Some(status)) => status,
+        (false, None) => "not_connected",
+    }
+}
+
 /// The account whose webhook events are a site's: its connected account, `None` for the site on the platform's own
 /// account (the platform's events carry no `account`).
 pub fn event_account(account: Option<&str>, platform: bool) -> Option<&str> {
@@ -83,5 +93,10 @@ mod tests {
         assert_eq!(event_account(Some("acct_1"), true), None);
         assert!(site_livemode(false, true, "sk_live_1") && !site_livemode(true, true, "sk_test_1"));
         assert!(site_livemode(true, false, "sk_test_1"));
+        assert_eq!(status_label(Some("connected"), true), "platform_account");
+        assert_eq!(
+            (status_label(None, false), status_label(Some("disconnected"), false)),
+            ("not_connected", "disconnected")
+        );
     }
 }

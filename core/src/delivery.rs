@@ -14,20 +14,30 @@ use crate::engine::{self, Grant, Input, Scope};
 use crate::event::Event;
 use crate::plan::{self, Origin, Writes};
 
+/// Which site an event is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SiteOf<'a> {
+    /// A Connect event (`account`): the site connected to that account, if any.
+    Connected(&'a str),
+    /// A platform event (no `account`): the one site the operator put on the platform's account, if any.
+    Platform,
+}
+
 /// What the edge must read for an event, all in one batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reads<'a> {
     /// Whether this id was processed already (`processed_events`).
     pub event_id: &'a str,
-    /// The site is the one of this account (`None`: the platform site).
-    pub account: Option<&'a str>,
+    /// The site to read, with its products, grants and owners.
+    pub site: SiteOf<'a>,
     /// That site's grant rows the event touches.
     pub scope: Scope,
 }
 
-/// Names what an event needs read.
+/// Names what an event needs read: its site by its account and nothing else (never a customer or metadata).
 pub fn reads(event: &Event) -> Reads<'_> {
-    Reads { event_id: &event.id, account: event.account.as_deref(), scope: engine::scope(&Input::Event(event)) }
+    let site = event.account.as_deref().map_or(SiteOf::Platform, SiteOf::Connected);
+    Reads { event_id: &event.id, site, scope: engine::scope(&Input::Event(event)) }
 }
 
 /// A site's row, as the plan reads it.
@@ -231,6 +241,9 @@ mod tests {
     fn a_paid_checkout_plans_the_grant_the_link_the_activity_and_the_email_at_once() {
         let e = event("checkout.session.completed", Some("acct_1"), SESSION);
         assert_eq!(reads(&e).scope.customer.as_deref(), Some("cus_1"));
+        assert_eq!(reads(&e).site, SiteOf::Connected("acct_1"));
+        let platform = event("checkout.session.completed", None, SESSION);
+        assert_eq!(reads(&platform).site, SiteOf::Platform, "no account: the platform site, never a guess");
         let p = plan(&e, &read(Some(site())), "sk_test_x", 200);
         assert_eq!((p.site.as_deref(), p.processed, p.answer), (Some("site_a"), true, Answer::Received));
         let w = p.engine.expect("the engine's writes");

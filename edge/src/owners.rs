@@ -58,10 +58,7 @@ fn summary(row: SiteSummaryRow, stripe_key: &str) -> SiteSummary {
         id: row.id,
         name: row.name,
         allowed_origins: serde_json::from_str(&row.allowed_origins).unwrap_or_default(),
-        stripe_status: match (platform, row.stripe_status) {
-            (true, _) => "platform_account".into(),
-            (false, status) => status.unwrap_or_else(|| "not_connected".into()),
-        },
+        stripe_status: latch_core::account::status_label(row.stripe_status.as_deref(), platform).to_owned(),
         stripe_account: row.stripe_account,
         livemode: latch_core::account::site_livemode(row.livemode != 0, platform, stripe_key),
         created_at: row.created_at,

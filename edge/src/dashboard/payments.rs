@@ -32,7 +32,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>,
     let health = data::webhook_health(ctx, &site.id).await?;
     let connect_available = ctx.config.connect_client_id.is_some();
     let platform = page.db_site.platform_account != 0;
-    let state = if platform { "platform_account" } else { site.stripe_status.as_deref().unwrap_or("not_connected") };
+    let state = latch_core::account::status_label(site.stripe_status.as_deref(), platform);
     let confirmed_at = owners::confirmed_at(ctx, &page.session.token).await?;
     let unconfirmed = latch_core::owner::needs_confirmation(change(page), confirmed_at, ctx.now);
     let base = html::site_path(&site.id, Nav::Payments);

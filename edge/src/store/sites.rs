@@ -3,7 +3,7 @@
 //! input and a webhook delivery (a site's products, grants in scope and owners' addresses).
 
 use latch_core::catalog::StoredProduct;
-use latch_core::delivery;
+use latch_core::delivery::{self, SiteOf};
 use latch_core::engine::{Grant, Scope};
 use serde::Deserialize;
 use worker::{D1PreparedStatement, D1Result};
@@ -294,10 +294,14 @@ pub(crate) fn mark_disconnected(db: &Store, account: &str) -> worker::Result<D1P
     statement(db, "UPDATE sites SET stripe_status = 'disconnected' WHERE stripe_account = ?1", &[Arg::Text(account)])
 }
 
-/// The site an event belongs to, by its Stripe account and nothing else (`?1`: the event's account, NULL for a
-/// platform event): the site connected to that account, or the one the operator put on the platform's account.
-const SITE_OF_EVENT: &str =
-    "SELECT id FROM sites WHERE (?1 IS NOT NULL AND stripe_account = ?1) OR (?1 IS NULL AND platform_account = 1)";
+/// The subquery selecting the site core named (`latch_core::delivery::SiteOf`), with its `?1`.
+fn site_of_event(site: SiteOf<'_>) -> (&'static str, Arg<'_>) {
+    match site {
+        SiteOf::Connected(account) => ("SELECT id FROM sites WHERE stripe_account = ?1", Arg::Text(account)),
+        // `?1` (NULL) keeps the statements' bindings the same for both kinds.
+        SiteOf::Platform => ("SELECT id FROM sites WHERE platform_account = 1 AND ?1 IS NULL", Arg::OptText(None)),
+    }
+}
 
 /// What the engine needs of a site besides its grants, for the site `?1` names through `site_of` (a subquery).
 fn engine_read_statements(
@@ -379,19 +383,16 @@ pub(crate) struct EngineRead {
 /// Everything a webhook delivery needs (`latch_core::delivery::reads`), in one round trip: whether the event was
 /// processed, the site of its account, and that site's products, scoped grants and owners.
 pub(crate) async fn delivery_reads(db: &Store, reads: &delivery::Reads<'_>) -> worker::Result<delivery::Read> {
-    let account = Arg::OptText(reads.account);
+    let (site_of, site_arg) = site_of_event(reads.site);
     let mut statements = vec![
         statement(db, "SELECT event_id FROM processed_events WHERE event_id = ?1", &[Arg::Text(reads.event_id)])?,
         statement(
             db,
-            &format!(
-                "SELECT id, name, stripe_account, livemode, platform_account FROM sites \
-                 WHERE id IN ({SITE_OF_EVENT})"
-            ),
-            std::slice::from_ref(&account),
+            &format!("SELECT id, name, stripe_account, livemode, platform_account FROM sites WHERE id IN ({site_of})"),
+            std::slice::from_ref(&site_arg),
         )?,
     ];
-    statements.extend(engine_read_statements(db, SITE_OF_EVENT, account, &reads.scope)?);
+    statements.extend(engine_read_statements(db, site_of, site_arg, &reads.scope)?);
     let results = db.batch_results(statements).await?;
     let processed = !results[0].results::<serde_json::Value>()?.is_empty();
     let site = results[1].results::<delivery::StoredSite>()?.into_iter().next();
