@@ -114,6 +114,25 @@ impl PortalSettings {
     }
 }
 
+/// Why a member cannot open the billing portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PortalRefusal {
+    /// The owner turned the portal off.
+    #[error("this site does not offer the billing portal")]
+    Disabled,
+    /// The member never bought anything: Stripe has no customer of theirs.
+    #[error("this member has no billing account yet")]
+    NoCustomer,
+}
+
+/// The customer whose portal a member opens: only their own, only while the owner offers the portal.
+pub fn portal_customer<'a>(settings: &PortalSettings, customer: Option<&'a str>) -> Result<&'a str, PortalRefusal> {
+    if !settings.enabled {
+        return Err(PortalRefusal::Disabled);
+    }
+    customer.ok_or(PortalRefusal::NoCustomer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +177,15 @@ mod tests {
         assert_eq!(update.path, "/v1/billing_portal/configurations/bpc_1");
         assert_eq!(get(&update, "features[subscription_cancel][enabled]"), Some("true"));
         assert_eq!(get(&update, "business_profile[terms_of_service_url]"), Some(""), "a removed link is cleared");
+    }
+
+    #[test]
+    fn a_member_opens_only_their_own_portal_while_it_is_offered() {
+        let on = PortalSettings::default();
+        assert_eq!(portal_customer(&on, Some("cus_1")), Ok("cus_1"));
+        assert_eq!(portal_customer(&on, None), Err(PortalRefusal::NoCustomer));
+        let off = PortalSettings { enabled: false, ..PortalSettings::default() };
+        assert_eq!(portal_customer(&off, Some("cus_1")), Err(PortalRefusal::Disabled));
     }
 
     #[test]

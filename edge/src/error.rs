@@ -2,6 +2,7 @@
 
 use latch_core::catalog::{LinkError, PriceError};
 use latch_core::checkout::CheckoutError;
+use latch_core::portal::PortalRefusal;
 use latch_core::stripe_request::StripeError;
 use latch_core::token::TokenError;
 use latch_core::validate::ValidationError;
@@ -81,6 +82,16 @@ impl From<CheckoutError> for ApiError {
 impl From<PriceError> for ApiError {
     fn from(e: PriceError) -> Self {
         Self::bad_request(format!("{}: {e}", e.field()))
+    }
+}
+
+impl From<PortalRefusal> for ApiError {
+    fn from(e: PortalRefusal) -> Self {
+        let (status, code) = match e {
+            PortalRefusal::Disabled => (409, "portal_disabled"),
+            PortalRefusal::NoCustomer => (404, "no_customer"),
+        };
+        Self::new(status, code, e.to_string())
     }
 }
 

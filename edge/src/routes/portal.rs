@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Request, Response};
 
 use crate::context::Ctx;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::manage;
 use crate::routes::access::authenticate;
 use crate::store;
@@ -27,19 +27,14 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let (site, member) = authenticate(ctx, req).await?;
     let account = site.stripe()?;
     let portal = manage::portal::load(ctx, &site).await?;
-    if !portal.settings.enabled {
-        return Err(ApiError::new(409, "portal_disabled", "this site does not offer the billing portal"));
-    }
     let body: PortalBody = http::json_body(req).await?;
     validate::redirect_allowed(&body.return_url, &site.allowed_origins())?;
-    let customer = store::customer_of(&ctx.db, &site.id, &member.id)
-        .await?
-        .ok_or_else(|| ApiError::new(404, "no_customer", "this member has no billing account yet"))?;
+    let customer = store::customer_of(&ctx.db, &site.id, &member.id).await?;
+    let customer = latch_core::portal::portal_customer(&portal.settings, customer.as_deref())?;
     let return_page = validate::return_page(&body.return_url);
-    let request =
-        stripe_request::create_portal_session(&customer, &return_page, portal.stripe_configuration.as_deref())
-            .on_account(account)
-            .idempotent(&format!("portal:{}", ctx.now));
+    let request = stripe_request::create_portal_session(customer, &return_page, portal.stripe_configuration.as_deref())
+        .on_account(account)
+        .idempotent(&format!("portal:{}", ctx.now));
     let session: PortalSession = stripe::send(&ctx.config, &request).await?;
     http::json(200, &session)
 }
