@@ -26,6 +26,76 @@ pub enum ManualError {
     /// The grant gives no access now.
     #[error("this access has already ended")]
     NotActive,
+    /// The product is not one of the site's.
+    #[error("Pick one of the site's products.")]
+    UnknownProduct,
+    /// Days not a whole number from 1 to [`MAX_DAYS`].
+    #[error("Days must be a number from 1 to {MAX_DAYS}.")]
+    Days,
+}
+
+/// The longest access an owner grants by hand, in days (ten years; no end at all is an empty field).
+pub const MAX_DAYS: i64 = 3650;
+
+/// What an owner asked in the "grant access" form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrantForm<'a> {
+    /// A product slug.
+    pub product: &'a str,
+    /// Days of access as typed; empty for no end.
+    pub days: &'a str,
+    /// Why (shown in the member's timeline).
+    pub reason: &'a str,
+}
+
+/// A manual grant planned from the form: the row, its activity entry, and the customer key to link to the member
+/// when they had none yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualGrant {
+    /// The grant row.
+    pub grant: Grant,
+    /// Its activity entry.
+    pub activity: Activity,
+    /// `member:{id}`, to link, when the member has no Stripe customer: the grant moves with them if they merge.
+    pub link_customer: Option<String>,
+}
+
+/// Plans the grant an owner asked for `member` (its id and its customers), among the site's `products`; `source`
+/// is a fresh `manual_...` id.
+pub fn grant_from_form(
+    form: GrantForm<'_>,
+    member: &str,
+    customers: &[String],
+    products: &[&str],
+    source: &str,
+    now: i64,
+    livemode: bool,
+) -> Result<ManualGrant, ManualError> {
+    if !products.contains(&form.product) {
+        return Err(ManualError::UnknownProduct);
+    }
+    let days = form.days.trim();
+    let ends_at = match days {
+        "" => None,
+        typed => match typed.parse::<i64>() {
+            Ok(d) if (1..=MAX_DAYS).contains(&d) => Some(now + d * 86_400),
+            _ => return Err(ManualError::Days),
+        },
+    };
+    let (customer, link_customer) = match customers.first() {
+        Some(customer) => (customer.clone(), None),
+        None => {
+            let key = format!("member:{member}");
+            (key.clone(), Some(key))
+        }
+    };
+    let (grant, activity) = grant(&customer, form.product, source, form.reason, now, ends_at, livemode)?;
+    Ok(ManualGrant { grant, activity, link_customer })
+}
+
+/// Whether an owner may revoke `g` by hand now: a manual grant that still gives access.
+pub fn revocable(g: &Grant, now: i64) -> bool {
+    g.source.starts_with(SOURCE_PREFIX) && g.is_active(now)
 }
 
 fn reason(raw: &str) -> Result<&str, ManualError> {
@@ -132,5 +202,31 @@ mod tests {
         let (mut g, _) = grant("cus_1", "pro", "manual_4", "why", 100, None, false).expect("grant");
         g.source = "sub_123".into();
         assert_eq!(revoke(&g, "why", 150), Err(ManualError::NotManual));
+    }
+
+    #[test]
+    fn the_grant_form_is_decided_here() {
+        let form = GrantForm { product: "pro", days: "30", reason: "comp" };
+        let planned = grant_from_form(form, "mem_1", &[], &["pro"], "manual_1", 100, false).unwrap();
+        assert_eq!(planned.grant.ends_at, Some(100 + 30 * 86_400));
+        assert_eq!(planned.link_customer.as_deref(), Some("member:mem_1"), "no customer yet: a key of their own");
+        assert_eq!(planned.grant.customer, "member:mem_1");
+        let customers = vec!["cus_1".to_owned()];
+        let forever = GrantForm { days: "", ..form };
+        let planned = grant_from_form(forever, "mem_1", &customers, &["pro"], "manual_2", 100, false).unwrap();
+        assert_eq!(
+            (planned.grant.ends_at, planned.link_customer, planned.grant.customer.as_str()),
+            (None, None, "cus_1")
+        );
+        assert_eq!(grant_from_form(form, "m", &[], &["course"], "s", 1, false), Err(ManualError::UnknownProduct));
+        for days in ["0", "3651", "x", "-1"] {
+            let bad = GrantForm { days, ..form };
+            assert_eq!(grant_from_form(bad, "m", &[], &["pro"], "s", 1, false), Err(ManualError::Days), "{days}");
+        }
+        assert!(revocable(&planned.grant, 101));
+        let stripe = Grant { source: "sub_1".into(), ..planned.grant.clone() };
+        assert!(!revocable(&stripe, 101), "access from Stripe ends in Stripe");
+        let ended = Grant { ends_at: Some(50), ..planned.grant };
+        assert!(!revocable(&ended, 101));
     }
 }

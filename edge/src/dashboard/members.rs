@@ -114,7 +114,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Opt
                                 td { @match g.ends_at { Some(end) => (html::time(end)), None => "no end" } }
                                 td { code { (g.source) } }
                                 td {
-                                    @if g.source.starts_with(manual::SOURCE_PREFIX) && g.is_active(ctx.now) {
+                                    @if manual::revocable(g, ctx.now) {
                                         form.inline method="post" action={ (base) "/revoke" } {
                                             (csrf_field(csrf))
                                             input type="hidden" name="source" value=(g.source);
@@ -164,34 +164,21 @@ async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Opt
 pub(crate) async fn grant(ctx: &Ctx, req: &mut Request, page: &SitePage, id: &str) -> ApiResult<Response> {
     let form = form::read(ctx, req, &page.session.binding).await?;
     let m = member(ctx, page, id).await?;
-    let product = form.get("product");
-    if !store::products(&ctx.db, &page.site.id).await?.iter().any(|p| p.slug == product) {
-        return show_with(ctx, page, id, 400, Some("Pick one of the site's products.")).await;
-    }
-    let days = form.get("days");
-    let ends_at = if days.is_empty() {
-        None
-    } else {
-        match days.parse::<i64>() {
-            Ok(d) if (1..=3650).contains(&d) => Some(ctx.now + d * 86_400),
-            _ => return show_with(ctx, page, id, 400, Some("Days must be a number from 1 to 3650.")).await,
-        }
-    };
-    // A member without a Stripe customer gets a key of their own (`member:`), which moves with them if they merge.
-    let customer = m.customers.first().cloned().unwrap_or_else(|| format!("member:{}", m.id));
+    let products = store::products(&ctx.db, &page.site.id).await?;
+    let slugs: Vec<&str> = products.iter().map(|p| p.slug.as_str()).collect();
+    let asked = manual::GrantForm { product: form.get("product"), days: form.get("days"), reason: form.get("reason") };
     let source = random_id("manual")?;
     let livemode = page.db_site.livemode(&ctx.config.stripe_key);
-    let decided = manual::grant(&customer, product, &source, form.get("reason"), ctx.now, ends_at, livemode);
-    let (granted, entry) = match decided {
-        Ok(done) => done,
+    let planned = match manual::grant_from_form(asked, &m.id, &m.customers, &slugs, &source, ctx.now, livemode) {
+        Ok(planned) => planned,
         Err(e) => return show_with(ctx, page, id, 400, Some(&e.to_string())).await,
     };
     let mut statements = vec![
-        grants::upsert_grant(ctx, &page.site.id, &granted)?,
-        grants::insert_activity(ctx, &page.site.id, &entry, None)?,
+        grants::upsert_grant(ctx, &page.site.id, &planned.grant)?,
+        grants::insert_activity(ctx, &page.site.id, &planned.activity, None)?,
     ];
-    if m.customers.is_empty() {
-        statements.push(store::link_customer(&ctx.db, &page.site.id, &customer, &m.id)?);
+    if let Some(customer) = &planned.link_customer {
+        statements.push(store::link_customer(&ctx.db, &page.site.id, customer, &m.id)?);
     }
     store::batch(&ctx.db, statements).await?;
     html::redirect(ctx, &format!("{}/{}?done=access_granted", html::site_path(&page.site.id, Nav::Members), m.id), &[])
