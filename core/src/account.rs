@@ -1,5 +1,8 @@
 //! Whose Stripe account a site works with: the one it connected, or the platform's for the one site the operator
-//! put there; never a fallback. Also which webhook events are the site's, and its mode.
+//! put there; never a fallback. Also which webhook events are the site's, its mode, and when its connection may
+//! change.
+
+use crate::owner::Sensitive;
 
 /// The Stripe account a site's Stripe calls go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +77,68 @@ pub fn site_livemode(stored_livemode: bool, platform: bool, platform_key: &str) 
     if platform { key_livemode(platform_key) } else { stored_livemode }
 }
 
+/// Why a site's Stripe connection cannot change as asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectionRefusal {
+    /// The operator put the site on the platform's own account: owners cannot connect or disconnect it.
+    #[error("this site runs on the platform's own Stripe account; only the operator can change that")]
+    PlatformAccount,
+    /// Nothing to disconnect.
+    #[error("this site has no connected Stripe account")]
+    NotConnected,
+    /// The account Stripe answered already belongs to another site.
+    #[error("this Stripe account is connected to another site")]
+    AccountInUse,
+}
+
+/// A site's Stripe connection as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Connection<'a> {
+    /// The account it connected, if any (kept after a disconnection).
+    pub account: Option<&'a str>,
+    /// `connected`, `disconnected` or `None` (never connected).
+    pub status: Option<&'a str>,
+    /// Whether the operator put it on the platform's account.
+    pub platform: bool,
+}
+
+impl<'a> Connection<'a> {
+    /// Whether an owner may start (or finish) connecting the site, and what that needs confirmed: a first
+    /// connection nothing, a new account for a site that had one a fresh code.
+    pub fn may_connect(&self) -> Result<Sensitive, ConnectionRefusal> {
+        if self.platform {
+            return Err(ConnectionRefusal::PlatformAccount);
+        }
+        Ok(Sensitive::connect(self.account.is_some()))
+    }
+
+    /// The account to disconnect, when the site is connected.
+    pub fn may_disconnect(&self) -> Result<&'a str, ConnectionRefusal> {
+        if self.platform {
+            return Err(ConnectionRefusal::PlatformAccount);
+        }
+        self.account.filter(|_| self.status == Some("connected")).ok_or(ConnectionRefusal::NotConnected)
+    }
+
+    /// The change the owner's Stripe button makes now: disconnecting a connected site, else connecting it.
+    pub fn next_change(&self) -> Sensitive {
+        if self.status == Some("connected") {
+            Sensitive::Disconnect
+        } else {
+            Sensitive::connect(self.account.is_some())
+        }
+    }
+}
+
+/// Whether the account Stripe answered may become `site`'s: not while another site holds it (`holder`: the site it
+/// is connected to now, if any).
+pub fn may_take(site: &str, holder: Option<&str>) -> Result<(), ConnectionRefusal> {
+    match holder {
+        Some(other) if other != site => Err(ConnectionRefusal::AccountInUse),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +163,25 @@ mod tests {
             (status_label(None, false), status_label(Some("disconnected"), false)),
             ("not_connected", "disconnected")
         );
+    }
+
+    #[test]
+    fn connection_changes_are_decided_here() {
+        let never = Connection { account: None, status: None, platform: false };
+        assert_eq!(never.may_connect(), Ok(Sensitive::FirstConnection));
+        assert_eq!(never.may_disconnect(), Err(ConnectionRefusal::NotConnected));
+        assert_eq!(never.next_change(), Sensitive::FirstConnection);
+        let connected = Connection { account: Some("acct_1"), status: Some("connected"), platform: false };
+        assert_eq!(connected.may_connect(), Ok(Sensitive::Reconnect), "money would go elsewhere");
+        assert_eq!(connected.may_disconnect(), Ok("acct_1"));
+        assert_eq!(connected.next_change(), Sensitive::Disconnect);
+        let gone = Connection { status: Some("disconnected"), ..connected };
+        assert_eq!(gone.may_disconnect(), Err(ConnectionRefusal::NotConnected));
+        assert_eq!(gone.next_change(), Sensitive::Reconnect);
+        let platform = Connection { account: None, status: None, platform: true };
+        assert_eq!(platform.may_connect(), Err(ConnectionRefusal::PlatformAccount));
+        assert_eq!(platform.may_disconnect(), Err(ConnectionRefusal::PlatformAccount));
+        assert_eq!(may_take("site_a", Some("site_b")), Err(ConnectionRefusal::AccountInUse));
+        assert_eq!((may_take("site_a", Some("site_a")), may_take("site_a", None)), (Ok(()), Ok(())));
     }
 }

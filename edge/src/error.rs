@@ -1,5 +1,6 @@
 //! The edge's one error type and its JSON shape: `{"error": {"code", "message"}}` with a matching HTTP status.
 
+use latch_core::account::ConnectionRefusal;
 use latch_core::catalog::{LinkError, PriceError};
 use latch_core::checkout::CheckoutError;
 use latch_core::portal::PortalRefusal;
@@ -92,6 +93,17 @@ impl From<PortalRefusal> for ApiError {
             PortalRefusal::NoCustomer => (404, "no_customer"),
         };
         Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<ConnectionRefusal> for ApiError {
+    fn from(e: ConnectionRefusal) -> Self {
+        let code = match e {
+            ConnectionRefusal::PlatformAccount => "platform_account",
+            ConnectionRefusal::NotConnected => "not_connected",
+            ConnectionRefusal::AccountInUse => "account_in_use",
+        };
+        Self::new(409, code, e.to_string())
     }
 }
 

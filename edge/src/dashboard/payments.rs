@@ -21,10 +21,7 @@ pub(crate) async fn show(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
 
 /// The change the page's Stripe button makes.
 fn change(page: &SitePage) -> Sensitive {
-    match page.site.stripe_status.as_deref() {
-        Some("connected") => Sensitive::Disconnect,
-        _ => Sensitive::connect(page.db_site.stripe_account.is_some()),
-    }
+    page.db_site.connection().next_change()
 }
 
 async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, error: Option<&str>, sent: bool) -> ApiResult<Response> {

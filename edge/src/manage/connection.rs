@@ -34,14 +34,8 @@ pub(crate) async fn authorize(
     session: Option<&str>,
 ) -> ApiResult<(String, Option<String>)> {
     let client_id = client_id(ctx)?;
-    if site.platform_account != 0 {
-        return Err(ApiError::new(
-            409,
-            "platform_account",
-            "this site runs on the platform's own Stripe account; only the operator can change that",
-        ));
-    }
-    owners::require_confirmed(ctx, session, Sensitive::connect(site.stripe_account.is_some())).await?;
+    let change = site.connection().may_connect()?;
+    owners::require_confirmed(ctx, session, change).await?;
     let state = format!("{}{}", random_id("st")?, random_id("")?);
     let (binding, nonce) = match session {
         Some(token) => (connect::binding(Starter::OwnerSession(token)), None),
@@ -86,11 +80,7 @@ pub(crate) const SUBSCRIPTIONS_NOT_CANCELLED: &str = "Active subscriptions on th
 pub(crate) async fn disconnect_site(ctx: &Ctx, site: &Site, session: Option<&str>) -> ApiResult<String> {
     let client_id = client_id(ctx)?;
     owners::require_confirmed(ctx, session, Sensitive::Disconnect).await?;
-    let account = site
-        .stripe_account
-        .clone()
-        .filter(|_| site.stripe_status.as_deref() == Some("connected"))
-        .ok_or_else(|| ApiError::new(409, "not_connected", "this site has no connected Stripe account"))?;
+    let account = site.connection().may_disconnect()?.to_owned();
     let (status, body) =
         stripe::send_connect(&ctx.config, &stripe_request::oauth_deauthorize(client_id, &account)).await;
     match connect::parse_oauth::<Deauthorized>(status, &body) {

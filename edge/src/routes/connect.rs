@@ -8,8 +8,8 @@
 //! `latch_oauth` without `Secure` on loopback http, where browsers would drop a `Secure` cookie). A state carried
 //! to another browser or owner, forged, replayed or expired is refused with 400 and nothing is stored.
 
+use latch_core::account;
 use latch_core::connect::{self, OAuthError, OAuthToken, StateError, StoredState};
-use latch_core::owner::Sensitive;
 use latch_core::{cookie, stripe_request};
 use worker::{Request, Response};
 
@@ -86,11 +86,12 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     // The site may have changed since the flow started (connected meanwhile, or put on the platform's account):
     // what the change needs is decided again now.
     let site = store::site(&ctx.db, &stored.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
-    if site.platform_account != 0 {
-        return refused("This site runs on the platform's own Stripe account; only the operator can change that.");
-    }
+    let change = match site.connection().may_connect() {
+        Ok(change) => change,
+        Err(e) => return refused(&e.to_string()),
+    };
     if connect::started_by_owner(&stored)
-        && let Err(e) = owners::require_confirmed(ctx, session, Sensitive::connect(site.stripe_account.is_some())).await
+        && let Err(e) = owners::require_confirmed(ctx, session, change).await
     {
         return refused(&format!("{} Then connect again from Settings > Payments.", e.message));
     }
@@ -107,9 +108,8 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
         }
         Err(e) => return refused(&e.to_string()),
     };
-    if let Some(other) = store::site_by_account(&ctx.db, &token.stripe_user_id).await?
-        && other.id != stored.site_id
-    {
+    let holder = store::site_by_account(&ctx.db, &token.stripe_user_id).await?;
+    if account::may_take(&stored.site_id, holder.as_ref().map(|s| s.id.as_str())).is_err() {
         return page(
             409,
             "Stripe account already in use",

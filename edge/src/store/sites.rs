@@ -62,6 +62,15 @@ impl Site {
         latch_core::account::site_livemode(self.livemode != 0, self.platform_account != 0, stripe_key)
     }
 
+    /// The site's Stripe connection, for latch-core's rules on changing it (`latch_core::account::Connection`).
+    pub(crate) fn connection(&self) -> latch_core::account::Connection<'_> {
+        latch_core::account::Connection {
+            account: self.stripe_account.as_deref(),
+            status: self.stripe_status.as_deref(),
+            platform: self.platform_account != 0,
+        }
+    }
+
     /// The origins this site allows for CORS and redirects.
     pub(crate) fn allowed_origins(&self) -> Vec<String> {
         serde_json::from_str(&self.allowed_origins).unwrap_or_default()
