@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api::{Catalog as PublicCatalog, CatalogPrice, CatalogProduct};
 use crate::engine::{Catalog, ProductPolicy};
 pub use crate::event::Recurring;
 use crate::event::{Event, StripeObject, SubscriptionStatus};
@@ -191,6 +192,33 @@ pub fn check_link(
 /// Whether the Stripe product, as Stripe answered it, may be linked (an archived one may not).
 pub fn check_linkable(active: bool) -> Result<(), LinkError> {
     if active { Ok(()) } else { Err(LinkError::Inactive) }
+}
+
+/// The public catalog (`GET /v1/sites/{site}/catalog`) from the stored products (each with whether Stripe still
+/// sells it) and the site's active prices (each with its product's slug): products no longer sold are left out, and
+/// each product's prices come cheapest first, so the first is what a locked card offers ([`default_price`]).
+pub fn public_catalog(
+    site: &str,
+    products: Vec<(CatalogProduct, bool)>,
+    prices: Vec<(String, CatalogPrice)>,
+) -> PublicCatalog {
+    let mut products: Vec<CatalogProduct> =
+        products.into_iter().filter(|(_, active)| *active).map(|(product, _)| product).collect();
+    for (slug, price) in prices {
+        if let Some(product) = products.iter_mut().find(|p| p.slug == slug) {
+            product.prices.push(price);
+        }
+    }
+    for product in &mut products {
+        product.prices.sort_by_key(|p| p.unit_amount);
+    }
+    PublicCatalog { site: site.to_owned(), products }
+}
+
+/// The price a product sells at when a buyer names the product and not a price: its cheapest active one (the one its
+/// locked card offers). `amount` reads a price's amount.
+pub fn default_price<T>(active_prices: &[T], amount: impl Fn(&T) -> i64) -> Option<&T> {
+    active_prices.iter().min_by_key(|p| amount(p))
 }
 
 /// Longest free trial a new price may offer (Stripe's limit).
@@ -441,5 +469,41 @@ mod tests {
         assert_eq!(catalog.products[2], ProductPolicy::new("c", "prod_c"));
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!((catalog.site.as_deref(), catalog.account.as_deref()), (Some("site_a"), Some("acct_1")));
+    }
+
+    #[test]
+    fn the_public_catalog_lists_what_is_sold_cheapest_first() {
+        let product = |slug: &str| CatalogProduct {
+            slug: slug.into(),
+            name: slug.into(),
+            checkout: true,
+            purchase_method: "stripe_checkout".into(),
+            purchase_url: None,
+            locked_card: true,
+            prices: Vec::new(),
+        };
+        let price = |id: &str, amount: i64| CatalogPrice {
+            id: id.into(),
+            lookup_key: None,
+            unit_amount: amount,
+            currency: "usd".into(),
+            interval: None,
+            trial_days: 0,
+        };
+        let catalog = public_catalog(
+            "site_a",
+            vec![(product("pro"), true), (product("old"), false)],
+            vec![
+                ("pro".into(), price("p_big", 900)),
+                ("pro".into(), price("p_small", 500)),
+                ("old".into(), price("o", 1)),
+            ],
+        );
+        assert_eq!(catalog.products.len(), 1, "an archived product is not listed");
+        let ids: Vec<&str> = catalog.products[0].prices.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["p_small", "p_big"]);
+        let prices = [price("a", 900), price("b", 500)];
+        assert_eq!(default_price(&prices, |p| p.unit_amount).map(|p| p.id.as_str()), Some("b"));
+        assert!(default_price::<CatalogPrice>(&[], |p| p.unit_amount).is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /v1/sites/{site}/catalog`: what a site sells, for the widget's buttons and locked cards.
 
-use latch_core::api::{Catalog, CatalogPrice, CatalogProduct};
+use latch_core::api::{CatalogPrice, CatalogProduct};
+use latch_core::catalog;
 use worker::Response;
 
 use crate::context::Ctx;
@@ -42,24 +43,24 @@ fn catalog_price(p: Price) -> CatalogPrice {
 pub(crate) async fn get(ctx: &Ctx, site_id: &str) -> ApiResult<Response> {
     let site = ctx.site(site_id).await?;
     record_seen(ctx, &site.id)?;
-    let mut prices = store::prices(&ctx.db, &site.id).await?;
+    let prices = store::prices(&ctx.db, &site.id).await?;
+    let prices = prices.into_iter().map(|p| (p.product_slug.clone(), catalog_price(p))).collect();
     let products = store::products(&ctx.db, &site.id)
         .await?
         .into_iter()
-        .filter(|p| p.active != 0)
         .map(|p| {
-            let (mine, rest): (Vec<_>, Vec<_>) = prices.drain(..).partition(|price| price.product_slug == p.slug);
-            prices = rest;
-            CatalogProduct {
+            let sold = p.active != 0;
+            let product = CatalogProduct {
                 slug: p.slug,
                 name: p.name,
                 checkout: p.checkout_enabled != 0,
                 purchase_method: p.purchase_method,
                 purchase_url: p.purchase_url,
                 locked_card: p.show_locked_card != 0,
-                prices: mine.into_iter().map(catalog_price).collect(),
-            }
+                prices: Vec::new(),
+            };
+            (product, sold)
         })
         .collect();
-    http::json(200, &Catalog { site: site.id, products })
+    http::json(200, &catalog::public_catalog(&site.id, products, prices))
 }

@@ -106,9 +106,12 @@ async fn sold(ctx: &Ctx, site: &Site, body: &CheckoutBody) -> ApiResult<(store::
         (Some(price), _) => {
             store::price(&ctx.db, &site.id, price).await?.ok_or_else(|| ApiError::not_found("price"))?
         }
-        (None, Some(product)) => store::default_price(&ctx.db, &site.id, validate::slug(product)?)
-            .await?
-            .ok_or_else(|| ApiError::not_found("a price for this product"))?,
+        (None, Some(product)) => {
+            let prices = store::product_prices(&ctx.db, &site.id, validate::slug(product)?).await?;
+            latch_core::catalog::default_price(&prices, |p| p.unit_amount)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found("a price for this product"))?
+        }
         (None, None) => return Err(CheckoutError::NothingToBuy.into()),
     };
     let product = store::products(&ctx.db, &site.id)

@@ -167,12 +167,7 @@ pub(crate) async fn all_prices(db: &Store, site: &str) -> worker::Result<Vec<Pri
 
 /// Every active price of a site.
 pub(crate) async fn prices(db: &Store, site: &str) -> worker::Result<Vec<Price>> {
-    rows(
-        db,
-        &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 AND active = 1 ORDER BY unit_amount"),
-        &[Arg::Text(site)],
-    )
-    .await
+    rows(db, &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 AND active = 1"), &[Arg::Text(site)]).await
 }
 
 /// An active price of a site by Stripe id or lookup key.
@@ -187,14 +182,11 @@ pub(crate) async fn price(db: &Store, site: &str, id_or_key: &str) -> worker::Re
     .await
 }
 
-/// The price a product sells at by default (its cheapest active price).
-pub(crate) async fn default_price(db: &Store, site: &str, product: &str) -> worker::Result<Option<Price>> {
-    row(
+/// The active prices of the product `product` (`latch_core::catalog::default_price` picks one).
+pub(crate) async fn product_prices(db: &Store, site: &str, product: &str) -> worker::Result<Vec<Price>> {
+    rows(
         db,
-        &format!(
-            "SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 AND product_slug = ?2 AND active = 1 \
-             ORDER BY unit_amount LIMIT 1"
-        ),
+        &format!("SELECT {PRICE_COLUMNS} FROM prices WHERE site_id = ?1 AND product_slug = ?2 AND active = 1"),
         &[Arg::Text(site), Arg::Text(product)],
     )
     .await
