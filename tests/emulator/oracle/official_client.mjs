@@ -165,7 +165,7 @@ try {
     await stripe.billingPortal.sessions.create({ customer: done.customer.id, configuration: 'bpc_missing' });
     check(false, 'an unknown configuration must be refused');
   } catch (e) {
-    check(e.statusCode === 404 && e.code === 'resource_missing', 'unknown portal configuration refused');
+    check(e.statusCode === 400 && e.code === 'resource_missing', 'unknown portal configuration refused');
   }
   const canceled = await stripe.subscriptions.cancel(done.subscription.id);
   check(canceled.status === 'canceled', 'cancel now');

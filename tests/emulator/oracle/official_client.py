@@ -176,6 +176,61 @@ try:
         client.v1.products.create(params={"name": f"Py page {i}"})
     seen = sum(1 for _ in client.v1.products.list(params={"limit": 2}).auto_paging_iter())
     check(seen >= 4, f"auto-pagination ({seen})")
+    # Where Stripe is strict, the emulator is too.
+    try:
+        client.v1.products.list(options={"stripe_account": "acct_1NeverConnected"})
+        check(False, "an account that never connected cannot be acted on")
+    except stripe.PermissionError as e:
+        check(e.http_status == 403 and e.json_body["error"]["code"] == "account_invalid", "unconnected Stripe-Account refused")
+    try:
+        client.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": "price_gone", "quantity": 1}]})
+        check(False, "a missing price named in a parameter must fail")
+    except stripe.InvalidRequestError as e:
+        check(e.http_status == 400 and e.code == "resource_missing" and e.param == "line_items[0][price]",
+              "missing object in a parameter: 400 naming it")
+    try:
+        client.v1.customers.list(params={"emial": "a@x.test"})
+        check(False, "an unknown query parameter must fail")
+    except stripe.InvalidRequestError as e:
+        check(e.code == "parameter_unknown" and e.param == "emial", "unknown GET parameter refused")
+    try:
+        client.v1.prices.create(params={"product": product.id, "currency": "xyz", "unit_amount": 100})
+        check(False, "an unknown currency must fail")
+    except stripe.InvalidRequestError as e:
+        check(e.param == "currency" and "Invalid currency: xyz" in str(e), "currency checked against Stripe's list")
+    try:
+        client.v1.customers.create(params={"metadata": {"note": "x" * 501}})
+        check(False, "a 501-character metadata value must fail")
+    except stripe.InvalidRequestError as e:
+        check(e.param == "metadata[note]", "metadata value limit")
+    try:
+        client.v1.customers.create(params={"metadata": {f"k{i}": "v" for i in range(51)}})
+        check(False, "51 metadata keys must fail")
+    except stripe.InvalidRequestError as e:
+        check(e.param == "metadata", "metadata key count limit")
+    cheap = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 20})
+    try:
+        client.v1.checkout.sessions.create(params={"mode": "payment", "line_items": [{"price": cheap.id, "quantity": 1}]})
+        check(False, "a payment under the minimum must fail")
+    except stripe.InvalidRequestError as e:
+        check("at least $0.50 usd" in str(e), "minimum charge amount")
+    once = client.v1.prices.create(params={"product": product.id, "currency": "usd", "unit_amount": 1500})
+    guest = client.v1.checkout.sessions.create(params={
+        "mode": "payment", "line_items": [{"price": once.id, "quantity": 1}],
+        "success_url": "https://site.test/ok",
+    })
+    check(guest.customer_creation == "if_required", "customer_creation defaults to if_required")
+    pay(guest.url, "4242424242424242", "guest@x.test")
+    guest = client.v1.checkout.sessions.retrieve(guest.id)
+    check(guest.customer is None and guest.customer_details.email == "guest@x.test",
+          "payment mode makes no Customer unless asked")
+    try:
+        client.v1.checkout.sessions.create(params={
+            "mode": "subscription", "line_items": [{"price": price.id, "quantity": 1}], "customer_creation": "always",
+        })
+        check(False, "customer_creation outside payment mode must fail")
+    except stripe.InvalidRequestError as e:
+        check(e.param == "customer_creation", "customer_creation is for payment mode only")
     print(f"python oracle: {checks} checks passed")
 except Exception as e:  # noqa: BLE001
     print(f"python oracle: FAILED after {checks} checks: {type(e).__name__}: {e}", file=sys.stderr)

@@ -173,7 +173,7 @@ fn line_item(store: &mut Store, account: &str, li: &Params) -> ApiResult<(Value,
         "recurring",
         "tax_behavior",
     ])?;
-    let currency = pd.req_str("currency")?.to_lowercase();
+    let currency = crate::currency::check(&pd.req_str("currency")?, &pd.name("currency"))?;
     let amount = pd.amount("unit_amount")?.ok_or_else(|| ApiError::param_missing(&pd.name("unit_amount")))?;
     let now = store.now();
     let product = if let Some(p) = pd.nonempty("product")? {
@@ -267,6 +267,21 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
     {
         return Err(ApiError::bad("client_reference_id must be at most 200 characters.", Some("client_reference_id")));
     }
+    let customer_creation = p.one_of("customer_creation", &["always", "if_required"])?;
+    if customer_creation.is_some() {
+        if mode != "payment" {
+            return Err(ApiError::bad(
+                format!("`customer_creation` can only be used in `payment` mode, not `{mode}` mode."),
+                Some("customer_creation"),
+            ));
+        }
+        if customer.is_some() {
+            return Err(ApiError::bad(
+                "You may only specify one of these parameters: customer, customer_creation.",
+                Some("customer_creation"),
+            ));
+        }
+    }
     let billing_address = p.one_of("billing_address_collection", &["auto", "required"])?;
     let allow_promo = p.bool("allow_promotion_codes")?;
     let sub_data = p.sub("subscription_data")?;
@@ -308,7 +323,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
     for li in &items {
         resolved.push((line_item(store, account, li)?, li.name("price")));
     }
-    let mut currency = p.nonempty("currency")?.map(|c| c.to_lowercase());
+    let mut currency = p.nonempty("currency")?.map(|c| crate::currency::check(&c, "currency")).transpose()?;
     let mut subtotal = 0;
     let mut any_recurring = false;
     for ((price, qty), param) in &resolved {
@@ -366,6 +381,19 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
         })
         .collect();
     let total = if mode == "subscription" && trial_days.is_some() { 0 } else { subtotal };
+    let currency_code = currency.clone().unwrap_or_default();
+    if let Some(min) = crate::currency::minimum(&currency_code)
+        && (mode == "payment" || total > 0)
+        && total < min
+    {
+        return Err(ApiError::bad(
+            format!(
+                "The Checkout Session's total amount due must add up to at least {}",
+                crate::currency::display(min, &currency_code)
+            ),
+            None,
+        ));
+    }
     let mut cs = template("checkout.session");
     objects::merge(
         &mut cs,
@@ -379,7 +407,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
             "billing_address_collection": billing_address, "success_url": p.nonempty("success_url")?,
             "cancel_url": p.nonempty("cancel_url")?, "locale": p.nonempty("locale")?,
             "submit_type": p.nonempty("submit_type")?,
-            "customer_creation": if mode == "payment" { json!("always") } else { Value::Null },
+            "customer_creation": if mode == "payment" { json!(customer_creation.as_deref().unwrap_or("if_required")) } else { Value::Null },
             "payment_method_collection": if mode == "subscription" { json!("always") } else { Value::Null },
             "ui_mode": p.nonempty("ui_mode")?.unwrap_or_else(|| "hosted".into()),
             "_line_items": line_items,
@@ -401,7 +429,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
 /// `POST /v1/checkout/sessions/{id}/expire`.
 pub fn expire(store: &mut Store, account: &str, id: &str) -> ApiResult<Value> {
     let acct = store.account_mut(account);
-    let cs = acct.get_mut(Kind::CheckoutSession, id, "session")?;
+    let cs = acct.get_mut(Kind::CheckoutSession, id, "id")?;
     if cs["status"] != "open" {
         return Err(ApiError::bad(
             format!(
@@ -454,21 +482,25 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
     let now = store.now();
     let mode = cs["mode"].as_str().unwrap_or("payment").to_string();
 
-    let customer_id = match existing_customer {
-        Some(c) => c,
-        None => {
+    // Payment mode makes a Customer only when asked (`customer_creation=always`); the other modes need one.
+    let makes_customer = mode != "payment" || cs["customer_creation"] == "always";
+    let payer = match existing_customer {
+        Some(c) => Some(c),
+        None if makes_customer => {
             let c = objects::customer(Some(&email), None, now);
             let cid = c["id"].as_str().unwrap_or_default().to_string();
             store.account_mut(account).put(Kind::Customer, c.clone());
             store.emit(account, "customer.created", &c, None);
-            cid
+            Some(cid)
         }
+        None => None,
     };
-    let customer_name = store
-        .account(account)
-        .and_then(|a| a.col(Kind::Customer).get(&customer_id))
+    let customer_name = payer
+        .as_ref()
+        .and_then(|id| store.account(account)?.col(Kind::Customer).get(id))
         .map(|c| c["name"].clone())
         .unwrap_or(Value::Null);
+    let customer_id = payer.clone().unwrap_or_default();
     let attach = mode != "payment";
     let mut pm = objects::payment_method(&last4, Some(&email), attach.then_some(customer_id.as_str()), now);
     if !attach {
@@ -481,7 +513,7 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
         store.emit(account, "payment_method.attached", &pm, None);
     }
     let mut patch = json!({
-        "status": "complete", "customer": customer_id, "url": null,
+        "status": "complete", "customer": payer, "url": null,
         "customer_details": {"email": email, "name": customer_name, "address": null, "phone": null,
             "tax_exempt": "none", "tax_ids": [], "business_name": null, "individual_name": null},
     });
@@ -492,7 +524,7 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
             let pid = &cs["_payment_intent_data"];
             let description = pid["description"].as_str();
             let (mut pi, mut ch) =
-                objects::payment(amount, currency, Some(&customer_id), &pm, Some(&email), description, now);
+                objects::payment(amount, currency, payer.as_deref(), &pm, Some(&email), description, now);
             if pid["metadata"].is_object() {
                 pi["metadata"] = pid["metadata"].clone();
                 ch["metadata"] = pid["metadata"].clone();

@@ -13,7 +13,7 @@ impl Store {
     pub fn open_dispute(&mut self, account: &str, charge_id: &str, reason: Option<&str>) -> ApiResult<Value> {
         let now = self.now();
         let acct = self.account_mut(account);
-        let ch = acct.get_mut(Kind::Charge, charge_id, "charge")?;
+        let ch = acct.get_mut(Kind::Charge, charge_id, "id")?;
         if ch["status"] != "succeeded" {
             return Err(ApiError::bad(
                 format!("Charge {charge_id} did not succeed and cannot be disputed."),
@@ -48,7 +48,7 @@ impl Store {
             return Err(ApiError::bad("outcome must be won or lost.", Some("outcome")));
         }
         let acct = self.account_mut(account);
-        let dp = acct.get_mut(Kind::Dispute, id, "dispute")?;
+        let dp = acct.get_mut(Kind::Dispute, id, "id")?;
         if matches!(dp["status"].as_str(), Some("won" | "lost")) {
             return Err(ApiError::bad(format!("Dispute {id} is already closed."), None));
         }

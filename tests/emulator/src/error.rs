@@ -40,9 +40,11 @@ impl ApiError {
         Self::invalid("", message, param)
     }
 
-    /// 404 `resource_missing`: "No such price: 'price_x'".
+    /// `resource_missing`: "No such price: 'price_x'". A 404 when the id is the URL's (`param` `id`), a 400
+    /// naming the parameter when a request's parameter names a missing object (`line_items[0][price]`).
     pub fn missing(what: &str, id: &str, param: &str) -> Self {
-        Self { status: 404, ..Self::invalid("resource_missing", format!("No such {what}: '{id}'"), Some(param)) }
+        let status = if param == "id" { 404 } else { 400 };
+        Self { status, ..Self::invalid("resource_missing", format!("No such {what}: '{id}'"), Some(param)) }
     }
 
     /// 400 `parameter_missing`.

@@ -7,6 +7,7 @@
 pub mod billing;
 pub mod checkout;
 pub mod clock;
+pub mod currency;
 pub mod disputes;
 pub mod error;
 pub mod events;

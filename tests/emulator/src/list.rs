@@ -23,9 +23,11 @@ pub fn page<'a>(items: impl Iterator<Item = &'a Value>, params: &Params, url: &s
     let ending_before = params.nonempty("ending_before")?;
     let all: Vec<&Value> = items.collect();
     let find = |id: &str, param: &str| -> ApiResult<usize> {
-        all.iter()
-            .position(|v| v["id"] == id)
-            .ok_or_else(|| ApiError::missing(crate::store::Kind::of_id(id).map_or("object", |k| k.label()), id, param))
+        all.iter().position(|v| v["id"] == id).ok_or_else(|| {
+            let what = crate::store::Kind::of_id(id).map_or("object", |k| k.label());
+            // A cursor naming no object is answered like a missing URL id.
+            ApiError { status: 404, ..ApiError::missing(what, id, param) }
+        })
     };
     let (slice, has_more): (Vec<&Value>, bool) = if let Some(id) = starting_after {
         let start = find(&id, "starting_after")? + 1;

@@ -74,6 +74,17 @@ impl Store {
         email: Option<&str>,
         scope: &str,
     ) -> String {
+        let id = self.connect_account(existing, email);
+        let code = format!("ac_{}", random_chars(32));
+        self.oauth_codes.insert(code.clone(), AuthCode { account: id.clone(), scope: scope.to_string(), used: false });
+        let app = json!({"id": client_id, "name": "Latch", "object": "application"});
+        self.emit(&id, "account.application.authorized", &app, None);
+        code
+    }
+
+    /// Connects `existing` (an account id to reconnect) or a new standard account to the platform, without
+    /// events: the part of an approval the control API (`POST /_emulator/accounts`) also uses.
+    pub fn connect_account(&mut self, existing: Option<&str>, email: Option<&str>) -> String {
         let id = existing
             .filter(|a| a.starts_with("acct_") && *a != self.platform)
             .map(str::to_string)
@@ -84,11 +95,7 @@ impl Store {
         if let Some(e) = email.filter(|e| !e.is_empty()) {
             acct.email = Some(e.to_string());
         }
-        let code = format!("ac_{}", random_chars(32));
-        self.oauth_codes.insert(code.clone(), AuthCode { account: id.clone(), scope: scope.to_string(), used: false });
-        let app = json!({"id": client_id, "name": "Latch", "object": "application"});
-        self.emit(&id, "account.application.authorized", &app, None);
-        code
+        id
     }
 
     /// `POST /oauth/token`.
@@ -184,19 +191,25 @@ impl Store {
         self.access_tokens.get(key).cloned()
     }
 
-    /// Rejects `Stripe-Account` for accounts whose authorization was revoked.
+    /// Rejects `Stripe-Account` naming an account the platform cannot act on: one that never connected,
+    /// does not exist, or whose authorization was revoked (Stripe answers all three alike).
     pub fn check_account_access(&self, account: &str) -> ApiResult<()> {
-        if self.accounts.get(account).is_some_and(|a| a.deauthorized) {
-            return Err(ApiError {
-                status: 403,
-                ..ApiError::bad(
-                    format!(
-                        "The provided key does not have access to account '{account}' (or that account does not exist). Application access may have been revoked."
-                    ),
-                    None,
-                )
-            });
-        }
-        Ok(())
+        let reachable =
+            account == self.platform || self.accounts.get(account).is_some_and(|a| a.connected && !a.deauthorized);
+        if reachable { Ok(()) } else { Err(no_access(account)) }
+    }
+}
+
+/// Stripe's 403 for a `Stripe-Account` the key cannot act on.
+pub fn no_access(account: &str) -> ApiError {
+    ApiError {
+        status: 403,
+        ..ApiError::invalid(
+            "account_invalid",
+            format!(
+                "The provided key does not have access to account '{account}' (or that account does not exist). Application access may have been revoked."
+            ),
+            None,
+        )
     }
 }

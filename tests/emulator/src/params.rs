@@ -3,6 +3,11 @@
 use crate::error::{ApiError, ApiResult};
 use serde_json::{Map, Value};
 
+/// Stripe's metadata limits: keys per object, characters per key, characters per value.
+const METADATA_KEYS: usize = 50;
+const METADATA_KEY_CHARS: usize = 40;
+const METADATA_VALUE_CHARS: usize = 500;
+
 /// Request parameters (form body merged with the query string), possibly a nested hash like `recurring`.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -39,6 +44,14 @@ impl Params {
             }
         }
         Ok(())
+    }
+
+    /// Rejects what a list endpoint would not accept: its `filters` besides paging (`limit`, `starting_after`,
+    /// `ending_before`), `created` and `expand`.
+    pub fn allow_list(&self, filters: &[&str]) -> ApiResult<()> {
+        let paging = ["limit", "starting_after", "ending_before", "created"];
+        let known: Vec<&str> = paging.iter().chain(filters).copied().collect();
+        self.allow(&known)
     }
 
     /// An optional string parameter.
@@ -201,10 +214,24 @@ impl Params {
                             Some(&format!("metadata[{k}]")),
                         ));
                     }
-                    if k.len() > 40 {
+                    let param = format!("metadata[{k}]");
+                    if k.chars().count() > METADATA_KEY_CHARS {
                         return Err(ApiError::bad(
-                            "Metadata keys can have at most 40 characters.",
-                            Some(&format!("metadata[{k}]")),
+                            format!(
+                                "Metadata keys can have up to {METADATA_KEY_CHARS} characters, but you passed in a key that is {} characters. Invalid key: {k}",
+                                k.chars().count()
+                            ),
+                            Some(&param),
+                        ));
+                    }
+                    let length = v.as_str().map_or(0, |v| v.chars().count());
+                    if length > METADATA_VALUE_CHARS {
+                        return Err(ApiError::bad(
+                            format!(
+                                "Metadata values can have up to {METADATA_VALUE_CHARS} characters, but you passed in a value that is {length} characters. Invalid value: {}",
+                                v.as_str().unwrap_or_default()
+                            ),
+                            Some(&param),
                         ));
                     }
                 }
@@ -233,6 +260,12 @@ impl Params {
                     new.insert(k, v);
                 }
             }
+        }
+        if new.len() > METADATA_KEYS {
+            return Err(ApiError::bad(
+                format!("Metadata can have at most {METADATA_KEYS} keys, but this object would have {}.", new.len()),
+                Some("metadata"),
+            ));
         }
         let new = Value::Object(new);
         if new == old {

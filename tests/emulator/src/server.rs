@@ -60,6 +60,7 @@ pub fn router(state: Shared) -> Router {
         .route("/oauth/authorize", get(oauth_page).post(oauth_decide))
         .route("/oauth/token", post(oauth_token))
         .route("/oauth/deauthorize", post(oauth_deauthorize))
+        .route("/_emulator/accounts", post(control_connect_account))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(clock_advance))
         .route("/_emulator/customers/{id}/fail_payments", post(fail_payments))
@@ -224,25 +225,11 @@ async fn api(State(state): State<Shared>, method: Method, uri: Uri, headers: Hea
     let account = match (token_account, header_str(&headers, "stripe-account")) {
         (Some(acct), _) => acct,
         (None, None) => store.platform.clone(),
-        (None, Some(a)) if a.starts_with("acct_") && a.len() <= 64 => {
+        (None, Some(a)) => {
             if let Err(e) = store.check_account_access(&a) {
                 return error_response(&e, rid);
             }
             a
-        }
-        (None, Some(a)) => {
-            return error_response(
-                &ApiError {
-                    status: 403,
-                    ..ApiError::bad(
-                        format!(
-                            "The provided key does not have access to account '{a}' (or that account does not exist). Application access may have been revoked."
-                        ),
-                        None,
-                    )
-                },
-                rid,
-            );
         }
     };
     if let Some(k) = &idem_key
@@ -651,6 +638,16 @@ async fn control_pay(State(state): State<Shared>, Path(id): Path<String>, body: 
         }
         Err(e) => error_response(&e.api_error(), None),
     }
+}
+
+/// `POST /_emulator/accounts {"id"?, "email"?}`: a connected account, as if its owner had approved OAuth.
+async fn control_connect_account(State(state): State<Shared>, body: Bytes) -> Response {
+    let body = match control_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let id = state.lock().connect_account(body["id"].as_str(), body["email"].as_str());
+    json_response(200, &serde_json::json!({ "id": id }), None)
 }
 
 async fn control_dispute(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {

@@ -341,7 +341,8 @@ impl Store {
         self.clock.now()
     }
 
-    /// The account with this id, created on first use (connected accounts appear on the fly for now).
+    /// The account with this id, created on first use (callers reach it only for the platform, an account
+    /// the request was allowed to act on, or one being connected).
     pub fn account_mut(&mut self, id: &str) -> &mut Account {
         let now = self.now();
         let livemode = self.livemode;

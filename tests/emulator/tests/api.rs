@@ -111,9 +111,33 @@ fn errors_missing_unknown_invalid_and_not_found() {
     assert_eq!(r.json()["error"]["param"], "bogus");
     let r = emu.post("/v1/prices", "currency=usd&unit_amount=ten&product=prod_x");
     assert_eq!(r.json()["error"]["code"], "parameter_invalid_integer");
+    // An object named in a parameter is missing: 400 naming the parameter (a missing URL id is the 404).
     let r = emu.post("/v1/prices", "currency=usd&unit_amount=10&product=prod_x");
-    assert_eq!(r.status, 404);
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("resource_missing")));
     assert_eq!(r.json()["error"]["param"], "product");
+    assert_eq!(r.json()["error"]["message"], "No such product: 'prod_x'");
+    let r = emu.post("/v1/billing_portal/sessions", "customer=cus_gone");
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("customer")));
+    assert_eq!(emu.get("/v1/products/prod_x").status, 404);
+    // Unknown query parameters on GET are refused, lists and single objects alike.
+    let r = emu.get("/v1/customers?emial=a%40x.test");
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("parameter_unknown")));
+    assert_eq!(r.json()["error"]["param"], "emial");
+    assert_eq!(emu.get("/v1/products/prod_x?limit=3").json()["error"]["code"], "parameter_unknown");
+    // Currencies come from Stripe's list.
+    let r = emu.post("/v1/prices", "currency=xyz&unit_amount=10&product_data[name]=P");
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("currency")));
+    assert!(r.json()["error"]["message"].as_str().unwrap().starts_with("Invalid currency: xyz."));
+    assert_eq!(emu.post("/v1/prices", "currency=EUR&unit_amount=10&product_data[name]=P").ok()["currency"], "eur");
+    // Metadata: at most 50 keys, keys up to 40 characters, values up to 500.
+    let long_value = "v".repeat(501);
+    let r = emu.post("/v1/customers", &format!("metadata[note]={long_value}"));
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("metadata[note]")));
+    emu.post("/v1/customers", &format!("metadata[note]={}", "v".repeat(500))).ok();
+    let fifty: String = (0..50).map(|i| format!("metadata[k{i}]=v&")).collect();
+    let cus = emu.post("/v1/customers", &fifty).ok();
+    let r = emu.post(&format!("/v1/customers/{}", cus["id"].as_str().unwrap()), "metadata[one_more]=v");
+    assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("metadata")));
     let r = emu.get("/v1/nothing_here");
     assert_eq!(r.status, 404);
     assert!(
@@ -179,6 +203,12 @@ fn idempotency_keys_replay_or_conflict() {
 #[test]
 fn connected_accounts_have_separate_data() {
     let emu = Emulator::start(&[]);
+    let never_connected = emu.get_with("/v1/products", &[("stripe-account", "acct_1ConnectedAAAA")]);
+    assert_eq!(
+        (never_connected.status, never_connected.json()["error"]["code"].as_str()),
+        (403, Some("account_invalid"))
+    );
+    emu.connect("acct_1ConnectedAAAA");
     let acct = [("stripe-account", "acct_1ConnectedAAAA")];
     let p = emu.post_with("/v1/products", "name=Theirs", &acct).ok();
     let pid = p["id"].as_str().unwrap();
@@ -216,10 +246,13 @@ fn checkout_session_validation() {
             "subscription_data[trial_period_days]",
         ),
         (&format!("mode=payment&line_items[0][price]={once}&line_items[0][quantity]=0"), "line_items[0][quantity]"),
+        (&format!("mode=payment&line_items[0][price]={once}&customer_creation=sometimes"), "customer_creation"),
+        (&format!("mode=subscription&line_items[0][price]={monthly}&customer_creation=always"), "customer_creation"),
+        (&format!("mode=payment&line_items[0][price]={once}&currency=zzz"), "currency"),
     ];
     for (form, param) in cases {
         let r = emu.post("/v1/checkout/sessions", form);
-        assert!(r.status == 400 || r.status == 404, "{form}: {} {}", r.status, r.body);
+        assert_eq!(r.status, 400, "{form}: {}", r.body);
         assert_eq!(r.json()["error"]["param"], param, "{form}: {}", r.body);
     }
     let ok = emu.session(&format!(
@@ -249,6 +282,23 @@ fn checkout_session_validation() {
     assert_eq!(emu.post(&format!("/v1/checkout/sessions/{id}/expire"), "").status, 400);
     let list = emu.get("/v1/checkout/sessions?status=expired").ok();
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    // Stripe's minimum charge: a payment under $0.50 cannot start; a free trial or a free plan can.
+    let tiny = emu.price("Sticker", 30, None);
+    let r = emu.post("/v1/checkout/sessions", &format!("mode=payment&line_items[0][price]={tiny}"));
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.json()["error"]["message"],
+        "The Checkout Session's total amount due must add up to at least $0.50 usd"
+    );
+    emu.session(&format!("mode=payment&line_items[0][price]={tiny}&line_items[0][quantity]=2"));
+    let tiny_monthly = emu.price("Tip jar", 10, Some("month"));
+    emu.session(&format!(
+        "mode=subscription&line_items[0][price]={tiny_monthly}&subscription_data[trial_period_days]=7"
+    ));
+    assert_eq!(
+        emu.post("/v1/checkout/sessions", &format!("mode=subscription&line_items[0][price]={tiny_monthly}")).status,
+        400
+    );
     let setup = emu.session("mode=setup&currency=usd&success_url=https%3A%2F%2Fsite.test%2Fok");
     assert_eq!(setup["payment_status"], "no_payment_required");
     assert_eq!(setup["amount_total"], serde_json::Value::Null);

@@ -212,7 +212,7 @@ fn refunds_full_and_partial() {
     assert_eq!(ev["data"].as_array().unwrap().len(), 2);
     assert_eq!(ev["data"][0]["data"]["previous_attributes"]["amount_refunded"], 1000);
     assert_eq!(emu.get(&format!("/v1/refunds?charge={ch}")).ok()["data"].as_array().unwrap().len(), 2);
-    assert_eq!(emu.post("/v1/refunds", "charge=ch_nope").status, 404);
+    assert_eq!(emu.post("/v1/refunds", "charge=ch_nope").status, 400, "a missing charge named in a parameter");
 }
 
 #[test]

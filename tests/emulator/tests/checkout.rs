@@ -163,6 +163,32 @@ fn payment_mode_creates_intent_and_charge() {
 }
 
 #[test]
+fn payment_mode_makes_a_customer_only_when_asked() {
+    let emu = Emulator::start(&[]);
+    let price = emu.price("Book", 2500, None);
+    let cs =
+        emu.session(&format!("mode=payment&line_items[0][price]={price}&success_url={}", enc("http://site.test/ok")));
+    assert_eq!(cs["customer_creation"], "if_required");
+    let before = emu.event_types().len();
+    emu.pay(&cs, "4242424242424242", "guest@x.test");
+    assert_eq!(
+        emu.event_types()[before..],
+        ["payment_intent.succeeded", "charge.succeeded", "checkout.session.completed"]
+    );
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap())).ok();
+    assert_eq!(s["customer"], serde_json::Value::Null);
+    assert_eq!(s["customer_details"]["email"], "guest@x.test");
+    assert_eq!(s["payment_intent"]["customer"], serde_json::Value::Null);
+    assert!(emu.get("/v1/customers").ok()["data"].as_array().unwrap().is_empty());
+    let cus = emu.post("/v1/customers", "email=known%40x.test").ok();
+    let both = format!(
+        "mode=payment&line_items[0][price]={price}&customer={}&customer_creation=always",
+        cus["id"].as_str().unwrap()
+    );
+    assert_eq!(emu.post("/v1/checkout/sessions", &both).json()["error"]["param"], "customer_creation");
+}
+
+#[test]
 fn setup_mode_saves_a_card_for_an_existing_customer() {
     let emu = Emulator::start(&[]);
     let cus = emu.post("/v1/customers", "email=s%40x.test").ok();
@@ -258,7 +284,7 @@ fn portal_cancels_at_period_end_and_renews() {
     let bps2 = emu.post("/v1/billing_portal/sessions", &format!("customer={}", other["id"].as_str().unwrap())).ok();
     let r = emu.page_post(&format!("{}/subscriptions/{sid}/cancel", bps2["url"].as_str().unwrap()), "");
     assert_eq!(r.status, 404);
-    assert_eq!(emu.post("/v1/billing_portal/sessions", "customer=cus_nope").status, 404);
+    assert_eq!(emu.post("/v1/billing_portal/sessions", "customer=cus_nope").status, 400);
 }
 
 #[test]
@@ -296,6 +322,7 @@ fn portal_configurations_shape_the_portal_per_account() {
     assert_eq!(emu.get(&format!("/v1/billing_portal/configurations/{bpc}")).ok(), conf);
     assert_eq!(emu.get("/v1/billing_portal/configurations").ok()["data"][0]["id"], bpc.as_str());
     // Per account: another account does not see it.
+    emu.connect("acct_other");
     let other = emu.get_with("/v1/billing_portal/configurations", &[("Stripe-Account", "acct_other")]).ok();
     assert_eq!(other["data"].as_array().map(Vec::len), Some(0));
     let r = emu.get_with(&format!("/v1/billing_portal/configurations/{bpc}"), &[("Stripe-Account", "acct_other")]);
@@ -328,7 +355,7 @@ fn portal_configurations_shape_the_portal_per_account() {
     let r = emu.post("/v1/billing_portal/sessions", &format!("customer={cid}&configuration={bpc}"));
     assert_eq!((r.status, r.json()["error"]["param"].as_str()), (400, Some("configuration")));
     let r = emu.post("/v1/billing_portal/sessions", &format!("customer={cid}&configuration=bpc_missing"));
-    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("resource_missing")));
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (400, Some("resource_missing")));
     assert_eq!(emu.get("/v1/billing_portal/configurations?active=false").ok()["data"][0]["id"], bpc.as_str());
     assert_eq!(emu.get("/v1/billing_portal/configurations?active=true").ok()["data"].as_array().map(Vec::len), Some(0));
 }

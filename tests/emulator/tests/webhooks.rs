@@ -156,6 +156,7 @@ fn connected_account_events_carry_account_and_reach_connect_endpoints() {
     let connect_rx = Receiver::start(0);
     let platform_rx = Receiver::start(0);
     let emu = Emulator::start(&[]);
+    emu.connect("acct_1SiteOwnerXYZ");
     let acct = [("stripe-account", "acct_1SiteOwnerXYZ")];
     emu.post_with("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=*", enc(&own_rx.url)), &acct).ok();
     emu.post("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=*&connect=true", enc(&connect_rx.url))).ok();

@@ -209,6 +209,16 @@ pub(super) fn cancel_subscription(store: &mut Store, account: &str, id: &str, p:
 
 /// `GET /v1/subscriptions` with `customer`, `price`, `status` (default: all but canceled).
 pub(super) fn list_subscriptions(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&[
+        "customer",
+        "price",
+        "status",
+        "collection_method",
+        "current_period_end",
+        "current_period_start",
+        "test_clock",
+        "automatic_tax",
+    ])?;
     let customer = p.nonempty("customer")?;
     let price = p.nonempty("price")?;
     let status = p.one_of(
@@ -243,6 +253,7 @@ pub(super) fn list_subscriptions(store: &mut Store, account: &str, p: &Params) -
 
 /// `GET /v1/invoices` with `customer`, `subscription`, `status`.
 pub(super) fn list_invoices(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["customer", "subscription", "status", "collection_method", "due_date", "customer_account"])?;
     let customer = p.nonempty("customer")?;
     let sub = p.nonempty("subscription")?;
     let status = p.one_of("status", &["draft", "open", "paid", "uncollectible", "void"])?;
@@ -255,8 +266,9 @@ pub(super) fn list_invoices(store: &mut Store, account: &str, p: &Params) -> Api
 
 /// `GET /v1/invoices/{id}/lines`.
 pub(super) fn invoice_lines(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&[])?;
     let acct = store.account_mut(account);
-    let inv = acct.get(Kind::Invoice, id, "invoice")?;
+    let inv = acct.get(Kind::Invoice, id, "id")?;
     let lines: Vec<Value> = inv["lines"]["data"].as_array().cloned().unwrap_or_default();
     let mut out = page(lines.iter(), p, &format!("/v1/invoices/{id}/lines"))?;
     expand(acct, &mut out, &p.expand()?)?;

@@ -79,7 +79,7 @@ pub(super) fn create_product(store: &mut Store, account: &str, p: &Params) -> Ap
     let pid = prod["id"].as_str().unwrap_or_default().to_string();
     if let Some(dp) = p.sub("default_price_data")? {
         dp.allow(&["currency", "unit_amount", "unit_amount_decimal", "recurring", "tax_behavior", "metadata"])?;
-        let currency = dp.req_str("currency")?.to_lowercase();
+        let currency = crate::currency::check(&dp.req_str("currency")?, &dp.name("currency"))?;
         let amount =
             dp.amount("unit_amount")?.ok_or_else(|| ApiError::param_missing("default_price_data[unit_amount]"))?;
         let recurring = recurring_of(&dp)?;
@@ -143,6 +143,7 @@ pub(super) fn delete_product(store: &mut Store, account: &str, id: &str) -> ApiR
 
 /// `GET /v1/products`.
 pub(super) fn list_products(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["active", "ids", "shippable", "url"])?;
     let active = p.bool("active")?;
     let ids = p.str_list("ids")?;
     let shippable = p.bool("shippable")?;
@@ -227,10 +228,7 @@ const PRICE_FIELDS: &[&str] = &[
 /// `POST /v1/prices`.
 pub(super) fn create_price(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     p.allow(PRICE_FIELDS)?;
-    let currency = p.req_str("currency")?.to_lowercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(ApiError::bad(format!("Invalid currency: {currency}."), Some("currency")));
-    }
+    let currency = crate::currency::check(&p.req_str("currency")?, "currency")?;
     let amount = match (p.amount("unit_amount")?, p.nonempty("unit_amount_decimal")?) {
         (Some(a), _) => a,
         (None, Some(d)) => d
@@ -336,6 +334,7 @@ pub(super) fn update_price(store: &mut Store, account: &str, id: &str, p: &Param
 
 /// `GET /v1/prices` with `lookup_keys[]`, `product`, `active`, `type`, `currency`, `recurring[interval]`.
 pub(super) fn list_prices(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["lookup_keys", "product", "active", "type", "currency", "recurring"])?;
     let keys = p.str_list("lookup_keys")?;
     let product = p.nonempty("product")?;
     let active = p.bool("active")?;

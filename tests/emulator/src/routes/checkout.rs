@@ -23,8 +23,9 @@ pub(super) fn expire(store: &mut Store, account: &str, id: &str, p: &Params) -> 
 
 /// `GET /v1/checkout/sessions/{id}/line_items`.
 pub(super) fn line_items(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&[])?;
     let acct = store.account_mut(account);
-    acct.get(Kind::CheckoutSession, id, "session")?;
+    acct.get(Kind::CheckoutSession, id, "id")?;
     let all = line_items_list(acct, id);
     let items: Vec<Value> = all["data"].as_array().cloned().unwrap_or_default().into_iter().rev().collect();
     let mut out = page(items.iter().rev(), p, &format!("/v1/checkout/sessions/{id}/line_items"))?;
@@ -35,6 +36,15 @@ pub(super) fn line_items(store: &mut Store, account: &str, id: &str, p: &Params)
 /// `GET /v1/checkout/sessions` with `customer`, `payment_intent`, `subscription`, `status`,
 /// `customer_details[email]`, `payment_link`.
 pub(super) fn list(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&[
+        "customer",
+        "payment_intent",
+        "subscription",
+        "status",
+        "customer_details",
+        "payment_link",
+        "customer_account",
+    ])?;
     let customer = p.nonempty("customer")?;
     let pi = p.nonempty("payment_intent")?;
     let sub = p.nonempty("subscription")?;

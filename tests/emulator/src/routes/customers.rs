@@ -118,6 +118,7 @@ pub(super) fn delete(store: &mut Store, account: &str, id: &str) -> ApiResult<Va
 
 /// `GET /v1/customers` with `email`.
 pub(super) fn list(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["email", "test_clock"])?;
     let email = p.nonempty("email")?;
     list_where(store, account, Kind::Customer, "/v1/customers", p, |v| {
         Ok(email.as_ref().is_none_or(|e| v["email"] == e.as_str()))

@@ -18,7 +18,8 @@ fn account_object(acct: &crate::store::Account) -> Value {
 }
 
 /// `GET /v1/account`.
-pub(super) fn account(store: &mut Store, account: &str, _p: &Params) -> ApiResult<Value> {
+pub(super) fn account(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow(&[])?;
     Ok(account_object(store.account_mut(account)))
 }
 
@@ -36,6 +37,7 @@ pub(super) fn connected_account(store: &mut Store, account: &str, id: &str) -> A
 
 /// `GET /v1/events` with `type`, `types[]`, `created`.
 pub(super) fn list_events(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["type", "types", "delivery_success"])?;
     let kind = p.nonempty("type")?;
     let kinds = p.str_list("types")?;
     let matches =
@@ -147,5 +149,6 @@ pub(super) fn delete_endpoint(store: &mut Store, account: &str, id: &str) -> Api
 
 /// `GET /v1/webhook_endpoints`.
 pub(super) fn list_endpoints(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&[])?;
     list_where(store, account, Kind::WebhookEndpoint, "/v1/webhook_endpoints", p, |_| Ok(true))
 }

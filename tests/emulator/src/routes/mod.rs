@@ -21,6 +21,10 @@ use serde_json::Value;
 pub fn dispatch(store: &mut Store, account: &str, method: &str, path: &str, p: &Params) -> ApiResult<Value> {
     let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(2).collect();
     let not_found = || ApiError::unrecognized(method, path);
+    if method == "GET" && segs.last().is_some_and(|s| Kind::of_id(s).is_some() || s.starts_with("acct_")) {
+        // `GET /v1/{objects}/{id}` takes nothing but `expand[]`.
+        p.allow(&[])?;
+    }
     match (method, segs.as_slice()) {
         ("GET", ["account"]) => events::account(store, account, p),
         ("GET", ["accounts", id]) => events::connected_account(store, account, id),

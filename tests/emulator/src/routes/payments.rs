@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 /// `GET /v1/charges`, `/v1/payment_intents`, `/v1/setup_intents`, `/v1/refunds` with `customer`,
 /// `payment_intent` and `charge` filters.
 pub(super) fn list(store: &mut Store, account: &str, kind: Kind, url: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["customer", "payment_intent", "charge", "transfer_group", "attach_to_self", "payment_method"])?;
     let customer = p.nonempty("customer")?;
     let pi = p.nonempty("payment_intent")?;
     let charge = p.nonempty("charge")?;
@@ -23,7 +24,8 @@ pub(super) fn list(store: &mut Store, account: &str, kind: Kind, url: &str, p: &
 
 /// `GET /v1/customers/{id}/payment_methods`.
 pub(super) fn customer_payment_methods(store: &mut Store, account: &str, id: &str, p: &Params) -> ApiResult<Value> {
-    store.account_mut(account).get(Kind::Customer, id, "customer")?;
+    p.allow_list(&["type", "allow_redisplay"])?;
+    store.account_mut(account).get(Kind::Customer, id, "id")?;
     let url = format!("/v1/customers/{id}/payment_methods");
     list_where(store, account, Kind::PaymentMethod, &url, p, |v| Ok(v["customer"] == id))
 }
@@ -58,6 +60,7 @@ fn test_card(id: &str) -> Option<&'static str> {
 
 /// `GET /v1/payment_methods?customer=&type=`: a customer's payment methods (the customer is required here).
 pub(super) fn list_payment_methods(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["customer", "type"])?;
     let customer = p.nonempty("customer")?.ok_or_else(|| ApiError::param_missing("customer"))?;
     store.account_mut(account).get(Kind::Customer, &customer, "customer")?;
     let kind = p.nonempty("type")?;
@@ -85,7 +88,7 @@ pub(super) fn attach_payment_method(store: &mut Store, account: &str, id: &str, 
             acct.put(Kind::PaymentMethod, pm.clone());
             pm
         }
-        None => acct.get(Kind::PaymentMethod, id, "payment_method")?.clone(),
+        None => acct.get(Kind::PaymentMethod, id, "id")?.clone(),
     };
     let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
     if pm["customer"] == customer.as_str() {

@@ -189,7 +189,7 @@ pub(super) fn update(store: &mut Store, account: &str, id: &str, p: &Params) -> 
     p.allow(&fields)?;
     let now = store.now();
     let acct = store.account_mut(account);
-    let mut c = acct.get(Kind::PortalConfiguration, id, "configuration")?.clone();
+    let mut c = acct.get(Kind::PortalConfiguration, id, "id")?.clone();
     if let Some(active) = p.bool("active")? {
         c["active"] = json!(active);
     }
@@ -201,6 +201,7 @@ pub(super) fn update(store: &mut Store, account: &str, id: &str, p: &Params) -> 
 
 /// `GET /v1/billing_portal/configurations?active=&is_default=`.
 pub(super) fn list(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
+    p.allow_list(&["active", "is_default"])?;
     let active = p.bool("active")?;
     let is_default = p.bool("is_default")?;
     list_where(store, account, Kind::PortalConfiguration, "/v1/billing_portal/configurations", p, |v| {

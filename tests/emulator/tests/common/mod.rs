@@ -68,6 +68,11 @@ impl Emulator {
         request("POST", &format!("{}{path}", self.url), &[("content-type", "application/json")], body)
     }
 
+    /// Connects a standard account to the platform (as an approved OAuth would) and returns its id.
+    pub fn connect(&self, id: &str) -> String {
+        self.control("/_emulator/accounts", &format!("{{\"id\": \"{id}\"}}")).ok()["id"].as_str().unwrap().to_string()
+    }
+
     /// POST a browser form (no auth) to a hosted page.
     pub fn page_post(&self, url: &str, form: &str) -> Resp {
         request("POST", url, &[("content-type", "application/x-www-form-urlencoded")], form)
