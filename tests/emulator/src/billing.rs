@@ -171,7 +171,7 @@ impl Store {
                 "subtotal_excluding_tax": total, "total": total, "total_excluding_tax": total,
                 "billing_reason": reason, "period_start": if reason == "subscription_create" { now } else { start },
                 "period_end": if reason == "subscription_create" { now } else { start },
-                "subscription": sub_id, "status": "draft", "attempt_count": 0, "attempted": false,
+                "status": "draft", "attempt_count": 0, "attempted": false,
                 "default_payment_method": null,
                 "lines": objects::list(&format!("/v1/invoices/{invoice_id}/lines"), lines, false),
             }),
@@ -209,7 +209,7 @@ impl Store {
         let amount = inv["amount_due"].as_i64().unwrap_or(0);
         let currency = inv["currency"].as_str().unwrap_or("usd").to_string();
         let customer = inv["customer"].as_str().unwrap_or_default().to_string();
-        let sub = acct.col(Kind::Subscription).get(inv["subscription"].as_str().unwrap_or_default()).cloned();
+        let sub = acct.col(Kind::Subscription).get(subscription_of(&inv)).cloned();
         let pm_id = sub.as_ref().and_then(|s| s["default_payment_method"].as_str().map(str::to_string));
         let failing = acct.failing_customers.contains(&customer);
         let email = inv["customer_email"].as_str().map(str::to_string);
@@ -453,4 +453,9 @@ impl Store {
             self.set_status(account, &updated, "past_due");
         }
     }
+}
+
+/// The subscription an invoice bills (`parent.subscription_details.subscription`), or "".
+pub fn subscription_of(invoice: &Value) -> &str {
+    invoice["parent"]["subscription_details"]["subscription"].as_str().unwrap_or_default()
 }

@@ -43,8 +43,23 @@ impl Store {
             ev["account"] = json!(account);
         }
         self.account_mut(account).put(Kind::Event, ev.clone());
-        self.dispatcher.enqueue(&id, kind, Arc::new(event_body(&ev)), &targets);
+        self.deliver(account, &ev, &targets);
         id
+    }
+
+    /// Queues `ev` for each target, rendered in the target's API version (one body per version).
+    fn deliver(&self, account: &str, ev: &Value, targets: &[Target]) {
+        let id = ev["id"].as_str().unwrap_or_default();
+        let kind = ev["type"].as_str().unwrap_or_default();
+        let mut versions: Vec<&str> = targets.iter().map(|t| t.api_version.as_str()).collect();
+        versions.sort_unstable();
+        versions.dedup();
+        for version in versions {
+            let mut body = crate::versions::render(ev, version, self.account(account));
+            body["api_version"] = json!(version);
+            let same: Vec<Target> = targets.iter().filter(|t| t.api_version == version).cloned().collect();
+            self.dispatcher.enqueue(id, kind, Arc::new(event_body(&body)), &same);
+        }
     }
 
     /// Re-sends a stored event (same id, same body) to every endpoint that matches it now.
@@ -52,9 +67,8 @@ impl Store {
     pub fn redeliver(&self, event_id: &str) -> Option<usize> {
         let account = self.account_of(event_id)?;
         let ev = self.account(&account)?.col(Kind::Event).get(event_id)?.clone();
-        let kind = ev["type"].as_str().unwrap_or_default().to_string();
-        let targets = self.targets(&account, &kind);
-        self.dispatcher.enqueue(event_id, &kind, Arc::new(event_body(&ev)), &targets);
+        let targets = self.targets(&account, ev["type"].as_str().unwrap_or_default());
+        self.deliver(&account, &ev, &targets);
         Some(targets.len())
     }
 
@@ -65,7 +79,12 @@ impl Store {
             .cli_endpoints
             .iter()
             .enumerate()
-            .map(|(i, e)| Target { id: format!("cli_{i}"), url: e.url.clone(), secret: e.secret.clone() })
+            .map(|(i, e)| Target {
+                id: format!("cli_{i}"),
+                url: e.url.clone(),
+                secret: e.secret.clone(),
+                api_version: self.api_version.clone(),
+            })
             .collect();
         let is_connected = account != self.platform;
         for acct in self.accounts.values() {
@@ -88,6 +107,7 @@ impl Store {
                         id: we["id"].as_str().unwrap_or_default().to_string(),
                         url: we["url"].as_str().unwrap_or_default().to_string(),
                         secret: we["_secret"].as_str().unwrap_or_default().to_string(),
+                        api_version: we["api_version"].as_str().unwrap_or(&self.api_version).to_string(),
                     });
                 }
             }

@@ -22,6 +22,7 @@ pub mod params;
 pub mod routes;
 pub mod server;
 pub mod store;
+pub mod versions;
 pub mod webhooks;
 
 use std::net::SocketAddr;
@@ -49,6 +50,9 @@ pub struct Config {
     pub oauth: oauth::OAuthConfig,
     /// Seconds the clock starts away from real time (`--clock-offset`; negative: in the past).
     pub clock_offset: i64,
+    /// The accounts' default API version (`--api-version`): the shape of webhooks to endpoints that name none
+    /// and of answers to requests without `Stripe-Version`.
+    pub api_version: String,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             after_retries: store::AfterRetries::Cancel,
             oauth: oauth::OAuthConfig::default(),
             clock_offset: 0,
+            api_version: API_VERSION.to_string(),
         }
     }
 }
@@ -90,6 +95,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     store.after_retries = config.after_retries;
     store.oauth = config.oauth.clone();
     store.clock = clock::Clock::offset_by(config.clock_offset);
+    store.api_version = config.api_version.clone();
     // A live key (`--api-key sk_live_…`) makes a live-mode Stripe: every object and event says so.
     store.set_livemode(
         config.api_key.as_deref().is_some_and(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_")),

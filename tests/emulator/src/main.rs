@@ -7,7 +7,7 @@ use std::io::Write;
 
 const USAGE: &str = "usage: stripe-emulator --port N [--api-key sk_test_...] [--webhook URL=whsec_SECRET]... \
 [--retry-base-ms MS] [--max-attempts N] [--after-retries cancel|unpaid] [--client-id ca_...] \
-[--oauth-redirect-uri URL] [--clock-offset SECONDS]";
+[--oauth-redirect-uri URL] [--clock-offset SECONDS] [--api-version YYYY-MM-DD.name]";
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut config = Config::default();
@@ -44,6 +44,12 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             }
             "--max-attempts" => {
                 config.max_attempts = value.parse().map_err(|_| format!("invalid --max-attempts: {value}"))?;
+            }
+            "--api-version" => {
+                if value.len() < 10 || value.as_bytes().get(4) != Some(&b'-') {
+                    return Err(format!("invalid --api-version: {value} (like 2024-06-20 or 2025-03-31.basil)"));
+                }
+                config.api_version = value;
             }
             "--client-id" => config.oauth.client_id = Some(value),
             "--oauth-redirect-uri" => config.oauth.redirect_uri = Some(value),

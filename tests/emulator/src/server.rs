@@ -253,8 +253,9 @@ async fn api(State(state): State<Shared>, method: Method, uri: Uri, headers: Hea
     store.request = Some(RequestInfo { id: request_id.clone(), idempotency_key: idem_key.clone() });
     let result = routes::dispatch(&mut store, &account, method.as_str(), uri.path(), &Params::new(params));
     store.request = None;
+    let version = header_str(&headers, "stripe-version").unwrap_or_else(|| store.api_version.clone());
     let (status, body) = match &result {
-        Ok(v) => (200, v.clone()),
+        Ok(v) => (200, crate::versions::render(v, &version, store.account(&account))),
         Err(e) => (e.status, e.body(rid)),
     };
     if let Some(k) = &idem_key
@@ -267,7 +268,6 @@ async fn api(State(state): State<Shared>, method: Method, uri: Uri, headers: Hea
     }
     drop(store);
     let mut resp = json_response(status, &body, rid);
-    let version = header_str(&headers, "stripe-version").unwrap_or_else(|| crate::API_VERSION.to_string());
     if let Ok(v) = HeaderValue::from_str(&version) {
         resp.headers_mut().insert("stripe-version", v);
     }

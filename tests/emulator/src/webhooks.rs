@@ -24,6 +24,8 @@ pub struct Target {
     pub url: String,
     /// The `whsec_…` secret.
     pub secret: String,
+    /// The API version its events are rendered in.
+    pub api_version: String,
 }
 
 /// The `Stripe-Signature` value for a body sent at unix time `t`: `t={t},v1={hex hmac}`.

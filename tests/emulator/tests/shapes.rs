@@ -19,9 +19,14 @@ fn fixtures() -> Vec<Value> {
     out
 }
 
+/// Fields fixtures3.json still carries that the current API version removed (Stripe's generated client types lack
+/// them): an invoice names its subscription through `parent.subscription_details` since 2025-03-31.basil.
+const REMOVED: &[(&str, &str)] = &[("invoice", "subscription")];
+
 fn assert_shape(resource: &str, obj: &Value) {
     for fx in fixtures() {
-        let want = keys(&fx[resource]);
+        let mut want = keys(&fx[resource]);
+        want.retain(|k| !REMOVED.contains(&(resource, k.as_str())));
         assert!(!want.is_empty(), "no fixture for {resource}");
         let got = keys(obj);
         let missing: Vec<_> = want.difference(&got).collect();

@@ -172,3 +172,49 @@ fn connected_account_events_carry_account_and_reach_connect_endpoints() {
     assert_eq!(connect[0].json()["account"], "acct_1SiteOwnerXYZ");
     assert!(platform[0].json().get("account").is_none());
 }
+
+#[test]
+fn each_endpoint_and_request_sees_its_api_versions_shape() {
+    let legacy_rx = Receiver::start(0);
+    let current_rx = Receiver::start(0);
+    let emu = Emulator::start(&[]);
+    let legacy = "2024-06-20";
+    let form = |url: &str, version: &str| {
+        format!(
+            "url={}&enabled_events[]=customer.subscription.created&enabled_events[]=invoice.paid{version}",
+            enc(url)
+        )
+    };
+    emu.post("/v1/webhook_endpoints", &form(&legacy_rx.url, &format!("&api_version={legacy}"))).ok();
+    emu.post("/v1/webhook_endpoints", &form(&current_rx.url, "")).ok();
+    let price = emu.price("Pro", 900, Some("month"));
+    let cs =
+        emu.session(&format!("mode=subscription&line_items[0][price]={price}&success_url={}", enc("http://x.test/")));
+    emu.pay(&cs, "4242424242424242", "v@x.test");
+    emu.wait_deliveries();
+    let by_type = |rx: &Receiver, kind: &str| -> Value {
+        rx.all().iter().map(|r| r.json()).find(|e| e["type"] == kind).unwrap_or_else(|| panic!("no {kind}"))
+    };
+    // Before 2025-03-31.basil: periods on the subscription, the invoice names its subscription, lines carry a price.
+    let old_sub = by_type(&legacy_rx, "customer.subscription.created");
+    assert_eq!(old_sub["api_version"], legacy);
+    assert!(old_sub["data"]["object"]["current_period_end"].is_i64());
+    assert!(old_sub["data"]["object"]["items"]["data"][0].get("current_period_end").is_none());
+    let old_inv = by_type(&legacy_rx, "invoice.paid");
+    let sub_id = old_sub["data"]["object"]["id"].as_str().unwrap();
+    assert_eq!(old_inv["data"]["object"]["subscription"], sub_id);
+    assert!(old_inv["data"]["object"].get("parent").is_none());
+    assert_eq!(old_inv["data"]["object"]["lines"]["data"][0]["price"]["id"], price.as_str());
+    // The current shape: periods on items, the invoice's subscription under parent, no top-level subscription.
+    let new_sub = by_type(&current_rx, "customer.subscription.created");
+    assert_eq!(new_sub["api_version"], latch_stripe_emulator::API_VERSION);
+    assert!(new_sub["data"]["object"].get("current_period_end").is_none());
+    assert!(new_sub["data"]["object"]["items"]["data"][0]["current_period_end"].is_i64());
+    let new_inv = by_type(&current_rx, "invoice.paid");
+    assert!(new_inv["data"]["object"].get("subscription").is_none());
+    assert_eq!(new_inv["data"]["object"]["parent"]["subscription_details"]["subscription"], sub_id);
+    // A request's Stripe-Version shapes its answer the same way.
+    let path = format!("/v1/subscriptions/{sub_id}");
+    assert!(emu.get_with(&path, &[("stripe-version", legacy)]).ok()["current_period_end"].is_i64());
+    assert!(emu.get(&path).ok().get("current_period_end").is_none());
+}

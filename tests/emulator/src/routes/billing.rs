@@ -259,7 +259,7 @@ pub(super) fn list_invoices(store: &mut Store, account: &str, p: &Params) -> Api
     let status = p.one_of("status", &["draft", "open", "paid", "uncollectible", "void"])?;
     list_where(store, account, Kind::Invoice, "/v1/invoices", p, |v| {
         Ok(customer.as_ref().is_none_or(|c| v["customer"] == c.as_str())
-            && sub.as_ref().is_none_or(|s| v["subscription"] == s.as_str())
+            && sub.as_ref().is_none_or(|s| crate::billing::subscription_of(v) == s.as_str())
             && status.as_ref().is_none_or(|s| v["status"] == s.as_str()))
     })
 }
