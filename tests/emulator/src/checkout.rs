@@ -270,10 +270,7 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
     let customer_creation = p.one_of("customer_creation", &["always", "if_required"])?;
     if customer_creation.is_some() {
         if mode != "payment" {
-            return Err(ApiError::bad(
-                format!("`customer_creation` can only be used in `payment` mode, not `{mode}` mode."),
-                Some("customer_creation"),
-            ));
+            return Err(ApiError::bad("`customer_creation` can only be used in `payment` mode.", None));
         }
         if customer.is_some() {
             return Err(ApiError::bad(
@@ -386,7 +383,8 @@ pub fn create(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> 
         && (mode == "payment" || total > 0)
         && total < min
     {
-        return Err(ApiError::bad(
+        return Err(ApiError::invalid(
+            "amount_too_small",
             format!(
                 "The Checkout Session's total amount due must add up to at least {}",
                 crate::currency::display(min, &currency_code)

@@ -193,21 +193,24 @@ impl Store {
 
     /// Rejects `Stripe-Account` naming an account the platform cannot act on: one that never connected,
     /// does not exist, or whose authorization was revoked (Stripe answers all three alike).
-    pub fn check_account_access(&self, account: &str) -> ApiResult<()> {
+    pub fn check_account_access(&self, key: &str, account: &str) -> ApiResult<()> {
         let reachable =
             account == self.platform || self.accounts.get(account).is_some_and(|a| a.connected && !a.deauthorized);
-        if reachable { Ok(()) } else { Err(no_access(account)) }
+        if reachable { Ok(()) } else { Err(no_access(key, account)) }
     }
 }
 
-/// Stripe's 403 for a `Stripe-Account` the key cannot act on.
-pub fn no_access(account: &str) -> ApiError {
+/// Stripe's 403 for a `Stripe-Account` the key cannot act on; the key shows its prefix and last four characters.
+fn no_access(key: &str, account: &str) -> ApiError {
+    let prefix_len = key.match_indices('_').nth(1).map_or(0, |(i, _)| i + 1);
+    let tail_start = key.len().saturating_sub(4).max(prefix_len);
+    let masked = format!("{}{}{}", &key[..prefix_len], "*".repeat(tail_start - prefix_len), &key[tail_start..]);
     ApiError {
         status: 403,
         ..ApiError::invalid(
             "account_invalid",
             format!(
-                "The provided key does not have access to account '{account}' (or that account does not exist). Application access may have been revoked."
+                "The provided key '{masked}' does not have access to account '{account}' (or that account does not exist). Application access may have been revoked."
             ),
             None,
         )

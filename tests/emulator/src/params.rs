@@ -263,7 +263,10 @@ impl Params {
         }
         if new.len() > METADATA_KEYS {
             return Err(ApiError::bad(
-                format!("Metadata can have at most {METADATA_KEYS} keys, but this object would have {}.", new.len()),
+                format!(
+                    "Metadata can have up to {METADATA_KEYS} keys, but you've set {}. Email us at support+metadata@stripe.com for more information.",
+                    new.len()
+                ),
                 Some("metadata"),
             ));
         }

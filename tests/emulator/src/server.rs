@@ -226,7 +226,7 @@ async fn api(State(state): State<Shared>, method: Method, uri: Uri, headers: Hea
         (Some(acct), _) => acct,
         (None, None) => store.platform.clone(),
         (None, Some(a)) => {
-            if let Err(e) = store.check_account_access(&a) {
+            if let Err(e) = store.check_account_access(&api_key(&headers).unwrap_or_default(), &a) {
                 return error_response(&e, rid);
             }
             a

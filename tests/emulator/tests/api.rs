@@ -247,7 +247,6 @@ fn checkout_session_validation() {
         ),
         (&format!("mode=payment&line_items[0][price]={once}&line_items[0][quantity]=0"), "line_items[0][quantity]"),
         (&format!("mode=payment&line_items[0][price]={once}&customer_creation=sometimes"), "customer_creation"),
-        (&format!("mode=subscription&line_items[0][price]={monthly}&customer_creation=always"), "customer_creation"),
         (&format!("mode=payment&line_items[0][price]={once}&currency=zzz"), "currency"),
     ];
     for (form, param) in cases {
@@ -299,6 +298,11 @@ fn checkout_session_validation() {
         emu.post("/v1/checkout/sessions", &format!("mode=subscription&line_items[0][price]={tiny_monthly}")).status,
         400
     );
+    let r = emu.post(
+        "/v1/checkout/sessions",
+        &format!("mode=subscription&line_items[0][price]={monthly}&customer_creation=always"),
+    );
+    assert_eq!(r.json()["error"]["message"], "`customer_creation` can only be used in `payment` mode.");
     let setup = emu.session("mode=setup&currency=usd&success_url=https%3A%2F%2Fsite.test%2Fok");
     assert_eq!(setup["payment_status"], "no_payment_required");
     assert_eq!(setup["amount_total"], serde_json::Value::Null);
