@@ -17,8 +17,20 @@ enum Action {
     Cancel,
     TrialEnd,
     Renew,
+    Finalize(String),
     Retry(String),
+    TrialWillEnd,
+    Upcoming(i64),
 }
+
+/// How long before a trial ends Stripe sends `customer.subscription.trial_will_end`.
+const TRIAL_WILL_END_BEFORE: i64 = 3 * 86_400;
+
+/// How long before a renewal Stripe sends `invoice.upcoming` (the Dashboard's "Upcoming renewal events").
+const UPCOMING_BEFORE: i64 = 3 * 86_400;
+
+/// How long a renewal invoice stays `draft` before Stripe finalizes and collects it.
+pub const DRAFT_FOR: i64 = 3600;
 
 /// One subscription line: a recurring price object and a quantity.
 #[derive(Debug, Clone)]
@@ -103,8 +115,9 @@ impl Store {
         (sub_id, invoice_id)
     }
 
-    /// Builds, stores and finalizes an invoice for a subscription's period (emits invoice.created and
-    /// invoice.finalized). `trial` makes every line free.
+    /// Builds and stores an invoice for a subscription's period (emits invoice.created), and finalizes it
+    /// (invoice.finalized) unless it is a renewal, which stays `draft` for [`DRAFT_FOR`] first. `trial` makes
+    /// every line free.
     #[allow(clippy::too_many_arguments)]
     fn invoice_for(
         &mut self,
@@ -117,18 +130,40 @@ impl Store {
         trial: bool,
     ) {
         let now = self.now();
-        let Some(acct) = self.accounts.get_mut(account) else {
+        let Some(sub) = self.accounts.get(account).and_then(|a| a.col(Kind::Subscription).get(sub_id)).cloned() else {
             return;
         };
-        let Some(sub) = acct.col(Kind::Subscription).get(sub_id).cloned() else {
+        let Some(mut inv) = self.build_invoice(account, &sub, invoice_id, reason, start, end, trial) else {
             return;
         };
+        let renewal = reason == "subscription_cycle";
+        if renewal {
+            inv["automatically_finalizes_at"] = json!(now + DRAFT_FOR);
+        }
+        self.account_mut(account).put(Kind::Invoice, inv.clone());
+        self.emit(account, "invoice.created", &inv, None);
+        if !renewal {
+            self.finalize(account, invoice_id);
+        }
+    }
+
+    /// A draft invoice (not stored) for `sub`'s period from `start` to `end`.
+    #[allow(clippy::too_many_arguments)]
+    fn build_invoice(
+        &self,
+        account: &str,
+        sub: &Value,
+        invoice_id: &str,
+        reason: &str,
+        start: i64,
+        end: i64,
+        trial: bool,
+    ) -> Option<Value> {
+        let now = self.now();
+        let acct = self.accounts.get(account)?;
+        let sub_id = sub["id"].as_str().unwrap_or_default();
         let customer_id = sub["customer"].as_str().unwrap_or_default().to_string();
         let customer = acct.col(Kind::Customer).get(&customer_id).cloned().unwrap_or(Value::Null);
-        let seq = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
-        if let Some(c) = acct.col_mut(Kind::Customer).get_mut(&customer_id) {
-            c["next_invoice_sequence"] = json!(seq + 1);
-        }
         let currency = sub["currency"].as_str().unwrap_or("usd").to_string();
         let mut total = 0;
         let mut lines = Vec::new();
@@ -177,17 +212,29 @@ impl Store {
             }),
         );
         inv["parent"]["subscription_details"] = json!({"metadata": sub["metadata"], "subscription": sub_id});
-        acct.put(Kind::Invoice, inv.clone());
-        self.emit(account, "invoice.created", &inv, None);
-        let number = format!("{}-{seq:04}", customer["invoice_prefix"].as_str().unwrap_or("INV"));
+        Some(inv)
+    }
+
+    /// Finalizes a draft invoice: a number, `open`, invoice.finalized.
+    fn finalize(&mut self, account: &str, invoice_id: &str) {
+        let now = self.now();
         let base = self.base_url.clone();
         let Some(acct) = self.accounts.get_mut(account) else {
             return;
         };
+        let customer_id = acct.col(Kind::Invoice).get(invoice_id).map(|i| i["customer"].clone()).unwrap_or_default();
+        let Some(customer) = acct.col_mut(Kind::Customer).get_mut(customer_id.as_str().unwrap_or_default()) else {
+            return;
+        };
+        // Numbers are given at finalization, in the customer's sequence.
+        let seq = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
+        customer["next_invoice_sequence"] = json!(seq + 1);
+        let number = format!("{}-{seq:04}", customer["invoice_prefix"].as_str().unwrap_or("INV"));
         let Some(inv) = acct.col_mut(Kind::Invoice).get_mut(invoice_id) else {
             return;
         };
         inv["status"] = json!("open");
+        inv["automatically_finalizes_at"] = Value::Null;
         inv["number"] = json!(number);
         inv["effective_at"] = json!(now);
         inv["status_transitions"]["finalized_at"] = json!(now);
@@ -334,18 +381,28 @@ impl Store {
                 if let Some(t) = sub["cancel_at"].as_i64() {
                     consider(t, Action::Cancel, &acct.id, id);
                 }
-                match status {
-                    "trialing" => {
-                        if let Some(t) = sub["trial_end"].as_i64() {
-                            consider(t, Action::TrialEnd, &acct.id, id);
+                let renews_at = match status {
+                    "trialing" => sub["trial_end"].as_i64(),
+                    "active" | "past_due" => period_end(sub),
+                    _ => None,
+                };
+                if let Some(t) = renews_at {
+                    consider(t, if status == "trialing" { Action::TrialEnd } else { Action::Renew }, &acct.id, id);
+                    let ending =
+                        sub["cancel_at_period_end"] == true || sub["cancel_at"].as_i64().is_some_and(|c| c <= t);
+                    if !ending && sub["_upcoming_for"].as_i64() != Some(t) {
+                        let from = sub["items"]["data"][0]["current_period_start"].as_i64().unwrap_or(t);
+                        if t - UPCOMING_BEFORE > from {
+                            consider(t - UPCOMING_BEFORE, Action::Upcoming(t), &acct.id, id);
                         }
                     }
-                    "active" | "past_due" => {
-                        if let Some(t) = period_end(sub) {
-                            consider(t, Action::Renew, &acct.id, id);
-                        }
-                    }
-                    _ => {}
+                }
+                if status == "trialing"
+                    && sub["_trial_will_end_sent"] != true
+                    && let Some(t) = sub["trial_end"].as_i64()
+                {
+                    let created = sub["created"].as_i64().unwrap_or(t);
+                    consider((t - TRIAL_WILL_END_BEFORE).max(created), Action::TrialWillEnd, &acct.id, id);
                 }
                 if status == "past_due"
                     && let Some(inv_id) = sub["latest_invoice"].as_str()
@@ -354,6 +411,14 @@ impl Store {
                     && let Some(t) = inv["next_payment_attempt"].as_i64()
                 {
                     consider(t, Action::Retry(inv_id.to_string()), &acct.id, id);
+                }
+            }
+            for inv in acct.col(Kind::Invoice).oldest_first() {
+                if inv["status"] == "draft"
+                    && let Some(t) = inv["automatically_finalizes_at"].as_i64()
+                {
+                    let invoice_id = inv["id"].as_str().unwrap_or_default().to_string();
+                    consider(t, Action::Finalize(invoice_id), &acct.id, subscription_of(inv));
                 }
             }
         }
@@ -378,6 +443,9 @@ impl Store {
                 self.end_subscription(account, id, "cancellation_requested");
             }
             Action::TrialEnd | Action::Renew => self.renew(account, id, action == Action::TrialEnd),
+            Action::Finalize(invoice_id) => self.finalize_renewal(account, id, &invoice_id),
+            Action::TrialWillEnd => self.trial_will_end(account, id),
+            Action::Upcoming(renews_at) => self.upcoming(account, id, renews_at),
             Action::Retry(invoice_id) => {
                 let paid = self.collect_invoice(account, &invoice_id);
                 let Some(acct) = self.accounts.get(account) else {
@@ -445,12 +513,54 @@ impl Store {
         let updated = sub.clone();
         self.emit(account, "customer.subscription.updated", &updated, Some(previous));
         self.invoice_for(account, id, &invoice_id, "subscription_cycle", start, end, false);
-        if self.collect_invoice(account, &invoice_id) {
-            if updated["status"] == "past_due" {
-                self.set_status(account, &updated, "active");
-            }
-        } else {
-            self.set_status(account, &updated, "past_due");
+    }
+
+    /// A renewal's draft invoice is due: finalize, collect; past_due when the payment fails.
+    fn finalize_renewal(&mut self, account: &str, sub_id: &str, invoice_id: &str) {
+        self.finalize(account, invoice_id);
+        let paid = self.collect_invoice(account, invoice_id);
+        let Some(sub) = self.accounts.get(account).and_then(|a| a.col(Kind::Subscription).get(sub_id)).cloned() else {
+            return;
+        };
+        match (paid, sub["status"].as_str()) {
+            (true, Some("past_due")) => self.set_status(account, &sub, "active"),
+            (false, Some("active" | "past_due")) => self.set_status(account, &sub, "past_due"),
+            _ => {}
+        }
+    }
+
+    /// Three days before a trial ends (at once for a shorter trial): customer.subscription.trial_will_end.
+    fn trial_will_end(&mut self, account: &str, sub_id: &str) {
+        let Some(sub) = self.accounts.get_mut(account).and_then(|a| a.col_mut(Kind::Subscription).get_mut(sub_id))
+        else {
+            return;
+        };
+        sub["_trial_will_end_sent"] = json!(true);
+        let sub = sub.clone();
+        self.emit(account, "customer.subscription.trial_will_end", &sub, None);
+    }
+
+    /// A few days before a renewal due at `renews_at`: invoice.upcoming with a preview of the next invoice (no
+    /// stored invoice; its id is a preview's `upcoming_in_…`).
+    fn upcoming(&mut self, account: &str, sub_id: &str, renews_at: i64) {
+        let Some(sub) = self.accounts.get_mut(account).and_then(|a| a.col_mut(Kind::Subscription).get_mut(sub_id))
+        else {
+            return;
+        };
+        sub["_upcoming_for"] = json!(renews_at);
+        let sub = sub.clone();
+        let (interval, count) = interval_of(&sub);
+        let preview = self.build_invoice(
+            account,
+            &sub,
+            &new_id("upcoming_in"),
+            "subscription_cycle",
+            renews_at,
+            add_interval(renews_at, &interval, count),
+            false,
+        );
+        if let Some(preview) = preview {
+            self.emit(account, "invoice.upcoming", &preview, None);
         }
     }
 }

@@ -46,11 +46,27 @@ fn trial_end_activates_and_charges() {
     assert_eq!(s["status"], "trialing");
     let trial_end = s["trial_end"].as_i64().unwrap();
     let before = emu.event_types().len();
-    emu.advance(7 * DAY + 60);
+    // Three days before the trial ends: trial_will_end, and the upcoming invoice (a preview, never stored).
+    emu.advance(4 * DAY + 60);
+    assert_eq!(emu.event_types()[before..], ["customer.subscription.trial_will_end", "invoice.upcoming"]);
+    let upcoming = emu.get("/v1/events?type=invoice.upcoming").ok()["data"][0]["data"]["object"].clone();
+    assert!(upcoming["id"].as_str().unwrap().starts_with("upcoming_in_"), "{upcoming}");
+    assert_eq!(upcoming["amount_due"], 900);
+    assert_eq!(emu.get(&format!("/v1/invoices/{}", upcoming["id"].as_str().unwrap())).status, 404);
+    let before = emu.event_types().len();
+    // At the trial's end the renewal invoice is a draft for an hour, then finalized and paid.
+    emu.advance(3 * DAY);
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "active");
     assert_eq!(s["items"]["data"][0]["current_period_start"], trial_end);
     assert!(period_end(&s) >= trial_end + 28 * DAY);
+    let draft = emu.get(&format!("/v1/invoices/{}", s["latest_invoice"].as_str().unwrap())).ok();
+    assert_eq!(
+        (draft["status"].as_str(), draft["automatically_finalizes_at"].as_i64()),
+        (Some("draft"), Some(trial_end + 3600))
+    );
+    assert_eq!(draft["number"], serde_json::Value::Null);
+    emu.advance(3600);
     let types = emu.event_types()[before..].to_vec();
     assert_eq!(
         types,
@@ -144,6 +160,8 @@ fn failed_payments_go_past_due_then_cancel_after_retries() {
     let end = period_end(&sub(&emu, &sid));
     let now = emu.advance(0)["now"].as_i64().unwrap();
     emu.advance(end - now + 60);
+    assert_eq!(sub(&emu, &sid)["status"], "active", "the renewal invoice is still a draft");
+    emu.advance(3600);
     let s = sub(&emu, &sid);
     assert_eq!(s["status"], "past_due");
     let inv = emu.get(&format!("/v1/invoices/{}", s["latest_invoice"].as_str().unwrap())).ok();
@@ -166,7 +184,7 @@ fn a_retry_that_succeeds_makes_it_active_again() {
     emu.control(&format!("/_emulator/customers/{cid}/fail_payments"), r#"{"fail": true}"#);
     let end = period_end(&sub(&emu, &sid));
     let now = emu.advance(0)["now"].as_i64().unwrap();
-    emu.advance(end - now + 60);
+    emu.advance(end - now + 3600 + 60);
     assert_eq!(sub(&emu, &sid)["status"], "past_due");
     emu.control(&format!("/_emulator/customers/{cid}/fail_payments"), r#"{"fail": false}"#);
     emu.advance(3 * DAY + 60);
