@@ -21,6 +21,7 @@ enum Action {
     Retry(String),
     TrialWillEnd,
     Upcoming(i64),
+    Settle,
 }
 
 /// How long before a trial ends Stripe sends `customer.subscription.trial_will_end`.
@@ -413,6 +414,13 @@ impl Store {
                     consider(t, Action::Retry(inv_id.to_string()), &acct.id, id);
                 }
             }
+            for pi in acct.col(Kind::PaymentIntent).oldest_first() {
+                if pi["status"] == "processing"
+                    && let Some(t) = pi["_settles_at"].as_i64()
+                {
+                    consider(t, Action::Settle, &acct.id, pi["id"].as_str().unwrap_or_default());
+                }
+            }
             for inv in acct.col(Kind::Invoice).oldest_first() {
                 if inv["status"] == "draft"
                     && let Some(t) = inv["automatically_finalizes_at"].as_i64()
@@ -446,6 +454,7 @@ impl Store {
             Action::Finalize(invoice_id) => self.finalize_renewal(account, id, &invoice_id),
             Action::TrialWillEnd => self.trial_will_end(account, id),
             Action::Upcoming(renews_at) => self.upcoming(account, id, renews_at),
+            Action::Settle => self.settle_debit(account, id),
             Action::Retry(invoice_id) => {
                 let paid = self.collect_invoice(account, &invoice_id);
                 let Some(acct) = self.accounts.get(account) else {
@@ -526,6 +535,54 @@ impl Store {
             (true, Some("past_due")) => self.set_status(account, &sub, "active"),
             (false, Some("active" | "past_due")) => self.set_status(account, &sub, "past_due"),
             _ => {}
+        }
+    }
+
+    /// A delayed debit settles: the intent and charge succeed or fail, and the checkout session that started it
+    /// gets `checkout.session.async_payment_succeeded` (now `paid`) or `…_failed`.
+    fn settle_debit(&mut self, account: &str, pi_id: &str) {
+        let Some(acct) = self.accounts.get_mut(account) else {
+            return;
+        };
+        let Some(pi) = acct.col_mut(Kind::PaymentIntent).get_mut(pi_id) else {
+            return;
+        };
+        let ok = pi["_settles_ok"] == true;
+        pi["status"] = json!(if ok { "succeeded" } else { "requires_payment_method" });
+        if ok {
+            pi["amount_received"] = pi["amount"].clone();
+        } else {
+            pi["last_payment_error"] = json!({"type": "invalid_request_error", "code": "payment_method_provider_decline",
+                "message": "The customer's bank account could not be debited."});
+        }
+        let pi = pi.clone();
+        let ch_id = pi["latest_charge"].as_str().unwrap_or_default().to_string();
+        let Some(ch) = acct.col_mut(Kind::Charge).get_mut(&ch_id) else {
+            return;
+        };
+        ch["status"] = json!(if ok { "succeeded" } else { "failed" });
+        ch["paid"] = json!(ok);
+        if !ok {
+            ch["failure_code"] = json!("generic_decline");
+            ch["failure_message"] = json!("The customer's bank account could not be debited.");
+        }
+        let ch = ch.clone();
+        let cs_id = pi["_checkout_session"].as_str().unwrap_or_default().to_string();
+        let session = acct.col_mut(Kind::CheckoutSession).get_mut(&cs_id).map(|cs| {
+            if ok {
+                cs["payment_status"] = json!("paid");
+            }
+            cs.clone()
+        });
+        let (charge_event, intent_event, session_event) = if ok {
+            ("charge.succeeded", "payment_intent.succeeded", "checkout.session.async_payment_succeeded")
+        } else {
+            ("charge.failed", "payment_intent.payment_failed", "checkout.session.async_payment_failed")
+        };
+        self.emit(account, charge_event, &ch, None);
+        self.emit(account, intent_event, &pi, None);
+        if let Some(cs) = session {
+            self.emit(account, session_event, &cs, None);
         }
     }
 

@@ -131,6 +131,19 @@ pub fn check_card(number: &str) -> Result<String, PayError> {
     }
 }
 
+/// A SEPA Direct Debit test IBAN: whether the debit will succeed, and after how many seconds it settles
+/// (Stripe's test IBANs: `…3000` succeeds, `…3001` fails, `…3003` / `…3004` do the same after three minutes).
+pub fn test_iban(number: &str) -> Option<(bool, i64)> {
+    let compact: String = number.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+    match compact.as_str() {
+        "DE89370400440532013000" => Some((true, 3)),
+        "DE62370400440532013001" => Some((false, 3)),
+        "DE08370400440532013003" => Some((true, 180)),
+        "DE78370400440532013004" => Some((false, 180)),
+        _ => None,
+    }
+}
+
 fn valid_url(u: &str) -> bool {
     (u.starts_with("http://") || u.starts_with("https://")) && u.len() > 8 && !u.contains(char::is_whitespace)
 }
@@ -476,9 +489,16 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
     if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
         return Err(PayError::Invalid("Your email address is invalid.".into()));
     }
-    let last4 = check_card(card)?;
     let now = store.now();
     let mode = cs["mode"].as_str().unwrap_or("payment").to_string();
+    let debit = test_iban(card);
+    if debit.is_some() && mode != "payment" {
+        return Err(PayError::Invalid("This emulator takes SEPA Direct Debit in payment mode only.".into()));
+    }
+    let last4 = match debit {
+        Some(_) => card.trim().chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect(),
+        None => check_card(card)?,
+    };
 
     // Payment mode makes a Customer only when asked (`customer_creation=always`); the other modes need one.
     let makes_customer = mode != "payment" || cs["customer_creation"] == "always";
@@ -528,12 +548,26 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
                 ch["metadata"] = pid["metadata"].clone();
             }
             patch["payment_intent"] = pi["id"].clone();
-            patch["payment_status"] = json!("paid");
-            let acct = store.account_mut(account);
-            acct.put(Kind::PaymentIntent, pi.clone());
-            acct.put(Kind::Charge, ch.clone());
-            store.emit(account, "payment_intent.succeeded", &pi, None);
-            store.emit(account, "charge.succeeded", &ch, None);
+            if let Some((succeeds, after)) = debit {
+                // A delayed method: the session completes unpaid; the debit settles later (see billing).
+                objects::as_pending_debit(&mut pi, &mut ch, &last4);
+                pi["_settles_at"] = json!(now + after);
+                pi["_settles_ok"] = json!(succeeds);
+                pi["_checkout_session"] = json!(id);
+                patch["payment_status"] = json!("unpaid");
+                let acct = store.account_mut(account);
+                acct.put(Kind::PaymentIntent, pi.clone());
+                acct.put(Kind::Charge, ch.clone());
+                store.emit(account, "payment_intent.processing", &pi, None);
+                store.emit(account, "charge.pending", &ch, None);
+            } else {
+                patch["payment_status"] = json!("paid");
+                let acct = store.account_mut(account);
+                acct.put(Kind::PaymentIntent, pi.clone());
+                acct.put(Kind::Charge, ch.clone());
+                store.emit(account, "payment_intent.succeeded", &pi, None);
+                store.emit(account, "charge.succeeded", &ch, None);
+            }
         }
         "subscription" => {
             let acct = store.account_mut(account);

@@ -155,6 +155,20 @@ pub fn payment(
     (pi, ch)
 }
 
+/// Turns a succeeded card payment into a SEPA Direct Debit still processing: the intent `processing`, the charge
+/// `pending`, both naming a `sepa_debit` method ending in `last4`.
+pub fn as_pending_debit(pi: &mut Value, ch: &mut Value, last4: &str) {
+    pi["status"] = json!("processing");
+    pi["amount_received"] = json!(0);
+    pi["payment_method_types"] = json!(["sepa_debit"]);
+    ch["status"] = json!("pending");
+    ch["paid"] = json!(false);
+    ch["payment_method_details"] = json!({
+        "type": "sepa_debit",
+        "sepa_debit": {"bank_code": "37040044", "branch_code": null, "country": "DE", "last4": last4, "mandate": null},
+    });
+}
+
 /// A failed payment intent and its failed charge (insufficient funds style decline).
 pub fn failed_payment(
     amount: i64,

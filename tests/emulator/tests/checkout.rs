@@ -189,6 +189,42 @@ fn payment_mode_makes_a_customer_only_when_asked() {
 }
 
 #[test]
+fn a_bank_debit_completes_unpaid_then_settles_or_fails() {
+    let emu = Emulator::start(&[]);
+    let price = emu.price("Book", 2500, None);
+    for (iban, settles, session_event) in [
+        ("DE89 3704 0044 0532 0130 00", true, "checkout.session.async_payment_succeeded"),
+        ("DE62370400440532013001", false, "checkout.session.async_payment_failed"),
+    ] {
+        let cs = emu.session(&format!("mode=payment&line_items[0][price]={price}&success_url={}", enc("http://x.test/")));
+        let before = emu.event_types().len();
+        emu.pay(&cs, iban, "debit@x.test");
+        let path = format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap());
+        let done = emu.get(&path).ok();
+        assert_eq!((done["status"].as_str(), done["payment_status"].as_str()), (Some("complete"), Some("unpaid")));
+        assert_eq!(done["payment_intent"]["status"], "processing");
+        assert_eq!(
+            emu.event_types()[before..],
+            ["payment_intent.processing", "charge.pending", "checkout.session.completed"]
+        );
+        let before = emu.event_types().len();
+        emu.advance(5);
+        let (charge_event, intent_event) = if settles {
+            ("charge.succeeded", "payment_intent.succeeded")
+        } else {
+            ("charge.failed", "payment_intent.payment_failed")
+        };
+        assert_eq!(emu.event_types()[before..], [charge_event, intent_event, session_event]);
+        let settled = emu.get(&path).ok();
+        assert_eq!(settled["payment_status"], if settles { "paid" } else { "unpaid" });
+        assert_eq!(settled["payment_intent"]["status"], if settles { "succeeded" } else { "requires_payment_method" });
+    }
+    let sub_price = emu.price("Pro", 900, Some("month"));
+    let cs = emu.session(&format!("mode=subscription&line_items[0][price]={sub_price}"));
+    assert_eq!(emu.pay(&cs, "DE89370400440532013000", "debit@x.test").status, 400, "bank debits: payment mode only");
+}
+
+#[test]
 fn setup_mode_saves_a_card_for_an_existing_customer() {
     let emu = Emulator::start(&[]);
     let cus = emu.post("/v1/customers", "email=s%40x.test").ok();
