@@ -22,7 +22,11 @@ enum Action {
     TrialWillEnd,
     Upcoming(i64),
     Settle,
+    FailRefund,
 }
+
+/// How long after it is made a refund to [`crate::checkout::REFUND_FAILS_CARD`] fails.
+pub const REFUND_FAILS_AFTER: i64 = 30;
 
 /// How long before a trial ends Stripe sends `customer.subscription.trial_will_end`.
 const TRIAL_WILL_END_BEFORE: i64 = 3 * 86_400;
@@ -421,6 +425,13 @@ impl Store {
                     consider(t, Action::Settle, &acct.id, pi["id"].as_str().unwrap_or_default());
                 }
             }
+            for re in acct.col(Kind::Refund).oldest_first() {
+                if re["status"] == "succeeded"
+                    && let Some(t) = re["_fails_at"].as_i64()
+                {
+                    consider(t, Action::FailRefund, &acct.id, re["id"].as_str().unwrap_or_default());
+                }
+            }
             for inv in acct.col(Kind::Invoice).oldest_first() {
                 if inv["status"] == "draft"
                     && let Some(t) = inv["automatically_finalizes_at"].as_i64()
@@ -455,6 +466,7 @@ impl Store {
             Action::TrialWillEnd => self.trial_will_end(account, id),
             Action::Upcoming(renews_at) => self.upcoming(account, id, renews_at),
             Action::Settle => self.settle_debit(account, id),
+            Action::FailRefund => self.fail_refund(account, id),
             Action::Retry(invoice_id) => {
                 let paid = self.collect_invoice(account, &invoice_id);
                 let Some(acct) = self.accounts.get(account) else {
@@ -584,6 +596,35 @@ impl Store {
         if let Some(cs) = session {
             self.emit(account, session_event, &cs, None);
         }
+    }
+
+    /// A refund the card could not take fails: the charge gets the amount back as not refunded, and
+    /// `charge.refund.updated`, `refund.updated` and `refund.failed` carry the refund.
+    fn fail_refund(&mut self, account: &str, re_id: &str) {
+        let Some(acct) = self.accounts.get_mut(account) else {
+            return;
+        };
+        let Some(re) = acct.col_mut(Kind::Refund).get_mut(re_id) else {
+            return;
+        };
+        re["status"] = json!("failed");
+        re["failure_reason"] = json!("expired_or_canceled_card");
+        let re = re.clone();
+        let amount = re["amount"].as_i64().unwrap_or(0);
+        if let Some(ch) = acct.col_mut(Kind::Charge).get_mut(re["charge"].as_str().unwrap_or_default()) {
+            let refunded = (ch["amount_refunded"].as_i64().unwrap_or(0) - amount).max(0);
+            ch["amount_refunded"] = json!(refunded);
+            ch["refunded"] = json!(false);
+            if let Some(list) = ch["refunds"]["data"].as_array_mut() {
+                for r in list.iter_mut().filter(|r| r["id"] == re_id) {
+                    *r = re.clone();
+                }
+            }
+        }
+        let previous = json!({"status": "succeeded", "failure_reason": null});
+        self.emit(account, "charge.refund.updated", &re, Some(previous.clone()));
+        self.emit(account, "refund.updated", &re, Some(previous));
+        self.emit(account, "refund.failed", &re, None);
     }
 
     /// Three days before a trial ends (at once for a shorter trial): customer.subscription.trial_will_end.

@@ -118,10 +118,13 @@ impl PayError {
 }
 
 /// The outcome of a test card number.
+/// Stripe's test card whose payments succeed and whose refunds fail afterwards (`pm_card_refundFail`).
+pub const REFUND_FAILS_CARD: &str = "4000000000005126";
+
 pub fn check_card(number: &str) -> Result<String, PayError> {
     let digits: String = number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     match digits.as_str() {
-        "4242424242424242" | "4000056655665556" | "5555555555554444" | "378282246310005" => {
+        "4242424242424242" | "4000056655665556" | "5555555555554444" | "378282246310005" | REFUND_FAILS_CARD => {
             Ok(digits[digits.len() - 4..].to_string())
         }
         "4000000000000002" => Err(PayError::Declined("Your card was declined.".into())),
@@ -524,6 +527,9 @@ pub fn pay(store: &mut Store, account: &str, id: &str, email: Option<&str>, card
     if !attach {
         // Used for one payment without being attached: Stripe refuses to attach it later.
         pm["_single_use"] = json!(true);
+    }
+    if card.chars().filter(char::is_ascii_digit).collect::<String>() == REFUND_FAILS_CARD {
+        pm["_refund_fails"] = json!(true);
     }
     let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
     store.account_mut(account).put(Kind::PaymentMethod, pm.clone());

@@ -152,6 +152,9 @@ pub fn payment(
     ch["payment_method_details"]["card"]["last4"] = pm["card"]["last4"].clone();
     ch["payment_method_details"]["card"]["amount_authorized"] = json!(amount);
     ch["refunds"]["url"] = json!(format!("/v1/charges/{ch_id}/refunds"));
+    if pm["_refund_fails"] == true {
+        ch["_refund_fails"] = json!(true);
+    }
     (pi, ch)
 }
 

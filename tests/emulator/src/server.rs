@@ -70,6 +70,7 @@ pub fn router(state: Shared) -> Router {
         .route("/_emulator/events/{id}/redeliver", post(redeliver))
         .route("/_emulator/checkout/sessions/{id}/pay", post(control_pay))
         .route("/_emulator/charges/{id}/dispute", post(control_dispute))
+        .route("/_emulator/prices/{id}/delete", post(control_delete_price))
         .route("/_emulator/disputes/{id}/resolve", post(control_resolve_dispute))
         .fallback(not_found)
         .with_state(state)
@@ -648,6 +649,18 @@ async fn control_connect_account(State(state): State<Shared>, body: Bytes) -> Re
     };
     let id = state.lock().connect_account(body["id"].as_str(), body["email"].as_str());
     json_response(200, &serde_json::json!({ "id": id }), None)
+}
+
+/// `POST /_emulator/prices/{id}/delete`: what the Dashboard's "Delete price" does.
+async fn control_delete_price(State(state): State<Shared>, Path(id): Path<String>) -> Response {
+    let mut store = state.lock();
+    let Some(account) = store.account_of(&id) else {
+        return error_response(&ApiError::missing("price", &id, "id"), None);
+    };
+    match store.dashboard_delete_price(&account, &id) {
+        Ok(v) => json_response(200, &v, None),
+        Err(e) => error_response(&e, None),
+    }
 }
 
 async fn control_dispute(State(state): State<Shared>, Path(id): Path<String>, body: Bytes) -> Response {

@@ -258,3 +258,44 @@ fn disputes_open_and_resolve() {
     assert_eq!(emu.get("/v1/disputes").ok()["data"].as_array().unwrap().len(), 1);
     assert_eq!(emu.post(&format!("/v1/disputes/{id}/close"), "").status, 400, "already closed");
 }
+
+#[test]
+fn a_refund_to_the_refund_fail_card_fails_later() {
+    let emu = Emulator::start(&[]);
+    let price = emu.price("Book", 2500, None);
+    let cs = emu.session(&format!("mode=payment&line_items[0][price]={price}"));
+    emu.pay(&cs, "4000 0000 0000 5126", "r@x.test");
+    let s = emu.get(&format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap())).ok();
+    let ch = s["payment_intent"]["latest_charge"].as_str().unwrap().to_string();
+    let re = emu.post("/v1/refunds", &format!("charge={ch}")).ok();
+    assert_eq!(re["status"], "succeeded", "the refund first looks done");
+    assert_eq!(emu.get(&format!("/v1/charges/{ch}")).ok()["refunded"], true);
+    let before = emu.event_types().len();
+    emu.advance(60);
+    assert_eq!(emu.event_types()[before..], ["charge.refund.updated", "refund.updated", "refund.failed"]);
+    let updated = emu.get("/v1/events?type=charge.refund.updated").ok()["data"][0].clone();
+    assert_eq!(updated["data"]["object"]["object"], "refund");
+    assert_eq!(updated["data"]["object"]["status"], "failed");
+    assert_eq!(updated["data"]["object"]["failure_reason"], "expired_or_canceled_card");
+    let charge = emu.get(&format!("/v1/charges/{ch}")).ok();
+    assert_eq!((charge["refunded"].as_bool(), charge["amount_refunded"].as_i64()), (Some(false), Some(0)));
+}
+
+#[test]
+fn a_price_deleted_in_the_dashboard_sends_price_deleted() {
+    let emu = Emulator::start(&[]);
+    let unused = emu.price("Draft", 900, None);
+    let deleted = emu.control(&format!("/_emulator/prices/{unused}/delete"), "").ok();
+    assert_eq!(deleted["deleted"], true);
+    let ev = emu.get("/v1/events?type=price.deleted").ok()["data"][0].clone();
+    assert_eq!(ev["data"]["object"]["id"], unused.as_str());
+    assert_eq!(ev["data"]["object"]["unit_amount"], 900);
+    assert!(emu.get("/v1/prices").ok()["data"].as_array().unwrap().iter().all(|p| p["id"] != unused.as_str()));
+    let used = emu.price("Sold", 900, None);
+    emu.session(&format!("mode=payment&line_items[0][price]={used}"));
+    assert_eq!(
+        emu.control(&format!("/_emulator/prices/{used}/delete"), "").status,
+        400,
+        "a used price is only archived"
+    );
+}

@@ -196,7 +196,8 @@ fn a_bank_debit_completes_unpaid_then_settles_or_fails() {
         ("DE89 3704 0044 0532 0130 00", true, "checkout.session.async_payment_succeeded"),
         ("DE62370400440532013001", false, "checkout.session.async_payment_failed"),
     ] {
-        let cs = emu.session(&format!("mode=payment&line_items[0][price]={price}&success_url={}", enc("http://x.test/")));
+        let cs =
+            emu.session(&format!("mode=payment&line_items[0][price]={price}&success_url={}", enc("http://x.test/")));
         let before = emu.event_types().len();
         emu.pay(&cs, iban, "debit@x.test");
         let path = format!("/v1/checkout/sessions/{}?expand[]=payment_intent", cs["id"].as_str().unwrap());

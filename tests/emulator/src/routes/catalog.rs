@@ -141,6 +141,29 @@ pub(super) fn delete_product(store: &mut Store, account: &str, id: &str) -> ApiR
     Ok(deleted)
 }
 
+impl Store {
+    /// Deletes a price as the Dashboard does (the API cannot): only a price nothing ever used; emits
+    /// `price.deleted` with the price, which is gone afterwards.
+    pub fn dashboard_delete_price(&mut self, account: &str, id: &str) -> ApiResult<Value> {
+        let acct = self.account_mut(account);
+        let price = acct.get(Kind::Price, id, "id")?.clone();
+        let in_subscription = acct
+            .col(Kind::Subscription)
+            .oldest_first()
+            .any(|s| s["items"]["data"].as_array().is_some_and(|items| items.iter().any(|it| it["price"]["id"] == id)));
+        let in_checkout = acct
+            .col(Kind::CheckoutSession)
+            .oldest_first()
+            .any(|cs| cs["_line_items"].as_array().is_some_and(|items| items.iter().any(|it| it["price"] == id)));
+        if in_subscription || in_checkout {
+            return Err(ApiError::bad("This price has been used and cannot be deleted; archive it instead.", None));
+        }
+        acct.put(Kind::Price, json!({ "id": id, "object": "price", "deleted": true }));
+        self.emit(account, "price.deleted", &price, None);
+        Ok(json!({ "id": id, "object": "price", "deleted": true }))
+    }
+}
+
 /// `GET /v1/products`.
 pub(super) fn list_products(store: &mut Store, account: &str, p: &Params) -> ApiResult<Value> {
     p.allow_list(&["active", "ids", "shippable", "url"])?;

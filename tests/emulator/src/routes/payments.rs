@@ -195,6 +195,10 @@ pub(super) fn create_refund(store: &mut Store, account: &str, p: &Params) -> Api
         }),
     );
     p.apply_metadata(&mut re)?;
+    if charge["_refund_fails"] == true {
+        // The card cannot take the money back: the refund fails a little later (see billing).
+        re["_fails_at"] = json!(now + crate::billing::REFUND_FAILS_AFTER);
+    }
     acct.put(Kind::Refund, re.clone());
     let ch = acct.get_mut(Kind::Charge, &charge_id, "charge")?;
     let previous =
