@@ -65,7 +65,7 @@ fn trial_end_activates_and_charges() {
         (draft["status"].as_str(), draft["automatically_finalizes_at"].as_i64()),
         (Some("draft"), Some(trial_end + 3600))
     );
-    assert_eq!(draft["number"], serde_json::Value::Null);
+    assert_eq!(draft["number"], Value::Null);
     emu.advance(3600);
     let types = emu.event_types()[before..].to_vec();
     assert_eq!(
