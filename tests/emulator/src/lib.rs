@@ -5,6 +5,7 @@
 //! retries. It binds 127.0.0.1 only. See the README beside this crate for the CLI and control API.
 
 pub mod billing;
+pub mod chaos;
 pub mod checkout;
 pub mod clock;
 pub mod currency;
@@ -50,6 +51,8 @@ pub struct Config {
     pub oauth: oauth::OAuthConfig,
     /// Seconds the clock starts away from real time (`--clock-offset`; negative: in the past).
     pub clock_offset: i64,
+    /// Delivery chaos for every endpoint (`--chaos`), off when `None`.
+    pub chaos: Option<chaos::Chaos>,
     /// The accounts' default API version (`--api-version`): the shape of webhooks to endpoints that name none
     /// and of answers to requests without `Stripe-Version`.
     pub api_version: String,
@@ -67,6 +70,7 @@ impl Default for Config {
             oauth: oauth::OAuthConfig::default(),
             clock_offset: 0,
             api_version: API_VERSION.to_string(),
+            chaos: None,
         }
     }
 }
@@ -90,6 +94,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let addr = listener.local_addr()?;
     let base_url = format!("http://127.0.0.1:{}", addr.port());
     let dispatcher = webhooks::Dispatcher::new(config.retry_base_ms, config.max_attempts);
+    dispatcher.set_chaos("*", config.chaos.clone());
     let mut store = store::Store::new(&base_url, dispatcher);
     store.cli_endpoints = config.webhooks.clone();
     store.after_retries = config.after_retries;

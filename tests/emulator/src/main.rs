@@ -1,5 +1,6 @@
 //! `stripe-emulator --port N [--api-key sk_test_...] [--webhook URL=whsec_SECRET]... [--retry-base-ms MS]`
 
+use latch_stripe_emulator::chaos::Chaos;
 use latch_stripe_emulator::events::CliEndpoint;
 use latch_stripe_emulator::store::AfterRetries;
 use latch_stripe_emulator::{Config, start};
@@ -7,7 +8,8 @@ use std::io::Write;
 
 const USAGE: &str = "usage: stripe-emulator --port N [--api-key sk_test_...] [--webhook URL=whsec_SECRET]... \
 [--retry-base-ms MS] [--max-attempts N] [--after-retries cancel|unpaid] [--client-id ca_...] \
-[--oauth-redirect-uri URL] [--clock-offset SECONDS] [--api-version YYYY-MM-DD.name]";
+[--oauth-redirect-uri URL] [--clock-offset SECONDS] [--api-version YYYY-MM-DD.name] \
+[--chaos seed=N,shuffle=N,duplicate=P,concurrency=N,delay_ms=MIN-MAX,drop_first=P,timeout=P]";
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
     let mut config = Config::default();
@@ -51,6 +53,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
                 }
                 config.api_version = value;
             }
+            "--chaos" => config.chaos = Some(Chaos::from_cli(&value).map_err(|e| format!("invalid --chaos: {e}"))?),
             "--client-id" => config.oauth.client_id = Some(value),
             "--oauth-redirect-uri" => config.oauth.redirect_uri = Some(value),
             "--clock-offset" => {
@@ -92,6 +95,9 @@ async fn main() {
     };
     let mut out = std::io::stdout();
     let _ = writeln!(out, "stripe-emulator listening on {}", running.base_url);
+    if let Some(chaos) = &running.state.config.chaos {
+        eprintln!("stripe-emulator: delivery chaos on every endpoint: {}", chaos.to_json());
+    }
     let _ = out.flush();
     let _ = running.task.await;
 }

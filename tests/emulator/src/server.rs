@@ -61,6 +61,7 @@ pub fn router(state: Shared) -> Router {
         .route("/oauth/token", post(oauth_token))
         .route("/oauth/deauthorize", post(oauth_deauthorize))
         .route("/_emulator/accounts", post(control_connect_account))
+        .route("/_emulator/chaos", get(chaos_settings).post(set_chaos))
         .route("/_emulator/clock", get(clock))
         .route("/_emulator/clock/advance", post(clock_advance))
         .route("/_emulator/customers/{id}/fail_payments", post(fail_payments))
@@ -649,6 +650,33 @@ async fn control_connect_account(State(state): State<Shared>, body: Bytes) -> Re
     };
     let id = state.lock().connect_account(body["id"].as_str(), body["email"].as_str());
     json_response(200, &serde_json::json!({ "id": id }), None)
+}
+
+/// `GET /_emulator/chaos`: the delivery chaos by endpoint id (`*`: every endpoint without its own).
+async fn chaos_settings(State(state): State<Shared>) -> Response {
+    json_response(200, &state.lock().dispatcher.chaos(), None)
+}
+
+/// `POST /_emulator/chaos {"endpoint"?: "*" | "we_…" | "cli_0", "off"?: true, "seed"?, "shuffle"?, "duplicate"?,
+/// "concurrency"?, "delay_ms"?: [min, max], "drop_first"?, "timeout"?}`: switches chaos on or off; answers the
+/// settings, seed included.
+async fn set_chaos(State(state): State<Shared>, body: Bytes) -> Response {
+    let body = match control_body(&body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let endpoint = body["endpoint"].as_str().unwrap_or("*").to_string();
+    let chaos = if body["off"] == true {
+        None
+    } else {
+        match crate::chaos::Chaos::from_json(&body) {
+            Ok(c) => Some(c),
+            Err(e) => return error_response(&ApiError::bad(e, None), None),
+        }
+    };
+    let store = state.lock();
+    store.dispatcher.set_chaos(&endpoint, chaos);
+    json_response(200, &store.dispatcher.chaos(), None)
 }
 
 /// `POST /_emulator/prices/{id}/delete`: what the Dashboard's "Delete price" does.

@@ -1,6 +1,8 @@
 //! Webhook delivery: Stripe-Signature signing, one ordered queue per endpoint, retries with exponential
-//! backoff, and a log of every attempt for the control API.
+//! backoff, a log of every attempt for the control API, and (when switched on) Stripe's disorder: see
+//! [`crate::chaos`].
 
+use crate::chaos::{Chaos, Faults, Rng};
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use http_body_util::{BodyExt, Full};
@@ -43,7 +45,7 @@ pub fn sign(secret: &str, t: i64, body: &str) -> String {
     mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Job {
     event_id: String,
     event_type: String,
@@ -60,6 +62,34 @@ struct Inner {
     log: Mutex<Vec<Value>>,
     pending: AtomicUsize,
     idle: Notify,
+    /// Chaos by endpoint id (`*`: every endpoint without its own), with its generator.
+    chaos: Mutex<HashMap<String, (Chaos, Rng)>>,
+}
+
+/// How the next batch of deliveries to one endpoint goes: the order to send them in (indexes into the batch) and,
+/// for each, its faults and whether it is sent twice.
+struct BatchPlan {
+    chaos: Chaos,
+    order: Vec<usize>,
+    faults: Vec<(Faults, bool)>,
+}
+
+impl Inner {
+    /// The plan of the next `n` deliveries to endpoint `id`; `None` when deliveries to it are calm.
+    fn plan(&self, id: &str, n: usize) -> Option<BatchPlan> {
+        let mut all = self.chaos.lock().unwrap_or_else(|e| e.into_inner());
+        let key = if all.contains_key(id) { id.to_string() } else { "*".to_string() };
+        let (chaos, rng) = all.get_mut(&key)?;
+        let mut order: Vec<usize> = (0..n).collect();
+        rng.shuffle(&mut order);
+        let faults = (0..n).map(|_| (chaos.draw(rng), rng.chance(chaos.duplicate))).collect();
+        Some(BatchPlan { chaos: chaos.clone(), order, faults })
+    }
+
+    fn chaos_for(&self, id: &str) -> Option<Chaos> {
+        let all = self.chaos.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(id).or_else(|| all.get("*")).map(|(c, _)| c.clone())
+    }
 }
 
 /// Hands events to per-endpoint delivery tasks. Cheap to clone.
@@ -83,6 +113,7 @@ impl Dispatcher {
                 log: Mutex::new(Vec::new()),
                 pending: AtomicUsize::new(0),
                 idle: Notify::new(),
+                chaos: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -114,6 +145,26 @@ impl Dispatcher {
         }
     }
 
+    /// Switches chaos on (`Some`) or off for endpoint `id` (`*`: every endpoint without its own setting).
+    pub fn set_chaos(&self, id: &str, chaos: Option<Chaos>) {
+        let mut all = self.inner.chaos.lock().unwrap_or_else(|e| e.into_inner());
+        match chaos {
+            Some(c) => {
+                let rng = Rng::new(c.seed);
+                all.insert(id.to_string(), (c, rng));
+            }
+            None => {
+                all.remove(id);
+            }
+        }
+    }
+
+    /// The chaos settings by endpoint id.
+    pub fn chaos(&self) -> Value {
+        let all = self.inner.chaos.lock().unwrap_or_else(|e| e.into_inner());
+        Value::Object(all.iter().map(|(id, (c, _))| (id.clone(), c.to_json())).collect())
+    }
+
     /// Deliveries queued or being retried.
     pub fn pending(&self) -> usize {
         self.inner.pending.load(Ordering::SeqCst)
@@ -140,33 +191,86 @@ impl Dispatcher {
 }
 
 async fn worker(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
-    while let Some(job) = rx.recv().await {
-        for attempt in 1..=inner.max_attempts {
-            let (status, error) = attempt_once(&inner, &job).await;
-            let ok = status.is_some_and(|s| (200..300).contains(&s));
-            let mut entry = json!({
-                "event_id": job.event_id,
-                "type": job.event_type,
-                "endpoint": job.target.url,
-                "endpoint_id": job.target.id,
-                "attempt": attempt,
-                "status": status,
-                "ok": ok,
-                "at_ms": crate::clock::real_now_ms(),
-            });
-            if let Some(e) = error {
-                entry["error"] = json!(e);
+    while let Some(first) = rx.recv().await {
+        let Some(chaos) = inner.chaos_for(&first.target.id) else {
+            deliver(inner.clone(), first, Faults::default()).await;
+            continue;
+        };
+        // Gather what is queued (up to the shuffle window), then send it in a shuffled order, several at once.
+        let mut batch = vec![first];
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while batch.len() < chaos.shuffle {
+            match rx.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
             }
-            inner.log.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
-            if ok || attempt == inner.max_attempts {
-                break;
-            }
-            let delay = inner.retry_base_ms.saturating_mul(1u64 << (attempt - 1).min(20));
-            tokio::time::sleep(Duration::from_millis(delay)).await;
         }
-        inner.pending.fetch_sub(1, Ordering::SeqCst);
-        inner.idle.notify_waiters();
+        let Some(BatchPlan { chaos, order, faults }) = inner.plan(&batch[0].target.id, batch.len()) else {
+            for job in batch {
+                deliver(inner.clone(), job, Faults::default()).await;
+            }
+            continue;
+        };
+        let permits = Arc::new(tokio::sync::Semaphore::new(chaos.concurrency));
+        let mut running = Vec::new();
+        for (i, (faults, twice)) in order.into_iter().zip(faults) {
+            let copies = if twice { 2 } else { 1 };
+            if twice {
+                inner.pending.fetch_add(1, Ordering::SeqCst);
+            }
+            for _ in 0..copies {
+                let (inner, job, permits) = (inner.clone(), batch[i].clone(), permits.clone());
+                running.push(tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
+                    deliver(inner, job, faults).await;
+                }));
+            }
+        }
+        for task in running {
+            let _ = task.await;
+        }
     }
+}
+
+/// Delivers one job, retrying with backoff, with `faults` applied; logs every attempt.
+async fn deliver(inner: Arc<Inner>, job: Job, faults: Faults) {
+    for attempt in 1..=inner.max_attempts {
+        if faults.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(faults.delay_ms)).await;
+        }
+        let (status, error) = if attempt == 1 && faults.drop_first {
+            (None, Some("connection lost (chaos)".to_string()))
+        } else {
+            let (status, error) = attempt_once(&inner, &job).await;
+            if attempt == 1 && faults.timeout_first {
+                (None, Some(format!("timed out (chaos; the endpoint answered {status:?})")))
+            } else {
+                (status, error)
+            }
+        };
+        let ok = status.is_some_and(|s| (200..300).contains(&s));
+        let mut entry = json!({
+            "event_id": job.event_id,
+            "type": job.event_type,
+            "endpoint": job.target.url,
+            "endpoint_id": job.target.id,
+            "attempt": attempt,
+            "status": status,
+            "ok": ok,
+            "at_ms": crate::clock::real_now_ms(),
+        });
+        if let Some(e) = error {
+            entry["error"] = json!(e);
+        }
+        inner.log.lock().unwrap_or_else(|e| e.into_inner()).push(entry);
+        if ok || attempt == inner.max_attempts {
+            break;
+        }
+        let delay = inner.retry_base_ms.saturating_mul(1u64 << (attempt - 1).min(20));
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
+    inner.pending.fetch_sub(1, Ordering::SeqCst);
+    inner.idle.notify_waiters();
 }
 
 async fn attempt_once(inner: &Inner, job: &Job) -> (Option<u16>, Option<String>) {

@@ -218,3 +218,51 @@ fn each_endpoint_and_request_sees_its_api_versions_shape() {
     assert!(emu.get_with(&path, &[("stripe-version", legacy)]).ok()["current_period_end"].is_i64());
     assert!(emu.get(&path).ok().get("current_period_end").is_none());
 }
+
+#[test]
+fn chaos_delivers_late_twice_out_of_order_and_at_once_yet_every_event_arrives() {
+    let rx = Receiver::start(0);
+    let emu = Emulator::start(&["--retry-base-ms", "20"]);
+    emu.post("/v1/webhook_endpoints", &format!("url={}&enabled_events[]=customer.created", enc(&rx.url))).ok();
+    let settings = r#"{"seed": 42, "shuffle": 8, "duplicate": 0.4, "concurrency": 4, "delay_ms": [0, 30],
+        "drop_first": 0.3, "timeout": 0.3}"#;
+    let on = emu.control("/_emulator/chaos", settings).ok();
+    assert_eq!(on["*"]["seed"], 42, "the seed is reported so a run can be replayed");
+    let created: Vec<String> = (0..24)
+        .map(|i| emu.post("/v1/customers", &format!("email=c{i}%40x.test")).ok()["id"].as_str().unwrap().to_string())
+        .collect();
+    emu.wait_deliveries();
+    let got: Vec<String> =
+        rx.all().iter().map(|r| r.json()["data"]["object"]["id"].as_str().unwrap().to_string()).collect();
+    let mut unique = got.clone();
+    unique.sort();
+    unique.dedup();
+    let mut expected = created.clone();
+    expected.sort();
+    assert_eq!(unique, expected, "every event arrives at least once");
+    assert!(got.len() > created.len(), "some arrive twice: {} for {}", got.len(), created.len());
+    let first_seen: Vec<&String> = got.iter().fold(Vec::new(), |mut seen, id| {
+        if !seen.contains(&id) {
+            seen.push(id);
+        }
+        seen
+    });
+    assert_ne!(first_seen.into_iter().cloned().collect::<Vec<_>>(), created, "not in creation order");
+    let log = emu.get_deliveries();
+    assert!(
+        log.iter().any(|d| d["error"].as_str().is_some_and(|e| e.contains("chaos"))),
+        "lost and timed-out attempts"
+    );
+
+    // Off again: one delivery each, in order.
+    emu.control("/_emulator/chaos", r#"{"off": true}"#).ok();
+    let before = rx.all().len();
+    let calm: Vec<String> = (0..5)
+        .map(|i| emu.post("/v1/customers", &format!("email=d{i}%40x.test")).ok()["id"].as_str().unwrap().to_string())
+        .collect();
+    emu.wait_deliveries();
+    let after: Vec<String> =
+        rx.all()[before..].iter().map(|r| r.json()["data"]["object"]["id"].as_str().unwrap().to_string()).collect();
+    assert_eq!(after, calm);
+    assert_eq!(emu.control("/_emulator/chaos", r#"{"duplicate": 3}"#).status, 400);
+}

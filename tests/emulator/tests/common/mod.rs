@@ -82,6 +82,12 @@ impl Emulator {
         self.control("/_emulator/clock/advance", &format!("{{\"seconds\": {seconds}}}")).ok()
     }
 
+    /// Every delivery attempt so far (`GET /_emulator/deliveries`).
+    pub fn get_deliveries(&self) -> Vec<Value> {
+        let r = request("GET", &format!("{}/_emulator/deliveries", self.url), &[], "");
+        r.json().as_array().cloned().unwrap_or_default()
+    }
+
     pub fn wait_deliveries(&self) {
         let r = self.control("/_emulator/deliveries/wait", "{\"timeout_ms\": 20000}");
         assert_eq!(r.status, 200, "deliveries still pending: {}", r.body);
