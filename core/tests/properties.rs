@@ -494,6 +494,7 @@ fn deliver(w: &World, keys: &[u32]) -> AccessState {
                 return (state.clone(), Vec::new());
             };
             let t = apply(&Input::Fetched { object: &obj }, state, &cat, at);
+            said_once(&t);
             (t.state, fetches(&t.effects))
         };
     for (n, &(k, i)) in order.iter().enumerate() {
@@ -502,6 +503,7 @@ fn deliver(w: &World, keys: &[u32]) -> AccessState {
         let input = Input::Event(e);
         assert!(!scope(&input).is_empty() || matches!(e.object, StripeObject::Other { .. }));
         let t = apply(&input, &state, &cat, edge_clock);
+        said_once(&t);
         state = t.state;
         pending.extend(fetches(&t.effects));
         if key(n + 3) % 2 == 0 {
@@ -527,6 +529,16 @@ fn deliver(w: &World, keys: &[u32]) -> AccessState {
     }
     assert!(pending.is_empty(), "fetches never settled");
     state
+}
+
+/// One input says each thing once: no activity (kind, customer, product) twice in one transition.
+fn said_once(t: &latch_core::engine::Transition) {
+    let mut seen = Vec::new();
+    for a in t.activities() {
+        let key = (a.kind, a.customer.clone(), a.product.clone());
+        assert!(!seen.contains(&key), "activity {key:?} twice in one transition: {:?}", t.effects);
+        seen.push(key);
+    }
 }
 
 fn fetches(effects: &[Effect]) -> Vec<(FetchObject, String)> {

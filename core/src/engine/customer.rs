@@ -31,7 +31,12 @@ impl Cx<'_> {
             "customer deleted in Stripe: their subscriptions end; one-time purchases stay".into(),
         );
         for i in rows {
-            self.revoke_row(i, GrantStatus::Canceled, ActivityKind::AccessRevoked, "customer deleted in Stripe");
+            self.revoke_row(
+                i,
+                GrantStatus::Canceled,
+                ActivityKind::SubscriptionCancelled,
+                "customer deleted in Stripe: the subscription ends with it",
+            );
         }
     }
 

@@ -2,9 +2,11 @@
 //! signature against every configured secret and parses the event; one D1 batch reads what
 //! `latch_core::delivery::reads` names (the processed id, the site of the event's account, its products, the grants
 //! in scope, its owners), `latch_core::delivery::plan` decides everything, and one batch writes it: two round trips.
-//! A signed event Latch cannot read is kept and acknowledged, never refused for Stripe to retry.
+//! The write batch opens with the processed marker: of two deliveries of one event racing past the read, the second
+//! fails on it and writes nothing. A signed event Latch cannot read is kept and acknowledged, never refused for
+//! Stripe to retry.
 
-use latch_core::delivery::{self, CatalogWrite};
+use latch_core::delivery::{self, Answer, CatalogWrite};
 use latch_core::event::Event;
 use latch_core::webhook;
 use worker::{Request, Response};
@@ -41,6 +43,9 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
     let plan = delivery::plan(&event, &read, &ctx.config.stripe_key, ctx.now);
     let site = plan.site.as_deref();
     let mut statements = Vec::new();
+    if plan.processed {
+        statements.push(store::mark_event_processed(&ctx.db, &event.id, site, &event.kind, ctx.now)?);
+    }
     if let Some(account) = &plan.disconnect {
         statements.push(store::mark_disconnected(&ctx.db, account)?);
     }
@@ -57,11 +62,12 @@ pub(crate) async fn post(ctx: &Ctx, req: &mut Request) -> ApiResult<Response> {
             statements.extend(grants::write(ctx, site, writes, Some(&event.id))?);
         }
     }
-    if plan.processed {
-        statements.push(store::mark_event_processed(&ctx.db, &event.id, site, &event.kind, ctx.now)?);
+    match store::batch(&ctx.db, statements).await {
+        Ok(()) => http::json(200, &plan.answer.body()),
+        // A concurrent delivery of the same event wrote it first; this batch wrote nothing.
+        Err(e) if store::lost_event_race(&e) => http::json(200, &Answer::Duplicate.body()),
+        Err(e) => Err(e.into()),
     }
-    store::batch(&ctx.db, statements).await?;
-    http::json(200, &plan.answer.body())
 }
 
 /// Keeps a validly signed event Latch could not read (`unreadable_events`, for the operator) and acknowledges it.

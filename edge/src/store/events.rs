@@ -6,7 +6,9 @@ use worker::D1PreparedStatement;
 
 use super::{Arg, Store, row, statement};
 
-/// Statement recording a processed event; `OR IGNORE` so a concurrent duplicate cannot fail the batch.
+/// Statement recording a processed event: the first of its delivery's batch, and without a conflict clause, so that
+/// of two deliveries of one event racing past the read, the second fails on it and its whole batch (a D1 batch is
+/// one transaction) writes nothing; see [`lost_event_race`].
 pub(crate) fn mark_event_processed(
     db: &Store,
     event_id: &str,
@@ -16,9 +18,14 @@ pub(crate) fn mark_event_processed(
 ) -> worker::Result<D1PreparedStatement> {
     statement(
         db,
-        "INSERT OR IGNORE INTO processed_events (event_id, site_id, type, received_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO processed_events (event_id, site_id, type, received_at) VALUES (?1, ?2, ?3, ?4)",
         &[Arg::Text(event_id), Arg::OptText(site), Arg::Text(kind), Arg::Int(now)],
     )
+}
+
+/// Whether a delivery's batch failed because another delivery of the same event wrote it first.
+pub(crate) fn lost_event_race(error: &worker::Error) -> bool {
+    error.to_string().contains("UNIQUE constraint failed: processed_events.event_id")
 }
 
 /// Statement keeping a validly signed webhook delivery Latch could not read, for the operator.

@@ -58,7 +58,8 @@ impl Store {
             let mut body = crate::versions::render(ev, version, self.account(account));
             body["api_version"] = json!(version);
             let same: Vec<Target> = targets.iter().filter(|t| t.api_version == version).cloned().collect();
-            self.dispatcher.enqueue(id, kind, Arc::new(event_body(&body)), &same);
+            let ahead = self.now() - crate::clock::real_now();
+            self.dispatcher.enqueue(id, kind, Arc::new(event_body(&body)), &same, ahead);
         }
     }
 

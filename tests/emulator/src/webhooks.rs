@@ -47,6 +47,7 @@ pub fn sign(secret: &str, t: i64, body: &str) -> String {
 
 #[derive(Debug, Clone)]
 struct Job {
+    clock_ahead: i64,
     event_id: String,
     event_type: String,
     body: Arc<String>,
@@ -120,7 +121,11 @@ impl Dispatcher {
 
     /// Queues one event body for each target, after everything already queued for that target.
     /// Must be called from inside the tokio runtime; outside it (plain unit tests) deliveries are dropped.
-    pub fn enqueue(&self, event_id: &str, event_type: &str, body: Arc<String>, targets: &[Target]) {
+    ///
+    /// `clock_ahead` is how far the emulator's clock runs ahead of real time (0 when it does not): signatures are
+    /// timed `real time + clock_ahead`, so a clock moved forward signs in its own time (an endpoint whose clock moved
+    /// with it accepts them) while a clock started in the past still signs in real time.
+    pub fn enqueue(&self, event_id: &str, event_type: &str, body: Arc<String>, targets: &[Target], clock_ahead: i64) {
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
@@ -134,6 +139,7 @@ impl Dispatcher {
             });
             self.inner.pending.fetch_add(1, Ordering::SeqCst);
             let job = Job {
+                clock_ahead: clock_ahead.max(0),
                 event_id: event_id.to_string(),
                 event_type: event_type.to_string(),
                 body: body.clone(),
@@ -277,7 +283,7 @@ async fn attempt_once(inner: &Inner, job: &Job) -> (Option<u16>, Option<String>)
     if !job.target.url.starts_with("http://") {
         return (None, Some("only http:// endpoints are reachable from the emulator".into()));
     }
-    let t = crate::clock::real_now();
+    let t = crate::clock::real_now() + job.clock_ahead;
     let request = hyper::Request::builder()
         .method("POST")
         .uri(job.target.url.as_str())
