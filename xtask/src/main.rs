@@ -5,6 +5,8 @@
 //! - `dev`: setup + build, then the local stack (emulator, wrangler dev with local D1/KV, demo site); Ctrl-C stops it.
 //! - `test`: setup, fmt, clippy, native tests, wasm browser tests, build, end-to-end tests.
 //! - `bench`: benchmarks and size budgets.
+//! - `soak [CASES]`: the end-to-end chaos property test (tests/e2e/tests/chaos.rs) for CASES random seeds (default
+//!   50); prints the cases run and failed, and each failing seed with its history.
 
 mod bench;
 mod build;
@@ -29,8 +31,9 @@ fn main() -> ExitCode {
         Some("dev") => dev(),
         Some("test") => test(),
         Some("bench") => setup::run().and_then(|()| build::all()).and_then(|()| bench::run()),
+        Some("soak") => soak(args.get(1).map(String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask <setup | build | dev | test | bench>");
+            eprintln!("usage: cargo xtask <setup | build | dev | test | bench | soak [CASES]>");
             return ExitCode::from(2);
         }
     };
@@ -96,6 +99,17 @@ fn dev() -> Step {
     println!("\nstopping...");
     drop(stack);
     Ok(())
+}
+
+fn soak(cases: Option<&str>) -> Step {
+    let cases: u32 = cases.unwrap_or("50").parse().map_err(|_| "soak takes a number of cases".to_string())?;
+    setup::run()?;
+    build::local()?;
+    exec(
+        cargo()
+            .args(["test", "-p", "latch-e2e", "--test", "chaos", "--", "--nocapture"])
+            .env("LATCH_CHAOS_CASES", cases.to_string()),
+    )
 }
 
 fn test() -> Step {

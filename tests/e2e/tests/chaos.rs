@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
 /// Seeds run by `cargo xtask test` when no seed is asked for.
-const CI_SEEDS: [u64; 3] = [11, 2024, 90_210];
+/// (778672 and 665981 failed with the grants upsert's version guard taken out of its SQL.)
+const CI_SEEDS: [u64; 5] = [778_672, 665_981, 11, 2024, 748_577];
 const MEMBERS: usize = 4;
 const STEPS: usize = 8;
 
@@ -75,6 +76,9 @@ fn step(stack: &Stack, rng: &mut Rng, members: &mut [Member]) -> String {
         }
         4 if m.subscription.is_some() => {
             let sub = m.subscription.clone().unwrap_or_default();
+            if stripe(stack, "GET", &format!("subscriptions/{sub}"), &[])["status"] == "canceled" {
+                return format!("{}: nothing to cancel", m.email);
+            }
             let now = rng.chance(0.3);
             if now {
                 stripe(stack, "DELETE", &format!("subscriptions/{sub}"), &[]);
@@ -124,15 +128,16 @@ fn step(stack: &Stack, rng: &mut Rng, members: &mut [Member]) -> String {
     }
 }
 
+/// The demo products' past-due grace (the default policy).
+const GRACE_DAYS: i64 = 7;
+
 /// When access that Stripe's objects imply ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum End {
-    /// At this time (the paid or trial period's end).
+    /// At this time.
     At(i64),
     /// Never (a one-time purchase).
     Never,
-    /// Some time still ahead in the Worker's clock (a renewal not yet paid: the paid days, then the grace).
-    Later,
 }
 
 impl End {
@@ -140,22 +145,30 @@ impl End {
         match self {
             Self::At(t) => ends_at == Some(t),
             Self::Never => ends_at.is_none(),
-            Self::Later => ends_at.is_some_and(|t| t > unix_now()),
         }
     }
+}
+
+/// Where the oldest unpaid invoice of `sub` starts its period (a renewal still a draft, or failing), if any.
+fn first_unpaid(stack: &Stack, sub: &str) -> Option<i64> {
+    let invoices = stripe(stack, "GET", &format!("invoices?subscription={sub}&limit=100"), &[]);
+    let unpaid = invoices["data"].as_array()?.iter().filter(|i| matches!(i["status"].as_str(), Some("open" | "draft")));
+    unpaid.filter_map(|i| i["lines"]["data"][0]["period"]["start"].as_i64()).min()
 }
 
 /// The access Stripe's final objects imply for `m`, by product.
 fn expected(stack: &Stack, m: &Member) -> Vec<(String, End)> {
     let mut out = Vec::new();
     if let Some(sub) = &m.subscription {
-        let s = stripe(stack, "GET", &format!("subscriptions/{sub}?expand[]=latest_invoice"), &[]);
+        let s = stripe(stack, "GET", &format!("subscriptions/{sub}"), &[]);
         let end = s["items"]["data"][0]["current_period_end"].as_i64().unwrap_or_default();
-        let paid = s["latest_invoice"]["status"] == "paid";
-        match s["status"].as_str() {
-            Some("active" | "trialing") if paid => out.push(("pro".to_owned(), End::At(end))),
-            // A renewal not yet paid (its invoice still a draft for an hour, or failing): the grace runs.
-            Some("active" | "past_due") => out.push(("pro".to_owned(), End::Later)),
+        let now = control(stack, "/clock/advance", json!({ "seconds": 0 }))["now"].as_i64().unwrap_or_default();
+        match (s["status"].as_str(), first_unpaid(stack, sub)) {
+            (Some("active" | "trialing"), None) => out.push(("pro".to_owned(), End::At(end))),
+            // A renewal not yet paid (its invoice a draft for an hour, or failing): the paid days, then the grace.
+            (Some("active" | "past_due"), Some(from)) if from + GRACE_DAYS * DAY > now => {
+                out.push(("pro".to_owned(), End::At(from + GRACE_DAYS * DAY)));
+            }
             _ => {}
         }
     }
@@ -211,7 +224,7 @@ fn run(seed: u64) -> Vec<String> {
     let opts = StackOptions { verbose: std::env::var_os("LATCH_E2E_VERBOSE").is_some(), ..StackOptions::default() };
     let stack = Stack::start(opts).expect("the stack starts (cargo xtask build first)");
     stack.seed_demo().expect("seed the demo site");
-    let chaos = json!({ "seed": seed, "shuffle": 8, "duplicate": 0.3, "concurrency": 4, "delay_ms": [0, 40],
+    let chaos = json!({ "seed": seed, "shuffle": 16, "duplicate": 0.5, "concurrency": 8, "delay_ms": [0, 10],
                         "drop_first": 0.2, "timeout": 0.2 });
     // `LATCH_CHAOS_CALM` replays the same history with calm deliveries, to tell an ordering fault from another.
     if std::env::var_os("LATCH_CHAOS_CALM").is_none() {
