@@ -186,6 +186,7 @@ impl Stack {
             .args(["--webhook", &format!("{edge_url}/v1/webhooks/stripe={webhook_secret}")])
             .args(["--retry-base-ms", &opts.retry_base_ms.to_string()])
             .args(["--client-id", CONNECT_CLIENT_ID, "--oauth-redirect-uri", &format!("{edge_url}/connect/callback")])
+            .args(["--platform-name", "Latch"])
             .stdout(Stdio::piped())
             .stderr(output_mode(opts.verbose));
         let mut child = emulator.spawn().map_err(|e| format!("cannot start the Stripe emulator: {e}"))?;

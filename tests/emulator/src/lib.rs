@@ -1,4 +1,4 @@
-//! Latch's local Stripe emulator: an in-memory Stripe for development, tests and the offline demo.
+//! A local Stripe emulator: an in-memory Stripe for development, tests and offline demos.
 //!
 //! It speaks Stripe's wire format (form-encoded requests, Stripe's JSON objects and errors), serves a hosted
 //! Checkout page and Customer Portal, keeps its own clock for billing, and delivers signed webhooks with

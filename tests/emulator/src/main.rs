@@ -8,7 +8,7 @@ use std::io::Write;
 
 const USAGE: &str = "usage: stripe-emulator --port N [--api-key sk_test_...] [--webhook URL=whsec_SECRET]... \
 [--retry-base-ms MS] [--max-attempts N] [--after-retries cancel|unpaid] [--client-id ca_...] \
-[--oauth-redirect-uri URL] [--clock-offset SECONDS] [--api-version YYYY-MM-DD.name] \
+[--oauth-redirect-uri URL] [--platform-name NAME] [--clock-offset SECONDS] [--api-version YYYY-MM-DD.name] \
 [--chaos seed=N,shuffle=N,duplicate=P,concurrency=N,delay_ms=MIN-MAX,drop_first=P,timeout=P]";
 
 fn parse_args(args: &[String]) -> Result<Config, String> {
@@ -55,6 +55,7 @@ fn parse_args(args: &[String]) -> Result<Config, String> {
             }
             "--chaos" => config.chaos = Some(Chaos::from_cli(&value).map_err(|e| format!("invalid --chaos: {e}"))?),
             "--client-id" => config.oauth.client_id = Some(value),
+            "--platform-name" => config.oauth.platform_name = Some(value),
             "--oauth-redirect-uri" => config.oauth.redirect_uri = Some(value),
             "--clock-offset" => {
                 config.clock_offset = value.parse().map_err(|_| format!("invalid --clock-offset: {value}"))?;

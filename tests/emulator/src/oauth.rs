@@ -46,6 +46,15 @@ pub struct OAuthConfig {
     pub client_id: Option<String>,
     /// Redirect used when the authorize request names none.
     pub redirect_uri: Option<String>,
+    /// The platform's name, shown on the authorize page and in its `application` objects (`--platform-name`).
+    pub platform_name: Option<String>,
+}
+
+impl OAuthConfig {
+    /// The name the platform goes by (`Your platform` unless named).
+    pub fn name(&self) -> &str {
+        self.platform_name.as_deref().unwrap_or("Your platform")
+    }
 }
 
 impl Store {
@@ -77,7 +86,7 @@ impl Store {
         let id = self.connect_account(existing, email);
         let code = format!("ac_{}", random_chars(32));
         self.oauth_codes.insert(code.clone(), AuthCode { account: id.clone(), scope: scope.to_string(), used: false });
-        let app = json!({"id": client_id, "name": "Latch", "object": "application"});
+        let app = json!({"id": client_id, "name": self.oauth.name(), "object": "application"});
         self.emit(&id, "account.application.authorized", &app, None);
         code
     }
@@ -181,7 +190,7 @@ impl Store {
         if let Some(a) = self.accounts.get_mut(account) {
             a.deauthorized = true;
         }
-        let app = json!({"id": client_id, "name": "Latch", "object": "application"});
+        let app = json!({"id": client_id, "name": self.oauth.name(), "object": "application"});
         self.emit(account, "account.application.deauthorized", &app, None);
         Ok(json!({ "stripe_user_id": account }))
     }

@@ -244,14 +244,14 @@ pub fn portal(
 }
 
 /// The Connect OAuth authorize page: approve (connect a new account, or reconnect `#account`) or deny.
-pub fn oauth_authorize(hidden: &[(&str, String)], email: Option<&str>) -> String {
+pub fn oauth_authorize(platform: &str, hidden: &[(&str, String)], email: Option<&str>) -> String {
     let fields: String = hidden
         .iter()
         .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v)))
         .collect();
     let body = format!(
         "<p><span class=\"test\">TEST MODE</span></p><h1>Connect your Stripe account</h1>\
-<p class=\"muted\">Latch wants to connect to your Stripe account to create products and prices, start Checkout and \
+<p class=\"muted\">{} wants to connect to your Stripe account to create products and prices, start Checkout and \
 Customer Portal sessions, and receive webhooks for your payments.</p>\
 <form id=\"oauth-form\" method=\"post\" action=\"/oauth/authorize\">{fields}\
 <label for=\"email\">Account email</label><input id=\"email\" name=\"email\" type=\"email\" value=\"{}\">\
@@ -259,6 +259,7 @@ Customer Portal sessions, and receive webhooks for your payments.</p>\
 <input id=\"account\" name=\"account\" placeholder=\"acct_...\">\
 <button id=\"approve\" name=\"decision\" value=\"approve\" type=\"submit\">Connect my Stripe account</button>\
 <button id=\"deny\" class=\"secondary\" name=\"decision\" value=\"deny\" type=\"submit\">Deny</button></form>",
+        esc(platform),
         esc(email.unwrap_or_default())
     );
     shell("Connect with Stripe", &body)

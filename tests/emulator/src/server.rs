@@ -115,7 +115,7 @@ async fn index(State(state): State<Shared>) -> Html<String> {
     let store = state.lock();
     Html(pages::message(
         "Stripe emulator",
-        &format!("Latch's local Stripe emulator. API at {}/v1, emulated time {}.", store.base_url, store.now()),
+        &format!("A local Stripe emulator. API at {}/v1, emulated time {}.", store.base_url, store.now()),
     ))
 }
 
@@ -765,7 +765,7 @@ async fn oauth_page(State(state): State<Shared>, uri: Uri) -> Response {
         ("scope", scope),
     ];
     let email = q.get("stripe_user").and_then(|u| u["email"].as_str()).map(str::to_string);
-    html(StatusCode::OK, pages::oauth_authorize(&hidden, email.as_deref()))
+    html(StatusCode::OK, pages::oauth_authorize(store.oauth.name(), &hidden, email.as_deref()))
 }
 
 async fn oauth_decide(State(state): State<Shared>, body: Bytes) -> Response {
