@@ -14,8 +14,11 @@ pub enum ValidationError {
     /// A well-formed URL whose origin is not on the site's list.
     #[error("`{0}` is not one of this site's allowed origins")]
     ForeignOrigin(String),
+    /// No email address at all.
+    #[error("Enter an email address.")]
+    MissingEmail,
     /// Not a plausible email address.
-    #[error("`{0}` is not a valid email address")]
+    #[error("`{0}` is not an email address: it looks like name@example.com")]
     BadEmail(String),
     /// Not a valid slug (lowercase letters, digits, `-`, `_`, 1 to 64 characters).
     #[error("`{0}` is not a valid identifier (use a-z, 0-9, - and _)")]
@@ -82,7 +85,10 @@ pub fn redirect_allowed(url: &str, allowed: &[String]) -> Result<(), ValidationE
 /// Normalizes an email address (trimmed, lowercase) after a plausibility check.
 pub fn email(raw: &str) -> Result<String, ValidationError> {
     let email = raw.trim().to_ascii_lowercase();
-    let bad = || ValidationError::BadEmail(raw.chars().take(200).collect());
+    if email.is_empty() {
+        return Err(ValidationError::MissingEmail);
+    }
+    let bad = || ValidationError::BadEmail(raw.trim().chars().take(200).collect());
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
     let plausible = !local.is_empty()
         && email.len() <= 254
@@ -99,6 +105,24 @@ pub fn slug(raw: &str) -> Result<&str, ValidationError> {
     let ok = (1..=64).contains(&raw.len())
         && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
     if ok { Ok(raw) } else { Err(ValidationError::BadSlug(raw.chars().take(64).collect())) }
+}
+
+/// A slug made from a name, for forms that leave the slug to Latch: ASCII letters and digits lowercased, every other
+/// run of characters one `-`, at most 64 characters (`"Pro Plan (2026)"` → `pro-plan-2026`); `None` when nothing
+/// of the name is left.
+pub fn slug_from(name: &str) -> Option<String> {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out = out.trim_end_matches('-').to_owned();
+    out.truncate(64);
+    let out = out.trim_end_matches('-').to_owned();
+    (!out.is_empty()).then_some(out)
 }
 
 /// Longest Stripe id accepted (Stripe's are far shorter).
@@ -129,15 +153,23 @@ pub fn site_name(raw: &str) -> Result<&str, ValidationError> {
     if ok { Ok(name) } else { Err(ValidationError::BadName) }
 }
 
-/// A site's allowed origins as the owner typed them (full URLs are fine): normalized to origins, deduplicated, at
-/// most [`MAX_ORIGINS`].
+/// A site's allowed origins as the owner typed them (full URLs are fine, and so is a bare domain, completed to
+/// `https://`, or `http://` for a loopback host): normalized to origins, deduplicated, at most [`MAX_ORIGINS`].
 pub fn allowed_origins(raw: &[String]) -> Result<Vec<String>, ValidationError> {
     if raw.len() > MAX_ORIGINS {
         return Err(ValidationError::TooManyOrigins);
     }
     let mut origins = Vec::with_capacity(raw.len());
-    for url in raw {
-        let origin = origin_of(url)?;
+    for typed in raw {
+        let typed = typed.trim();
+        let url = if typed.contains("://") {
+            typed.to_owned()
+        } else {
+            let host = typed.split([':', '/']).next().unwrap_or_default();
+            let loopback = host == "localhost" || host == "127.0.0.1";
+            format!("{}://{typed}", if loopback { "http" } else { "https" })
+        };
+        let origin = origin_of(&url)?;
         if !origins.contains(&origin) {
             origins.push(origin);
         }
@@ -217,6 +249,21 @@ mod tests {
         for bad in ["", "Pro", "a b", "a/b", &"x".repeat(65)] {
             assert!(slug(bad).is_err(), "{bad:?}");
         }
+        // Messages a person can act on.
+        assert_eq!(email("  ").unwrap_err().to_string(), "Enter an email address.");
+        assert_eq!(
+            email("ann").unwrap_err().to_string(),
+            "`ann` is not an email address: it looks like name@example.com"
+        );
+    }
+
+    #[test]
+    fn slugs_are_made_from_names() {
+        assert_eq!(slug_from("Pro Plan (2026)").as_deref(), Some("pro-plan-2026"));
+        assert_eq!(slug_from("  Café — Members  ").as_deref(), Some("caf-members"));
+        assert_eq!(slug_from("!!!"), None);
+        let long = slug_from(&"word ".repeat(40)).unwrap();
+        assert!(long.len() <= 64 && !long.ends_with('-') && slug(&long).is_ok(), "{long}");
     }
 
     #[test]
@@ -248,6 +295,13 @@ mod tests {
             Err(ValidationError::TooManyOrigins)
         );
         assert_eq!(allowed_origins(&[]).unwrap(), Vec::<String>::new());
+        let bare = ["blog.example".to_string(), " www.example.com/pricing ".to_string(), "localhost:8787".to_string()];
+        assert_eq!(
+            allowed_origins(&bare).unwrap(),
+            vec!["https://blog.example", "https://www.example.com", "http://localhost:8787"],
+            "bare domains are completed"
+        );
+        assert!(allowed_origins(&["not a domain".to_string()]).is_err());
     }
 
     #[test]

@@ -128,6 +128,7 @@ fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width,initial-scale=1";
             title { (title) " · Latch dashboard" }
             link rel="stylesheet" href="/dashboard.css";
+            link rel="icon" href="/favicon.svg" type="image/svg+xml";
         }
     }
 }

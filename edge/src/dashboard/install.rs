@@ -54,8 +54,11 @@ async fn show_with(
     let prices = store::all_prices(&ctx.db, site).await?;
     let origins = page.db_site.allowed_origins().join("\n");
     let tag = format!("<script src=\"{edge}/latch.js\" data-site=\"{site}\"></script>");
-    let account = "<a data-latch-signin href=\"/login\">Sign in</a>\n<a data-latch-portal>Manage billing</a>\n\
-                   <a data-latch-signout>Sign out</a>\nSigned in as <span data-latch-member=\"email\"></span>";
+    // Links with an `href` are reachable by keyboard and read as links; the widget takes their clicks.
+    let account = "<a data-latch-signin href=\"#sign-in\">Sign in</a>\n\
+                   <a data-latch-portal href=\"#billing\">Manage billing</a>\n\
+                   <a data-latch-signout href=\"#sign-out\">Sign out</a>\n\
+                   Signed in as <span data-latch-member=\"email\"></span>";
     let body = html! {
         p #live-check {
             @match (&page.site.seen_origin, page.site.seen_at) {
@@ -73,12 +76,17 @@ async fn show_with(
         section aria-labelledby="buttons-heading" {
             h2 #buttons-heading { "2. Mark up what you sell" }
             @if products.is_empty() { p { "Create or link a product first, under Products." } }
+            @else {
+                p { "A buy link goes to its " code { "href" } " when checkout cannot start (or before the widget has \
+                     loaded): the product's sales page when it has one, else point it at your pricing page." }
+            }
             @for product in &products {
                 h3 { (product.name) }
+                @let fallback = product.purchase_url.as_deref().unwrap_or("/pricing");
                 @for price in prices.iter().filter(|p| p.product_slug == product.slug && p.active != 0) {
                     @let key = price.lookup_key.as_deref().unwrap_or(&price.id);
-                    (snippet(&format!("snippet-buy-{}", price.id), &format!("Buy button, {}", latch_core::money::format(price.unit_amount, &price.currency)),
-                        &format!("<button data-latch-buy=\"{key}\">Join {}</button>", product.name)))
+                    (snippet(&format!("snippet-buy-{}", price.id), &format!("Buy link, {}", latch_core::money::format(price.unit_amount, &price.currency)),
+                        &format!("<a data-latch-buy=\"{key}\" href=\"{fallback}\">Join {}</a>", product.name)))
                 }
                 (snippet(&format!("snippet-locked-{}", product.slug), "Locked card: a teaser with the members-only part inside",
                     &format!("<article data-latch-locked=\"{0}\">\n  <h2>Teaser title</h2>\n  <div data-latch-content=\"{0}\">Members-only text</div>\n</article>", product.slug)))

@@ -99,96 +99,109 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
     };
     let body = html! {
         @if let Some(error) = top_error { p.error role="alert" #products-error { (error) } }
-        @if !connected { p.warning { "Stripe is disconnected: connect it again under Payments to change products." } }
-        section aria-labelledby="list-heading" {
-            h2 #list-heading { "Your products" }
-            @if products.is_empty() { p { "No products yet." } }
-            @for product in &products {
-                article.product id={ "product-" (product.slug) } aria-labelledby={ "name-" (product.slug) } {
-                    h3 id={ "name-" (product.slug) } { (product.name) " " code { (product.slug) } }
-                    p.hint { "Stripe product " code { (product.stripe_product) }
-                        @if product.active == 0 { " (archived in Stripe)" } }
-                    table {
-                        caption.visually-hidden { "Prices of " (product.name) }
-                        thead { tr { th scope="col" { "Price" } th scope="col" { "Billing" } th scope="col" { "Trial" }
-                                    th scope="col" { "Lookup key" } th scope="col" { "Stripe id" } th scope="col" { "State" } } }
-                        tbody {
-                            @for price in prices.iter().filter(|p| p.product_slug == product.slug) {
-                                tr {
-                                    td { (money::format(price.unit_amount, &price.currency)) }
-                                    td { (interval_label(price)) }
-                                    td { @if price.trial_days > 0 { (price.trial_days) " days" } @else { "—" } }
-                                    td { (price.lookup_key.as_deref().unwrap_or("—")) }
-                                    td { code { (price.id) } }
-                                    td { @if price.active != 0 { "Active" } @else { "Archived" } }
+        @if !connected {
+            p.warning #connect-first {
+                "Products and prices live in your Stripe account: "
+                a href=(html::site_path(&site.id, Nav::Payments)) { "connect Stripe on Payments" }
+                " first, then create or link them here."
+            }
+        }
+        @if connected || !products.is_empty() {
+            section aria-labelledby="list-heading" {
+                h2 #list-heading { "Your products" }
+                @if products.is_empty() && connected {
+                    p #no-products {
+                        "No products yet: " a href="#create-heading" { "create one" } ", or "
+                        a href="#link-heading" { "link a product you already sell in Stripe" } "."
+                    }
+                }
+                @for product in &products {
+                    article.product id={ "product-" (product.slug) } aria-labelledby={ "name-" (product.slug) } {
+                        h3 id={ "name-" (product.slug) } { (product.name) " " code { (product.slug) } }
+                        p.hint { "Stripe product " code { (product.stripe_product) }
+                            @if product.active == 0 { " (archived in Stripe)" } }
+                        table {
+                            caption.visually-hidden { "Prices of " (product.name) }
+                            thead { tr { th scope="col" { "Price" } th scope="col" { "Billing" } th scope="col" { "Trial" }
+                                        th scope="col" { "Lookup key" } th scope="col" { "Stripe id" } th scope="col" { "State" } } }
+                            tbody {
+                                @for price in prices.iter().filter(|p| p.product_slug == product.slug) {
+                                    tr {
+                                        td { (money::format(price.unit_amount, &price.currency)) }
+                                        td { (interval_label(price)) }
+                                        td { @if price.trial_days > 0 { (price.trial_days) " days" } @else { "—" } }
+                                        td { (price.lookup_key.as_deref().unwrap_or("—")) }
+                                        td { code { (price.id) } }
+                                        td { @if price.active != 0 { "Active" } @else { "Archived" } }
+                                    }
                                 }
                             }
                         }
-                    }
-                    @let settings_form = format!("settings:{}", product.slug);
-                    @let settings_failed = failed.filter(|f| f.form == settings_form);
-                    form.inline method="post" action={ (base) "/" (product.slug) "/settings" } {
-                        (csrf_field(csrf))
-                        fieldset {
-                            legend { "How " (product.name) " is sold" }
-                            div.check {
-                                input type="checkbox" id={ "checkout-" (product.slug) } name="checkout_enabled" value="yes"
-                                    checked[product.checkout_enabled != 0];
-                                label for={ "checkout-" (product.slug) } { "Checkout open" }
-                            }
-                            div.check {
-                                input type="checkbox" id={ "locked-card-" (product.slug) } name="show_locked_card" value="yes"
-                                    aria-describedby={ "locked-card-" (product.slug) "-hint" }
-                                    checked[product.show_locked_card != 0];
-                                label for={ "locked-card-" (product.slug) } { "Show the locked card" }
-                                p.hint id={ "locked-card-" (product.slug) "-hint" } {
-                                    "Visitors who are not members see a card with a buy button over your "
-                                    code { "data-latch-locked" } " content. Off: that content is simply hidden from them."
-                                }
-                            }
-                            div.check {
-                                input type="checkbox" id={ "billing-address-" (product.slug) } name="billing_address_required"
-                                    value="yes" aria-describedby={ "billing-address-" (product.slug) "-hint" }
-                                    checked[product.billing_address_required != 0];
-                                label for={ "billing-address-" (product.slug) } { "Ask for a billing address" }
-                                p.hint id={ "billing-address-" (product.slug) "-hint" } {
-                                    "Stripe Checkout asks buyers for their full billing address (for invoices or tax). "
-                                    "Off: Stripe asks only for what the payment method needs."
-                                }
-                            }
-                            div.field {
-                                label for={ "method-" (product.slug) } { "Buy buttons go to" }
-                                select id={ "method-" (product.slug) } name="purchase_method" {
-                                    option value="stripe_checkout" selected[product.purchase_method == "stripe_checkout"] { "Stripe Checkout" }
-                                    option value="sales_page" selected[product.purchase_method == "sales_page"] { "My sales page" }
-                                    option value="external" selected[product.purchase_method == "external"] { "An external shop" }
-                                }
-                            }
-                            @let error_on = |field: &str| settings_failed.filter(|f| f.field == Some(field)).map(|f| f.message.as_str());
-                            (field_named("Sales page or shop URL", &format!("url-{}", product.slug), "purchase_url", "url",
-                                product.purchase_url.as_deref().unwrap_or(""), Some("Needed for a sales page or an external shop"),
-                                error_on("purchase_url")))
-                            @let (access_days, grace_days) = policy_values(product);
-                            @let typed = |name: &str, saved: String| settings_failed.and_then(|f| f.posted)
-                                .map_or(saved, |posted| posted.get(name).to_owned());
-                            (field_named("Days of access from a one-time payment", &format!("access-days-{}", product.slug),
-                                "access_days", "number", &typed("access_days", access_days), Some("Empty: for good"),
-                                error_on("access_days")))
-                            (field_named("Days of access after a failed renewal", &format!("grace-days-{}", product.slug),
-                                "grace_days", "number", &typed("grace_days", grace_days),
-                                Some("While Stripe retries the card, counted from the end of the last paid period (0 to 60)"),
-                                error_on("grace_days")))
-                            button type="submit" { "Save" }
-                        }
-                    }
-                    @if connected {
-                        @let price_form = format!("price:{}", product.slug);
-                        form.inline method="post" action={ (base) "/" (product.slug) "/prices" } {
+                        @let settings_form = format!("settings:{}", product.slug);
+                        @let settings_failed = failed.filter(|f| f.form == settings_form);
+                        form.inline method="post" action={ (base) "/" (product.slug) "/settings" } {
                             (csrf_field(csrf))
                             fieldset {
-                                legend { "Add a price to " (product.name) }
-                                (price_fields(&format!("add-{}", product.slug), failed, &price_form))
-                                button type="submit" { "Add price" }
+                                legend { "How " (product.name) " is sold" }
+                                div.check {
+                                    input type="checkbox" id={ "checkout-" (product.slug) } name="checkout_enabled" value="yes"
+                                        checked[product.checkout_enabled != 0];
+                                    label for={ "checkout-" (product.slug) } { "Checkout open" }
+                                }
+                                div.check {
+                                    input type="checkbox" id={ "locked-card-" (product.slug) } name="show_locked_card" value="yes"
+                                        aria-describedby={ "locked-card-" (product.slug) "-hint" }
+                                        checked[product.show_locked_card != 0];
+                                    label for={ "locked-card-" (product.slug) } { "Show the locked card" }
+                                    p.hint id={ "locked-card-" (product.slug) "-hint" } {
+                                        "Visitors who are not members see a card with a buy button over your "
+                                        code { "data-latch-locked" } " content. Off: that content is simply hidden from them."
+                                    }
+                                }
+                                div.check {
+                                    input type="checkbox" id={ "billing-address-" (product.slug) } name="billing_address_required"
+                                        value="yes" aria-describedby={ "billing-address-" (product.slug) "-hint" }
+                                        checked[product.billing_address_required != 0];
+                                    label for={ "billing-address-" (product.slug) } { "Ask for a billing address" }
+                                    p.hint id={ "billing-address-" (product.slug) "-hint" } {
+                                        "Stripe Checkout asks buyers for their full billing address (for invoices or tax). "
+                                        "Off: Stripe asks only for what the payment method needs."
+                                    }
+                                }
+                                div.field {
+                                    label for={ "method-" (product.slug) } { "Buy buttons go to" }
+                                    select id={ "method-" (product.slug) } name="purchase_method" {
+                                        option value="stripe_checkout" selected[product.purchase_method == "stripe_checkout"] { "Stripe Checkout" }
+                                        option value="sales_page" selected[product.purchase_method == "sales_page"] { "My sales page" }
+                                        option value="external" selected[product.purchase_method == "external"] { "An external shop" }
+                                    }
+                                }
+                                @let error_on = |field: &str| settings_failed.filter(|f| f.field == Some(field)).map(|f| f.message.as_str());
+                                (field_named("Sales page or shop URL", &format!("url-{}", product.slug), "purchase_url", "url",
+                                    product.purchase_url.as_deref().unwrap_or(""), Some("Needed for a sales page or an external shop"),
+                                    error_on("purchase_url")))
+                                @let (access_days, grace_days) = policy_values(product);
+                                @let typed = |name: &str, saved: String| settings_failed.and_then(|f| f.posted)
+                                    .map_or(saved, |posted| posted.get(name).to_owned());
+                                (field_named("Days of access from a one-time payment", &format!("access-days-{}", product.slug),
+                                    "access_days", "number", &typed("access_days", access_days), Some("Empty: for good"),
+                                    error_on("access_days")))
+                                (field_named("Days of access after a failed renewal", &format!("grace-days-{}", product.slug),
+                                    "grace_days", "number", &typed("grace_days", grace_days),
+                                    Some("While Stripe retries the card, counted from the end of the last paid period (0 to 60)"),
+                                    error_on("grace_days")))
+                                button type="submit" { "Save" }
+                            }
+                        }
+                        @if connected {
+                            @let price_form = format!("price:{}", product.slug);
+                            form.inline method="post" action={ (base) "/" (product.slug) "/prices" } {
+                                (csrf_field(csrf))
+                                fieldset {
+                                    legend { "Add a price to " (product.name) }
+                                    (price_fields(&format!("add-{}", product.slug), failed, &price_form))
+                                    button type="submit" { "Add price" }
+                                }
                             }
                         }
                     }
@@ -202,7 +215,8 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
                     (csrf_field(csrf))
                     (field("Name", "name", "text", &create_value("name"), None, create_error("name")))
                     (field("Slug", "slug", "text", &create_value("slug"),
-                        Some("Used in your pages' data-latch attributes: lowercase letters, digits, - and _"), create_error("slug")))
+                        Some("Used in your pages' data-latch attributes: lowercase letters, digits, - and _. \
+                              Left empty, it is made from the name."), create_error("slug")))
                     (price_fields("create", failed, "create"))
                     button type="submit" #create-product { "Create product" }
                 }
@@ -232,29 +246,31 @@ async fn show_with(ctx: &Ctx, page: &SitePage, status: u16, failed: Option<Faile
                 }
             }
         }
-        section aria-labelledby="imports-heading" {
-            h2 #imports-heading { "Imports of existing subscribers" }
-            @if jobs.is_empty() { p { "No imports yet." } } @else {
-                table #imports {
-                    thead { tr { th scope="col" { "Product" } th scope="col" { "Imported" } th scope="col" { "Skipped" }
-                                th scope="col" { "State" } th scope="col" { "Updated" } } }
-                    tbody {
-                        @for job in &jobs {
-                            tr data-import=(job.id) data-done=(job.done) {
-                                td { (job.product) }
-                                td.imported { (job.imported) }
-                                td { (job.skipped) }
-                                td {
-                                    @if job.done != 0 { "Done" }
-                                    @else if let Some(error) = &job.error {
-                                        "Stopped: " (error)
-                                        form.inline method="post" action={ (html::site_path(&site.id, Nav::Overview)) "/imports/" (job.id) "/resume" } {
-                                            (csrf_field(csrf))
-                                            button type="submit" { "Resume" }
-                                        }
-                                    } @else { "Importing… reload to see progress" }
+        @if connected || !jobs.is_empty() {
+            section aria-labelledby="imports-heading" {
+                h2 #imports-heading { "Imports of existing subscribers" }
+                @if jobs.is_empty() { p { "No imports yet." } } @else {
+                    table #imports {
+                        thead { tr { th scope="col" { "Product" } th scope="col" { "Imported" } th scope="col" { "Skipped" }
+                                    th scope="col" { "State" } th scope="col" { "Updated" } } }
+                        tbody {
+                            @for job in &jobs {
+                                tr data-import=(job.id) data-done=(job.done) {
+                                    td { (job.product) }
+                                    td.imported { (job.imported) }
+                                    td { (job.skipped) }
+                                    td {
+                                        @if job.done != 0 { "Done" }
+                                        @else if let Some(error) = &job.error {
+                                            "Stopped: " (error)
+                                            form.inline method="post" action={ (html::site_path(&site.id, Nav::Overview)) "/imports/" (job.id) "/resume" } {
+                                                (csrf_field(csrf))
+                                                button type="submit" { "Resume" }
+                                            }
+                                        } @else { "Importing… reload to see progress" }
+                                    }
+                                    td { (html::time(job.updated_at)) }
                                 }
-                                td { (html::time(job.updated_at)) }
                             }
                         }
                     }
@@ -301,19 +317,28 @@ fn api_failed<'a>(form: &str, e: &ApiError, slug_field: bool, posted: &'a Form) 
 /// `POST …/products` `name, slug, amount, currency, interval, trial_days`.
 pub(crate) async fn create(ctx: &Ctx, req: &mut Request, page: &SitePage) -> ApiResult<Response> {
     let form = form::read(ctx, req, &page.session.binding).await?;
-    let (name, slug) = (form.get("name"), form.get("slug"));
+    let name = form.get("name").trim();
     if name.is_empty() || name.len() > 200 {
         return show_with(ctx, page, 400, failed("create", Some("name"), "Give the product a name.".into(), &form))
             .await;
     }
-    if let Err(e) = latch_core::validate::slug(slug) {
-        return show_with(ctx, page, 400, failed("create", Some("slug"), e.to_string(), &form)).await;
+    // Left empty, the slug is made from the name.
+    let typed = form.get("slug").trim();
+    let slug =
+        if typed.is_empty() { latch_core::validate::slug_from(name).unwrap_or_default() } else { typed.to_owned() };
+    if let Err(e) = latch_core::validate::slug(&slug) {
+        let message = if typed.is_empty() {
+            "Type a slug: the name has no letters or digits to make one from.".to_owned()
+        } else {
+            e.to_string()
+        };
+        return show_with(ctx, page, 400, failed("create", Some("slug"), message, &form)).await;
     }
     let price = match read_price(&form) {
         Ok(price) => price,
         Err((field, message)) => return show_with(ctx, page, 400, failed("create", Some(field), message, &form)).await,
     };
-    let body = NewProduct { slug: slug.to_owned(), name: name.to_owned(), prices: vec![price] };
+    let body = NewProduct { slug, name: name.to_owned(), prices: vec![price] };
     match api::create_product(ctx, &page.db_site, &body).await {
         Ok(_) => page.done(ctx, Nav::Products, "product_created"),
         Err(e) => show_with(ctx, page, e.status, api_failed("create", &e, true, &form)).await,

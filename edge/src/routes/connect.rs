@@ -37,13 +37,16 @@ pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<
 fn page(status: u16, title: &str, body: &str) -> ApiResult<Response> {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"></head>\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"></head>\
          <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem\">\
          <h1 id=\"title\">{title}</h1>{body}</body></html>"
     );
     let mut response = Response::from_html(html)?.with_status(status);
     response.headers_mut().set("Cache-Control", "no-store")?;
-    response.headers_mut().set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")?;
+    response
+        .headers_mut()
+        .set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'")?;
     Ok(response)
 }
 

@@ -162,6 +162,14 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     let site: String = eval(&client, "location.pathname.split('/')[3]").await.as_str().expect("site id").to_owned();
     assert!(site.starts_with("site_"), "{site}");
     assert_eq!(text(&client, "#stripe-status").await, "Not connected");
+    // Before Stripe is connected, Products says what to do first and leads to Payments.
+    client.goto(&format!("{edge}/dashboard/sites/{site}/products")).await.expect("products");
+    check_page(&client, "products-connect-first", "Products").await;
+    let first = format!("#connect-first a[href='/dashboard/sites/{site}/payments']");
+    assert!(holds(&client, &format!("document.querySelector(\"{first}\")")).await, "Products leads to Payments");
+    assert!(!holds(&client, "document.querySelector('#create-product')").await, "nothing Stripe-shaped to fill in");
+    click(&client, &first).await;
+    wait_js(&client, "document.querySelector('#connect')", Duration::from_secs(10)).await;
     click(&client, "#connect").await;
     wait_js(&client, "document.querySelector('#approve')", Duration::from_secs(15)).await;
     screenshot(&client, "dashboard-stripe-oauth", "#approve").await;
@@ -205,6 +213,7 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     // --- Slice 3: Products: create a product and price, add a price, link an existing product, settings.
     client.goto(&format!("{edge}/dashboard/sites/{site}/products")).await.expect("products");
     check_page(&client, "products-empty", "Products").await;
+    assert!(holds(&client, "document.querySelector('#no-products a[href=\"#create-heading\"]')").await, "a way on");
     fill(&client, "#name", "Club").await;
     fill(&client, "#slug", "Not A Slug").await;
     fill(&client, "#create-amount", "9.99").await;
@@ -212,7 +221,9 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     fill(&client, "#create-trial_days", "7").await;
     click(&client, "#create-product").await;
     wait_js(&client, "document.querySelector('#slug-error')", Duration::from_secs(10)).await;
-    fill(&client, "#slug", "pro").await;
+    // Left empty, the slug is made from the name ("Pro" makes `pro`).
+    fill(&client, "#name", "Pro").await;
+    fill(&client, "#slug", "").await;
     click(&client, "#create-product").await;
     wait_js(
         &client,
@@ -441,13 +452,22 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
         format!("<script src=\"{edge}/latch.js\" data-site=\"{site}\"></script>")
     );
     assert!(text(&client, "#snippet-locked-pro").await.contains("data-latch-locked=\"pro\""));
+    // Complete snippets: every link has an href (keyboard, screen readers), a buy link has somewhere to go.
+    let account = text(&client, "#snippet-account").await;
+    for link in ["data-latch-signin href=", "data-latch-portal href=", "data-latch-signout href="] {
+        assert!(account.contains(link), "{link} in {account}");
+    }
+    let buy = eval(&client, "[...document.querySelectorAll('[id^=snippet-buy-]')].map(e => e.textContent)").await;
+    let buys: Vec<&str> = buy.as_array().expect("buy snippets").iter().filter_map(Value::as_str).collect();
+    assert!(!buys.is_empty() && buys.iter().all(|b| b.contains(" href=\"")), "buy links with a fallback: {buys:?}");
     assert!(holds(&client, "document.querySelector('button.copy')").await, "copy buttons when JavaScript runs");
     read_json(ureq::get(&format!("{edge}/v1/sites/{site}/catalog")).set("Origin", &edge).call())
         .expect("the widget's catalog call");
     fill(&client, "#origins", "ftp://nope").await;
     click(&client, "#save-origins").await;
     wait_js(&client, "document.querySelector('#origins-error')", Duration::from_secs(10)).await;
-    fill(&client, "#origins", &format!("{edge}\nhttps://www.example.com")).await;
+    // A bare domain is completed to https.
+    fill(&client, "#origins", &format!("{edge}\nwww.example.com")).await;
     let flash = submit_for_flash(&client, "#save-origins").await;
     assert!(flash.contains("Allowed addresses saved"), "{flash}");
     assert!(

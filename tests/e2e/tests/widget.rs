@@ -550,3 +550,32 @@ async fn a_validly_signed_data_identity_signs_the_member_in_and_a_tampered_one_s
     screenshot(&client, "identity-refused", "#course-card").await;
     client.close().await.expect("close");
 }
+
+/// Every page a visitor or an owner opens first loads without an error in the console: no missing favicon, no
+/// failed request; the landing page leads to the demo and to the dashboard.
+#[tokio::test(flavor = "multi_thread")]
+async fn first_pages_load_with_a_clean_console() {
+    let stack = start_stack();
+    let driver = start_driver();
+    let client = browser(&driver).await;
+    for ico in ["/favicon.ico", "/favicon.svg"] {
+        let resp = ureq::get(&format!("{}{ico}", stack.edge_url)).call().unwrap_or_else(|e| panic!("GET {ico}: {e}"));
+        assert_eq!(resp.status(), 200, "{ico}");
+    }
+    for (page, ready) in [
+        ("/", "document.querySelector('a[href=\"/dashboard\"]') && document.querySelector('a[href=\"/demo/\"]')"),
+        ("/demo/", &locked("#course-card", "#course-content") as &str),
+        ("/examples/shop/", "document.readyState === 'complete'"),
+        ("/dashboard", "document.querySelector('form')"),
+    ] {
+        console_messages(&client).await;
+        client.goto(&format!("{}{page}", stack.edge_url)).await.expect("open the page");
+        wait_js(&client, ready, SECS(15)).await;
+        // The favicon request comes after the load.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let console = console_messages(&client).await;
+        let errors: Vec<&String> = console.iter().filter(|m| m.starts_with("SEVERE")).collect();
+        assert!(errors.is_empty(), "{page}: console errors {errors:?}");
+    }
+    client.close().await.expect("close");
+}
