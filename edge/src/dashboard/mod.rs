@@ -26,6 +26,27 @@ use data::SiteRow;
 use html::{Chrome, Nav};
 use session::Session;
 
+/// The page Stripe's Connect flow ends on (connected, refused, Stripe busy), in the dashboard's layout: `body`, then
+/// a way back: to the site's Payments page, named, once the flow is known to be this browser's, else to the
+/// dashboard.
+pub(crate) fn connect_outcome(
+    ctx: &Ctx,
+    status: u16,
+    title: &str,
+    body: &maud::Markup,
+    site: Option<(&str, &str)>,
+) -> ApiResult<Response> {
+    let (href, label) = match site {
+        Some((id, name)) => (html::site_path(id, Nav::Payments), format!("Back to {name}: Payments")),
+        None => ("/dashboard".to_owned(), "Back to the dashboard".to_owned()),
+    };
+    let content = maud::html! {
+        (body)
+        p { a #back href=(href) { (label) } }
+    };
+    html::respond(ctx, status, &html::bare_page(title, None, &content), &[])
+}
+
 /// Messages shown after a redirect, by the code in `?done=`: a fixed list, so nothing from the URL is echoed.
 fn flash(code: &str) -> Option<&'static str> {
     Some(match code {

@@ -11,6 +11,7 @@
 use latch_core::account;
 use latch_core::connect::{self, OAuthError, OAuthToken, StateError, StoredState};
 use latch_core::{cookie, stripe_request};
+use maud::html;
 use worker::{Request, Response};
 
 use crate::auth::{self, require_site_admin};
@@ -18,7 +19,7 @@ use crate::context::Ctx;
 use crate::error::{ApiError, ApiResult};
 use crate::manage::connection::{SUBSCRIPTIONS_NOT_CANCELLED, authorize, disconnect_site};
 use crate::store;
-use crate::{http, owners, stripe};
+use crate::{dashboard, http, owners, stripe};
 
 /// `POST /owner/v1/sites/{site}/connect` -> `{url}`: Stripe's authorize URL with a fresh state bound to the
 /// caller's owner session (bearer), or, for the operator token, to a nonce in the cookie this answer sets.
@@ -34,28 +35,15 @@ pub(crate) async fn start(ctx: &Ctx, req: &Request, site_id: &str) -> ApiResult<
     Ok(response)
 }
 
-fn page(status: u16, title: &str, body: &str) -> ApiResult<Response> {
-    let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"></head>\
-         <body style=\"font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem\">\
-         <h1 id=\"title\">{title}</h1>{body}</body></html>"
-    );
-    let mut response = Response::from_html(html)?.with_status(status);
-    response.headers_mut().set("Cache-Control", "no-store")?;
-    response
-        .headers_mut()
-        .set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'")?;
-    Ok(response)
+/// The site a flow is for, as the way back names it: (id, name).
+async fn named(ctx: &Ctx, site: &str) -> ApiResult<Option<(String, String)>> {
+    Ok(store::site_name(&ctx.db, site).await?.map(|name| (site.to_owned(), name)))
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-fn refused(message: &str) -> ApiResult<Response> {
-    page(400, "Stripe was not connected", &format!("<p id=\"status\" data-status=\"refused\">{}</p>", esc(message)))
+/// A refusal page (400) with the reason, leading back to `site`'s Payments page when the flow's site is known.
+fn refused(ctx: &Ctx, message: &str, site: Option<&(String, String)>) -> ApiResult<Response> {
+    let body = html! { p #status data-status="refused" { (message) } };
+    dashboard::connect_outcome(ctx, 400, "Stripe was not connected", &body, site_ref(site))
 }
 
 /// `GET /connect/callback?code&state` (or `?error&state` when the owner denied): checks the state, exchanges
@@ -63,7 +51,9 @@ fn refused(message: &str) -> ApiResult<Response> {
 pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let url = req.url()?;
     let query = |k: &str| url.query_pairs().find(|(key, _)| key == k).map(|(_, v)| v.into_owned());
-    let Some(state) = query("state") else { return refused("The link has no state; start again from Settings.") };
+    let Some(state) = query("state") else {
+        return refused(ctx, "The link has no state; start again from Payments.", None);
+    };
     let state_hash = connect::hash_secret(&state);
     let stored: Option<StoredState> = store::oauth_state(&ctx.db, &state_hash).await?;
     let cookies = req.headers().get("Cookie")?.unwrap_or_default();
@@ -75,67 +65,64 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
         _ => None,
     };
     if let Err(e) = connect::check_state(stored.as_ref(), session, nonce, ctx.now) {
-        return refused(&e.to_string());
+        // Not (or no longer) this browser's flow: the page names no site.
+        return refused(ctx, &e.to_string(), None);
     }
-    let Some(stored) = stored else { return refused(&StateError::Unknown.to_string()) };
+    let Some(stored) = stored else { return refused(ctx, &StateError::Unknown.to_string(), None) };
+    let back = named(ctx, &stored.site_id).await?;
+    let back = back.as_ref();
     // Single use, even under a race: only the request that flips used_at goes on.
     if !store::use_oauth_state(&ctx.db, &state_hash, ctx.now).await? {
-        return refused(&StateError::Replayed.to_string());
+        return refused(ctx, &StateError::Replayed.to_string(), back);
     }
     if let Some(error) = query("error") {
-        let why = query("error_description").unwrap_or(error);
-        return refused(&format!("Stripe said: {why}"));
+        let message = if error == "access_denied" {
+            "You chose not to connect on Stripe's page; nothing changed. Connect again when you are ready.".to_owned()
+        } else {
+            format!("Stripe said: {}", query("error_description").unwrap_or(error))
+        };
+        return refused(ctx, &message, back);
     }
     // The site may have changed since the flow started (connected meanwhile, or put on the platform's account):
     // what the change needs is decided again now.
     let site = store::site(&ctx.db, &stored.site_id).await?.ok_or_else(|| ApiError::not_found("site"))?;
     let change = match site.connection().may_connect() {
         Ok(change) => change,
-        Err(e) => return refused(&e.to_string()),
+        Err(e) => return refused(ctx, &e.to_string(), back),
     };
     if connect::started_by_owner(&stored)
         && let Err(e) = owners::require_confirmed(ctx, session, change).await
     {
-        return refused(&format!("{} Then connect again from Settings > Payments.", e.message));
+        return refused(ctx, &format!("{} Then connect again from Payments.", e.message), back);
     }
-    let Some(code) = query("code") else { return refused("Stripe sent no authorization code.") };
+    let Some(code) = query("code") else { return refused(ctx, "Stripe sent no authorization code.", back) };
     let (status, body) = stripe::send_connect(&ctx.config, &stripe_request::oauth_token(&code)).await;
     let token: OAuthToken = match connect::parse_oauth(status, &body) {
         Ok(t) => t,
         Err(OAuthError::Unavailable(_)) => {
-            return page(
-                503,
-                "Stripe is not answering",
-                "<p id=\"status\" data-status=\"retry\">Try again shortly.</p>",
-            );
+            let body = html! { p #status data-status="retry" { "Try again shortly." } };
+            return dashboard::connect_outcome(ctx, 503, "Stripe is not answering", &body, site_ref(back));
         }
-        Err(e) => return refused(&e.to_string()),
+        Err(e) => return refused(ctx, &e.to_string(), back),
     };
     let holder = store::site_by_account(&ctx.db, &token.stripe_user_id).await?;
     if account::may_take(&stored.site_id, holder.as_ref().map(|s| s.id.as_str())).is_err() {
-        return page(
-            409,
-            "Stripe account already in use",
-            "<p id=\"status\" data-status=\"conflict\">This Stripe account is connected to another site.</p>",
-        );
+        let body = html! { p #status data-status="conflict" { "This Stripe account is connected to another site." } };
+        return dashboard::connect_outcome(ctx, 409, "Stripe account already in use", &body, site_ref(back));
     }
     let mut statements =
         vec![store::mark_connected(&ctx.db, &stored.site_id, &token.stripe_user_id, token.livemode, ctx.now)?];
     statements.extend(owners::connection_changed(ctx, &stored.site_id, &token.stripe_user_id, true).await?);
     store::batch(&ctx.db, statements).await?;
     let mode = if token.livemode { "live" } else { "test" };
-    let mut response = page(
-        200,
-        "Stripe connected",
-        &format!(
-            "<p id=\"status\" data-status=\"connected\">Site <b>{}</b> is connected to Stripe account \
-             <code id=\"account\">{}</code> in <b id=\"mode\">{mode}</b> mode.</p>\
-             <p><a id=\"back\" href=\"/dashboard/sites/{}/payments\">Back to the dashboard</a></p>",
-            esc(&stored.site_id),
-            esc(&token.stripe_user_id),
-            esc(&stored.site_id),
-        ),
-    )?;
+    let name = back.map_or(stored.site_id.as_str(), |(_, name)| name.as_str());
+    let body = html! {
+        p #status data-status="connected" {
+            (name) " is connected to Stripe account " code #account { (token.stripe_user_id) }
+            " in " b #mode { (mode) } " mode."
+        }
+    };
+    let mut response = dashboard::connect_outcome(ctx, 200, "Stripe connected", &body, site_ref(back))?;
     response.headers_mut().set("Set-Cookie", &cookie::clear(connect::OAUTH_COOKIE, http::secure_cookies(req)?))?;
     Ok(response)
 }
@@ -155,4 +142,9 @@ pub(crate) async fn disconnect(ctx: &Ctx, req: &Request, site_id: &str) -> ApiRe
             "subscriptions": SUBSCRIPTIONS_NOT_CANCELLED,
         }),
     )
+}
+
+/// The way back as [`dashboard::connect_outcome`] takes it.
+fn site_ref(site: Option<&(String, String)>) -> Option<(&str, &str)> {
+    site.map(|(id, name)| (id.as_str(), name.as_str()))
 }

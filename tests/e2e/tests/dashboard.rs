@@ -170,11 +170,21 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
     assert!(!holds(&client, "document.querySelector('#create-product')").await, "nothing Stripe-shaped to fill in");
     click(&client, &first).await;
     wait_js(&client, "document.querySelector('#connect')", Duration::from_secs(10)).await;
+    // Denied on Stripe's page: the dashboard's own page says so, names the site and leads back to Payments.
+    click(&client, "#connect").await;
+    wait_js(&client, "document.querySelector('#deny')", Duration::from_secs(15)).await;
+    click(&client, "#deny").await;
+    check_page(&client, "connect-denied", "Stripe was not connected").await;
+    assert!(text(&client, "#status[data-status=refused]").await.starts_with("You chose not to connect"));
+    assert_eq!(text(&client, "#back").await, "Back to Owner's Journal: Payments");
+    click(&client, "#back").await;
+    wait_js(&client, "document.querySelector('#connect')", Duration::from_secs(10)).await;
     click(&client, "#connect").await;
     wait_js(&client, "document.querySelector('#approve')", Duration::from_secs(15)).await;
     screenshot(&client, "dashboard-stripe-oauth", "#approve").await;
     click(&client, "#approve").await;
-    wait_js(&client, "document.querySelector('#status[data-status=connected]')", Duration::from_secs(15)).await;
+    check_page(&client, "connect-connected", "Stripe connected").await;
+    assert!(text(&client, "#status[data-status=connected]").await.starts_with("Owner's Journal is connected"));
     click(&client, "#back").await;
     check_page(&client, "payments-connected", "Payments").await;
     assert_eq!(text(&client, "#stripe-status").await, "Connected");
