@@ -11,6 +11,7 @@ pub mod claim;
 pub mod connect;
 pub mod cookie;
 pub mod csrf;
+pub mod dates;
 pub mod delivery;
 pub mod engine;
 pub mod event;

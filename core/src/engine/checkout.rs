@@ -151,7 +151,7 @@ impl Cx<'_> {
                     );
                     if status == GrantStatus::Active {
                         let until = match ends_at {
-                            Some(e) => format!("until {e}"),
+                            Some(e) => format!("until {}", crate::dates::day(e)),
                             None => "for life".into(),
                         };
                         self.activity(

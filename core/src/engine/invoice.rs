@@ -175,8 +175,9 @@ impl Cx<'_> {
             .filter(|g| sub.as_deref() == Some(g.source.as_str()) && g.livemode == self.livemode && !g.is_tombstone())
             .map(|g| g.product.clone())
             .collect();
-        let retry =
-            inv.next_payment_attempt.map_or_else(|| "no retry scheduled".to_owned(), |t| format!("next retry at {t}"));
+        let retry = inv
+            .next_payment_attempt
+            .map_or_else(|| "no retry scheduled".to_owned(), |t| format!("next retry {}", crate::dates::moment(t)));
         let reason =
             format!("invoice payment failed ({retry}); access follows the subscription's status and grace period");
         if products.is_empty() {

@@ -320,7 +320,7 @@ impl Cx<'_> {
         let active = |d: &Derived| d.status.grants_access() && d.ends_at.is_none_or(|e| now < e);
         let was = old.as_ref().is_some_and(active);
         let is = active(&new);
-        let until = new.ends_at.map_or_else(|| "with no end".to_owned(), |e| format!("until {e}"));
+        let until = new.ends_at.map_or_else(|| "with no end".to_owned(), |e| format!("until {}", crate::dates::day(e)));
         use GrantStatus as S;
         let (kind, reason) = match (old.map(|o| o.status), new.status) {
             (None, S::Active | S::Trialing) => {

@@ -42,8 +42,9 @@ pub(crate) fn label(kind: &str) -> &str {
     KINDS.iter().find(|(k, _)| *k == kind).map_or(kind, |(_, l)| l)
 }
 
-/// A table of entries (the feed and a member's timeline).
-pub(crate) fn table(entries: &[Entry], caption: &str) -> maud::Markup {
+/// A table of entries (the feed and a member's timeline); an entry about a known member links to their page.
+pub(crate) fn table(site: &str, entries: &[Entry], caption: &str) -> maud::Markup {
+    let members = html::site_path(site, Nav::Members);
     html! {
         table.feed {
             caption.visually-hidden { (caption) }
@@ -53,7 +54,12 @@ pub(crate) fn table(entries: &[Entry], caption: &str) -> maud::Markup {
                 @for e in entries {
                     tr data-kind=(e.kind) {
                         td { (html::time(e.created_at)) }
-                        td { (label(&e.kind)) }
+                        td {
+                            @match &e.member {
+                                Some(member) => a.member href={ (members) "/" (member) } { (label(&e.kind)) },
+                                None => (label(&e.kind)),
+                            }
+                        }
                         td { (e.product.as_deref().unwrap_or("—")) }
                         td { (e.reason) }
                         td { code { (e.event_id.as_deref().or(e.stripe_object.as_deref()).unwrap_or("—")) } }
@@ -80,12 +86,12 @@ pub(crate) async fn feed(ctx: &Ctx, req: &Request, page: &SitePage) -> ApiResult
         form.inline method="get" action=(base) {
             label for="kind" { "Show" }
             select #kind name="kind" {
-                option value="" { "Everything" }
+                option value="" { "Everything but ignored events" }
                 @for (k, l) in KINDS { option value=(k) selected[kind.as_deref() == Some(k)] { (l) } }
             }
             button type="submit" { "Filter" }
         }
-        @if shown.is_empty() { p #no-activity { "Nothing yet." } } @else { (table(shown, "Activity, newest first")) }
+        @if shown.is_empty() { p #no-activity { "Nothing yet." } } @else { (table(&page.site.id, shown, "Activity, newest first")) }
         nav aria-label="Pages" {
             @if before != i64::MAX { a href=(base) { "Newest" } " " }
             @if more { @if let Some(next) = &next { a rel="next" href=(next) { "Older" } } }

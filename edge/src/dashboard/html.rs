@@ -273,9 +273,7 @@ pub(crate) fn error_page(ctx: &Ctx, status: u16, message: &str) -> ApiResult<Res
     respond(ctx, status, &bare_page(title, None, &body), &[])
 }
 
-/// A Unix time as `YYYY-MM-DD HH:MM UTC`.
+/// A Unix time as people read it: `3 Jan 2027, 14:05 UTC` (`latch_core::dates`).
 pub(crate) fn time(unix: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(unix as f64 * 1000.0));
-    let iso: String = date.to_iso_string().into();
-    format!("{} {} UTC", iso.get(..10).unwrap_or(""), iso.get(11..16).unwrap_or(""))
+    latch_core::dates::moment(unix)
 }

@@ -154,7 +154,7 @@ async fn show_with(ctx: &Ctx, page: &SitePage, id: &str, status: u16, error: Opt
         }
         section aria-labelledby="timeline-heading" {
             h2 #timeline-heading { "Timeline" }
-            @if timeline.is_empty() { p { "Nothing yet." } } @else { (activity::table(&timeline, "Timeline, newest first")) }
+            @if timeline.is_empty() { p { "Nothing yet." } } @else { (activity::table(&page.site.id, &timeline, "Timeline, newest first")) }
         }
     };
     page.render(ctx, status, Nav::Members, &format!("Member {}", m.email), &body)

@@ -157,9 +157,13 @@ pub(crate) struct ActivityEntry {
     pub(crate) reason: String,
     /// Unix seconds.
     pub(crate) created_at: i64,
+    /// The member the entry's customer belongs to, when known (the feed links to their page).
+    #[serde(default)]
+    pub(crate) member: Option<String>,
 }
 
-/// Up to `limit` entries of a site older than the entry `before` (by id), newest first, of kind `kind` if given.
+/// Up to `limit` entries of a site older than the entry `before` (by id), newest first: of kind `kind` if given,
+/// else of every kind but `ignored` (events that changed nothing are shown only when asked for).
 pub(crate) async fn activity_page(
     db: &Store,
     site: &str,
@@ -169,8 +173,9 @@ pub(crate) async fn activity_page(
 ) -> worker::Result<Vec<ActivityEntry>> {
     rows(
         db,
-        "SELECT id, kind, product, stripe_object, event_id, reason, created_at FROM activity \
-         WHERE site_id = ?1 AND (?2 IS NULL OR kind = ?2) AND id < ?3 ORDER BY id DESC LIMIT ?4",
+        "SELECT a.id, a.kind, a.product, a.stripe_object, a.event_id, a.reason, a.created_at, mc.member_id AS member \
+         FROM activity a LEFT JOIN member_customers mc ON mc.site_id = a.site_id AND mc.customer = a.customer \
+         WHERE a.site_id = ?1 AND coalesce(a.kind = ?2, a.kind != 'ignored') AND a.id < ?3 ORDER BY a.id DESC LIMIT ?4",
         &[Arg::Text(site), Arg::OptText(kind), Arg::Int(before), Arg::Int(limit)],
     )
     .await

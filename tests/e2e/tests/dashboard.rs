@@ -383,14 +383,29 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
         holds(&client, "document.querySelector('tr[data-kind=subscription_started]')").await,
         "the purchase is in the feed"
     );
+    // A diary: events that changed nothing stay out unless asked for; an entry about a member leads to them; dates
+    // read as people write them.
+    assert!(count(&stack, &format!("SELECT count(*) FROM activity WHERE site_id = '{site}' AND kind = 'ignored'")) > 0);
+    assert!(!holds(&client, "document.querySelector('tr[data-kind=ignored]')").await, "ignored events hidden");
+    assert!(
+        holds(&client, "document.querySelector('tr[data-kind=subscription_started] a.member[href*=\"/members/\"]')")
+            .await,
+        "the purchase links to its member"
+    );
+    let when = text(&client, "tr[data-kind=subscription_started] td").await;
+    assert!(when.ends_with(" UTC") && when.contains(", "), "a date people read: {when}");
     select(&client, "#kind", "subscription_started").await;
     click(&client, "main form.inline button").await;
     wait_js(&client, "location.search.includes('kind=subscription_started')", Duration::from_secs(10)).await;
     let kinds =
         eval(&client, "[...new Set([...document.querySelectorAll('tr[data-kind]')].map(r => r.dataset.kind))]").await;
     assert_eq!(kinds, json!(["subscription_started"]), "the filter shows one kind");
+    select(&client, "#kind", "ignored").await;
+    click(&client, "main form.inline button").await;
+    wait_js(&client, "location.search.includes('kind=ignored')", Duration::from_secs(10)).await;
+    assert!(!text(&client, "tr[data-kind=ignored] td:nth-child(4)").await.is_empty(), "asked for, with the reason");
     // Pages go back from a cursor: everything older than the newest entry, 25 at most, with a link to the newest.
-    let total = count(&stack, &format!("SELECT count(*) FROM activity WHERE site_id = '{site}'"));
+    let total = count(&stack, &format!("SELECT count(*) FROM activity WHERE site_id = '{site}' AND kind != 'ignored'"));
     let newest = count(&stack, &format!("SELECT max(id) FROM activity WHERE site_id = '{site}'"));
     client.goto(&format!("{edge}/dashboard/sites/{site}/activity?before={newest}")).await.expect("older activity");
     wait_js(&client, "document.querySelector('main h1')", Duration::from_secs(10)).await;
