@@ -23,6 +23,13 @@ pub fn day(unix: i64) -> String {
     format!("{day} {} {year}", MONTHS[month - 1])
 }
 
+/// `unix` in ISO 8601 (UTC, to the second), for machines: `2027-01-03T14:05:59Z`.
+pub fn iso(unix: i64) -> String {
+    let (year, month, day) = civil(unix);
+    let secs = unix.rem_euclid(86_400);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
 /// The UTC day and minute of `unix`: `3 Jan 2027, 14:05 UTC`.
 pub fn moment(unix: i64) -> String {
     let secs = unix.rem_euclid(86_400);
@@ -41,5 +48,6 @@ mod tests {
         assert_eq!(day(951_782_400), "29 Feb 2000", "leap day of a century leap year");
         assert_eq!(day(4_107_456_000), "28 Feb 2100", "2100 is not a leap year");
         assert_eq!(day(-86_400), "31 Dec 1969");
+        assert_eq!(iso(1_798_934_400 + 14 * 3600 + 5 * 60 + 59), "2027-01-03T14:05:59Z");
     }
 }

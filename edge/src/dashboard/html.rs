@@ -129,6 +129,7 @@ fn head(title: &str) -> Markup {
             title { (title) " · Latch dashboard" }
             link rel="stylesheet" href="/dashboard.css";
             link rel="icon" href="/favicon.svg" type="image/svg+xml";
+            script type="module" src="/dashboard.js" {}
         }
     }
 }
@@ -273,7 +274,8 @@ pub(crate) fn error_page(ctx: &Ctx, status: u16, message: &str) -> ApiResult<Res
     respond(ctx, status, &bare_page(title, None, &body), &[])
 }
 
-/// A Unix time as people read it: `3 Jan 2027, 14:05 UTC` (`latch_core::dates`).
-pub(crate) fn time(unix: i64) -> String {
-    latch_core::dates::moment(unix)
+/// A Unix time as people read it: `3 Jan 2027, 14:05 UTC` (`latch_core::dates`), in a `<time>` that
+/// dashboard.js shows in the owner's own time zone and words.
+pub(crate) fn time(unix: i64) -> Markup {
+    html! { time datetime=(latch_core::dates::iso(unix)) { (latch_core::dates::moment(unix)) } }
 }

@@ -111,7 +111,6 @@ async fn show_with(
                 button type="submit" #save-origins { "Save addresses" }
             }
         }
-        script type="module" src="/dashboard.js" {}
     };
     page.render(ctx, status, Nav::Install, "Install", &body)
 }

@@ -392,8 +392,12 @@ async fn an_owner_runs_a_site_from_the_dashboard_in_a_browser() {
             .await,
         "the purchase links to its member"
     );
-    let when = text(&client, "tr[data-kind=subscription_started] td").await;
-    assert!(when.ends_with(" UTC") && when.contains(", "), "a date people read: {when}");
+    let when = eval(&client, "(t => [t.dateTime, t.title, t.textContent])(document.querySelector('tr[data-kind=subscription_started] time'))").await;
+    let [iso, utc, local] = [0, 1, 2].map(|i| when[i].as_str().unwrap_or_default().to_owned());
+    assert!(
+        iso.ends_with('Z') && utc.ends_with(" UTC") && !local.is_empty() && local != utc,
+        "a date in the owner's words: {when}"
+    );
     select(&client, "#kind", "subscription_started").await;
     click(&client, "main form.inline button").await;
     wait_js(&client, "location.search.includes('kind=subscription_started')", Duration::from_secs(10)).await;
