@@ -86,6 +86,7 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
     let products = store::products(&ctx.db, site).await?;
     let connected = page.site.stripe_status.as_deref() == Some("connected");
     let mrr = recurring(ctx, page).await;
+    let portal_set = connected && crate::manage::portal::load(ctx, &page.db_site).await?.stripe_configuration.is_some();
     let body = html! {
         dl.stats {
             div { dt { "Members with access" } dd #stat-access { (with_access) } }
@@ -117,6 +118,12 @@ pub(crate) async fn show(ctx: &Ctx, page: &SitePage) -> ApiResult<Response> {
                 a href=(html::site_path(site, Nav::Payments)) { "Connect Stripe" } } }
             li { @if products.is_empty() { a href=(html::site_path(site, Nav::Products)) { "Create or link a product" } }
                  @else { (products.len()) " products." } }
+            li { @match &page.site.seen_origin {
+                Some(origin) => { "Latch has seen the widget at " (origin) "." }
+                None => a #step-install href=(html::site_path(site, Nav::Install)) { "Add the script tag to your site" },
+            } }
+            li { @if portal_set { "The Customer Portal is set up." } @else {
+                a #step-portal href=(html::site_path(site, Nav::Portal)) { "Set up the Customer Portal" } } }
         }
     };
     page.render(ctx, 200, Nav::Overview, "Overview", &body)
