@@ -100,7 +100,7 @@ pub(crate) async fn callback(ctx: &Ctx, req: &Request) -> ApiResult<Response> {
     let token: OAuthToken = match connect::parse_oauth(status, &body) {
         Ok(t) => t,
         Err(OAuthError::Unavailable(_)) => {
-            let body = html! { p #status data-status="retry" { "Try again shortly." } };
+            let body = html! { p #status data-status="retry" { "Connect again from Payments in a moment." } };
             return dashboard::connect_outcome(ctx, 503, "Stripe is not answering", &body, site_ref(back));
         }
         Err(e) => return refused(ctx, &e.to_string(), back),

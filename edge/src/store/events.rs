@@ -25,7 +25,12 @@ pub(crate) fn mark_event_processed(
 
 /// Whether a delivery's batch failed because another delivery of the same event wrote it first.
 pub(crate) fn lost_event_race(error: &worker::Error) -> bool {
-    error.to_string().contains("UNIQUE constraint failed: processed_events.event_id")
+    // D1's own message (its `cause`), not the Debug form `worker::Error` displays.
+    let message = match error {
+        worker::Error::D1(e) => e.cause(),
+        other => other.to_string(),
+    };
+    message.contains("UNIQUE constraint failed: processed_events.event_id")
 }
 
 /// Statement keeping a validly signed webhook delivery Latch could not read, for the operator.

@@ -520,6 +520,8 @@ fn connect_state_is_bound_to_the_owner_session() {
     let (status, html) = callback(&location, Some(&format!("latch_owner={bob}")));
     assert_eq!(status, 400, "{html}");
     assert!(html.contains("another browser"), "{html}");
+    // The refusal names no site and leads only to the dashboard: a stranger holding the link learns nothing.
+    assert!(!html.contains("Ann") && !html.contains(&site) && html.contains("href=\"/dashboard\""), "{html}");
     assert_eq!(callback(&location, None).0, 400, "no session cookie: refused");
     assert_eq!(callback(&location, Some("latch_oauth=n_any")).0, 400, "a nonce cannot stand in for the session");
     let forged = format!("{}/connect/callback?code=ac_forged&state=st_forged", stack.edge_url);

@@ -228,13 +228,15 @@ impl Store {
             return;
         };
         let customer_id = acct.col(Kind::Invoice).get(invoice_id).map(|i| i["customer"].clone()).unwrap_or_default();
-        let Some(customer) = acct.col_mut(Kind::Customer).get_mut(customer_id.as_str().unwrap_or_default()) else {
-            return;
-        };
         // Numbers are given at finalization, in the customer's sequence.
-        let seq = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
-        customer["next_invoice_sequence"] = json!(seq + 1);
-        let number = format!("{}-{seq:04}", customer["invoice_prefix"].as_str().unwrap_or("INV"));
+        let number = match acct.col_mut(Kind::Customer).get_mut(customer_id.as_str().unwrap_or_default()) {
+            Some(customer) => {
+                let seq = customer["next_invoice_sequence"].as_i64().unwrap_or(1);
+                customer["next_invoice_sequence"] = json!(seq + 1);
+                format!("{}-{seq:04}", customer["invoice_prefix"].as_str().unwrap_or("INV"))
+            }
+            None => format!("INV-{}", crate::ids::random_chars(8)),
+        };
         let Some(inv) = acct.col_mut(Kind::Invoice).get_mut(invoice_id) else {
             return;
         };
@@ -538,6 +540,20 @@ impl Store {
 
     /// A renewal's draft invoice is due: finalize, collect; past_due when the payment fails.
     fn finalize_renewal(&mut self, account: &str, sub_id: &str, invoice_id: &str) {
+        let canceled = self
+            .accounts
+            .get(account)
+            .and_then(|a| a.col(Kind::Subscription).get(sub_id))
+            .is_none_or(|s| s["status"] == "canceled");
+        if canceled {
+            // Canceling a subscription stops the automatic collection of its invoices: the draft stays a draft.
+            if let Some(inv) = self.accounts.get_mut(account).and_then(|a| a.col_mut(Kind::Invoice).get_mut(invoice_id))
+            {
+                inv["auto_advance"] = json!(false);
+                inv["automatically_finalizes_at"] = Value::Null;
+            }
+            return;
+        }
         self.finalize(account, invoice_id);
         let paid = self.collect_invoice(account, invoice_id);
         let Some(sub) = self.accounts.get(account).and_then(|a| a.col(Kind::Subscription).get(sub_id)).cloned() else {

@@ -211,9 +211,14 @@ impl Store {
 
 /// Stripe's 403 for a `Stripe-Account` the key cannot act on; the key shows its prefix and last four characters.
 fn no_access(key: &str, account: &str) -> ApiError {
-    let prefix_len = key.match_indices('_').nth(1).map_or(0, |(i, _)| i + 1);
-    let tail_start = key.len().saturating_sub(4).max(prefix_len);
-    let masked = format!("{}{}{}", &key[..prefix_len], "*".repeat(tail_start - prefix_len), &key[tail_start..]);
+    let chars: Vec<char> = key.chars().collect();
+    let prefix_len = chars.iter().enumerate().filter(|(_, c)| **c == '_').nth(1).map_or(0, |(i, _)| i + 1);
+    let tail_start = chars.len().saturating_sub(4).max(prefix_len);
+    let masked: String = chars[..prefix_len]
+        .iter()
+        .chain(std::iter::repeat_n(&'*', tail_start - prefix_len))
+        .chain(&chars[tail_start..])
+        .collect();
     ApiError {
         status: 403,
         ..ApiError::invalid(

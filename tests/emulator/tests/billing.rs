@@ -299,3 +299,20 @@ fn a_price_deleted_in_the_dashboard_sends_price_deleted() {
         "a used price is only archived"
     );
 }
+
+#[test]
+fn a_renewal_draft_of_a_subscription_canceled_meanwhile_is_not_collected() {
+    let emu = Emulator::start(&[]);
+    let (_, sid) = subscribe(&emu, None);
+    let end = period_end(&sub(&emu, &sid));
+    let now = emu.advance(0)["now"].as_i64().unwrap();
+    emu.advance(end - now + 60);
+    let draft = sub(&emu, &sid)["latest_invoice"].as_str().unwrap().to_string();
+    assert_eq!(emu.get(&format!("/v1/invoices/{draft}")).ok()["status"], "draft");
+    emu.delete(&format!("/v1/subscriptions/{sid}")).ok();
+    let before = emu.event_types().len();
+    emu.advance(2 * 3600);
+    assert!(!emu.event_types()[before..].iter().any(|t| t.starts_with("invoice.")), "nothing collected");
+    let inv = emu.get(&format!("/v1/invoices/{draft}")).ok();
+    assert_eq!((inv["status"].as_str(), inv["auto_advance"].as_bool()), (Some("draft"), Some(false)));
+}
