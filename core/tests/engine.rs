@@ -1078,3 +1078,61 @@ fn a_fetched_object_carries_stripes_time_not_the_edges_clock() {
     let st = step(&st, &event("customer.subscription.updated", T0 + 3600, cape), T0 + DAY).state;
     assert_eq!(st.grants[0].status, GrantStatus::Canceling);
 }
+
+#[test]
+fn a_cancellation_scheduled_while_the_renewal_is_a_draft_keeps_the_paid_period() {
+    // Found end to end (tests/e2e/tests/chaos.rs, seed 11): the member schedules the cancellation during the hour the
+    // renewal's invoice is a draft; the invoice is then paid. Access runs to the end of the paid period.
+    let (y1, y2) = ((T0, T0 + 30 * DAY), (T0 + 30 * DAY, T0 + 60 * DAY));
+    let mut canceling = subscription("active", y2.0, y2.1);
+    set(&mut canceling, "cancel_at_period_end", json!(true));
+    let st = run(
+        &[
+            event("customer.subscription.created", T0, subscription("active", y1.0, y1.1)),
+            invoice_paid(y1.0, y1.1, T0),
+            event("customer.subscription.updated", y2.0, subscription("active", y2.0, y2.1)),
+            event("customer.subscription.updated", y2.0 + 600, canceling.clone()),
+        ],
+        y2.0 + 600,
+    );
+    assert_eq!(days(&st, y2.0, &[6, 8]), [true, false], "unpaid yet: the grace");
+    let paid = step(&st, &invoice_paid(y2.0, y2.1, y2.0 + 3600), y2.0 + 3600);
+    let mut state = paid.state.clone();
+    for effect in &paid.effects {
+        if let Effect::Fetch(_) = effect {
+            let fetched = object(with_latest_invoice(canceling.clone(), "paid"));
+            state = apply(&Input::Fetched { object: &fetched }, &state, &catalog(), y2.0 + 3700).state;
+        }
+    }
+    assert_eq!(days(&state, y2.0, &[8, 29, 31]), [true, true, false], "paid through the period, then it ends");
+}
+
+#[test]
+fn draft_renewal_cancel_and_payment_in_any_order() {
+    let (y1, y2) = ((T0, T0 + 30 * DAY), (T0 + 30 * DAY, T0 + 60 * DAY));
+    let mut canceling = subscription("active", y2.0, y2.1);
+    set(&mut canceling, "cancel_at_period_end", json!(true));
+    let base = run(
+        &[event("customer.subscription.created", T0, subscription("active", y1.0, y1.1)), invoice_paid(y1.0, y1.1, T0)],
+        T0,
+    );
+    let later = [
+        event("customer.subscription.updated", y2.0, subscription("active", y2.0, y2.1)),
+        event("customer.subscription.updated", y2.0 + 600, canceling.clone()),
+        invoice_paid(y2.0, y2.1, y2.0 + 3600),
+    ];
+    for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let mut state = base.clone();
+        let mut fetches = 0;
+        for &i in &order {
+            let t = step(&state, &later[i], y2.0 + 4000);
+            fetches += t.effects.iter().filter(|e| matches!(e, Effect::Fetch(_))).count();
+            state = t.state;
+        }
+        if fetches > 0 {
+            let fetched = object(with_latest_invoice(canceling.clone(), "paid"));
+            state = apply(&Input::Fetched { object: &fetched }, &state, &catalog(), y2.0 + 5000).state;
+        }
+        assert_eq!(days(&state, y2.0, &[8, 29, 31]), [true, true, false], "order {order:?}: {state:?}");
+    }
+}

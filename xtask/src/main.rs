@@ -6,7 +6,7 @@
 //! - `test`: setup, fmt, clippy, native tests, wasm browser tests, build, end-to-end tests.
 //! - `bench`: benchmarks and size budgets.
 //! - `soak [CASES]`: the end-to-end chaos property test (tests/e2e/tests/chaos.rs) for CASES random seeds (default
-//!   50); prints the cases run and failed, and each failing seed with its history.
+//!   50), 8 deliveries at once; prints the cases run and failed, and each failing seed with its history.
 
 mod bench;
 mod build;
@@ -108,7 +108,8 @@ fn soak(cases: Option<&str>) -> Step {
     exec(
         cargo()
             .args(["test", "-p", "latch-e2e", "--test", "chaos", "--", "--nocapture"])
-            .env("LATCH_CHAOS_CASES", cases.to_string()),
+            .env("LATCH_CHAOS_CASES", cases.to_string())
+            .env("LATCH_CHAOS_CONCURRENCY", "8"),
     )
 }
 

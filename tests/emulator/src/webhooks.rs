@@ -220,17 +220,19 @@ async fn worker(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Job>) {
         let permits = Arc::new(tokio::sync::Semaphore::new(chaos.concurrency));
         let mut running = Vec::new();
         for (i, (faults, twice)) in order.into_iter().zip(faults) {
-            let copies = if twice { 2 } else { 1 };
             if twice {
                 inner.pending.fetch_add(1, Ordering::SeqCst);
             }
-            for _ in 0..copies {
-                let (inner, job, permits) = (inner.clone(), batch[i].clone(), permits.clone());
-                running.push(tokio::spawn(async move {
-                    let _permit = permits.acquire_owned().await;
+            let (inner, job, permits) = (inner.clone(), batch[i].clone(), permits.clone());
+            // A duplicate's two copies race each other, within the one slot of `concurrency` they take.
+            running.push(tokio::spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                if twice {
+                    tokio::join!(deliver(inner.clone(), job.clone(), faults), deliver(inner, job, faults));
+                } else {
                     deliver(inner, job, faults).await;
-                }));
-            }
+                }
+            }));
         }
         for task in running {
             let _ = task.await;
